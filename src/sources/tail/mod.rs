@@ -1,0 +1,1 @@
+//! The rotation-safe file tailer (being written).
