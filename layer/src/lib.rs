@@ -1,0 +1,1 @@
+//! tracing layer that sends spans and events to kpid (placeholder: being written).

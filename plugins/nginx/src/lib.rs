@@ -1,0 +1,1 @@
+//! kpid parser plugin for nginx/Apache access logs (placeholder: being written).

@@ -1,0 +1,1 @@
+//! kpid parser plugin for model-runner logs (placeholder: being written).

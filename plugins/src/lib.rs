@@ -1,0 +1,1 @@
+//! SDK for kpid parser plugins (placeholder: being written).
