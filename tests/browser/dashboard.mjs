@@ -1,0 +1,149 @@
+// Headless Chromium check of the kpid dashboard.
+//
+//   node tests/browser/dashboard.mjs http://127.0.0.1:8050/ docs/screenshot.png
+//
+// Opens the dashboard, waits for the connection indicator to say "live", checks that cards,
+// charts, the health badge, the drops strip and the sources panel rendered, records every
+// chart's last data point, waits until one of them changes, toggles the theme, checks the
+// console stayed clean and saves a 1440x900 screenshot. Exits non-zero with a message on any
+// failure. The browser is Debian's /usr/bin/chromium (override with KPID_CHROMIUM).
+import { existsSync, mkdtempSync, rmSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+
+const [url, shot] = process.argv.slice(2);
+if (!url || !shot) {
+  console.error("usage: node dashboard.mjs <dashboard url> <screenshot.png>");
+  process.exit(2);
+}
+const exe = process.env.KPID_CHROMIUM || "/usr/bin/chromium";
+if (!existsSync(exe)) {
+  console.error(`chromium not found at ${exe}: install it (apt-get install -y chromium) or set KPID_CHROMIUM`);
+  process.exit(3);
+}
+
+let chromium;
+try {
+  ({ chromium } = await import("playwright-core"));
+} catch (e) {
+  console.error(`playwright-core is not installed: run \`npm ci\` in tests/browser (${e.message})`);
+  process.exit(3);
+}
+
+const fail = (msg) => {
+  throw new Error(msg);
+};
+const step = (msg) => console.log(`[dashboard] ${msg}`);
+
+const profile = mkdtempSync(join(tmpdir(), "kpid-chromium-"));
+let context;
+let code = 0;
+try {
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: exe,
+    headless: true,
+    viewport: { width: 1440, height: 900 },
+    deviceScaleFactor: 1,
+    colorScheme: "light",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+    timeout: 60_000,
+  });
+  const page = context.pages()[0] || (await context.newPage());
+  const problems = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(`console error: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("requestfailed", (r) => {
+    // The WebSocket upgrade is not a plain request; anything else failing is a broken asset.
+    if (!r.url().includes("/ws/")) problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`);
+  });
+  page.on("response", (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
+  });
+
+  step(`open ${url}`);
+  const resp = await page.goto(url, { waitUntil: "load", timeout: 30_000 });
+  if (!resp || !resp.ok()) fail(`GET ${url} answered ${resp ? resp.status() : "nothing"}`);
+
+  await page
+    .waitForSelector('#conn[data-state="live"]', { timeout: 20_000 })
+    .catch(async () => fail(`connection indicator never said live (it says: ${await page.textContent("#conn").catch(() => "?")})`));
+  step("connection indicator: live");
+
+  await page
+    .waitForFunction(() => document.querySelectorAll("#cards .card").length > 0, null, { timeout: 20_000 })
+    .catch(() => fail("no KPI card rendered within 20 s"));
+  await page
+    .waitForFunction(() => (window.__kpid?.charts() || []).some((c) => c.points > 1) && document.querySelector("#charts .chart canvas"), null, { timeout: 20_000 })
+    .catch(() => fail("no chart with data rendered within 20 s"));
+  const cards = await page.locator("#cards .card").count();
+  const charts = await page.locator("#charts .chart canvas").count();
+  step(`${cards} cards, ${charts} charts`);
+
+  const health = await page.getAttribute("#health", "data-status");
+  if (!["ok", "warn", "error"].includes(health)) fail(`health badge not set (data-status=${health})`);
+  const chips = await page.locator("#drops .chip").count();
+  if (chips < 1) fail("drops strip is empty");
+  const sources = await page.locator("#sources tbody tr").count();
+  if (sources < 1) fail("sources panel is empty");
+  step(`health ${health}, ${chips} drop counters, ${sources} source rows`);
+
+  const before = await page.evaluate(() => window.__kpid.charts());
+  step(`recorded ${before.length} charts' last points; waiting for one to change`);
+  const changed = await page
+    .waitForFunction(
+      (prev) => {
+        const old = new Map(prev.map((c) => [c.name, c]));
+        for (const c of window.__kpid.charts()) {
+          const o = old.get(c.name);
+          if (o && c.lastT != null && (c.lastT !== o.lastT || c.lastV !== o.lastV)) return { name: c.name, from: [o.lastT, o.lastV], to: [c.lastT, c.lastV] };
+        }
+        return false;
+      },
+      before,
+      { timeout: 20_000, polling: 250 },
+    )
+    .then((h) => h.jsonValue())
+    .catch(() => fail("no chart's last data point changed within 20 s"));
+  step(`chart ${changed.name}: last point (t=${changed.from[0]}, v=${changed.from[1]}) -> (t=${changed.to[0]}, v=${changed.to[1]})`);
+
+  // Theme toggle round trip: charts are rebuilt with the other palette, then restored.
+  const theme0 = await page.evaluate(() => document.documentElement.dataset.theme || "auto");
+  await page.click("#theme");
+  const theme1 = await page.evaluate(() => document.documentElement.dataset.theme);
+  if (!theme1 || theme1 === theme0) fail(`theme toggle did nothing (${theme0} -> ${theme1})`);
+  await page.waitForTimeout(300);
+  await page.click("#theme");
+  await page.evaluate(() => {
+    delete document.documentElement.dataset.theme;
+    localStorage.removeItem("kpid.theme");
+  });
+  step(`theme toggle: ${theme0} -> ${theme1} -> back`);
+
+  // Let the charts fill a couple more frames, then take the picture.
+  await page.waitForTimeout(1500);
+  if ((await page.getAttribute("#conn", "data-state")) !== "live") fail("connection dropped during the test");
+  mkdirSync(dirname(resolve(shot)), { recursive: true });
+  await page.screenshot({ path: shot, fullPage: false });
+  step(`screenshot saved to ${shot}`);
+
+  if (problems.length) fail(`the page reported problems:\n  ${problems.join("\n  ")}`);
+  step("ok");
+} catch (e) {
+  console.error(`[dashboard] FAIL: ${e.message}`);
+  code = 1;
+} finally {
+  if (context) await context.close().catch(() => {});
+  rmSync(profile, { recursive: true, force: true });
+}
+process.exit(code);

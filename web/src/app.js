@@ -1,0 +1,915 @@
+// kpid dashboard: one WebSocket (/ws/metrics, see docs/api.md), cards of the latest values,
+// live uPlot charts per KPI name, health, sources, drops, spans and plugins panels.
+// Plain JS, no framework; web/build.mjs minifies it into web/dist/app.js.
+(() => {
+  "use strict";
+
+  const MAX_WINDOW_S = 3600; // longest selectable chart window; history kept client-side
+  const CHART_H = 190;
+  const SPAN_KPIS = ["span_duration_seconds", "span_total", "span_errors_total"];
+  const PALETTE = ["#4f7cff", "#22c55e", "#f59e0b", "#ef4444", "#a855f7", "#06b6d4", "#ec4899", "#84cc16", "#f97316", "#14b8a6"];
+  const QCOLORS = { p50: "#4f7cff", p95: "#f59e0b", p99: "#ef4444" };
+  const BAD_NAME = /(^|_)(drop|drops|dropped|error|errors|err|fail|failed|failures|lost|discarded|rejected)(_|$)/;
+
+  const state = {
+    kpis: new Map(), // id -> { id, name, labels, kind, unit, help, latest, h: { t: [], <columns>: [] } }
+    health: null,
+    offset: 0, // server time - client time, seconds
+    bucket: 1,
+    interval: 1,
+    win: 300,
+    conn: "connecting",
+    frames: 0,
+    lastFrame: 0,
+    quantile: {}, // chart name -> quantile drawn when a distribution has several label sets
+  };
+
+  const $ = (id) => document.getElementById(id);
+  const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  const nowS = () => Date.now() / 1000 + state.offset;
+  const prefixOf = (name) => name.split("_")[0] || name;
+  // Put `el` right after `prev` (or first) in `parent`, touching the DOM only when out of place.
+  function place(parent, el, prev) {
+    const want = prev ? prev.nextSibling : parent.firstChild;
+    if (want !== el) parent.insertBefore(el, want);
+    return el;
+  }
+
+  // ---------- formatting ----------
+  const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumSignificantDigits: 3 });
+  const grouped = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+  const sig = (x) => {
+    const a = Math.abs(x);
+    return a >= 100 ? x.toFixed(0) : a >= 10 ? x.toFixed(1) : x.toFixed(2);
+  };
+  function num(v) {
+    if (v == null || !Number.isFinite(v)) return "—";
+    const a = Math.abs(v);
+    if (a === 0) return "0";
+    if (a >= 1e6) return compact.format(v);
+    if (a >= 1000 || Number.isInteger(v)) return grouped.format(v);
+    if (a >= 1) return sig(v);
+    return String(parseFloat(v.toPrecision(3)));
+  }
+  function dur(s) {
+    const a = Math.abs(s);
+    if (a === 0) return ["0", "s"];
+    if (a < 1e-6) return [sig(s * 1e9), "ns"];
+    if (a < 1e-3) return [sig(s * 1e6), "µs"];
+    if (a < 1) return [sig(s * 1e3), "ms"];
+    if (a < 120) return [sig(s), "s"];
+    if (a < 7200) return [sig(s / 60), "min"];
+    return [sig(s / 3600), "h"];
+  }
+  function bytes(b) {
+    const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let i = 0;
+    let a = Math.abs(b);
+    while (a >= 1024 && i < units.length - 1) {
+      a /= 1024;
+      i++;
+    }
+    return [i === 0 ? grouped.format(b) : sig(b / 1024 ** i), units[i]];
+  }
+  function unitOf(k) {
+    const u = String(k.unit || "").trim();
+    const l = u.toLowerCase();
+    if (["s", "sec", "secs", "second", "seconds"].includes(l)) return "s";
+    if (["ms", "millisecond", "milliseconds"].includes(l)) return "ms";
+    if (["us", "µs", "microsecond", "microseconds"].includes(l)) return "us";
+    if (["ns", "nanosecond", "nanoseconds"].includes(l)) return "ns";
+    if (["b", "by", "byte", "bytes"].includes(l)) return "bytes";
+    if (["%", "percent", "pct"].includes(l)) return "%";
+    if (["ratio", "fraction"].includes(l)) return "ratio";
+    if (u && u !== "1") return u;
+    const n = k.name || "";
+    if (/_seconds(_total)?$/.test(n)) return "s";
+    if (/_(ms|millis|milliseconds)(_total)?$/.test(n)) return "ms";
+    if (/_bytes(_total)?$/.test(n)) return "bytes";
+    if (/_(percent|pct)$/.test(n)) return "%";
+    if (/_ratio$/.test(n)) return "ratio";
+    return "";
+  }
+  // [number, unit] for a value in `unit`.
+  function parts(v, unit) {
+    if (v == null || !Number.isFinite(v)) return ["—", ""];
+    switch (unit) {
+      case "s": return dur(v);
+      case "ms": return dur(v / 1e3);
+      case "us": return dur(v / 1e6);
+      case "ns": return dur(v / 1e9);
+      case "bytes": return bytes(v);
+      case "%": return [num(v), "%"];
+      case "ratio": return [num(v * 100), "%"];
+      default: return [num(v), unit];
+    }
+  }
+  function rateParts(v, unit) {
+    if (v == null || !Number.isFinite(v)) return ["—", ""];
+    if (unit === "bytes") {
+      const [n, u] = bytes(v);
+      return [n, u + "/s"];
+    }
+    if (unit === "s" || unit === "ms" || unit === "us" || unit === "ns") {
+      const [n, u] = parts(v, unit);
+      return [n, u + "/s"];
+    }
+    return [num(v), (unit && unit !== "%" && unit !== "ratio" ? unit : "") + "/s"];
+  }
+  const join = ([n, u]) => (u ? (u.startsWith("/") || u === "%" ? n + u : n + " " + u) : n);
+  const fmt = (v, unit) => join(parts(v, unit));
+  const fmtRate = (v, unit) => join(rateParts(v, unit));
+  const big = ([n, u]) => `<span class="big"><span class="num">${esc(n)}</span>${u ? `<span class="unit">${esc(u)}</span>` : ""}</span>`;
+
+  function labelText(labels, omit) {
+    const keys = Object.keys(labels || {}).filter((k) => !omit || !omit.has(k)).sort();
+    return keys.map((k) => `${k}=${labels[k]}`).join(", ");
+  }
+  // Labels whose value is the same in every label set of a KPI name: not worth repeating.
+  function commonLabels(list) {
+    const out = new Set();
+    if (list.length < 2) return new Set(Object.keys(list[0]?.labels || {}));
+    for (const k of Object.keys(list[0].labels || {})) {
+      if (list.every((x) => (x.labels || {})[k] === list[0].labels[k])) out.add(k);
+    }
+    return out;
+  }
+
+  // ---------- store ----------
+  const columnsOf = (kind) => (kind === "distribution" ? ["count", "p50", "p95", "p99"] : ["value"]);
+
+  function upsert(e) {
+    let k = state.kpis.get(e.id);
+    if (!k) {
+      k = { id: e.id, name: e.name, labels: e.labels || {}, kind: e.kind, unit: e.unit, help: e.help, latest: {}, h: { t: [] } };
+      for (const c of columnsOf(e.kind)) k.h[c] = [];
+      state.kpis.set(e.id, k);
+    }
+    for (const f of ["name", "labels", "kind", "unit", "help"]) if (e[f] !== undefined) k[f] = e[f];
+    const latest = {};
+    for (const [f, v] of Object.entries(e)) if (f !== "history" && f !== "point" && f !== "labels") latest[f] = v;
+    k.latest = latest;
+    return k;
+  }
+
+  // Merge history columns (sorted by t) into a KPI; newer data wins on the same t.
+  function mergeHistory(k, hist) {
+    if (!hist || !Array.isArray(hist.t)) return;
+    const cols = columnsOf(k.kind);
+    const rows = new Map();
+    k.h.t.forEach((t, i) => rows.set(t, cols.map((c) => k.h[c][i])));
+    hist.t.forEach((t, i) => rows.set(t, cols.map((c) => (hist[c] ? hist[c][i] : null))));
+    const ts = [...rows.keys()].sort((a, b) => a - b);
+    k.h = { t: ts };
+    cols.forEach((c, j) => (k.h[c] = ts.map((t) => rows.get(t)[j])));
+    prune(k);
+  }
+
+  function appendPoint(k, p) {
+    if (!p || typeof p.t !== "number") return;
+    const h = k.h;
+    const n = h.t.length;
+    const cols = columnsOf(k.kind);
+    if (n && h.t[n - 1] === p.t) {
+      for (const c of cols) h[c][n - 1] = p[c] ?? null;
+    } else if (!n || p.t > h.t[n - 1]) {
+      h.t.push(p.t);
+      for (const c of cols) h[c].push(p[c] ?? null);
+    } else {
+      const one = { t: [p.t] };
+      for (const c of cols) one[c] = [p[c] ?? null];
+      mergeHistory(k, one);
+    }
+    prune(k);
+  }
+
+  function prune(k) {
+    const cut = nowS() - MAX_WINDOW_S - 5;
+    let i = 0;
+    while (i < k.h.t.length && k.h.t[i] < cut) i++;
+    if (i) for (const c of Object.keys(k.h)) k.h[c].splice(0, i);
+  }
+
+  // ---------- websocket ----------
+  let ws = null;
+  let attempts = 0;
+  let retryTimer = 0;
+  let lastMsgAt = 0;
+  let offlineSince = 0;
+
+  function setConn(s, detail) {
+    state.conn = s;
+    const el = $("conn");
+    el.dataset.state = s;
+    el.querySelector(".label").textContent = detail ? `${s} · ${detail}` : s;
+  }
+
+  function connect() {
+    clearTimeout(retryTimer);
+    const proto = location.protocol === "https:" ? "wss" : "ws";
+    let sock;
+    try {
+      sock = new WebSocket(`${proto}://${location.host}/ws/metrics`);
+    } catch (e) {
+      scheduleReconnect();
+      return;
+    }
+    ws = sock;
+    sock.onopen = () => {
+      attempts = 0;
+      offlineSince = 0;
+      lastMsgAt = Date.now();
+      setConn("live");
+    };
+    sock.onmessage = (ev) => {
+      lastMsgAt = Date.now();
+      let m;
+      try {
+        m = JSON.parse(ev.data);
+      } catch (e) {
+        console.warn("kpid: unparsable frame", e);
+        return;
+      }
+      onFrame(m);
+    };
+    sock.onclose = () => {
+      if (ws === sock) scheduleReconnect();
+    };
+  }
+
+  function scheduleReconnect() {
+    if (ws) {
+      ws.onclose = ws.onmessage = ws.onopen = null;
+      try {
+        ws.close();
+      } catch (e) {}
+      ws = null;
+    }
+    attempts++;
+    if (!offlineSince) offlineSince = Date.now();
+    const base = Math.min(15000, 500 * 2 ** (attempts - 1));
+    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+    const offline = Date.now() - offlineSince > 30000 || !navigator.onLine;
+    setConn(offline ? "offline" : "reconnecting", `retry in ${Math.max(1, Math.round(delay / 1000))}s`);
+    retryTimer = setTimeout(connect, delay);
+  }
+
+  // Application-level heartbeat: a silent connection (no frame, no pong) is reopened.
+  setInterval(() => {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    if (Date.now() - lastMsgAt > 30000) {
+      scheduleReconnect();
+      return;
+    }
+    try {
+      ws.send(JSON.stringify({ type: "ping" }));
+    } catch (e) {}
+  }, 10000);
+  window.addEventListener("online", () => {
+    if (!ws) connect();
+  });
+
+  function onFrame(m) {
+    if (typeof m.ts === "number") state.offset = m.ts - Date.now() / 1000;
+    if (m.type === "snapshot") {
+      if (m.interval_ms) state.interval = m.interval_ms / 1000;
+      if (m.bucket_s) state.bucket = m.bucket_s;
+      const seen = new Set();
+      for (const e of m.kpis || []) {
+        const k = upsert(e);
+        seen.add(k.id);
+        if (e.history) mergeHistory(k, e.history);
+        if (e.point) appendPoint(k, e.point);
+      }
+      for (const id of [...state.kpis.keys()]) if (!seen.has(id)) state.kpis.delete(id);
+      if (state.win > 300) fetchHistory(state.win);
+    } else if (m.type === "update") {
+      for (const e of m.kpis || []) {
+        const k = upsert(e);
+        if (e.history) mergeHistory(k, e.history);
+        if (Array.isArray(e.points)) e.points.forEach((p) => appendPoint(k, p));
+        if (e.point) appendPoint(k, e.point);
+      }
+    } else {
+      return; // pong and anything unknown
+    }
+    if (m.health) state.health = m.health;
+    state.frames++;
+    state.lastFrame = Date.now();
+    schedule();
+  }
+
+  // Longer windows than the snapshot's 300 points come from the REST history.
+  async function fetchHistory(last) {
+    try {
+      const r = await fetch(`/api/metrics/history?last=${last}`);
+      if (!r.ok) return;
+      const body = await r.json();
+      if (body.bucket_s) state.bucket = body.bucket_s;
+      for (const s of body.series || []) {
+        const k = state.kpis.get(s.id);
+        if (k) mergeHistory(k, s);
+      }
+      schedule();
+    } catch (e) {
+      console.warn("kpid: history fetch failed", e);
+    }
+  }
+
+  // ---------- rendering ----------
+  let rafPending = false;
+  function schedule() {
+    if (rafPending) return;
+    rafPending = true;
+    requestAnimationFrame(() => {
+      rafPending = false;
+      render();
+    });
+  }
+  // The window slides even when nothing changed.
+  setInterval(() => {
+    if (document.visibilityState === "visible") renderCharts();
+    renderFooter();
+  }, 1000);
+
+  function byName() {
+    const names = new Map();
+    for (const k of state.kpis.values()) {
+      if (!names.has(k.name)) names.set(k.name, []);
+      names.get(k.name).push(k);
+    }
+    for (const list of names.values()) list.sort((a, b) => labelText(a.labels).localeCompare(labelText(b.labels)));
+    return names;
+  }
+  function groupsOf(names) {
+    const groups = new Map();
+    const keys = [...names.keys()].sort();
+    for (const n of keys) {
+      const p = prefixOf(n);
+      if (!groups.has(p)) groups.set(p, []);
+      groups.get(p).push(n);
+    }
+    // Bookkeeping groups last.
+    const late = (p) => (p === "log" || p === "kpid" || p === "span" ? 1 : 0);
+    return [...groups.entries()].sort((a, b) => late(a[0]) - late(b[0]) || a[0].localeCompare(b[0]));
+  }
+
+  function render() {
+    const names = byName();
+    renderHealth();
+    renderDrops();
+    renderCards(names);
+    renderSpans(names);
+    renderCharts(names);
+    renderSources();
+    renderPlugins();
+    renderFooter();
+  }
+
+  function renderHealth() {
+    const h = state.health;
+    const el = $("health");
+    const s = h?.status || "unknown";
+    el.dataset.status = s;
+    el.querySelector(".label").textContent = s === "unknown" ? "health: —" : s === "ok" ? "healthy" : s === "warn" ? "warning" : s;
+    if (h) {
+      $("host").textContent = `${location.host} · ${h.kpi_count ?? state.kpis.size} KPIs · ${(h.sources || []).length} source${(h.sources || []).length === 1 ? "" : "s"}`;
+    }
+  }
+
+  function renderFooter() {
+    const h = state.health;
+    if (h?.version) $("foot-version").textContent = `kpid ${h.version}`;
+    if (h?.uptime_s != null) {
+      const up = h.uptime_s + (state.lastFrame ? (Date.now() - state.lastFrame) / 1000 : 0);
+      $("foot-uptime").textContent = `up ${join(dur(up))}`;
+    }
+    if (state.lastFrame) {
+      const ago = Math.max(0, Math.round((Date.now() - state.lastFrame) / 1000));
+      $("foot-updated").textContent = `updated ${new Date(state.lastFrame).toLocaleTimeString()}${ago > 2 ? ` (${ago}s ago)` : ""}`;
+    }
+  }
+
+  const human = (k) => k.replace(/_/g, " ");
+
+  function renderDrops() {
+    const d = state.health?.drops;
+    const el = $("drops");
+    if (!d) return;
+    const chips = Object.entries(d).map(([k, v]) => {
+      const bad = typeof v === "number" && v > 0;
+      return `<span class="chip${bad ? " bad" : ""}" data-drop="${esc(k)}" title="${esc(k)}"><span class="chip-k">${esc(human(k))}</span><span class="chip-v">${esc(typeof v === "number" ? num(v) : v)}</span></span>`;
+    });
+    const anyBad = Object.values(d).some((v) => typeof v === "number" && v > 0);
+    el.innerHTML = `<span class="strip-title${anyBad ? " bad" : ""}">Drops</span>${chips.join("")}`;
+  }
+
+  // ---------- cards ----------
+  const cardEls = new Map();
+  const groupEls = new Map();
+
+  function sparkline(values) {
+    const v = values.filter((x) => x != null && Number.isFinite(x));
+    if (v.length < 2) return "";
+    let min = Math.min(...v);
+    let max = Math.max(...v);
+    if (min > 0) min = 0;
+    if (max === min) max = min + 1;
+    const W = 120;
+    const H = 28;
+    const step = W / (values.length - 1);
+    let d = "";
+    let pen = false;
+    values.forEach((x, i) => {
+      if (x == null || !Number.isFinite(x)) {
+        pen = false;
+        return;
+      }
+      const y = H - 1 - ((x - min) / (max - min)) * (H - 2);
+      d += `${pen ? "L" : "M"}${(i * step).toFixed(1)},${y.toFixed(1)}`;
+      pen = true;
+    });
+    return `<svg class="spark" viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" aria-hidden="true"><path d="${d}"/></svg>`;
+  }
+
+  // Per-second series of one KPI over the last `n` buckets (counters: increase / bucket).
+  function recent(k, col, n) {
+    const end = Math.floor(nowS());
+    const out = new Array(n).fill(null);
+    const b = state.bucket || 1;
+    for (let i = k.h.t.length - 1; i >= 0; i--) {
+      const idx = n - 1 - Math.round((end - k.h.t[i]) / b);
+      if (idx < 0) break;
+      if (idx < n) out[idx] = k.h[col][i];
+    }
+    if (k.kind === "counter") {
+      const first = out.findIndex((x) => x != null);
+      if (first >= 0) for (let i = first; i < n; i++) if (out[i] == null) out[i] = 0;
+    }
+    return out;
+  }
+
+  function cardBody(name, list) {
+    const k0 = list[0];
+    const unit = unitOf(k0);
+    const L = k0.latest;
+    let main = "";
+    let sub = "";
+    let spark = "";
+    let bad = false;
+    if (list.length === 1) {
+      if (k0.kind === "counter") {
+        main = big(rateParts(L.rate, unit));
+        sub = `total <b>${esc(fmt(L.total, unit === "%" ? "" : unit))}</b>`;
+        spark = sparkline(recent(k0, "value", 60));
+        bad = BAD_NAME.test(name) && (L.rate > 0 || L.total > 0);
+      } else if (k0.kind === "gauge") {
+        main = big(parts(L.value, unit));
+        sub = `min <b>${esc(fmt(L.min, unit))}</b> · max <b>${esc(fmt(L.max, unit))}</b> <span class="muted">60 s</span>`;
+        spark = sparkline(recent(k0, "value", 60));
+        bad = BAD_NAME.test(name) && L.value > 0 ? "bad" : false;
+      } else {
+        main = big(parts(L.p50, unit)).replace('<span class="big">', '<span class="big"><span class="qlabel">p50</span>');
+        sub = `p95 <b>${esc(fmt(L.p95, unit))}</b> · p99 <b>${esc(fmt(L.p99, unit))}</b><div>rate <b>${esc(fmtRate(L.rate, ""))}</b> · count <b>${esc(num(L.count))}</b></div>`;
+        spark = sparkline(recent(k0, "p95", 60));
+      }
+      const lt = labelText(k0.labels);
+      if (lt) sub += `<div class="labels">${esc(lt)}</div>`;
+    } else {
+      const omit = commonLabels(list);
+      if (k0.kind === "counter") {
+        const rate = list.reduce((a, k) => a + (k.latest.rate || 0), 0);
+        const total = list.reduce((a, k) => a + (k.latest.total || 0), 0);
+        main = big(rateParts(rate, unit));
+        sub = `total <b>${esc(fmt(total, unit === "%" ? "" : unit))}</b>`;
+        bad = BAD_NAME.test(name) ? (rate > 0 ? "bad" : total > 0 ? "warn" : false) : false;
+      }
+      const rows = list.slice(0, 6).map((k) => {
+        const l = k.latest;
+        const lab = labelText(k.labels, omit) || "—";
+        const lvl = String(k.labels.level || k.labels.severity || "").toLowerCase();
+        const cls = /^(error|err|fatal|critical)$/.test(lvl) && l.total > 0 ? " bad" : /^(warn|warning)$/.test(lvl) && l.total > 0 ? " warn" : "";
+        let val;
+        if (k.kind === "counter") val = `${esc(fmtRate(l.rate, unit))} <span class="muted">· ${esc(num(l.total))}</span>`;
+        else if (k.kind === "gauge") val = esc(fmt(l.value, unit));
+        else val = `${esc(fmt(l.p50, unit))} <span class="muted">p95 ${esc(fmt(l.p95, unit))}</span>`;
+        return `<div class="row${cls}"><span class="rk" title="${esc(labelText(k.labels))}">${esc(lab)}</span><span class="rv">${val}</span></div>`;
+      });
+      if (list.length > 6) rows.push(`<div class="row more">+${list.length - 6} more label sets</div>`);
+      sub += `<div class="rows">${rows.join("")}</div>`;
+    }
+    return { html: `<div class="card-main">${main}${spark}</div><div class="card-sub">${sub}</div>`, bad };
+  }
+
+  function renderCards(names) {
+    const root = $("cards");
+    const groups = groupsOf(new Map([...names].filter(([n]) => !SPAN_KPIS.includes(n))));
+    $("cards-empty").hidden = groups.length > 0;
+    const live = new Set();
+    let prevG = $("cards-empty");
+    for (const [prefix, list] of groups) {
+      let g = groupEls.get(prefix);
+      if (!g) {
+        g = document.createElement("div");
+        g.className = "card-group";
+        g.innerHTML = `<h3 class="group-title">${esc(prefix)}</h3><div class="card-grid"></div>`;
+        groupEls.set(prefix, g);
+      }
+      prevG = place(root, g, prevG);
+      g.style.flex = `${list.length} 1 ${list.length * 210 + (list.length - 1) * 10}px`;
+      const grid = g.querySelector(".card-grid");
+      let prevC = null;
+      for (const name of list) {
+        const ks = names.get(name);
+        let c = cardEls.get(name);
+        if (!c) {
+          c = document.createElement("div");
+          c.className = "card";
+          c.dataset.kpi = name;
+          cardEls.set(name, c);
+        }
+        prevC = place(grid, c, prevC);
+        const { html, bad } = cardBody(name, ks);
+        const help = ks[0].help ? ` title="${esc(ks[0].help)}"` : "";
+        c.innerHTML = `<div class="card-head"><span class="card-name"${help}>${esc(name)}</span><span class="kind kind-${esc(ks[0].kind)}">${esc(ks[0].kind)}</span></div>${html}`;
+        c.classList.toggle("bad", bad === "bad");
+        c.classList.toggle("warn", bad === "warn");
+        live.add(name);
+      }
+    }
+    for (const [n, c] of cardEls) if (!live.has(n)) (c.remove(), cardEls.delete(n));
+    for (const [p, g] of groupEls) if (!groups.some(([q]) => q === p)) (g.remove(), groupEls.delete(p));
+  }
+
+  // ---------- spans (issue 3: span_duration_seconds / span_total / span_errors_total) ----------
+  function renderSpans(names) {
+    const panel = $("spans-panel");
+    const present = SPAN_KPIS.some((n) => names.has(n));
+    panel.hidden = !present;
+    if (!present) return;
+    const rows = new Map();
+    const keyOf = (labels) => JSON.stringify([labels.app ?? "", labels.span ?? labelText(labels)]);
+    for (const n of SPAN_KPIS) {
+      for (const k of names.get(n) || []) {
+        const key = keyOf(k.labels);
+        if (!rows.has(key)) rows.set(key, { app: k.labels.app ?? "", span: k.labels.span ?? labelText(k.labels) });
+        rows.get(key)[n] = k.latest;
+      }
+    }
+    const list = [...rows.values()].map((r) => {
+      const d = r.span_duration_seconds || {};
+      const tot = r.span_total || {};
+      const err = r.span_errors_total || {};
+      const rate = tot.rate ?? d.rate ?? null;
+      let errPct = null;
+      if (tot.rate > 0 && err.rate != null) errPct = (100 * err.rate) / tot.rate;
+      else if (tot.total > 0) errPct = (100 * (err.total || 0)) / tot.total;
+      return { ...r, rate, d, errPct, total: tot.total ?? d.count ?? null, errors: err.total ?? 0 };
+    });
+    list.sort((a, b) => (b.rate || 0) - (a.rate || 0) || a.span.localeCompare(b.span));
+    const hasApp = list.some((r) => r.app);
+    const head = `<thead><tr>${hasApp ? "<th>app</th>" : ""}<th>span</th><th class="n">rate</th><th class="n">p50</th><th class="n">p95</th><th class="n">p99</th><th class="n">calls</th><th class="n">errors</th><th class="n">error %</th></tr></thead>`;
+    const body = list
+      .map((r) => {
+        const ecls = r.errPct > 0 ? (r.errPct >= 5 ? " bad" : " warn") : "";
+        return `<tr>${hasApp ? `<td>${esc(r.app)}</td>` : ""}<td class="mono">${esc(r.span)}</td><td class="n">${esc(fmtRate(r.rate, ""))}</td><td class="n">${esc(fmt(r.d.p50, "s"))}</td><td class="n">${esc(fmt(r.d.p95, "s"))}</td><td class="n">${esc(fmt(r.d.p99, "s"))}</td><td class="n">${esc(num(r.total))}</td><td class="n${r.errors > 0 ? " warn" : ""}">${esc(num(r.errors))}</td><td class="n${ecls}">${r.errPct == null ? "—" : esc(num(r.errPct)) + "%"}</td></tr>`;
+      })
+      .join("");
+    $("spans").innerHTML = head + `<tbody>${body}</tbody>`;
+  }
+
+  // ---------- sources / plugins ----------
+  function renderSources() {
+    const src = state.health?.sources;
+    const t = $("sources");
+    if (!src) return;
+    if (!src.length) {
+      t.innerHTML = `<tbody><tr><td class="muted">no sources: start kpid with --log PATH</td></tr></tbody>`;
+      $("sources-sum").textContent = "";
+      return;
+    }
+    const nz = (v, cls = "bad") => (v > 0 ? ` ${cls}` : "");
+    const head = `<thead><tr><th>source</th><th>path</th><th>state</th><th class="n">lines</th><th class="n">bytes</th><th class="n">parse errors</th><th class="n">discarded</th><th class="n">truncated loss</th><th class="n">rotations</th><th class="n">invalid UTF-8</th><th>last error</th></tr></thead>`;
+    const body = src
+      .map((s) => {
+        const st = String(s.state || "unknown");
+        const stc = /error|fail/.test(st) ? "bad" : /follow|ok|tail|read/.test(st) ? "ok" : "warn";
+        return `<tr data-source="${esc(s.source)}"><td>${esc(s.source)}</td><td class="mono path" title="${esc(s.path)}">${esc(s.path)}</td><td><span class="pill ${stc}">${esc(st)}</span></td><td class="n">${esc(num(s.lines))}</td><td class="n">${esc(join(bytes(s.bytes ?? 0)))}</td><td class="n${nz(s.parse_errors, "warn")}">${esc(num(s.parse_errors ?? 0))}</td><td class="n${nz(s.discarded_long_lines, "warn")}">${esc(num(s.discarded_long_lines ?? 0))}</td><td class="n${nz(s.truncated_bytes_lost)}">${esc(join(bytes(s.truncated_bytes_lost ?? 0)))}</td><td class="n">${esc(num(s.rotations ?? 0))}</td><td class="n${nz(s.invalid_utf8_lines, "warn")}">${esc(num(s.invalid_utf8_lines ?? 0))}</td><td class="err-text${s.last_error ? " bad" : " muted"}" title="${esc(s.last_error || "")}">${esc(s.last_error || "—")}</td></tr>`;
+      })
+      .join("");
+    t.innerHTML = head + `<tbody>${body}</tbody>`;
+    const lines = src.reduce((a, s) => a + (s.lines || 0), 0);
+    $("sources-sum").textContent = `${src.length} source${src.length === 1 ? "" : "s"} · ${num(lines)} lines`;
+  }
+
+  function renderPlugins() {
+    const pl = state.health?.plugins;
+    const panel = $("plugins-panel");
+    panel.hidden = !(Array.isArray(pl) && pl.length);
+    if (panel.hidden) return;
+    const head = `<thead><tr><th>plugin</th><th>version</th><th class="n">ABI</th><th>status</th><th class="n">lines</th><th class="n">errors</th><th class="n">ns / line</th><th>path</th></tr></thead>`;
+    const body = pl
+      .map((p) => {
+        const st = String(p.status || "unknown");
+        const stc = /error|fail|reject|disabled/.test(st) ? "bad" : /ok|loaded|active|running/.test(st) ? "ok" : "warn";
+        return `<tr><td class="mono">${esc(p.name)}</td><td>${esc(p.version)}</td><td class="n">${esc(p.abi)}</td><td><span class="pill ${stc}">${esc(st)}</span></td><td class="n">${esc(num(p.lines))}</td><td class="n${p.errors > 0 ? " warn" : ""}">${esc(num(p.errors))}</td><td class="n">${esc(p.ns_per_line == null ? "—" : num(p.ns_per_line))}</td><td class="mono path" title="${esc(p.path)}">${esc(p.path)}</td></tr>`;
+      })
+      .join("");
+    $("plugins").innerHTML = head + `<tbody>${body}</tbody>`;
+  }
+
+  // ---------- charts ----------
+  const charts = new Map(); // name -> { el, body, plot, sig, ro }
+  const chartGroupEls = new Map();
+
+  const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  const clockShort = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hour12: false });
+  const cssVar = (n) => getComputedStyle(document.documentElement).getPropertyValue(n).trim();
+
+  // Log levels keep their usual colours whatever the palette order.
+  function levelColor(labels) {
+    const l = String(labels.level || labels.severity || "").toLowerCase();
+    if (/^(error|err|fatal|critical|crit)$/.test(l)) return "#ef4444";
+    if (/^(warn|warning)$/.test(l)) return "#f59e0b";
+    if (/^(info|notice)$/.test(l)) return "#22c55e";
+    if (/^(debug|trace)$/.test(l)) return "#94a3b8";
+    return null;
+  }
+
+  // Series layout of a chart: [{ id, col, label, color }]
+  function seriesOf(name, list) {
+    const k0 = list[0];
+    if (k0.kind === "distribution") {
+      if (list.length === 1) return ["p50", "p95", "p99"].map((q) => ({ id: k0.id, col: q, label: q, color: QCOLORS[q] }));
+      const q = state.quantile[name] || "p95";
+      const omit = commonLabels(list);
+      return list.map((k, i) => ({ id: k.id, col: q, label: `${labelText(k.labels, omit) || k.name} ${q}`, color: PALETTE[i % PALETTE.length] }));
+    }
+    const omit = commonLabels(list);
+    return list.map((k, i) => ({ id: k.id, col: "value", label: labelText(k.labels, omit) || k.name, color: levelColor(k.labels) || PALETTE[i % PALETTE.length] }));
+  }
+
+  // Aligned uPlot data for a chart over the current window.
+  function chartData(list, series) {
+    const now = nowS();
+    const from = now - state.win - 2 * state.bucket;
+    const b = state.bucket || 1;
+    const isCounter = list[0].kind === "counter";
+    const ts = new Set();
+    let first = Infinity;
+    let last = -Infinity;
+    for (const k of list) {
+      for (const t of k.h.t) {
+        if (t < from) continue;
+        ts.add(t);
+        if (t < first) first = t;
+        if (t > last) last = t;
+      }
+    }
+    if (isCounter && Number.isFinite(first)) {
+      // A counter bucket without data means no increase: draw it as 0, not as a gap.
+      for (let t = first; t <= last; t += b) ts.add(t);
+    }
+    const x = [...ts].sort((a, c) => a - c);
+    const pos = new Map(x.map((t, i) => [t, i]));
+    const byId = new Map(list.map((k) => [k.id, k]));
+    const ys = series.map((s) => {
+      const k = byId.get(s.id);
+      const y = new Array(x.length).fill(null);
+      let firstIdx = Infinity;
+      k.h.t.forEach((t, i) => {
+        const j = pos.get(t);
+        if (j === undefined) return;
+        const v = k.h[s.col][i];
+        y[j] = v;
+        if (j < firstIdx) firstIdx = j;
+      });
+      if (isCounter && Number.isFinite(firstIdx)) for (let j = firstIdx; j < y.length; j++) if (y[j] == null) y[j] = 0;
+      return y;
+    });
+    return [x, ...ys];
+  }
+
+  function makePlot(c, name, list, series) {
+    const unit = unitOf(list[0]);
+    const isCounter = list[0].kind === "counter";
+    const fmtY = (v) => (v == null ? "—" : isCounter ? fmtRate(v, unit) : fmt(v, unit));
+    const axis = cssVar("--axis");
+    const grid = cssVar("--grid");
+    const single = series.length === 1;
+    const opts = {
+      width: Math.max(200, c.body.clientWidth),
+      height: CHART_H,
+      padding: [8, 18, 0, 0],
+      cursor: { drag: { x: false, y: false }, points: { size: 6 } },
+      legend: { show: series.length > 1, live: true },
+      scales: {
+        x: { time: true, range: () => [nowS() - state.win, nowS()] },
+        y: {
+          range: (u, min, max) => {
+            if (min == null || max == null) return [0, 1];
+            const lo = min >= 0 ? 0 : min - (max - min) * 0.1;
+            const hi = max <= 0 ? 1 : max + (max - lo) * 0.12;
+            return [lo, hi === lo ? lo + 1 : hi];
+          },
+        },
+      },
+      axes: [
+        {
+          stroke: axis,
+          grid: { stroke: grid, width: 1 },
+          ticks: { stroke: grid, width: 1 },
+          font: "11px system-ui, sans-serif",
+          space: 70,
+          values: (u, vals) => vals.map((v) => (state.win <= 300 ? clock : clockShort).format(new Date(v * 1000))),
+        },
+        { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { show: false }, size: 64, font: "11px system-ui, sans-serif", values: (u, vals) => vals.map((v) => (isCounter ? fmtRate(v, unit) : fmt(v, unit))) },
+      ],
+      series: [
+        { value: (u, v) => (v == null ? "" : clock.format(new Date(v * 1000))) },
+        ...series.map((s) => ({
+          label: s.label,
+          stroke: s.color,
+          width: 1.6,
+          fill: single ? s.color + "22" : undefined,
+          spanGaps: !isCounter,
+          points: { show: (u, si, i0, i1) => i1 - i0 < 40 },
+          value: (u, v) => (v == null ? "" : fmtY(v)),
+        })),
+      ],
+    };
+    c.plot = new uPlot(opts, chartData(list, series), c.body);
+  }
+
+  function ensureChart(name, list) {
+    const series = seriesOf(name, list);
+    const sig = JSON.stringify(series.map((s) => [s.id, s.col, s.label])) + state.themeKey;
+    let c = charts.get(name);
+    if (!c) {
+      const el = document.createElement("div");
+      el.className = "chart";
+      el.dataset.kpi = name;
+      el.innerHTML = `<div class="chart-head"><div><span class="chart-name"></span><span class="chart-unit muted"></span></div><div class="chart-tools"></div><span class="chart-now"></span></div><div class="chart-help muted"></div><div class="chart-body"></div>`;
+      c = { el, body: el.querySelector(".chart-body"), plot: null, sig: "" };
+      c.ro = new ResizeObserver(() => {
+        if (c.plot && c.body.clientWidth > 0 && Math.abs(c.plot.width - c.body.clientWidth) > 1) c.plot.setSize({ width: c.body.clientWidth, height: CHART_H });
+      });
+      c.ro.observe(c.body);
+      charts.set(name, c);
+    }
+    const k0 = list[0];
+    c.el.querySelector(".chart-name").textContent = name;
+    const unit = unitOf(k0);
+    c.el.querySelector(".chart-unit").textContent =
+      k0.kind === "counter" ? ` · ${unit === "bytes" ? "B" : unit && unit !== "%" ? unit : "events"}/s` : k0.kind === "distribution" ? ` · ${unit || "value"} p50/p95/p99` : unit ? ` · ${unit === "ratio" ? "%" : unit}` : "";
+    c.el.querySelector(".chart-help").textContent = k0.help || "";
+    const tools = c.el.querySelector(".chart-tools");
+    if (k0.kind === "distribution" && list.length > 1) {
+      const q = state.quantile[name] || "p95";
+      if (tools.dataset.q !== q) {
+        tools.dataset.q = q;
+        tools.innerHTML = `<div class="seg small">${["p50", "p95", "p99"].map((x) => `<button data-q="${x}" class="${x === q ? "on" : ""}">${x}</button>`).join("")}</div>`;
+        tools.querySelectorAll("button").forEach((b) =>
+          b.addEventListener("click", () => {
+            state.quantile[name] = b.dataset.q;
+            renderCharts();
+          }),
+        );
+      }
+    } else if (tools.innerHTML) {
+      tools.innerHTML = "";
+      delete tools.dataset.q;
+    }
+    if (c.sig !== sig || !c.plot) {
+      if (c.plot) c.plot.destroy();
+      c.plot = null;
+      c.sig = sig;
+      c.series = series;
+      if (c.el.isConnected) makePlot(c, name, list, series);
+    }
+    return c;
+  }
+
+  function chartSummary(list) {
+    const k0 = list[0];
+    const unit = unitOf(k0);
+    if (list.length > 1) {
+      if (k0.kind === "counter") return fmtRate(list.reduce((a, k) => a + (k.latest.rate || 0), 0), unit) + " total";
+      return `${list.length} series`;
+    }
+    const L = k0.latest;
+    if (k0.kind === "counter") return fmtRate(L.rate, unit);
+    if (k0.kind === "gauge") return fmt(L.value, unit);
+    return `p95 ${fmt(L.p95, unit)}`;
+  }
+
+  function renderCharts(names) {
+    names = names || byName();
+    const root = $("charts");
+    const groups = groupsOf(names);
+    const live = new Set();
+    let prevG = null;
+    for (const [prefix, list] of groups) {
+      let g = chartGroupEls.get(prefix);
+      if (!g) {
+        g = document.createElement("div");
+        g.className = "chart-group";
+        g.innerHTML = `<h3 class="group-title">${esc(prefix)}</h3><div class="chart-grid"></div>`;
+        chartGroupEls.set(prefix, g);
+      }
+      prevG = place(root, g, prevG);
+      g.style.flex = `${list.length} 1 ${list.length * 400 + (list.length - 1) * 12}px`;
+      const grid = g.querySelector(".chart-grid");
+      let prevC = null;
+      for (const name of list) {
+        const ks = names.get(name);
+        const c = ensureChart(name, ks);
+        prevC = place(grid, c.el, prevC);
+        if (!c.plot) makePlot(c, name, ks, c.series);
+        const data = chartData(ks, c.series);
+        c.plot.setData(data);
+        c.el.querySelector(".chart-now").textContent = chartSummary(ks);
+        // Exposed for tests and scripts: the chart's last point.
+        const x = data[0];
+        const n = x.length;
+        c.el.dataset.points = String(n);
+        if (n) {
+          c.el.dataset.lastT = String(x[n - 1]);
+          const v = data[1][n - 1];
+          c.el.dataset.lastV = v == null ? "" : String(v);
+        }
+        live.add(name);
+      }
+    }
+    for (const [n, c] of charts) {
+      if (!live.has(n)) {
+        if (c.plot) c.plot.destroy();
+        c.ro.disconnect();
+        c.el.remove();
+        charts.delete(n);
+      }
+    }
+    for (const [p, g] of chartGroupEls) if (!groups.some(([q]) => q === p)) (g.remove(), chartGroupEls.delete(p));
+  }
+
+  // ---------- controls ----------
+  function effectiveTheme() {
+    const t = document.documentElement.dataset.theme;
+    if (t === "light" || t === "dark") return t;
+    return matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
+  }
+  state.themeKey = effectiveTheme();
+  function rethemeCharts() {
+    state.themeKey = effectiveTheme();
+    renderCharts();
+  }
+  $("theme").addEventListener("click", () => {
+    const next = effectiveTheme() === "dark" ? "light" : "dark";
+    document.documentElement.dataset.theme = next;
+    try {
+      localStorage.setItem("kpid.theme", next);
+    } catch (e) {}
+    rethemeCharts();
+  });
+  matchMedia("(prefers-color-scheme: dark)").addEventListener("change", rethemeCharts);
+
+  document.querySelectorAll("#window button").forEach((b) =>
+    b.addEventListener("click", () => {
+      state.win = Number(b.dataset.win);
+      document.querySelectorAll("#window button").forEach((x) => x.classList.toggle("on", x === b));
+      try {
+        localStorage.setItem("kpid.window", String(state.win));
+      } catch (e) {}
+      if (state.win > 300) fetchHistory(state.win);
+      renderCharts();
+    }),
+  );
+  try {
+    const w = Number(localStorage.getItem("kpid.window"));
+    if ([60, 300, 900, 3600].includes(w)) {
+      state.win = w;
+      document.querySelectorAll("#window button").forEach((x) => x.classList.toggle("on", Number(x.dataset.win) === w));
+    }
+  } catch (e) {}
+
+  // For tests and the curious: window.__kpid.charts() lists each chart's last point.
+  window.__kpid = {
+    state,
+    get conn() {
+      return state.conn;
+    },
+    get frames() {
+      return state.frames;
+    },
+    charts: () =>
+      [...charts.entries()].map(([name, c]) => ({
+        name,
+        points: Number(c.el.dataset.points || 0),
+        lastT: c.el.dataset.lastT ? Number(c.el.dataset.lastT) : null,
+        lastV: c.el.dataset.lastV ? Number(c.el.dataset.lastV) : null,
+        series: c.series ? c.series.length : 0,
+      })),
+  };
+
+  connect();
+})();
