@@ -202,6 +202,7 @@
     const el = $("conn");
     el.dataset.state = s;
     el.querySelector(".label").textContent = detail ? `${s} · ${detail}` : s;
+    document.body.classList.toggle("stale", s !== "live" && state.frames > 0);
   }
 
   function connect() {

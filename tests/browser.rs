@@ -1,0 +1,210 @@
+//! Browser test of the dashboard: runs `kpid demo` on a free port, then drives Debian's headless
+//! Chromium through playwright-core (`tests/browser/dashboard.mjs`), which waits for the live
+//! connection, checks cards and charts, sees a chart's last point change, checks the console
+//! stayed clean and saves `docs/screenshot.png` (the README's picture).
+//!
+//! Needs `node`/`npm` and `/usr/bin/chromium` (or `KPID_CHROMIUM`); without them it fails,
+//! saying what to install. `npm ci` runs in `tests/browser` when its node_modules is missing.
+//! `KPID_SCREENSHOT` overrides where the screenshot goes.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Kills the daemon however the test ends.
+struct Daemon {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    fn log(&self) -> String {
+        let read =
+            |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+        let tail = |s: String| {
+            s.lines()
+                .rev()
+                .take(40)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        format!(
+            "--- kpid stdout ---\n{}\n--- kpid stderr ---\n{}",
+            tail(read("stdout.log")),
+            tail(read("stderr.log"))
+        )
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind an ephemeral port")
+        .local_addr()
+        .expect("local addr")
+        .port()
+}
+
+/// Status line and body of a plain HTTP/1.1 GET, or None when nothing answers yet.
+fn http_get(port: u16, path: &str) -> Option<(String, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text.lines().next()?.to_string();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+fn require_tools(browser_dir: &Path) {
+    let node = Command::new("node").arg("--version").output();
+    assert!(
+        matches!(&node, Ok(o) if o.status.success()),
+        "node is missing: the browser test needs Node.js 18+ and npm (apt-get install -y nodejs npm)"
+    );
+    let chromium = std::env::var("KPID_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "chromium is missing at {chromium}: the browser test needs Debian's headless Chromium (apt-get install -y chromium) or KPID_CHROMIUM"
+    );
+    if !browser_dir
+        .join("node_modules/playwright-core/package.json")
+        .exists()
+    {
+        let out = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(browser_dir)
+            .output()
+            .expect("npm is missing: the browser test needs npm (apt-get install -y npm)");
+        assert!(
+            out.status.success(),
+            "npm ci in {} failed:\n{}\n{}",
+            browser_dir.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn start_demo(port: u16) -> Daemon {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stdout = std::fs::File::create(dir.path().join("stdout.log")).expect("stdout log");
+    let stderr = std::fs::File::create(dir.path().join("stderr.log")).expect("stderr log");
+    let child = Command::new(env!("CARGO_BIN_EXE_kpid"))
+        .args(["demo", "--port", &port.to_string()])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .expect("start kpid demo");
+    let mut d = Daemon { child, dir };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some((status, _)) = http_get(port, "/api/health") {
+            if status.contains(" 200") {
+                return d;
+            }
+        }
+        if let Ok(Some(st)) = d.child.try_wait() {
+            panic!(
+                "kpid demo exited ({st}) before serving /api/health\n{}",
+                d.log()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "kpid demo did not serve /api/health on port {port} within 60 s\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn dashboard_goes_live_and_charts_move() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let browser_dir = root.join("tests/browser");
+    require_tools(&browser_dir);
+
+    let port = free_port();
+    let daemon = start_demo(port);
+    let (status, body) = http_get(port, "/").expect("GET /");
+    assert!(
+        status.contains(" 200"),
+        "GET / answered {status}\n{}",
+        daemon.log()
+    );
+    assert!(
+        body.contains("/assets/app.js"),
+        "GET / is not the dashboard page:\n{body}"
+    );
+
+    let shot = std::env::var_os("KPID_SCREENSHOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("docs/screenshot.png"));
+    let url = format!("http://127.0.0.1:{port}/");
+    let (out_path, err_path) = (
+        daemon.dir.path().join("node.out"),
+        daemon.dir.path().join("node.err"),
+    );
+    let mut node = Command::new("node")
+        .arg(browser_dir.join("dashboard.mjs"))
+        .arg(&url)
+        .arg(&shot)
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).expect("node stdout file"))
+        .stderr(std::fs::File::create(&err_path).expect("node stderr file"))
+        .spawn()
+        .expect("run node tests/browser/dashboard.mjs");
+    // The script bounds each of its waits; this is a backstop against a hung browser.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while node.try_wait().expect("wait for node").is_none() {
+        if Instant::now() > deadline {
+            let _ = node.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let code = node.wait().expect("node exit status");
+    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+    assert!(
+        code.success(),
+        "dashboard check failed ({code}):\n{stdout}\n{stderr}\n{}",
+        daemon.log()
+    );
+    assert!(
+        stdout.contains("[dashboard] ok"),
+        "dashboard check did not finish:\n{stdout}\n{stderr}"
+    );
+    let png = std::fs::read(&shot).expect("screenshot written");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "screenshot {} is not a real PNG ({} bytes)",
+        shot.display(),
+        png.len()
+    );
+    drop(daemon);
+}
