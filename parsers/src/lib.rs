@@ -9,10 +9,38 @@
 //! line), `logfmt` (`key=value` pairs), `regex` (named captures), `plain` (level and message
 //! only) and `auto` (per line: JSON, else `key=value`, else plain). Parser plugins loaded by
 //! the daemon implement the same trait.
+//!
+//! Conventions shared by every built-in parser:
+//!
+//! - Lines are bytes and may hold invalid UTF-8: no parser panics on any input, text fields
+//!   keep the raw bytes, and a rejected line is an error the daemon counts, never a lost line.
+//! - One trailing `\r` (CRLF files) is dropped.
+//! - Keys naming the level (`level`, `lvl`, `severity`), message (`msg`, `message`),
+//!   timestamp (`ts`, `time`, `timestamp`, `@timestamp`) and target (`target`, `logger`,
+//!   `module`) fill the record's slots and are not repeated as fields, unless their value
+//!   cannot be understood (then they stay fields).
+//! - Error messages name the parser and what failed: `json: unterminated string at byte 42`.
 
+mod auto;
+mod json;
+mod logfmt;
+mod pattern;
+mod plain;
 mod record;
+mod slots;
+mod timestamp;
+mod value;
 
+pub use auto::AutoParser;
+pub use json::JsonParser;
+pub use logfmt::LogfmtParser;
+pub use pattern::RegexParser;
+pub use plain::PlainParser;
 pub use record::{Field, Level, Record, Value};
+pub use value::typed;
+
+/// Names accepted by [`builtin`].
+pub const BUILTIN_PARSERS: [&str; 5] = ["auto", "json", "logfmt", "regex", "plain"];
 
 /// Why a line did not parse. Messages are lowercase and name what was wrong.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
@@ -34,6 +62,56 @@ pub enum BuildError {
     /// The regex parser was given no pattern, or a bad one.
     #[error("regex parser: {0}")]
     Pattern(String),
+    /// An option was given to a parser that does not take it.
+    #[error("parser `{parser}` takes no `{option}` option")]
+    UnusedOption {
+        /// The parser's name.
+        parser: String,
+        /// The option's name.
+        option: &'static str,
+    },
+}
+
+/// Options of a built-in parser, from the source's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParserOptions {
+    /// The `regex` parser's pattern (named groups become fields). Only `regex` takes it.
+    pub pattern: Option<String>,
+}
+
+/// Builds the built-in parser called `name` (`auto`, `json`, `logfmt` (alias `kv`),
+/// `regex`, `plain`).
+///
+/// ```
+/// use kpid_parsers::{builtin, ParserOptions, Record};
+/// let opts = ParserOptions { pattern: Some(r"^(?P<level>\w+) took (?P<t>\S+)$".into()) };
+/// let mut p = builtin("regex", &opts).unwrap();
+/// let mut r = Record::new();
+/// p.parse(b"WARN took 12ms", &mut r).unwrap();
+/// assert_eq!(r.get(b"t").and_then(|v| v.as_f64()), Some(0.012));
+/// ```
+pub fn builtin(name: &str, options: &ParserOptions) -> Result<Box<dyn Parser>, BuildError> {
+    if name == "regex" {
+        let pattern = options
+            .pattern
+            .as_deref()
+            .ok_or_else(|| BuildError::Pattern("no `pattern` given".into()))?;
+        return Ok(Box::new(RegexParser::new(pattern)?));
+    }
+    let parser: Box<dyn Parser> = match name {
+        "auto" => Box::new(AutoParser::new()),
+        "json" => Box::new(JsonParser::new()),
+        "logfmt" | "kv" => Box::new(LogfmtParser::new()),
+        "plain" => Box::new(PlainParser::new()),
+        _ => return Err(BuildError::Unknown(name.to_string())),
+    };
+    if options.pattern.is_some() {
+        return Err(BuildError::UnusedOption {
+            parser: name.to_string(),
+            option: "pattern",
+        });
+    }
+    Ok(parser)
 }
 
 /// Turns one line into a record.
@@ -43,4 +121,37 @@ pub trait Parser: Send {
 
     /// Parses `line` (without its line terminator) into `out`, which arrives empty.
     fn parse<'a>(&mut self, line: &'a [u8], out: &mut Record<'a>) -> Result<(), ParseError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn factory_builds_every_builtin() {
+        let none = ParserOptions::default();
+        for name in BUILTIN_PARSERS.iter().filter(|n| **n != "regex") {
+            assert_eq!(builtin(name, &none).unwrap().name(), *name);
+        }
+        assert_eq!(builtin("kv", &none).unwrap().name(), "logfmt");
+        let pat = ParserOptions {
+            pattern: Some("(?P<a>x)".into()),
+        };
+        assert_eq!(builtin("regex", &pat).unwrap().name(), "regex");
+    }
+
+    #[test]
+    fn factory_errors_name_the_problem() {
+        let none = ParserOptions::default();
+        let err = |n: &str, o: &ParserOptions| builtin(n, o).err().unwrap().to_string();
+        assert_eq!(
+            err("yaml", &none),
+            "unknown parser `yaml` (built-in parsers: json, logfmt, regex, plain, auto)"
+        );
+        assert_eq!(err("regex", &none), "regex parser: no `pattern` given");
+        let pat = ParserOptions {
+            pattern: Some("x".into()),
+        };
+        assert_eq!(err("json", &pat), "parser `json` takes no `pattern` option");
+    }
 }
