@@ -1,0 +1,179 @@
+//! Waking the tailer: inotify (through `notify`) on the directories that matter, a timed poll
+//! as backstop, and the stop request, all funnelled into one [`Signal`].
+//!
+//! Events are only wake-ups: every pass re-stats the followed paths, so a lost or coalesced
+//! event costs at most one poll interval, never a line.
+
+use notify::event::{EventKind, ModifyKind};
+use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use parking_lot::{Condvar, Mutex};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Why the worker woke up.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Wake {
+    /// Something may have been written.
+    pub dirty: bool,
+    /// Files may have appeared, moved or gone: look for new matches.
+    pub rescan: bool,
+    /// Stop now.
+    pub stop: bool,
+}
+
+/// Wake-up flags plus a condition variable.
+#[derive(Debug, Default)]
+pub(crate) struct Signal {
+    state: Mutex<Wake>,
+    cv: Condvar,
+}
+
+impl Signal {
+    /// Records a wake-up.
+    pub fn wake(&self, rescan: bool) {
+        let mut s = self.state.lock();
+        s.dirty = true;
+        s.rescan |= rescan;
+        self.cv.notify_one();
+    }
+
+    /// Asks the worker to stop.
+    pub fn stop(&self) {
+        self.state.lock().stop = true;
+        self.cv.notify_one();
+    }
+
+    /// Waits until woken or `deadline`, then takes the flags (stop stays set).
+    pub fn wait(&self, deadline: Instant) -> Wake {
+        let mut s = self.state.lock();
+        if !s.dirty && !s.stop {
+            self.cv.wait_until(&mut s, deadline);
+        }
+        let wake = *s;
+        *s = Wake {
+            stop: s.stop,
+            ..Wake::default()
+        };
+        wake
+    }
+}
+
+/// The inotify watches, kept equal to the wanted set of directories.
+pub(crate) struct Watches {
+    watcher: RecommendedWatcher,
+    dirs: HashSet<PathBuf>,
+}
+
+impl std::fmt::Debug for Watches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watches").field("dirs", &self.dirs).finish()
+    }
+}
+
+impl Watches {
+    /// A watcher that wakes `signal`. Fails when inotify is unavailable (the poll still works).
+    pub fn new(signal: Arc<Signal>) -> notify::Result<Self> {
+        let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            let rescan = match &res {
+                Ok(ev) => {
+                    ev.need_rescan()
+                        || !matches!(
+                            ev.kind,
+                            EventKind::Access(_) | EventKind::Modify(ModifyKind::Data(_))
+                        )
+                }
+                Err(_) => true,
+            };
+            signal.wake(rescan);
+        })?;
+        Ok(Self {
+            watcher,
+            dirs: HashSet::new(),
+        })
+    }
+
+    /// Watches exactly `wanted` (directories that do not exist are skipped).
+    pub fn set(&mut self, wanted: HashSet<PathBuf>) {
+        let stale: Vec<PathBuf> = self.dirs.difference(&wanted).cloned().collect();
+        for dir in stale {
+            let _ = self.watcher.unwatch(&dir);
+            self.dirs.remove(&dir);
+        }
+        for dir in wanted {
+            if self.dirs.contains(&dir) {
+                continue;
+            }
+            match self.watcher.watch(&dir, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    self.dirs.insert(dir);
+                }
+                Err(e) => tracing::debug!("tail: cannot watch {}: {e}", dir.display()),
+            }
+        }
+    }
+}
+
+/// True when `s` has glob metacharacters.
+pub(crate) fn is_glob(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// The directory to watch for `pattern`: the deepest existing directory above the first
+/// component with a glob metacharacter (or above the file, for a plain path).
+pub(crate) fn watch_dir(pattern: &str) -> PathBuf {
+    let path = Path::new(pattern);
+    let mut base = PathBuf::new();
+    let mut comps: Vec<_> = path.components().collect();
+    comps.pop(); // the file name (or the first globbed component at the latest)
+    for c in comps {
+        if is_glob(&c.as_os_str().to_string_lossy()) {
+            break;
+        }
+        base.push(c);
+    }
+    nearest_existing(&base)
+}
+
+/// `dir`, or its nearest ancestor that exists ("." for a relative path with none).
+pub(crate) fn nearest_existing(dir: &Path) -> PathBuf {
+    let mut d = dir.to_path_buf();
+    loop {
+        if d.as_os_str().is_empty() {
+            return PathBuf::from(".");
+        }
+        if d.is_dir() {
+            return d;
+        }
+        if !d.pop() {
+            return PathBuf::from(".");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_dir_stops_at_globs_and_missing_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap();
+        std::fs::create_dir(dir.path().join("logs")).unwrap();
+        assert_eq!(
+            watch_dir(&format!("{root}/logs/*.log")),
+            dir.path().join("logs")
+        );
+        assert_eq!(
+            watch_dir(&format!("{root}/logs/a.log")),
+            dir.path().join("logs")
+        );
+        assert_eq!(watch_dir(&format!("{root}/x/y/a.log")), dir.path());
+        assert_eq!(
+            watch_dir(&format!("{root}/logs/*/a.log")),
+            dir.path().join("logs")
+        );
+        assert_eq!(watch_dir("a.log"), PathBuf::from("."));
+    }
+}

@@ -1,0 +1,308 @@
+//! The tailer thread: finds the files, runs passes over them when woken, sends batches.
+
+use super::follower::Follower;
+use super::identity::matches;
+use super::watch::{is_glob, nearest_existing, watch_dir, Signal, Watches};
+use super::{FileCheckpoint, TailConfig, TailSource};
+use crate::sources::{Batch, FileHealth, SourcesHealth};
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, Metadata};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, Notify};
+
+/// The settings a pass needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub max_line: usize,
+    pub partial_flush: Duration,
+    pub rotate_wait: Duration,
+    pub from_start: bool,
+    pub exit_at_eof: bool,
+}
+
+/// The tailer was asked to stop, or the receiver is gone.
+#[derive(Debug)]
+pub(crate) struct Stopped;
+
+/// Sends batches, waiting while the channel is full, until stopped.
+#[derive(Debug)]
+pub(crate) struct Sink {
+    tx: mpsc::Sender<Batch>,
+    rt: tokio::runtime::Runtime,
+    stop: Arc<Notify>,
+}
+
+impl Sink {
+    pub fn send(&self, batch: Batch) -> Result<(), Stopped> {
+        let batch = match self.tx.try_send(batch) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(Stopped),
+            Err(mpsc::error::TrySendError::Full(b)) => b,
+        };
+        self.rt.block_on(async {
+            tokio::select! {
+                biased;
+                _ = self.stop.notified() => Err(Stopped),
+                r = self.tx.send(batch) => r.map_err(|_| Stopped),
+            }
+        })
+    }
+}
+
+/// Offsets of files seen before (checkpoints, files closed after draining), by dev/inode.
+#[derive(Debug, Default)]
+pub(crate) struct Known(HashMap<(u64, u64), FileCheckpoint>);
+
+impl Known {
+    pub fn insert(&mut self, cp: FileCheckpoint) {
+        if self.0.len() >= 4096 {
+            self.0.clear();
+        }
+        self.0.insert((cp.identity.dev, cp.identity.ino), cp);
+    }
+
+    /// The offset to resume `file` at, if it is a file seen before (same leading bytes).
+    pub fn take(&mut self, file: &File, meta: &Metadata) -> Option<u64> {
+        let key = (meta.dev(), meta.ino());
+        let cp = self.0.get(&key)?;
+        if matches(file, meta, &cp.identity, true).unwrap_or(false) {
+            self.0.remove(&key).map(|cp| cp.offset)
+        } else {
+            None
+        }
+    }
+}
+
+/// What a follower's pass works with.
+#[derive(Debug)]
+pub(crate) struct Ctx<'a> {
+    pub settings: &'a Settings,
+    pub sink: &'a Sink,
+    pub health: &'a SourcesHealth,
+    pub known: &'a mut Known,
+    pub now: Instant,
+}
+
+/// The tailer's state, owned by its thread.
+#[derive(Debug)]
+pub(crate) struct Worker {
+    settings: Settings,
+    poll: Duration,
+    sources: Vec<TailSource>,
+    /// Health slot of each source while its pattern matches nothing yet.
+    pattern_slot: Vec<Option<usize>>,
+    /// Health slot of every path ever followed (reused when a path comes back).
+    slots: HashMap<PathBuf, usize>,
+    followers: Vec<Follower>,
+    resume: Vec<FileCheckpoint>,
+    known: Known,
+    sink: Sink,
+    health: Arc<SourcesHealth>,
+    signal: Arc<Signal>,
+    watches: Option<Watches>,
+}
+
+impl Worker {
+    pub fn new(
+        cfg: TailConfig,
+        tx: mpsc::Sender<Batch>,
+        health: Arc<SourcesHealth>,
+        signal: Arc<Signal>,
+        stop: Arc<Notify>,
+    ) -> std::io::Result<Self> {
+        let rt = tokio::runtime::Builder::new_current_thread().build()?;
+        let watches = if cfg.exit_at_eof {
+            None
+        } else {
+            Watches::new(signal.clone())
+                .map_err(|e| tracing::warn!("tail: inotify unavailable, polling only: {e}"))
+                .ok()
+        };
+        let mut known = Known::default();
+        for cp in &cfg.resume {
+            known.insert(cp.clone());
+        }
+        Ok(Self {
+            settings: Settings {
+                max_line: cfg.max_line_bytes,
+                partial_flush: cfg.partial_flush,
+                rotate_wait: cfg.rotate_wait,
+                from_start: cfg.from_start || cfg.exit_at_eof,
+                exit_at_eof: cfg.exit_at_eof,
+            },
+            poll: cfg.poll_interval.max(Duration::from_millis(1)),
+            pattern_slot: vec![None; cfg.sources.len()],
+            sources: cfg.sources,
+            slots: HashMap::new(),
+            followers: Vec::new(),
+            resume: cfg.resume,
+            known,
+            sink: Sink { tx, rt, stop },
+            health,
+            signal,
+            watches,
+        })
+    }
+
+    /// Runs until stopped (or, in one-shot mode, until everything present was sent).
+    pub fn run(mut self) {
+        self.discover(true);
+        let mut next_poll = Instant::now() + self.poll;
+        loop {
+            if self.pass().is_err() || self.settings.exit_at_eof {
+                return;
+            }
+            let deadline = self.next_deadline().map_or(next_poll, |d| d.min(next_poll));
+            let wake = self.signal.wait(deadline);
+            if wake.stop {
+                return;
+            }
+            let now = Instant::now();
+            if wake.rescan || now >= next_poll {
+                self.discover(false);
+            }
+            if now >= next_poll {
+                next_poll = now + self.poll;
+            }
+        }
+    }
+
+    fn pass(&mut self) -> Result<(), Stopped> {
+        let mut ctx = Ctx {
+            settings: &self.settings,
+            sink: &self.sink,
+            health: &self.health,
+            known: &mut self.known,
+            now: Instant::now(),
+        };
+        for f in &mut self.followers {
+            f.pass(&mut ctx)?;
+        }
+        Ok(())
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.followers
+            .iter()
+            .filter_map(|f| f.next_deadline(&self.settings))
+            .min()
+    }
+
+    /// Expands the sources into followed paths, drops glob matches that are gone, and points
+    /// the watches at the directories concerned.
+    fn discover(&mut self, initial: bool) {
+        for i in 0..self.sources.len() {
+            let pattern = self.sources[i].pattern.clone();
+            if !is_glob(&pattern) {
+                self.follow(i, PathBuf::from(&pattern), initial);
+                continue;
+            }
+            let mut paths: Vec<PathBuf> = glob::glob(&pattern)
+                .map(|g| g.flatten().filter(|p| !p.is_dir()).collect())
+                .unwrap_or_default();
+            if initial {
+                // Checkpointed files whose path is gone may have been rotated away while down.
+                let pat = glob::Pattern::new(&pattern).ok();
+                let extra = self.resume.iter().map(|cp| &cp.path);
+                paths.extend(
+                    extra
+                        .filter(|p| pat.as_ref().is_some_and(|m| m.matches_path(p)))
+                        .cloned(),
+                );
+            }
+            for p in paths {
+                self.follow(i, p, initial);
+            }
+            if self.pattern_slot[i].is_none()
+                && !self
+                    .followers
+                    .iter()
+                    .any(|f| Arc::ptr_eq(&f.source, &self.sources[i].name))
+            {
+                let slot = self.new_slot(i, pattern.clone());
+                self.pattern_slot[i] = Some(slot);
+            }
+        }
+        // Glob matches that disappeared and are finished with.
+        let literal: HashSet<&str> = self
+            .sources
+            .iter()
+            .filter(|s| !is_glob(&s.pattern))
+            .map(|s| s.pattern.as_str())
+            .collect();
+        let mut table = self.health.files.lock();
+        self.followers.retain(|f| {
+            let keep =
+                !f.is_idle() || f.path.exists() || literal.contains(f.path.to_str().unwrap_or(""));
+            if !keep {
+                table[f.health].state = "gone".to_string();
+            }
+            keep
+        });
+        drop(table);
+        if let Some(w) = self.watches.as_mut() {
+            let mut dirs: HashSet<PathBuf> =
+                self.sources.iter().map(|s| watch_dir(&s.pattern)).collect();
+            for f in &self.followers {
+                if let Some(parent) = f.path.parent() {
+                    dirs.insert(nearest_existing(parent));
+                }
+                if let Some(parent) = std::fs::canonicalize(&f.path)
+                    .ok()
+                    .and_then(|r| r.parent().map(Path::to_path_buf))
+                {
+                    dirs.insert(parent);
+                }
+            }
+            w.set(dirs);
+        }
+    }
+
+    /// Follows `path` for source `i` unless already followed (by path, or as a file open here).
+    fn follow(&mut self, i: usize, path: PathBuf, initial: bool) {
+        if self.followers.iter().any(|f| f.path == path) {
+            return;
+        }
+        if let Ok(meta) = std::fs::metadata(&path) {
+            let key = (meta.dev(), meta.ino());
+            if self
+                .followers
+                .iter()
+                .any(|f| f.open_inodes().any(|k| k == key))
+            {
+                return; // a rotated file still being finished by another path
+            }
+        }
+        let slot = match (self.slots.get(&path), self.pattern_slot[i].take()) {
+            (Some(&slot), taken) => {
+                self.pattern_slot[i] = taken;
+                slot
+            }
+            (None, Some(slot)) => slot,
+            (None, None) => self.new_slot(i, path.display().to_string()),
+        };
+        self.slots.insert(path.clone(), slot);
+        let checkpoints: Vec<&FileCheckpoint> = if initial {
+            self.resume.iter().filter(|cp| cp.path == path).collect()
+        } else {
+            Vec::new()
+        };
+        let name = self.sources[i].name.clone();
+        self.followers
+            .push(Follower::new(name, path, slot, initial, &checkpoints));
+    }
+
+    fn new_slot(&self, i: usize, path: String) -> usize {
+        let mut table = self.health.files.lock();
+        table.push(FileHealth {
+            source: self.sources[i].name.to_string(),
+            path,
+            state: "waiting".to_string(),
+            ..FileHealth::default()
+        });
+        table.len() - 1
+    }
+}
