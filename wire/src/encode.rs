@@ -18,10 +18,16 @@ pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 /// `s` cut to at most [`MAX_STR_LEN`] bytes at a character boundary.
 #[inline]
 pub fn clip(s: &str) -> &str {
-    if s.len() <= MAX_STR_LEN {
+    clip_to(s, MAX_STR_LEN)
+}
+
+/// `s` cut to at most `max` bytes at a character boundary.
+#[inline]
+pub fn clip_to(s: &str, max: usize) -> &str {
+    if s.len() <= max {
         return s;
     }
-    let mut end = MAX_STR_LEN;
+    let mut end = max;
     while !s.is_char_boundary(end) {
         end -= 1;
     }

@@ -21,8 +21,8 @@ pub use decode::{
     decode_welcome, split_frame, Event, Fields, Hello, Metric, SpanClose,
 };
 pub use encode::{
-    clip, encode_drops, encode_error, encode_event, encode_hello, encode_metric, encode_span,
-    encode_welcome, put_field, put_str, put_varint, FrameWriter,
+    clip, clip_to, encode_drops, encode_error, encode_event, encode_hello, encode_metric,
+    encode_span, encode_welcome, put_field, put_str, put_varint, FrameWriter,
 };
 
 #[cfg(test)]
@@ -42,6 +42,25 @@ pub const MAX_FIELDS: usize = 64;
 pub const MAX_LABELS: usize = 16;
 /// Bytes of the frame header (length and type).
 pub const HEADER_LEN: usize = 5;
+
+/// Environment variable naming the socket path (both ends read it).
+pub const SOCKET_ENV: &str = "KPID_SOCKET";
+/// Socket path under `$XDG_RUNTIME_DIR` when that is set.
+pub const DEFAULT_RUNTIME_SUBPATH: &str = "kpid/kpid.sock";
+/// Socket path (relative to the working directory) when `$XDG_RUNTIME_DIR` is not set.
+pub const DEFAULT_FALLBACK_PATH: &str = "run/kpid.sock";
+
+/// The default socket path: `$KPID_SOCKET`, else `$XDG_RUNTIME_DIR/kpid/kpid.sock`, else
+/// `./run/kpid.sock`. (Reads the environment, nothing else.)
+pub fn default_socket_path() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os(SOCKET_ENV).filter(|p| !p.is_empty()) {
+        return p.into();
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|p| !p.is_empty()) {
+        Some(dir) => std::path::Path::new(&dir).join(DEFAULT_RUNTIME_SUBPATH),
+        None => DEFAULT_FALLBACK_PATH.into(),
+    }
+}
 
 /// Frame types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

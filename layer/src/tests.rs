@@ -1,0 +1,157 @@
+//! The layer against a bare listener that decodes what arrives with `kpid-wire` (the real
+//! daemon is exercised by the workspace's tests/socket_*.rs). Events here name a target:
+//! this module's own, `kpid_layer::tests`, is filtered out as the layer's own.
+
+use super::*;
+use kpid_wire as wire;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixListener;
+use std::sync::mpsc;
+use tracing_subscriber::prelude::*;
+
+/// Accepts one connection, answers the hello, and sends every later frame (type, body).
+fn listener(path: &std::path::Path) -> mpsc::Receiver<(u8, Vec<u8>)> {
+    let l = UnixListener::bind(path).unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 65536];
+        let mut greeted = false;
+        loop {
+            while let Ok(Some((t, body, used))) = wire::split_frame(&buf, wire::MAX_FRAME_LEN) {
+                if !greeted {
+                    let h = wire::decode_hello(body).unwrap();
+                    assert_eq!(h.app, "unit");
+                    let mut w = Vec::new();
+                    wire::encode_welcome(&mut w, wire::VERSION, wire::MAX_FRAME_LEN as u32);
+                    s.write_all(&w).unwrap();
+                    greeted = true;
+                } else if tx.send((t, body.to_vec())).is_err() {
+                    return;
+                }
+                buf.drain(..used);
+            }
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    });
+    rx
+}
+
+#[test]
+fn spans_and_events_arrive_encoded() {
+    let dir = std::env::temp_dir().join(format!("kpid-layer-unit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("a.sock");
+    let _ = std::fs::remove_file(&path);
+    let rx = listener(&path);
+    let (layer, guard) = Builder::default().socket(&path).app("unit").build();
+    let sub = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(sub, || {
+        let outer = tracing::info_span!(target: "app", "frame", n = 7u64);
+        let _o = outer.enter();
+        let s =
+            tracing::info_span!(target: "app", "infer", model = "m", score = tracing::field::Empty);
+        let _e = s.enter();
+        s.record("score", 0.5);
+        tracing::error!(target: "app", code = 3, "bad {}", "input");
+        tracing::info!(target: "kpid_layer::internal", "not reported");
+    });
+    assert!(guard.flush(Duration::from_secs(5)));
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        got.push(rx.recv_timeout(Duration::from_secs(5)).expect("frame"));
+    }
+    let (t, body) = &got[0];
+    assert_eq!(wire::FrameType::from_u8(*t), Some(wire::FrameType::Event));
+    let e = wire::decode_event(body).unwrap();
+    assert_eq!((e.level, e.span), (wire::Level::Error, "infer"));
+    let f: Vec<_> = e.fields.collect();
+    assert_eq!(
+        f,
+        vec![
+            ("message", wire::Value::Str("bad input")),
+            ("code", wire::Value::I64(3))
+        ]
+    );
+    let s = wire::decode_span(&got[1].1).unwrap();
+    assert_eq!(
+        (s.name, s.parent, s.error),
+        ("infer", "frame", true),
+        "ERROR event inside"
+    );
+    let f: Vec<_> = s.fields.collect();
+    assert_eq!(
+        f,
+        vec![
+            ("model", wire::Value::Str("m")),
+            ("score", wire::Value::F64(0.5))
+        ]
+    );
+    let s = wire::decode_span(&got[2].1).unwrap();
+    assert_eq!((s.name, s.parent, s.error), ("frame", "", false));
+    assert_eq!(
+        s.fields.collect::<Vec<_>>(),
+        vec![("n", wire::Value::U64(7))]
+    );
+    assert!(s.duration_ns > 0 && s.start_unix_ns > 1_600_000_000_000_000_000);
+    assert!(
+        rx.recv_timeout(Duration::from_millis(200)).is_err(),
+        "own target filtered"
+    );
+    assert_eq!(guard.stats().dropped, [0; 5]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn absent_daemon_counts_drops_per_level() {
+    let path = std::env::temp_dir().join(format!("kpid-layer-absent-{}.sock", std::process::id()));
+    let (layer, guard) = Builder::default().socket(&path).app("unit").build();
+    let t0 = std::time::Instant::now();
+    while guard.connecting() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "first attempt never ended"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let sub = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(sub, || {
+        for _ in 0..10 {
+            let _s = tracing::warn_span!(target: "app", "work").entered();
+            tracing::debug!(target: "app", "x");
+        }
+    });
+    let st = guard.stats();
+    assert!(!st.connected);
+    assert_eq!(st.dropped, [0, 10, 0, 10, 0]);
+    assert_eq!(st.sent, 0);
+}
+
+#[test]
+fn long_debug_values_are_clipped_without_breaking_the_frame() {
+    let mut buf = Vec::new();
+    let mut w = record_test_writer(&mut buf);
+    w.put_fmt_pub("k", &"é".repeat(5000));
+    let f = wire::Fields::from_parts(1, &buf);
+    let (k, v) = f.into_iter().next().unwrap();
+    match v {
+        wire::Value::Str(s) => assert!(k == "k" && s.len() <= wire::MAX_STR_LEN && s.len() > 4000),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn record_test_writer(buf: &mut Vec<u8>) -> record::TestWriter<'_> {
+    record::TestWriter::new(buf)
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn f<T: Send + Sync>() {}
+    f::<KpidLayer>();
+    f::<FlushGuard>();
+    let _ = std::io::sink().flush();
+}
