@@ -84,10 +84,15 @@
     if (u && u !== "1") return u;
     const n = k.name || "";
     if (/_seconds(_total)?$/.test(n)) return "s";
-    if (/_(ms|millis|milliseconds)(_total)?$/.test(n)) return "ms";
+    if (/(^|_)(ms|millis|milliseconds)(_|$)/.test(n)) return "ms";
     if (/_bytes(_total)?$/.test(n)) return "bytes";
     if (/_(percent|pct)$/.test(n)) return "%";
     if (/_ratio$/.test(n)) return "ratio";
+    if (/_(util|utilization|usage)$/.test(n)) return "%";
+    if (/_(mb|mib)$/.test(n)) return "MB";
+    if (/_(gb|gib)$/.test(n)) return "GB";
+    if (/_(temp|temperature|celsius)$/.test(n)) return "°C";
+    if (/_(fps)$/.test(n) || /^fps(_|$)/.test(n)) return "fps";
     return "";
   }
   // [number, unit] for a value in `unit`.
@@ -463,10 +468,10 @@
         main = big(rateParts(L.rate, unit));
         sub = `total <b>${esc(fmt(L.total, unit === "%" ? "" : unit))}</b>`;
         spark = sparkline(recent(k0, "value", 60));
-        bad = BAD_NAME.test(name) && (L.rate > 0 || L.total > 0);
+        bad = BAD_NAME.test(name) ? (L.rate > 0 ? "bad" : L.total > 0 ? "warn" : false) : false;
       } else if (k0.kind === "gauge") {
         main = big(parts(L.value, unit));
-        sub = `min <b>${esc(fmt(L.min, unit))}</b> · max <b>${esc(fmt(L.max, unit))}</b> <span class="muted">60 s</span>`;
+        sub = `<span title="over the last 60 s">min <b>${esc(fmt(L.min, unit))}</b> · max <b>${esc(fmt(L.max, unit))}</b></span>`;
         spark = sparkline(recent(k0, "value", 60));
         bad = BAD_NAME.test(name) && L.value > 0 ? "bad" : false;
       } else {
@@ -474,7 +479,7 @@
         sub = `p95 <b>${esc(fmt(L.p95, unit))}</b> · p99 <b>${esc(fmt(L.p99, unit))}</b><div>rate <b>${esc(fmtRate(L.rate, ""))}</b> · count <b>${esc(num(L.count))}</b></div>`;
         spark = sparkline(recent(k0, "p95", 60));
       }
-      const lt = labelText(k0.labels);
+      const lt = labelText(k0.labels, state.globalLabels);
       if (lt) sub += `<div class="labels">${esc(lt)}</div>`;
     } else {
       const omit = commonLabels(list);
@@ -487,7 +492,8 @@
       }
       const rows = list.slice(0, 6).map((k) => {
         const l = k.latest;
-        const lab = labelText(k.labels, omit) || "—";
+        const varying = Object.keys(k.labels).filter((x) => !omit.has(x));
+        const lab = varying.length === 1 ? k.labels[varying[0]] : labelText(k.labels, omit) || "—";
         const lvl = String(k.labels.level || k.labels.severity || "").toLowerCase();
         const cls = /^(error|err|fatal|critical)$/.test(lvl) && l.total > 0 ? " bad" : /^(warn|warning)$/.test(lvl) && l.total > 0 ? " warn" : "";
         let val;
@@ -502,8 +508,22 @@
     return { html: `<div class="card-main">${main}${spark}</div><div class="card-sub">${sub}</div>`, bad };
   }
 
+  // Labels with one value across the whole dashboard (e.g. source="pipeline" with one source)
+  // say nothing on a card.
+  function globalLabels() {
+    const vals = new Map();
+    for (const k of state.kpis.values()) {
+      for (const [key, v] of Object.entries(k.labels || {})) {
+        if (!vals.has(key)) vals.set(key, new Set());
+        vals.get(key).add(v);
+      }
+    }
+    return new Set([...vals].filter(([, set]) => set.size === 1).map(([key]) => key));
+  }
+
   function renderCards(names) {
     const root = $("cards");
+    state.globalLabels = globalLabels();
     const groups = groupsOf(new Map([...names].filter(([n]) => !SPAN_KPIS.includes(n))));
     $("cards-empty").hidden = groups.length > 0;
     const live = new Set();
@@ -531,8 +551,8 @@
         }
         prevC = place(grid, c, prevC);
         const { html, bad } = cardBody(name, ks);
-        const help = ks[0].help ? ` title="${esc(ks[0].help)}"` : "";
-        c.innerHTML = `<div class="card-head"><span class="card-name"${help}>${esc(name)}</span><span class="kind kind-${esc(ks[0].kind)}">${esc(ks[0].kind)}</span></div>${html}`;
+        const tip = `${name} (${ks[0].kind})${ks[0].help ? ": " + ks[0].help : ""}`;
+        c.innerHTML = `<div class="card-head"><span class="card-name" title="${esc(tip)}">${esc(name)}</span></div>${html}`;
         c.classList.toggle("bad", bad === "bad");
         c.classList.toggle("warn", bad === "warn");
         live.add(name);
@@ -625,6 +645,18 @@
 
   const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
   const clockShort = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hour12: false });
+  let measureCtx = null;
+  function measure(text) {
+    if (!measureCtx) {
+      measureCtx = document.createElement("canvas").getContext("2d");
+      measureCtx.font = "11px system-ui, sans-serif";
+    }
+    return measureCtx.measureText(String(text ?? "")).width;
+  }
+  function axisLabel(v, unit) {
+    if (["s", "ms", "us", "ns", "bytes", "%", "ratio"].includes(unit)) return fmt(v, unit);
+    return num(v);
+  }
   const cssVar = (n) => getComputedStyle(document.documentElement).getPropertyValue(n).trim();
 
   // Log levels keep their usual colours whatever the palette order.
@@ -721,10 +753,18 @@
           grid: { stroke: grid, width: 1 },
           ticks: { stroke: grid, width: 1 },
           font: "11px system-ui, sans-serif",
-          space: 70,
+          space: 45,
           values: (u, vals) => vals.map((v) => (state.win <= 300 ? clock : clockShort).format(new Date(v * 1000))),
         },
-        { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { show: false }, size: 64, font: "11px system-ui, sans-serif", values: (u, vals) => vals.map((v) => (isCounter ? fmtRate(v, unit) : fmt(v, unit))) },
+        {
+          stroke: axis,
+          grid: { stroke: grid, width: 1 },
+          ticks: { show: false },
+          font: "11px system-ui, sans-serif",
+          // Scaled units (durations, bytes, %) keep theirs; others are in the chart's title.
+          values: (u, vals) => vals.map((v) => axisLabel(v, unit)),
+          size: (u, vals) => (vals && vals.length ? Math.ceil(Math.max(...vals.map((v) => measure(v)))) + 16 : 40),
+        },
       ],
       series: [
         { value: (u, v) => (v == null ? "" : clock.format(new Date(v * 1000))) },
@@ -762,7 +802,7 @@
     c.el.querySelector(".chart-name").textContent = name;
     const unit = unitOf(k0);
     c.el.querySelector(".chart-unit").textContent =
-      k0.kind === "counter" ? ` · ${unit === "bytes" ? "B" : unit && unit !== "%" ? unit : "events"}/s` : k0.kind === "distribution" ? ` · ${unit || "value"} p50/p95/p99` : unit ? ` · ${unit === "ratio" ? "%" : unit}` : "";
+      k0.kind === "counter" ? ` · ${unit === "bytes" ? "B" : unit && unit !== "%" ? unit : "events"}/s` : k0.kind === "distribution" ? " · p50 / p95 / p99" : unit ? ` · ${unit === "ratio" ? "%" : unit}` : "";
     c.el.querySelector(".chart-help").textContent = k0.help || "";
     const tools = c.el.querySelector(".chart-tools");
     if (k0.kind === "distribution" && list.length > 1) {
