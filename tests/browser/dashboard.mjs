@@ -130,8 +130,11 @@ try {
   });
   step(`theme toggle: ${theme0} -> ${theme1} -> back`);
 
-  // Let the charts fill a couple more frames, then take the picture.
-  await page.waitForTimeout(1500);
+  // Let the charts fill (15 s of points, at most 40 s of waiting), then take the picture.
+  await page
+    .waitForFunction(() => Math.max(...window.__kpid.charts().map((c) => c.points)) >= 15, null, { timeout: 40_000, polling: 500 })
+    .catch(() => step("charts still short of 15 points; taking the screenshot anyway"));
+  await page.waitForTimeout(500);
   if ((await page.getAttribute("#conn", "data-state")) !== "live") fail("connection dropped during the test");
   mkdirSync(dirname(resolve(shot)), { recursive: true });
   await page.screenshot({ path: shot, fullPage: false });

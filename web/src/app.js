@@ -178,6 +178,8 @@
     if (n && h.t[n - 1] === p.t) {
       for (const c of cols) h[c][n - 1] = p[c] ?? null;
     } else if (!n || p.t > h.t[n - 1]) {
+      // Frames carry only the newest bucket: a skipped bucket is fetched back from the history.
+      if (n && p.t - h.t[n - 1] > 1.5 * (state.bucket || 1)) heal.set(k.id, Math.min(heal.get(k.id) ?? Infinity, h.t[n - 1]));
       h.t.push(p.t);
       for (const c of cols) h[c].push(p[c] ?? null);
     } else {
@@ -186,6 +188,33 @@
       mergeHistory(k, one);
     }
     prune(k);
+  }
+
+  const heal = new Map(); // KPI id -> time from which its history is refetched
+  let healing = false;
+  async function healGaps() {
+    if (healing || !heal.size) return;
+    healing = true;
+    const ids = [...heal.keys()].slice(0, 40);
+    const from = Math.min(...ids.map((i) => heal.get(i)));
+    ids.forEach((i) => heal.delete(i));
+    try {
+      const q = ids.map((i) => `kpi=${encodeURIComponent(i)}`).join("&");
+      const r = await fetch(`/api/metrics/history?${q}&from=${Math.floor(from)}&last=${MAX_WINDOW_S}`);
+      if (r.ok) {
+        const body = await r.json();
+        for (const sr of body.series || []) {
+          const k = state.kpis.get(sr.id);
+          if (k) mergeHistory(k, sr);
+        }
+        schedule();
+      }
+    } catch (e) {
+      console.warn("kpid: history fetch failed", e);
+    } finally {
+      healing = false;
+      if (heal.size) setTimeout(healGaps, 1000);
+    }
   }
 
   function prune(k) {
@@ -300,6 +329,7 @@
       return; // pong and anything unknown
     }
     if (m.health) state.health = m.health;
+    if (m.type === "update") healGaps();
     state.frames++;
     state.lastFrame = Date.now();
     schedule();
@@ -415,6 +445,8 @@
   const groupEls = new Map();
 
   function sparkline(values) {
+    const first = values.findIndex((x) => x != null && Number.isFinite(x));
+    if (first > 0) values = values.slice(first);
     const v = values.filter((x) => x != null && Number.isFinite(x));
     if (v.length < 2) return "";
     let min = Math.min(...v);
@@ -427,10 +459,7 @@
     let d = "";
     let pen = false;
     values.forEach((x, i) => {
-      if (x == null || !Number.isFinite(x)) {
-        pen = false;
-        return;
-      }
+      if (x == null || !Number.isFinite(x)) return; // a gauge holds its value across a gap
       const y = H - 1 - ((x - min) / (max - min)) * (H - 2);
       d += `${pen ? "L" : "M"}${(i * step).toFixed(1)},${y.toFixed(1)}`;
       pen = true;
@@ -645,6 +674,14 @@
 
   const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
   const clockShort = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hour12: false });
+  // The chart window: the last `win` seconds, or less while kpid has less history than that
+  // (a fresh daemon's charts fill from the left instead of hugging the right edge).
+  function xRange() {
+    const now = nowS();
+    const min = Math.min(now - 20, Number.isFinite(state.firstT) ? state.firstT : -Infinity);
+    return [Math.max(now - state.win, min), now];
+  }
+
   let measureCtx = null;
   function measure(text) {
     if (!measureCtx) {
@@ -737,7 +774,7 @@
       cursor: { drag: { x: false, y: false }, points: { size: 6 } },
       legend: { show: series.length > 1, live: true },
       scales: {
-        x: { time: true, range: () => [nowS() - state.win, nowS()] },
+        x: { time: true, range: () => xRange() },
         y: {
           range: (u, min, max) => {
             if (min == null || max == null) return [0, 1];
@@ -774,7 +811,7 @@
           width: 1.6,
           fill: single ? s.color + "22" : undefined,
           spanGaps: !isCounter,
-          points: { show: (u, si, i0, i1) => i1 - i0 < 40 },
+          points: { show: (u, si, i0, i1) => i1 - i0 < 8 },
           value: (u, v) => (v == null ? "" : fmtY(v)),
         })),
       ],
@@ -846,6 +883,8 @@
 
   function renderCharts(names) {
     names = names || byName();
+    state.firstT = Infinity;
+    for (const k of state.kpis.values()) if (k.h.t.length && k.h.t[0] < state.firstT) state.firstT = k.h.t[0];
     const root = $("charts");
     const groups = groupsOf(names);
     const live = new Set();
