@@ -116,6 +116,14 @@ impl Follower {
             .min()
     }
 
+    /// At startup: opens the file present now (so "present at startup" means present when the
+    /// tailer was spawned) and publishes the state, without reading.
+    pub fn prime(&mut self, ctx: &mut Ctx) {
+        self.check_path(ctx);
+        self.initial = false;
+        self.report(ctx);
+    }
+
     /// One pass: notice rotations, read everything new, flush and close what is due.
     pub fn pass(&mut self, ctx: &mut Ctx) -> Result<(), Stopped> {
         self.check_path(ctx);

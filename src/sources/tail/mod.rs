@@ -146,8 +146,9 @@ impl Drop for Tailer {
     }
 }
 
-/// Starts tailing on a thread of its own. Every followed file (or pattern waiting for a match)
-/// gets an entry in `health`. The thread ends when stopped, when the receiver is dropped, or in
+/// Starts tailing on a thread of its own. Files present when this is called are the files
+/// "present at startup" of [`TailConfig::from_start`]; each followed file (or pattern waiting
+/// for a match) has its entry in `health` when this returns. The thread ends when stopped, when the receiver is dropped, or in
 /// one-shot mode when done; `tx` is dropped then.
 pub fn spawn(
     cfg: TailConfig,
@@ -156,7 +157,8 @@ pub fn spawn(
 ) -> std::io::Result<Tailer> {
     let signal = Arc::new(watch::Signal::default());
     let stop = Arc::new(Notify::new());
-    let worker = worker::Worker::new(cfg, tx, health, signal.clone(), stop.clone())?;
+    let mut worker = worker::Worker::new(cfg, tx, health, signal.clone(), stop.clone())?;
+    worker.prime();
     let thread = std::thread::Builder::new()
         .name("kpid-tail".into())
         .spawn(move || worker.run())?;

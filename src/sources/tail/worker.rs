@@ -147,9 +147,23 @@ impl Worker {
         })
     }
 
+    /// Finds and opens the files present now, registering them in the health table.
+    pub fn prime(&mut self) {
+        self.discover(true);
+        let mut ctx = Ctx {
+            settings: &self.settings,
+            sink: &self.sink,
+            health: &self.health,
+            known: &mut self.known,
+            now: Instant::now(),
+        };
+        for f in &mut self.followers {
+            f.prime(&mut ctx);
+        }
+    }
+
     /// Runs until stopped (or, in one-shot mode, until everything present was sent).
     pub fn run(mut self) {
-        self.discover(true);
         let mut next_poll = Instant::now() + self.poll;
         loop {
             if self.pass().is_err() || self.settings.exit_at_eof {
