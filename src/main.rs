@@ -1,3 +1,37 @@
-fn main() {
-    println!("kpid");
+use clap::Parser;
+use kpid::cli::{Cli, Cmd};
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KPID_LOG")
+                .unwrap_or_else(|_| "kpid=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kpid: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.cmd {
+            Some(Cmd::Demo(d)) => kpid::demo::run(d).await,
+            None => kpid::daemon::run(cli.run).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kpid: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
 }

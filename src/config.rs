@@ -1,0 +1,354 @@
+//! The configuration file (`--config kpid.toml`) and the command-line settings merged into it.
+//!
+//! Every table rejects unknown fields; errors name the file, the line and the field.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+/// A configuration error: the file, the line and what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Unreadable file.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Invalid TOML or an invalid field (toml's message names the field and shows the line).
+    #[error("invalid config {path}, line {line}: {message}")]
+    Invalid {
+        /// File.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A duration written as `"250ms"`, `"1s"`, `"5m"`, `"1h"`, `"30d"` (or a number of seconds).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(f64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) if n >= 0.0 && n.is_finite() => Ok(Dur(Duration::from_secs_f64(n))),
+            Raw::N(n) => Err(serde::de::Error::custom(format!("invalid duration {n}"))),
+            Raw::S(s) => parse_duration(&s)
+                .map(Dur)
+                .map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// Parses `250ms`, `1.5s`, `5m`, `1h`, `30d`, `100us`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration `{s}` (examples: 250ms, 1s, 5m, 1h)"))?;
+    let mult = match unit.trim() {
+        "us" | "µs" => 1e-6,
+        "ms" => 1e-3,
+        "" | "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86400.0,
+        u => {
+            return Err(format!(
+                "invalid duration unit `{u}` in `{s}` (use us, ms, s, m, h, d)"
+            ))
+        }
+    };
+    Ok(Duration::from_secs_f64(n * mult))
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to bind (default 127.0.0.1).
+    pub host: String,
+    /// Port (default 8050).
+    pub port: u16,
+    /// Most frequent WebSocket push (default 1 s).
+    pub interval: Dur,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: "127.0.0.1".into(),
+            port: 8050,
+            interval: Dur(Duration::from_secs(1)),
+        }
+    }
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Live window kept in memory (default 1h).
+    pub window: Dur,
+    /// Bucket width (default 1s; whole seconds).
+    pub bucket: Dur,
+    /// Most series (default 10000).
+    pub max_series: usize,
+    /// Most label sets per KPI name before folding into `other` (default 200).
+    pub max_label_sets: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            window: Dur(Duration::from_secs(3600)),
+            bucket: Dur(Duration::from_secs(1)),
+            max_series: 10_000,
+            max_label_sets: 200,
+        }
+    }
+}
+
+/// `[tail]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TailSettings {
+    /// Longest line kept (default 64 KiB); longer ones are discarded and counted.
+    pub max_line_bytes: usize,
+    /// How long a last line without newline is held (default 1s).
+    pub partial_flush: Dur,
+    /// Stat poll backstop (default 250ms).
+    pub poll_interval: Dur,
+    /// Read files present at startup from their beginning (default: from their end).
+    pub from_start: bool,
+    /// How often offsets and counter totals are checkpointed (default 1s).
+    pub checkpoint_interval: Dur,
+}
+
+impl Default for TailSettings {
+    fn default() -> Self {
+        TailSettings {
+            max_line_bytes: 64 * 1024,
+            partial_flush: Dur(Duration::from_secs(1)),
+            poll_interval: Dur(Duration::from_millis(250)),
+            from_start: false,
+            checkpoint_interval: Dur(Duration::from_secs(1)),
+        }
+    }
+}
+
+/// `[[source]]`: a file or glob to tail and the parser for its lines.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Name (the `source` label); default: the file stem.
+    pub name: Option<String>,
+    /// Path or glob.
+    pub path: String,
+    /// Parser: `auto` (default), `json`, `logfmt`, `regex`, `plain`, or a plugin's name.
+    #[serde(default = "auto")]
+    pub parser: String,
+    /// Pattern for the `regex` parser.
+    pub pattern: Option<Spanned<String>>,
+    /// Options string passed to a plugin parser.
+    #[serde(default)]
+    pub options: String,
+}
+
+fn auto() -> String {
+    "auto".into()
+}
+
+/// Kind of an explicit rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleKind {
+    /// Adds 1 per matching record, or the field's value.
+    Counter,
+    /// Sets the field's value.
+    Gauge,
+    /// Observes the field's value.
+    Distribution,
+}
+
+/// `[[rule]]`: an explicit KPI.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// KPI name.
+    pub name: Spanned<String>,
+    /// Kind.
+    pub kind: RuleKind,
+    /// Field read (required for gauges and distributions).
+    pub field: Option<String>,
+    /// Multiplier applied to the field (e.g. 0.001 for ms → s).
+    #[serde(default = "one")]
+    pub scale: f64,
+    /// Unit shown on the dashboard.
+    #[serde(default)]
+    pub unit: String,
+    /// Help text.
+    #[serde(default)]
+    pub help: String,
+    /// Fields whose values become labels (`source` and `level` are always available).
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Only records matching this filter count, e.g. `status >= 500 and method == "GET"`.
+    pub filter: Option<Spanned<String>>,
+    /// Only records from this source.
+    pub source: Option<String>,
+    /// Fixed histogram bucket bounds (distributions; exposed as a Prometheus histogram).
+    pub buckets: Option<Spanned<Vec<f64>>>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// `[store]`.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// `[tail]`.
+    #[serde(default)]
+    pub tail: TailSettings,
+    /// Where offsets and counter totals are kept.
+    pub state_dir: Option<PathBuf>,
+    /// Turn numeric fields into gauges named after their key (default true).
+    #[serde(default = "yes")]
+    pub auto_gauges: bool,
+    /// `[[source]]` tables.
+    #[serde(default, rename = "source")]
+    pub sources: Vec<SourceConfig>,
+    /// `[[rule]]` tables.
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<RuleConfig>,
+    /// The file it came from and its text (for error lines).
+    #[serde(skip)]
+    pub origin: Option<(PathBuf, String)>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Config {
+    /// Reads and parses a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses config text read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+        cfg.origin = Some((path.to_owned(), text.to_owned()));
+        for r in &cfg.rules {
+            if r.kind != RuleKind::Counter && r.field.is_none() {
+                return Err(cfg.error_at(
+                    r.name.span().start,
+                    format!(
+                        "rule `{}`: field `field` is required for a {:?} rule",
+                        r.name.get_ref(),
+                        r.kind
+                    )
+                    .to_lowercase(),
+                ));
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// An error at byte `pos` of the config text.
+    pub fn error_at(&self, pos: usize, message: String) -> ConfigError {
+        match &self.origin {
+            Some((path, text)) => ConfigError::Invalid {
+                path: path.clone(),
+                line: line_of(text, pos),
+                message,
+            },
+            None => ConfigError::Invalid {
+                path: PathBuf::from("<command line>"),
+                line: 0,
+                message,
+            },
+        }
+    }
+}
+
+fn line_of(text: &str, pos: usize) -> usize {
+    text.as_bytes()[..pos.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_field_names_file_line_and_field() {
+        let text =
+            "[server]\nport = 9000\n\n[[rule]]\nname = \"x\"\nkind = \"counter\"\nfeild = \"y\"\n";
+        let e = Config::parse(Path::new("k.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("k.toml") && e.contains("line 7") && e.contains("feild"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn gauge_without_field_is_refused_at_its_line() {
+        let text = "[[rule]]\nname = \"fps\"\nkind = \"gauge\"\n";
+        let e = Config::parse(Path::new("k.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("field"), "{e}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert!(parse_duration("3 fortnights").is_err());
+        let text = "[server]\ninterval = \"50ms\"\n[store]\nwindow = \"2h\"\n";
+        let c = Config::parse(Path::new("k.toml"), text).unwrap();
+        assert_eq!(c.server.interval.0, Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,263 @@
+//! Assembles the daemon from its configuration: tailer → parse stage → store → server.
+
+use crate::cli::RunArgs;
+use crate::config::{Config, Dur, SourceConfig};
+use crate::kpi::{view, Limits, SharedStore, Store};
+use crate::parse::rules::Rules;
+use crate::parse::stage::{self, StageConfig};
+use crate::server::{self, AppState, HealthSection};
+use crate::sources::tail::{self, TailConfig, TailSource};
+use crate::sources::SourcesHealth;
+use crate::state::{restore_counters, StateDir};
+use anyhow::Context;
+use kpid_parsers::{Parser, ParserOptions};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::{mpsc, Notify};
+
+/// Batches in flight between the tailer and the parse stage.
+const BATCH_QUEUE: usize = 16;
+
+/// Merges the config file (if any) and the command line.
+pub fn build_config(args: &RunArgs) -> anyhow::Result<Config> {
+    let mut cfg = match &args.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    if args.config.is_none() {
+        cfg.auto_gauges = true;
+    }
+    if let Some(h) = &args.host {
+        cfg.server.host = h.clone();
+    }
+    if let Some(p) = args.port {
+        cfg.server.port = p;
+    }
+    if let Some(i) = args.interval {
+        cfg.server.interval = Dur(i);
+    }
+    if let Some(n) = args.max_line_bytes {
+        cfg.tail.max_line_bytes = n;
+    }
+    cfg.tail.from_start |= args.from_start || args.one_shot;
+    if args.state_dir.is_some() {
+        cfg.state_dir = args.state_dir.clone();
+    }
+    for log in &args.logs {
+        cfg.sources.push(SourceConfig {
+            name: None,
+            path: log.clone(),
+            parser: args.parser.clone(),
+            pattern: None,
+            options: String::new(),
+        });
+    }
+    Ok(cfg)
+}
+
+/// The `source` label of a source: its name, or the file stem of its path.
+pub fn source_name(s: &SourceConfig) -> String {
+    if let Some(n) = &s.name {
+        return n.clone();
+    }
+    let stem = Path::new(&s.path)
+        .file_stem()
+        .and_then(|x| x.to_str())
+        .unwrap_or("log");
+    if stem.contains(['*', '?', '[']) {
+        Path::new(&s.path)
+            .parent()
+            .and_then(|p| p.file_name())
+            .and_then(|x| x.to_str())
+            .unwrap_or("logs")
+            .to_owned()
+    } else {
+        stem.to_owned()
+    }
+}
+
+fn default_state_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_STATE_HOME") {
+        return PathBuf::from(x).join("kpid");
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".local/state/kpid"),
+        None => PathBuf::from("state"),
+    }
+}
+
+/// Everything running, for shutdown.
+pub struct Running {
+    /// Bound address (none in one-shot mode).
+    pub addr: Option<SocketAddr>,
+    /// The store.
+    pub store: SharedStore,
+    tailer: Option<tail::Tailer>,
+    stage: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds the per-source parsers; errors name the source's config line.
+fn parsers(cfg: &Config) -> anyhow::Result<HashMap<Arc<str>, Box<dyn Parser>>> {
+    let mut out = HashMap::new();
+    for s in &cfg.sources {
+        let opts = ParserOptions {
+            pattern: s.pattern.as_ref().map(|p| p.get_ref().clone()),
+        };
+        let p = kpid_parsers::builtin(&s.parser, &opts).map_err(|e| {
+            let pos = s.pattern.as_ref().map(|p| p.span().start).unwrap_or(0);
+            anyhow::Error::new(cfg.error_at(
+                pos,
+                format!("source `{}`: field `parser`: {e}", source_name(s)),
+            ))
+        })?;
+        out.insert(Arc::from(source_name(s)), p);
+    }
+    Ok(out)
+}
+
+/// Starts sources, the parse stage and (unless one-shot) the server.
+pub async fn start(
+    cfg: &Config,
+    one_shot: bool,
+    no_state: bool,
+    sections: Vec<Arc<dyn HealthSection>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<(Running, Option<impl std::future::Future<Output = ()>>)> {
+    let rules = Rules::new(cfg)?;
+    let parsers = parsers(cfg)?;
+    let limits = Limits {
+        max_series: cfg.store.max_series,
+        max_label_sets: cfg.store.max_label_sets,
+        bucket_secs: cfg.store.bucket.0.as_secs().max(1) as i64,
+        window_buckets: (cfg.store.window.0.as_secs() / cfg.store.bucket.0.as_secs().max(1)).max(1)
+            as usize,
+    };
+    let store: SharedStore = Arc::new(parking_lot::Mutex::new(Store::new(limits)));
+    let state = if no_state || one_shot {
+        None
+    } else {
+        let dir = cfg.state_dir.clone().unwrap_or_else(default_state_dir);
+        Some(StateDir::open(&dir)?)
+    };
+    let checkpoint = match &state {
+        Some(s) => s.load()?,
+        None => Default::default(),
+    };
+    restore_counters(&mut store.lock(), &checkpoint.counters);
+    let health = SourcesHealth::shared();
+    let changed = Arc::new(Notify::new());
+    let (tx, rx) = mpsc::channel(BATCH_QUEUE);
+    let tcfg = TailConfig {
+        sources: cfg
+            .sources
+            .iter()
+            .map(|s| TailSource {
+                name: Arc::from(source_name(s)),
+                pattern: s.path.clone(),
+            })
+            .collect(),
+        max_line_bytes: cfg.tail.max_line_bytes,
+        partial_flush: cfg.tail.partial_flush.0,
+        poll_interval: cfg.tail.poll_interval.0,
+        from_start: cfg.tail.from_start,
+        resume: checkpoint.files.clone(),
+        exit_at_eof: one_shot,
+        ..TailConfig::default()
+    };
+    let tailer = tail::spawn(tcfg, tx, health.clone()).context("starting the tailer")?;
+    let scfg = StageConfig {
+        parsers,
+        rules,
+        state,
+        checkpoint_interval: cfg.tail.checkpoint_interval.0,
+        resumed: checkpoint.files,
+    };
+    let stage = stage::spawn(scfg, rx, store.clone(), health.clone(), changed.clone())
+        .context("starting the parse stage")?;
+    let mut running = Running {
+        addr: None,
+        store: store.clone(),
+        tailer: Some(tailer),
+        stage: Some(stage),
+    };
+    if one_shot {
+        return Ok((running, None));
+    }
+    let app = AppState::new(store, health, sections, cfg.server.interval.0, changed);
+    let host: std::net::IpAddr = cfg
+        .server
+        .host
+        .parse()
+        .with_context(|| format!("invalid --host `{}`", cfg.server.host))?;
+    let (addr, server) = server::bind(app, SocketAddr::new(host, cfg.server.port), shutdown)
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", cfg.server.host, cfg.server.port))?;
+    running.addr = Some(addr);
+    Ok((running, Some(server)))
+}
+
+impl Running {
+    /// Stops the tailer and waits for the parse stage to apply what it has and checkpoint.
+    pub fn stop(mut self) {
+        if let Some(t) = self.tailer.take() {
+            t.stop();
+        }
+        if let Some(s) = self.stage.take() {
+            let _ = s.join();
+        }
+    }
+
+    /// One-shot: waits until every file was read and applied, then returns the exposition.
+    pub fn finish_one_shot(mut self) -> String {
+        if let Some(t) = self.tailer.take() {
+            t.wait();
+        }
+        if let Some(s) = self.stage.take() {
+            let _ = s.join();
+        }
+        let mut out = String::new();
+        view::prometheus(&self.store.lock(), crate::kpi::now(), &mut out);
+        out
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {},
+    }
+}
+
+/// Runs the daemon until a signal.
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let cfg = build_config(&args)?;
+    if cfg.sources.is_empty() {
+        tracing::warn!("no source: give --log PATH or [[source]] in --config");
+    }
+    let (running, server) = start(&cfg, args.one_shot, args.no_state, Vec::new(), signal()).await?;
+    match server {
+        None => {
+            print!("{}", running.finish_one_shot());
+        }
+        Some(server) => {
+            if let Some(a) = running.addr {
+                println!("kpid listening on http://{a}/");
+            }
+            server.await;
+            tokio::task::spawn_blocking(move || running.stop()).await?;
+        }
+    }
+    Ok(())
+}

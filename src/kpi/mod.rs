@@ -1,0 +1,99 @@
+//! The KPI store: every series kpid keeps, their descriptions and their live window.
+//!
+//! Sources resolve a [`SeriesSpec`] (name, labels, kind...) to a [`SeriesRef`] once, cache it,
+//! and then [`Store::apply`] observations ([`Obs`]) through the ref. The store caps the number
+//! of series and the number of label sets per KPI name (the rest fold into `other`), counts
+//! what it refused, and answers the views the server needs ([`view`]).
+
+mod series;
+pub mod sketch;
+mod store;
+pub mod view;
+
+pub use series::{Bucket, BucketData, DistBucket, Series};
+pub use store::{Desc, Limits, SeriesRef, SeriesSpec, Store, StoreDrops};
+
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Kind of a KPI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Only goes up; charted as a rate.
+    Counter,
+    /// Set to a value.
+    Gauge,
+    /// Observations summarised by quantiles.
+    Distribution,
+}
+
+impl Kind {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Distribution => "distribution",
+        }
+    }
+}
+
+/// One observation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Obs {
+    /// Counter increment.
+    Add(f64),
+    /// Gauge value.
+    Set(f64),
+    /// Distribution observation.
+    Observe(f64),
+}
+
+impl Obs {
+    /// The kind of KPI this observation fits.
+    pub fn kind(self) -> Kind {
+        match self {
+            Obs::Add(_) => Kind::Counter,
+            Obs::Set(_) => Kind::Gauge,
+            Obs::Observe(_) => Kind::Distribution,
+        }
+    }
+
+    /// The number carried.
+    pub fn value(self) -> f64 {
+        match self {
+            Obs::Add(v) | Obs::Set(v) | Obs::Observe(v) => v,
+        }
+    }
+}
+
+/// The store shared by every stage.
+pub type SharedStore = Arc<parking_lot::Mutex<Store>>;
+
+/// Current time as Unix seconds.
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Makes `raw` a valid Prometheus metric or label name (`[a-zA-Z_][a-zA-Z0-9_]*`), appending
+/// it to `out`.
+pub fn sanitize_name(raw: &[u8], out: &mut String) {
+    for (i, &b) in raw.iter().enumerate() {
+        let ok = b.is_ascii_alphabetic() || b == b'_' || (i > 0 && b.is_ascii_digit());
+        if ok {
+            out.push(b as char);
+        } else if i == 0 && b.is_ascii_digit() {
+            out.push('_');
+            out.push(b as char);
+        } else {
+            out.push('_');
+        }
+    }
+    if out.is_empty() {
+        out.push('_');
+    }
+}

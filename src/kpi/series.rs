@@ -1,0 +1,195 @@
+//! One KPI's time series: fixed-resolution buckets over the live window, plus totals.
+
+use super::sketch::Sketch;
+use super::{Kind, Obs};
+use std::collections::VecDeque;
+
+/// Observations of one distribution in one bucket.
+#[derive(Debug, Clone, Default)]
+pub struct DistBucket {
+    /// Observation count.
+    pub count: u64,
+    /// Sum of observations.
+    pub sum: f64,
+    /// Smallest observation.
+    pub min: f64,
+    /// Largest observation.
+    pub max: f64,
+    /// Their quantile sketch.
+    pub sketch: Sketch,
+}
+
+impl DistBucket {
+    fn observe(&mut self, x: f64) {
+        if self.count == 0 {
+            self.min = x;
+            self.max = x;
+        } else {
+            self.min = self.min.min(x);
+            self.max = self.max.max(x);
+        }
+        self.count += 1;
+        self.sum += x;
+        self.sketch.add(x);
+    }
+
+    /// Adds another bucket's observations.
+    pub fn merge(&mut self, o: &DistBucket) {
+        if o.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            self.min = o.min;
+            self.max = o.max;
+        } else {
+            self.min = self.min.min(o.min);
+            self.max = self.max.max(o.max);
+        }
+        self.count += o.count;
+        self.sum += o.sum;
+        self.sketch.merge(&o.sketch);
+    }
+}
+
+/// What one bucket holds, by kind.
+#[derive(Debug, Clone)]
+pub enum BucketData {
+    /// Sum of increments.
+    Counter(f64),
+    /// Last, smallest and largest value set.
+    Gauge {
+        /// Last value set.
+        last: f64,
+        /// Smallest value set.
+        min: f64,
+        /// Largest value set.
+        max: f64,
+    },
+    /// Observations.
+    Dist(Box<DistBucket>),
+}
+
+/// One bucket: its start (Unix seconds, a multiple of the resolution) and data.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    /// Start time.
+    pub t: i64,
+    /// Contents.
+    pub data: BucketData,
+}
+
+/// The series of one KPI id.
+#[derive(Debug)]
+pub struct Series {
+    /// Counter: sum of all increments; distribution: number of observations.
+    pub total: f64,
+    /// Distribution: sum of all observations.
+    pub sum: f64,
+    /// Gauge: last value.
+    pub last: f64,
+    /// Time of the last update (Unix seconds).
+    pub last_t: f64,
+    /// Store generation of the last update (for "changed since").
+    pub generation: u64,
+    /// Fixed histogram buckets (cumulative counts since start), when the rule asked for them.
+    pub hist: Option<Box<[u64]>>,
+    /// Live window, oldest first.
+    pub buckets: VecDeque<Bucket>,
+}
+
+impl Series {
+    pub(super) fn new(hist_len: Option<usize>) -> Self {
+        Series {
+            total: 0.0,
+            sum: 0.0,
+            last: f64::NAN,
+            last_t: 0.0,
+            generation: 0,
+            hist: hist_len.map(|n| vec![0u64; n].into_boxed_slice()),
+            buckets: VecDeque::new(),
+        }
+    }
+
+    /// Applies one observation at time `now` into bucket `bt`, trimming the window to
+    /// `max_buckets` buckets of `res` seconds.
+    pub(super) fn apply(
+        &mut self,
+        kind: Kind,
+        obs: Obs,
+        now: f64,
+        bt: i64,
+        res: i64,
+        max_buckets: usize,
+        bounds: Option<&[f64]>,
+    ) {
+        let x = obs.value();
+        if !x.is_finite() {
+            return;
+        }
+        self.last_t = now;
+        let fresh = match self.buckets.back() {
+            Some(b) => b.t < bt,
+            None => true,
+        };
+        if fresh {
+            let data = match kind {
+                Kind::Counter => BucketData::Counter(0.0),
+                Kind::Gauge => BucketData::Gauge {
+                    last: x,
+                    min: x,
+                    max: x,
+                },
+                Kind::Distribution => BucketData::Dist(Box::default()),
+            };
+            self.buckets.push_back(Bucket { t: bt, data });
+            let oldest = bt - res * max_buckets as i64;
+            while self.buckets.front().is_some_and(|b| b.t <= oldest) {
+                self.buckets.pop_front();
+            }
+        }
+        // Late observations (clock went backwards) land in the newest bucket.
+        let b = self.buckets.back_mut().expect("bucket just ensured");
+        match (&mut b.data, obs) {
+            (BucketData::Counter(s), Obs::Add(v)) => {
+                *s += v;
+                self.total += v;
+            }
+            (BucketData::Gauge { last, min, max }, Obs::Set(v)) => {
+                *last = v;
+                *min = min.min(v);
+                *max = max.max(v);
+                self.last = v;
+            }
+            (BucketData::Dist(d), Obs::Observe(v)) => {
+                d.observe(v);
+                self.total += 1.0;
+                self.sum += v;
+                if let (Some(h), Some(bounds)) = (self.hist.as_mut(), bounds) {
+                    let i = bounds.partition_point(|&le| le < v);
+                    if i < h.len() {
+                        h[i] += 1;
+                    }
+                }
+            }
+            // The store checks kinds before calling; a mismatch cannot reach here.
+            _ => {}
+        }
+    }
+
+    /// Buckets whose start is at or after `since`.
+    pub fn since(&self, since: i64) -> impl Iterator<Item = &Bucket> {
+        let start = self.buckets.partition_point(|b| b.t < since);
+        self.buckets.range(start..)
+    }
+
+    /// All observations of a distribution since `since`, merged.
+    pub fn merged_since(&self, since: i64) -> DistBucket {
+        let mut m = DistBucket::default();
+        for b in self.since(since) {
+            if let BucketData::Dist(d) = &b.data {
+                m.merge(d);
+            }
+        }
+        m
+    }
+}

@@ -1,0 +1,372 @@
+//! [`Store`]: the table of series, with caps on series and label sets.
+
+use super::series::Series;
+use super::{Kind, Obs};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::Arc;
+
+/// Everything that describes a series (its catalogue entry).
+#[derive(Debug, Clone, Serialize)]
+pub struct Desc {
+    /// `name{label="value",...}`, labels sorted.
+    pub id: String,
+    /// Metric name.
+    pub name: String,
+    /// Sorted labels.
+    #[serde(serialize_with = "labels_as_map")]
+    pub labels: Vec<(String, String)>,
+    /// Kind.
+    pub kind: Kind,
+    /// Unit (`s`, `bytes`, `%`, ... or empty).
+    pub unit: String,
+    /// Help text.
+    pub help: String,
+    /// Upper bounds of fixed histogram buckets, when asked for.
+    #[serde(skip)]
+    pub buckets: Option<Arc<[f64]>>,
+}
+
+fn labels_as_map<S: serde::Serializer>(v: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(v.len()))?;
+    for (k, val) in v {
+        m.serialize_entry(k, val)?;
+    }
+    m.end()
+}
+
+/// What a source asks the store to resolve.
+#[derive(Debug, Clone, Copy)]
+pub struct SeriesSpec<'a> {
+    /// Metric name (already a valid Prometheus name).
+    pub name: &'a str,
+    /// Labels, any order.
+    pub labels: &'a [(&'a str, &'a str)],
+    /// Kind.
+    pub kind: Kind,
+    /// Unit.
+    pub unit: &'a str,
+    /// Help text.
+    pub help: &'a str,
+    /// Fixed histogram bounds (distributions only).
+    pub buckets: Option<&'a Arc<[f64]>>,
+}
+
+/// Handle to a series; stable for the store's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SeriesRef(pub(crate) u32);
+
+/// Caps and resolution.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most series in all.
+    pub max_series: usize,
+    /// Most label sets per KPI name; further ones fold into `other`.
+    pub max_label_sets: usize,
+    /// Bucket width in seconds.
+    pub bucket_secs: i64,
+    /// Buckets kept per series (live window / bucket width).
+    pub window_buckets: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_series: 10_000,
+            max_label_sets: 200,
+            bucket_secs: 1,
+            window_buckets: 3600,
+        }
+    }
+}
+
+/// What the store refused or folded (shown on the dashboard).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct StoreDrops {
+    /// New label sets folded into `other` because their name reached its cap.
+    pub label_sets_folded: u64,
+    /// Series refused because the store reached its series cap.
+    pub series_refused: u64,
+    /// Observations refused because the name exists with another kind.
+    pub kind_conflicts: u64,
+}
+
+#[derive(Debug, Default)]
+struct NameInfo {
+    kind: Option<Kind>,
+    label_sets: usize,
+    folded: u64,
+}
+
+/// All series.
+#[derive(Debug)]
+pub struct Store {
+    limits: Limits,
+    descs: Vec<Arc<Desc>>,
+    series: Vec<Series>,
+    index: HashMap<String, SeriesRef>,
+    names: HashMap<String, NameInfo>,
+    generation: u64,
+    drops: StoreDrops,
+    id_scratch: String,
+}
+
+impl Store {
+    /// An empty store.
+    pub fn new(limits: Limits) -> Self {
+        Store {
+            limits,
+            descs: Vec::new(),
+            series: Vec::new(),
+            index: HashMap::new(),
+            names: HashMap::new(),
+            generation: 0,
+            drops: StoreDrops::default(),
+            id_scratch: String::new(),
+        }
+    }
+
+    /// Caps and resolution in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Finds or creates the series for `spec`. Returns `None` (and counts it) when the name
+    /// exists with another kind or the store is full. Past the label-set cap of its name,
+    /// the label values become `other` (counted).
+    pub fn resolve(&mut self, spec: &SeriesSpec<'_>) -> Option<SeriesRef> {
+        let mut labels: Vec<(&str, &str)> = spec.labels.to_vec();
+        labels.sort_unstable();
+        write_id(&mut self.id_scratch, spec.name, &labels);
+        if let Some(&r) = self.index.get(self.id_scratch.as_str()) {
+            return Some(r);
+        }
+        let info = self.names.entry(spec.name.to_owned()).or_default();
+        match info.kind {
+            Some(k) if k != spec.kind => {
+                self.drops.kind_conflicts += 1;
+                return None;
+            }
+            _ => info.kind = Some(spec.kind),
+        }
+        if !labels.is_empty() && info.label_sets >= self.limits.max_label_sets {
+            info.folded += 1;
+            self.drops.label_sets_folded += 1;
+            for l in labels.iter_mut() {
+                l.1 = "other";
+            }
+            write_id(&mut self.id_scratch, spec.name, &labels);
+            if let Some(&r) = self.index.get(self.id_scratch.as_str()) {
+                return Some(r);
+            }
+        }
+        if self.series.len() >= self.limits.max_series {
+            self.drops.series_refused += 1;
+            return None;
+        }
+        info.label_sets += 1;
+        let r = SeriesRef(self.series.len() as u32);
+        let buckets = match spec.kind {
+            Kind::Distribution => spec.buckets.cloned(),
+            _ => None,
+        };
+        self.series
+            .push(Series::new(buckets.as_ref().map(|b| b.len())));
+        self.descs.push(Arc::new(Desc {
+            id: self.id_scratch.clone(),
+            name: spec.name.to_owned(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            kind: spec.kind,
+            unit: spec.unit.to_owned(),
+            help: spec.help.to_owned(),
+            buckets,
+        }));
+        self.index.insert(self.id_scratch.clone(), r);
+        Some(r)
+    }
+
+    /// Applies one observation at time `now` (Unix seconds). An observation of the wrong
+    /// kind for the series is counted and ignored.
+    pub fn apply(&mut self, r: SeriesRef, obs: Obs, now: f64) {
+        let i = r.0 as usize;
+        let desc = &self.descs[i];
+        if obs.kind() != desc.kind {
+            self.drops.kind_conflicts += 1;
+            return;
+        }
+        let res = self.limits.bucket_secs;
+        let bt = (now as i64).div_euclid(res) * res;
+        self.generation += 1;
+        let s = &mut self.series[i];
+        s.generation = self.generation;
+        s.apply(
+            desc.kind,
+            obs,
+            now,
+            bt,
+            res,
+            self.limits.window_buckets,
+            desc.buckets.as_deref(),
+        );
+    }
+
+    /// Restores a counter's running total (from a checkpoint) without adding a bucket.
+    pub fn restore_total(&mut self, r: SeriesRef, total: f64) {
+        let s = &mut self.series[r.0 as usize];
+        s.total = total;
+    }
+
+    /// Current generation: it grows with every applied observation.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Drop counters.
+    pub fn drops(&self) -> StoreDrops {
+        self.drops
+    }
+
+    /// Label sets folded per KPI name (only names that folded some).
+    pub fn folded_by_name(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.names
+            .iter()
+            .filter(|(_, i)| i.folded > 0)
+            .map(|(n, i)| (n.as_str(), i.folded))
+    }
+
+    /// Number of series.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    /// True when no series exists.
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    /// Every series with its description, in creation order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Arc<Desc>, &Series)> {
+        self.descs.iter().zip(self.series.iter())
+    }
+
+    /// The series with this id.
+    pub fn get(&self, id: &str) -> Option<(&Arc<Desc>, &Series)> {
+        let r = self.index.get(id)?;
+        Some((&self.descs[r.0 as usize], &self.series[r.0 as usize]))
+    }
+}
+
+fn write_id(out: &mut String, name: &str, labels: &[(&str, &str)]) {
+    out.clear();
+    out.push_str(name);
+    if labels.is_empty() {
+        return;
+    }
+    out.push('{');
+    for (i, (k, v)) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{k}=\"");
+        for c in v.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    out.push('}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec<'a>(name: &'a str, labels: &'a [(&'a str, &'a str)], kind: Kind) -> SeriesSpec<'a> {
+        SeriesSpec {
+            name,
+            labels,
+            kind,
+            unit: "",
+            help: "",
+            buckets: None,
+        }
+    }
+
+    #[test]
+    fn ids_sort_labels_and_escape() {
+        let mut s = Store::new(Limits::default());
+        let r = s
+            .resolve(&spec("x", &[("b", "2"), ("a", "q\"1")], Kind::Gauge))
+            .unwrap();
+        let r2 = s
+            .resolve(&spec("x", &[("a", "q\"1"), ("b", "2")], Kind::Gauge))
+            .unwrap();
+        assert_eq!(r, r2);
+        assert_eq!(s.iter().next().unwrap().0.id, "x{a=\"q\\\"1\",b=\"2\"}");
+    }
+
+    #[test]
+    fn label_sets_fold_into_other_past_the_cap() {
+        let limits = Limits {
+            max_label_sets: 3,
+            ..Limits::default()
+        };
+        let mut s = Store::new(limits);
+        let values: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+        for v in &values {
+            let r = s
+                .resolve(&spec("hits_total", &[("user", v)], Kind::Counter))
+                .unwrap();
+            s.apply(r, Obs::Add(1.0), 100.0);
+        }
+        assert_eq!(s.len(), 4, "3 real label sets plus `other`");
+        let (_, other) = s.get("hits_total{user=\"other\"}").unwrap();
+        assert_eq!(
+            other.total, 7.0,
+            "nothing is lost: folded samples count into other"
+        );
+        assert_eq!(s.drops().label_sets_folded, 7);
+    }
+
+    #[test]
+    fn kind_conflicts_and_series_cap_are_counted() {
+        let limits = Limits {
+            max_series: 1,
+            ..Limits::default()
+        };
+        let mut s = Store::new(limits);
+        let r = s.resolve(&spec("a", &[], Kind::Gauge)).unwrap();
+        assert!(s
+            .resolve(&spec("a", &[("x", "1")], Kind::Counter))
+            .is_none());
+        assert!(s.resolve(&spec("b", &[], Kind::Gauge)).is_none());
+        s.apply(r, Obs::Add(1.0), 1.0);
+        let d = s.drops();
+        assert_eq!((d.kind_conflicts, d.series_refused), (2, 1));
+    }
+
+    #[test]
+    fn window_is_bounded() {
+        let limits = Limits {
+            window_buckets: 10,
+            ..Limits::default()
+        };
+        let mut s = Store::new(limits);
+        let r = s.resolve(&spec("lat", &[], Kind::Distribution)).unwrap();
+        for t in 0..1000 {
+            s.apply(r, Obs::Observe(t as f64), 1000.0 + t as f64);
+        }
+        let (_, series) = s.get("lat").unwrap();
+        assert_eq!(series.buckets.len(), 10);
+        assert_eq!(series.total, 1000.0);
+    }
+}

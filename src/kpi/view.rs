@@ -1,0 +1,379 @@
+//! Read-only views of the store: the latest value of each KPI, history columns, single
+//! points for live updates, and the Prometheus text exposition.
+
+use super::series::{BucketData, Series};
+use super::store::{Desc, Store};
+use super::Kind;
+use serde::Serialize;
+use std::fmt::Write;
+
+/// Window over which counter rates are computed, in seconds.
+pub const RATE_WINDOW_S: i64 = 10;
+/// Window over which gauge min/max and distribution quantiles are computed, in seconds.
+pub const SUMMARY_WINDOW_S: i64 = 60;
+
+/// The latest view of one KPI (see docs/api.md).
+#[derive(Debug, Serialize, Default)]
+pub struct Latest {
+    /// Time of the last update.
+    pub t: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sum: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p50: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p95: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p99: Option<f64>,
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+/// Rate per second of a counter over the last [`RATE_WINDOW_S`] seconds.
+fn rate(s: &Series, now: f64, res: i64) -> f64 {
+    let cur = (now as i64).div_euclid(res) * res;
+    let from = cur - (RATE_WINDOW_S - res).max(0);
+    let mut sum = 0.0;
+    let mut first = None;
+    for b in s.since(from) {
+        if let BucketData::Counter(v) = b.data {
+            sum += v;
+            first.get_or_insert(b.t);
+        }
+    }
+    match first {
+        Some(f) => sum / (now - f.max(from) as f64).max(res as f64),
+        None => 0.0,
+    }
+}
+
+/// The latest view of one series.
+pub fn latest(desc: &Desc, s: &Series, now: f64, res: i64) -> Latest {
+    let mut l = Latest {
+        t: s.last_t,
+        ..Latest::default()
+    };
+    let since = (now as i64) - SUMMARY_WINDOW_S + 1;
+    match desc.kind {
+        Kind::Counter => {
+            l.total = Some(s.total);
+            l.rate = Some(rate(s, now, res));
+        }
+        Kind::Gauge => {
+            l.value = finite(s.last);
+            let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+            for b in s.since(since) {
+                if let BucketData::Gauge { min, max, .. } = b.data {
+                    lo = lo.min(min);
+                    hi = hi.max(max);
+                }
+            }
+            l.min = finite(lo);
+            l.max = finite(hi);
+        }
+        Kind::Distribution => {
+            let m = s.merged_since(since);
+            l.count = Some(s.total);
+            l.sum = Some(s.sum);
+            let cur = (now as i64).div_euclid(res) * res;
+            let from = cur - (RATE_WINDOW_S - res).max(0);
+            let (n, first) = s.since(from).fold((0u64, None), |(n, f), b| match &b.data {
+                BucketData::Dist(d) => (n + d.count, f.or(Some(b.t))),
+                _ => (n, f),
+            });
+            l.rate = Some(match first {
+                Some(f) => n as f64 / (now - f.max(from) as f64).max(res as f64),
+                None => 0.0,
+            });
+            if m.count > 0 {
+                l.min = Some(m.min);
+                l.max = Some(m.max);
+                l.p50 = m.sketch.quantile(0.50);
+                l.p95 = m.sketch.quantile(0.95);
+                l.p99 = m.sketch.quantile(0.99);
+            }
+        }
+    }
+    l
+}
+
+/// One chart point (one bucket) of a series.
+#[derive(Debug, Serialize, Clone, Copy, PartialEq)]
+#[serde(untagged)]
+pub enum Point {
+    /// Counter (increase per second) or gauge (last value).
+    Value {
+        /// Bucket start.
+        t: i64,
+        /// Value.
+        value: f64,
+    },
+    /// Distribution bucket.
+    Dist {
+        /// Bucket start.
+        t: i64,
+        /// Observations in the bucket.
+        count: u64,
+        /// Quantiles of those observations.
+        p50: f64,
+        /// 95th percentile.
+        p95: f64,
+        /// 99th percentile.
+        p99: f64,
+    },
+}
+
+/// Points of a series, oldest first: the last `last` buckets within `[from, to]`.
+pub fn points(s: &Series, now: f64, res: i64, from: i64, to: i64, last: usize) -> Vec<Point> {
+    let open = (now as i64).div_euclid(res) * res;
+    let in_range: Vec<_> = s.since(from).take_while(|b| b.t <= to).collect();
+    let skip = in_range.len().saturating_sub(last);
+    in_range[skip..]
+        .iter()
+        .map(|b| match &b.data {
+            BucketData::Counter(v) => {
+                // The open bucket is still filling: report its rate so far.
+                let span = if b.t == open {
+                    (now - b.t as f64).clamp(0.25, res as f64)
+                } else {
+                    res as f64
+                };
+                Point::Value {
+                    t: b.t,
+                    value: v / span,
+                }
+            }
+            BucketData::Gauge { last, .. } => Point::Value {
+                t: b.t,
+                value: *last,
+            },
+            BucketData::Dist(d) => Point::Dist {
+                t: b.t,
+                count: d.count,
+                p50: d.sketch.quantile(0.50).unwrap_or(f64::NAN),
+                p95: d.sketch.quantile(0.95).unwrap_or(f64::NAN),
+                p99: d.sketch.quantile(0.99).unwrap_or(f64::NAN),
+            },
+        })
+        .collect()
+}
+
+/// History columns of one series, as docs/api.md shows them.
+#[derive(Debug, Serialize, Default)]
+pub struct Columns {
+    /// Bucket starts.
+    pub t: Vec<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<Vec<u64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p50: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p95: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p99: Option<Vec<f64>>,
+}
+
+/// Turns points into columns.
+pub fn columns(kind: Kind, pts: &[Point]) -> Columns {
+    let mut c = Columns {
+        t: pts
+            .iter()
+            .map(|p| match p {
+                Point::Value { t, .. } | Point::Dist { t, .. } => *t,
+            })
+            .collect(),
+        ..Columns::default()
+    };
+    if kind == Kind::Distribution {
+        let col = |f: fn(&Point) -> f64| Some(pts.iter().map(f).collect());
+        c.count = Some(
+            pts.iter()
+                .map(|p| {
+                    if let Point::Dist { count, .. } = p {
+                        *count
+                    } else {
+                        0
+                    }
+                })
+                .collect(),
+        );
+        c.p50 = col(|p| {
+            if let Point::Dist { p50, .. } = p {
+                *p50
+            } else {
+                f64::NAN
+            }
+        });
+        c.p95 = col(|p| {
+            if let Point::Dist { p95, .. } = p {
+                *p95
+            } else {
+                f64::NAN
+            }
+        });
+        c.p99 = col(|p| {
+            if let Point::Dist { p99, .. } = p {
+                *p99
+            } else {
+                f64::NAN
+            }
+        });
+    } else {
+        c.value = Some(
+            pts.iter()
+                .map(|p| {
+                    if let Point::Value { value, .. } = p {
+                        *value
+                    } else {
+                        f64::NAN
+                    }
+                })
+                .collect(),
+        );
+    }
+    c
+}
+
+fn write_labels(out: &mut String, labels: &[(String, String)], extra: Option<(&str, &str)>) {
+    if labels.is_empty() && extra.is_none() {
+        return;
+    }
+    out.push('{');
+    let all = labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(extra);
+    for (i, (k, v)) in all.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, "{k}=\"");
+        for ch in v.chars() {
+            match ch {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                ch => out.push(ch),
+            }
+        }
+        out.push('"');
+    }
+    out.push('}');
+}
+
+fn num(x: f64) -> String {
+    if x.is_nan() {
+        "NaN".into()
+    } else if x.is_infinite() {
+        if x > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else {
+        format!("{x}")
+    }
+}
+
+/// Name a KPI has in the Prometheus exposition (counters end in `_total`).
+pub fn prom_name(desc: &Desc) -> String {
+    if desc.kind == Kind::Counter && !desc.name.ends_with("_total") {
+        format!("{}_total", desc.name)
+    } else {
+        desc.name.clone()
+    }
+}
+
+/// Appends every KPI in the Prometheus text format 0.0.4: counters as counters, gauges as
+/// gauges, distributions as summaries (quantiles over the last minute) or, when the rule
+/// gave fixed buckets, as histograms.
+pub fn prometheus(store: &Store, now: f64, out: &mut String) {
+    let res = store.limits().bucket_secs;
+    let mut order: Vec<(&str, usize)> = store
+        .iter()
+        .enumerate()
+        .map(|(i, (d, _))| (d.name.as_str(), i))
+        .collect();
+    order.sort_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
+    let all: Vec<_> = store.iter().collect();
+    let mut prev = "";
+    for (name, i) in order {
+        let (desc, s) = all[i];
+        let pname = prom_name(desc);
+        if name != prev {
+            let help = if desc.help.is_empty() {
+                format!("kpi {name}")
+            } else {
+                desc.help.replace('\\', "\\\\").replace('\n', "\\n")
+            };
+            let ty = match (desc.kind, desc.buckets.is_some()) {
+                (Kind::Counter, _) => "counter",
+                (Kind::Gauge, _) => "gauge",
+                (Kind::Distribution, true) => "histogram",
+                (Kind::Distribution, false) => "summary",
+            };
+            let _ = writeln!(out, "# HELP {pname} {help}\n# TYPE {pname} {ty}");
+            prev = name;
+        }
+        match desc.kind {
+            Kind::Counter => {
+                out.push_str(&pname);
+                write_labels(out, &desc.labels, None);
+                let _ = writeln!(out, " {}", num(s.total));
+            }
+            Kind::Gauge => {
+                out.push_str(&pname);
+                write_labels(out, &desc.labels, None);
+                let _ = writeln!(out, " {}", num(s.last));
+            }
+            Kind::Distribution => {
+                if let (Some(bounds), Some(h)) = (&desc.buckets, &s.hist) {
+                    let mut cum = 0u64;
+                    for (le, n) in bounds.iter().zip(h.iter()) {
+                        cum += n;
+                        let _ = write!(out, "{pname}_bucket");
+                        write_labels(out, &desc.labels, Some(("le", &num(*le))));
+                        let _ = writeln!(out, " {cum}");
+                    }
+                    let _ = write!(out, "{pname}_bucket");
+                    write_labels(out, &desc.labels, Some(("le", "+Inf")));
+                    let _ = writeln!(out, " {}", s.total);
+                } else {
+                    let m = s.merged_since((now as i64) - SUMMARY_WINDOW_S + 1);
+                    for q in ["0.5", "0.95", "0.99"] {
+                        let v = m
+                            .sketch
+                            .quantile(q.parse().unwrap_or(0.5))
+                            .unwrap_or(f64::NAN);
+                        out.push_str(&pname);
+                        write_labels(out, &desc.labels, Some(("quantile", q)));
+                        let _ = writeln!(out, " {}", num(v));
+                    }
+                }
+                let _ = write!(out, "{pname}_sum");
+                write_labels(out, &desc.labels, None);
+                let _ = writeln!(out, " {}", num(s.sum));
+                let _ = write!(out, "{pname}_count");
+                write_labels(out, &desc.labels, None);
+                let _ = writeln!(out, " {}", s.total);
+            }
+        }
+    }
+    let _ = res;
+}

@@ -1,0 +1,371 @@
+//! Rules: from records to KPI samples.
+//!
+//! Zero-config rules (DESIGN.md): every line counts into `log_lines_total{source,level}`,
+//! rejected lines into `log_parse_errors_total{source}`, and numeric fields become gauges
+//! named after their key (with a `source` label). Explicit `[[rule]]`s add counters, gauges
+//! and distributions with labels, a filter and a scale. Each source keeps a cache from label
+//! values to series, so the per-line path looks up bytes and allocates nothing once warm.
+
+use super::filter::{number, Filter};
+use crate::config::{Config, ConfigError, RuleKind};
+use crate::kpi::{sanitize_name, Kind, Obs, SeriesRef, SeriesSpec, Store};
+use kpid_parsers::{Record, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "none"];
+
+#[derive(Debug)]
+struct Rule {
+    name: String,
+    kind: Kind,
+    field: Option<Vec<u8>>,
+    scale: f64,
+    unit: String,
+    help: String,
+    labels: Vec<String>,
+    filter: Option<Filter>,
+    source: Option<String>,
+    buckets: Option<Arc<[f64]>>,
+}
+
+/// Per-source caches of resolved series.
+#[derive(Debug, Default)]
+struct Cache {
+    lines: [Option<SeriesRef>; 6],
+    errors: Option<SeriesRef>,
+    gauges: HashMap<Box<[u8]>, Option<SeriesRef>>,
+    rules: Vec<HashMap<Box<[u8]>, Option<SeriesRef>>>,
+}
+
+/// One sample a record would produce (for `kpid parse`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrySample {
+    /// KPI id.
+    pub id: String,
+    /// Observation.
+    pub obs: Obs,
+}
+
+/// The compiled rules and their caches.
+#[derive(Debug)]
+pub struct Rules {
+    rules: Vec<Rule>,
+    auto_gauges: bool,
+    consumed: Vec<Vec<u8>>,
+    caches: HashMap<Arc<str>, Cache>,
+    key: Vec<u8>,
+}
+
+fn label_text(v: &Value<'_>) -> String {
+    match v {
+        Value::Str(s) => String::from_utf8_lossy(s).into_owned(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Duration(d) => format!("{d}s"),
+    }
+}
+
+fn label_value(name: &str, source: &str, rec: &Record<'_>) -> String {
+    match name {
+        "source" => source.to_owned(),
+        "level" => rec.level.map_or("none", |l| l.as_str()).to_owned(),
+        _ => rec.get(name.as_bytes()).map(label_text).unwrap_or_default(),
+    }
+}
+
+/// Guesses a unit from a field name's suffix (`latency_ms` → `ms`, `gpu_util` → `%`).
+pub fn unit_from_key(name: &str) -> &'static str {
+    let suffix = name.rsplit('_').next().unwrap_or("");
+    match suffix {
+        "ms" => "ms",
+        "us" => "us",
+        "ns" => "ns",
+        "s" | "sec" | "secs" | "seconds" => "s",
+        "bytes" => "bytes",
+        "kb" => "KB",
+        "mb" => "MB",
+        "gb" => "GB",
+        "pct" | "percent" | "util" | "utilization" => "%",
+        "c" | "celsius" => "°C",
+        _ if name.starts_with("fps") || suffix == "fps" => "fps",
+        _ => "",
+    }
+}
+
+impl Rules {
+    /// Compiles the rules of a config; errors name the rule's line and field.
+    pub fn new(cfg: &Config) -> Result<Rules, ConfigError> {
+        let mut rules = Vec::new();
+        let mut consumed = Vec::new();
+        for r in &cfg.rules {
+            let mut name = String::new();
+            sanitize_name(r.name.get_ref().as_bytes(), &mut name);
+            if name != *r.name.get_ref() {
+                return Err(cfg.error_at(
+                    r.name.span().start,
+                    format!(
+                        "rule `{}`: field `name` must match [a-zA-Z_][a-zA-Z0-9_]* (try `{name}`)",
+                        r.name.get_ref()
+                    ),
+                ));
+            }
+            let filter = match &r.filter {
+                Some(f) => Some(Filter::parse(f.get_ref()).map_err(|e| {
+                    cfg.error_at(
+                        f.span().start,
+                        format!("rule `{name}`: field `filter`: {e}"),
+                    )
+                })?),
+                None => None,
+            };
+            let buckets = match &r.buckets {
+                Some(b) => {
+                    let v = b.get_ref();
+                    if r.kind != RuleKind::Distribution
+                        || v.is_empty()
+                        || v.windows(2).any(|w| w[0] >= w[1])
+                        || v.iter().any(|x| !x.is_finite())
+                    {
+                        return Err(cfg.error_at(b.span().start, format!("rule `{name}`: field `buckets` must be increasing finite bounds on a distribution rule")));
+                    }
+                    Some(Arc::from(v.as_slice()))
+                }
+                None => None,
+            };
+            if let Some(f) = &r.field {
+                consumed.push(f.as_bytes().to_vec());
+            }
+            rules.push(Rule {
+                kind: match r.kind {
+                    RuleKind::Counter => Kind::Counter,
+                    RuleKind::Gauge => Kind::Gauge,
+                    RuleKind::Distribution => Kind::Distribution,
+                },
+                field: r.field.as_ref().map(|f| f.as_bytes().to_vec()),
+                scale: r.scale,
+                unit: r.unit.clone(),
+                help: if r.help.is_empty() {
+                    format!("rule {name}")
+                } else {
+                    r.help.clone()
+                },
+                labels: r.labels.clone(),
+                filter,
+                source: r.source.clone(),
+                buckets,
+                name,
+            });
+        }
+        Ok(Rules {
+            rules,
+            auto_gauges: cfg.auto_gauges,
+            consumed,
+            caches: HashMap::new(),
+            key: Vec::new(),
+        })
+    }
+
+    fn obs(rule: &Rule, rec: &Record<'_>) -> Option<Obs> {
+        let v = match &rule.field {
+            Some(f) => number(rec.get(f)?)? * rule.scale,
+            None => rule.scale,
+        };
+        Some(match rule.kind {
+            Kind::Counter => Obs::Add(v),
+            Kind::Gauge => Obs::Set(v),
+            Kind::Distribution => Obs::Observe(v),
+        })
+    }
+
+    fn applies(rule: &Rule, source: &str, rec: &Record<'_>) -> bool {
+        rule.source.as_deref().is_none_or(|s| s == source)
+            && rule.filter.as_ref().is_none_or(|f| f.matches(source, rec))
+    }
+
+    fn auto_gauge(&self, key: &[u8], v: &Value<'_>) -> bool {
+        self.auto_gauges && v.is_numeric() && !self.consumed.iter().any(|c| c == key)
+    }
+
+    /// Applies one parsed record from `source` to the store.
+    pub fn apply(&mut self, store: &mut Store, source: &Arc<str>, rec: &Record<'_>, now: f64) {
+        let nrules = self.rules.len();
+        let cache = self.caches.entry(source.clone()).or_insert_with(|| Cache {
+            rules: (0..nrules).map(|_| HashMap::new()).collect(),
+            ..Cache::default()
+        });
+        let li = rec.level.map_or(5, |l| l as usize);
+        let r = *cache.lines[li].get_or_insert_with(|| {
+            store
+                .resolve(&SeriesSpec {
+                    name: "log_lines_total",
+                    labels: &[("source", source), ("level", LEVELS[li])],
+                    kind: Kind::Counter,
+                    unit: "lines",
+                    help: "log lines read, by source and level",
+                    buckets: None,
+                })
+                .unwrap_or(SeriesRef(u32::MAX))
+        });
+        if r.0 != u32::MAX {
+            store.apply(r, Obs::Add(1.0), now);
+        }
+        if self.auto_gauges {
+            for f in &rec.fields {
+                if !(self.auto_gauges
+                    && f.value.is_numeric()
+                    && !self.consumed.iter().any(|c| *c == *f.key))
+                {
+                    continue;
+                }
+                let r = match cache.gauges.get(f.key.as_ref()) {
+                    Some(r) => *r,
+                    None => {
+                        let mut name = String::new();
+                        sanitize_name(&f.key, &mut name);
+                        let help = format!(
+                            "numeric field `{}` of parsed lines",
+                            String::from_utf8_lossy(&f.key)
+                        );
+                        let unit = if matches!(f.value, Value::Duration(_)) {
+                            "s"
+                        } else {
+                            unit_from_key(&name)
+                        };
+                        let r = store.resolve(&SeriesSpec {
+                            name: &name,
+                            labels: &[("source", source)],
+                            kind: Kind::Gauge,
+                            unit,
+                            help: &help,
+                            buckets: None,
+                        });
+                        cache.gauges.insert(f.key.as_ref().into(), r);
+                        r
+                    }
+                };
+                if let (Some(r), Some(v)) = (r, f.value.as_f64()) {
+                    store.apply(r, Obs::Set(v), now);
+                }
+            }
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            if !Self::applies(rule, source, rec) {
+                continue;
+            }
+            let Some(obs) = Self::obs(rule, rec) else {
+                continue;
+            };
+            self.key.clear();
+            for l in &rule.labels {
+                match l.as_str() {
+                    "source" => {}
+                    "level" => self.key.push(li as u8),
+                    _ => match rec.get(l.as_bytes()) {
+                        Some(Value::Str(s)) => self.key.extend_from_slice(s),
+                        Some(v) => self.key.extend_from_slice(label_text(v).as_bytes()),
+                        None => {}
+                    },
+                }
+                self.key.push(0xff);
+            }
+            let r = match cache.rules[i].get(self.key.as_slice()) {
+                Some(r) => *r,
+                None => {
+                    let values: Vec<(String, String)> = rule
+                        .labels
+                        .iter()
+                        .map(|l| (l.clone(), label_value(l, source, rec)))
+                        .collect();
+                    let labels: Vec<(&str, &str)> = values
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect();
+                    let r = store.resolve(&SeriesSpec {
+                        name: &rule.name,
+                        labels: &labels,
+                        kind: rule.kind,
+                        unit: &rule.unit,
+                        help: &rule.help,
+                        buckets: rule.buckets.as_ref(),
+                    });
+                    cache.rules[i].insert(self.key.as_slice().into(), r);
+                    r
+                }
+            };
+            if let Some(r) = r {
+                store.apply(r, obs, now);
+            }
+        }
+    }
+
+    /// Counts a line the parser of `source` rejected.
+    pub fn parse_error(&mut self, store: &mut Store, source: &Arc<str>, now: f64) {
+        let nrules = self.rules.len();
+        let cache = self.caches.entry(source.clone()).or_insert_with(|| Cache {
+            rules: (0..nrules).map(|_| HashMap::new()).collect(),
+            ..Cache::default()
+        });
+        let r = *cache.errors.get_or_insert_with(|| {
+            store
+                .resolve(&SeriesSpec {
+                    name: "log_parse_errors_total",
+                    labels: &[("source", source)],
+                    kind: Kind::Counter,
+                    unit: "lines",
+                    help: "lines the parser rejected, by source",
+                    buckets: None,
+                })
+                .unwrap_or(SeriesRef(u32::MAX))
+        });
+        if r.0 != u32::MAX {
+            store.apply(r, Obs::Add(1.0), now);
+        }
+    }
+
+    /// The samples a record would produce, without touching a store (for `kpid parse`).
+    pub fn dry_run(&self, source: &str, rec: &Record<'_>) -> Vec<DrySample> {
+        let mut out = vec![DrySample {
+            id: format!(
+                "log_lines_total{{level=\"{}\",source=\"{source}\"}}",
+                rec.level.map_or("none", |l| l.as_str())
+            ),
+            obs: Obs::Add(1.0),
+        }];
+        for f in &rec.fields {
+            if self.auto_gauge(&f.key, &f.value) {
+                let mut name = String::new();
+                sanitize_name(&f.key, &mut name);
+                if let Some(v) = f.value.as_f64() {
+                    out.push(DrySample {
+                        id: format!("{name}{{source=\"{source}\"}}"),
+                        obs: Obs::Set(v),
+                    });
+                }
+            }
+        }
+        for rule in &self.rules {
+            if !Self::applies(rule, source, rec) {
+                continue;
+            }
+            if let Some(obs) = Self::obs(rule, rec) {
+                let mut labels: Vec<(String, String)> = rule
+                    .labels
+                    .iter()
+                    .map(|l| (l.clone(), label_value(l, source, rec)))
+                    .collect();
+                labels.sort();
+                let body: Vec<String> =
+                    labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+                let id = if body.is_empty() {
+                    rule.name.clone()
+                } else {
+                    format!("{}{{{}}}", rule.name, body.join(","))
+                };
+                out.push(DrySample { id, obs });
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,105 @@
+//! `/api/health`: overall status, per-source state and every drop counter.
+
+use super::AppState;
+use serde_json::{json, Value};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// Overall status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    /// All good.
+    Ok,
+    /// Something was dropped, folded, truncated or rejected in the last minute.
+    Warn,
+    /// A source is failing.
+    Error,
+}
+
+impl Status {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warn => "warn",
+            Status::Error => "error",
+        }
+    }
+}
+
+/// A subsystem's part of `/api/health` and `/metrics`.
+pub trait HealthSection: Send + Sync {
+    /// Key in the health object (`socket`, `plugins`...).
+    fn name(&self) -> &'static str;
+    /// Its JSON.
+    fn snapshot(&self) -> Value;
+    /// Its worst status.
+    fn status(&self) -> Status {
+        Status::Ok
+    }
+    /// A number that grows whenever this section drops or rejects something.
+    fn losses(&self) -> u64 {
+        0
+    }
+    /// Its own lines of Prometheus exposition.
+    fn prometheus(&self, _out: &mut String) {}
+}
+
+/// Remembers when the loss total last grew.
+#[derive(Debug, Default)]
+pub struct WarnTracker {
+    total: u64,
+    changed: Option<Instant>,
+}
+
+/// Builds the health object.
+pub fn health_json(state: &AppState) -> Value {
+    let (kpi_count, drops) = {
+        let st = state.store.lock();
+        (st.len(), st.drops())
+    };
+    let files = state.sources.files.lock().clone();
+    let mut status = Status::Ok;
+    let mut losses = drops.label_sets_folded + drops.series_refused + drops.kind_conflicts;
+    for f in &files {
+        if f.state == "error" {
+            status = Status::Error;
+        }
+        losses += f.parse_errors + f.discarded_long_lines + f.truncated_bytes_lost;
+    }
+    let ws_dropped = state.ws.dropped.load(Ordering::Relaxed);
+    losses += ws_dropped;
+    let mut obj = json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": state.started.elapsed().as_secs_f64(),
+        "kpi_count": kpi_count,
+        "sources": files,
+        "drops": {
+            "ws_clients_dropped": ws_dropped,
+            "label_sets_folded": drops.label_sets_folded,
+            "series_refused": drops.series_refused,
+            "kind_conflicts": drops.kind_conflicts,
+        },
+        "ws": {
+            "clients": state.ws.clients.load(Ordering::Relaxed),
+            "frames": state.ws.frames.load(Ordering::Relaxed),
+        },
+    });
+    for s in &state.sections {
+        status = status.max(s.status());
+        losses += s.losses();
+        obj[s.name()] = s.snapshot();
+    }
+    {
+        let mut w = state.warn.lock();
+        if losses != w.total {
+            w.total = losses;
+            w.changed = Some(Instant::now());
+        }
+        if w.changed.is_some_and(|t| t.elapsed().as_secs() < 60) {
+            status = status.max(Status::Warn);
+        }
+    }
+    obj["status"] = json!(status.as_str());
+    obj
+}

@@ -1,0 +1,108 @@
+//! `/metrics`: the Prometheus text exposition of every KPI and of kpid itself.
+
+use super::AppState;
+use crate::kpi::{now, view};
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use warp::{Filter, Reply};
+
+/// The whole exposition.
+pub fn exposition(state: &AppState) -> String {
+    let mut out = String::with_capacity(16 * 1024);
+    view::prometheus(&state.store.lock(), now(), &mut out);
+    let drops = state.store.lock().drops();
+    let counters = [
+        (
+            "kpid_ws_clients_dropped_total",
+            "websocket clients disconnected for being too slow",
+            state.ws.dropped.load(Ordering::Relaxed),
+        ),
+        (
+            "kpid_ws_frames_total",
+            "websocket frames sent",
+            state.ws.frames.load(Ordering::Relaxed),
+        ),
+        (
+            "kpid_label_sets_folded_total",
+            "label sets folded into `other` by the per-kpi cap",
+            drops.label_sets_folded,
+        ),
+        (
+            "kpid_series_refused_total",
+            "series refused by the series cap",
+            drops.series_refused,
+        ),
+        (
+            "kpid_kind_conflicts_total",
+            "observations refused for a kind conflicting with their kpi",
+            drops.kind_conflicts,
+        ),
+    ];
+    for (name, help, v) in counters {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+        );
+    }
+    let files = state.sources.files.lock().clone();
+    type Get = fn(&crate::sources::FileHealth) -> u64;
+    let per_file: [(&str, &str, Get); 5] = [
+        ("kpid_source_lines_total", "lines read per file", |f| {
+            f.lines
+        }),
+        ("kpid_source_bytes_total", "bytes read per file", |f| {
+            f.bytes
+        }),
+        (
+            "kpid_source_parse_errors_total",
+            "lines the parser rejected per file",
+            |f| f.parse_errors,
+        ),
+        (
+            "kpid_source_discarded_lines_total",
+            "lines over the length cap, discarded",
+            |f| f.discarded_long_lines,
+        ),
+        (
+            "kpid_source_truncated_bytes_lost_total",
+            "bytes lost to in-place truncation before they were read",
+            |f| f.truncated_bytes_lost,
+        ),
+    ];
+    for (name, help, get) in per_file {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for f in &files {
+            let path = f
+                .path
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            let source = f.source.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(
+                out,
+                "{name}{{source=\"{source}\",path=\"{path}\"}} {}",
+                get(f)
+            );
+        }
+    }
+    let _ = writeln!(out, "# HELP kpid_uptime_seconds seconds since kpid started\n# TYPE kpid_uptime_seconds gauge\nkpid_uptime_seconds {}", state.started.elapsed().as_secs_f64());
+    for s in &state.sections {
+        s.prometheus(&mut out);
+    }
+    out
+}
+
+pub(super) fn route(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn Reply>,)> {
+    warp::path!("metrics")
+        .and(warp::get())
+        .map(move || {
+            let body = exposition(&state);
+            Box::new(warp::reply::with_header(
+                body,
+                "content-type",
+                "text/plain; version=0.0.4; charset=utf-8",
+            )) as Box<dyn Reply>
+        })
+        .boxed()
+}

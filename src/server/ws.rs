@@ -1,0 +1,227 @@
+//! `/ws/metrics`: a snapshot on connect, then an update at most once per interval with the
+//! KPIs that changed. One broadcaster renders each changed KPI once; every client has a
+//! bounded queue, and a client that lets its queue fill is disconnected and counted, so it
+//! never slows the others.
+
+use super::api::{entry, history, selected, DEFAULT_LAST};
+use super::{health_json, AppState, MAX_WS_MESSAGE};
+use crate::kpi::{now, view};
+use futures_util::{SinkExt, StreamExt};
+use parking_lot::Mutex;
+use serde_json::json;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, Notify};
+use warp::ws::{Message, WebSocket};
+use warp::{Filter, Reply};
+
+/// Updates a client may have queued before it counts as too slow.
+pub const CLIENT_QUEUE: usize = 32;
+
+/// Longest quiet period without an update frame (a heartbeat carrying health).
+const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// One rendered update, shared by all clients.
+#[derive(Debug)]
+pub(crate) struct Update {
+    ts: f64,
+    /// (KPI name, id, rendered JSON entry).
+    entries: Vec<(String, String, String)>,
+    health: String,
+}
+
+#[derive(Debug)]
+struct Client {
+    id: u64,
+    tx: mpsc::Sender<Arc<Update>>,
+    kill: Arc<Notify>,
+}
+
+/// Connected clients.
+#[derive(Debug, Default)]
+pub(crate) struct Hub {
+    clients: Mutex<Vec<Client>>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl Hub {
+    fn add(&self, tx: mpsc::Sender<Arc<Update>>, kill: Arc<Notify>) -> u64 {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.clients.lock().push(Client { id, tx, kill });
+        id
+    }
+
+    fn remove(&self, id: u64) {
+        self.clients.lock().retain(|c| c.id != id);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.clients.lock().is_empty()
+    }
+
+    /// Queues `u` for every client; returns how many were dropped for being full.
+    fn send(&self, u: &Arc<Update>) -> u64 {
+        let mut dropped = 0;
+        self.clients
+            .lock()
+            .retain(|c| match c.tx.try_send(u.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    dropped += 1;
+                    c.kill.notify_one();
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            });
+        dropped
+    }
+}
+
+/// Pushes updates: waits for a change (or the heartbeat), renders what changed, queues it for
+/// every client, then waits at least one interval before the next push.
+pub(crate) async fn broadcaster(state: Arc<AppState>) {
+    let mut last_gen = 0u64;
+    loop {
+        let _ = tokio::time::timeout(HEARTBEAT, state.changed.notified()).await;
+        if state.hub.is_empty() {
+            last_gen = state.store.lock().generation();
+            continue;
+        }
+        let health = health_json(&state).to_string();
+        let update = {
+            let st = state.store.lock();
+            let (t, res) = (now(), st.limits().bucket_secs);
+            let mut entries = Vec::new();
+            for (d, s) in st.iter().filter(|(_, s)| s.generation > last_gen) {
+                let mut v = serde_json::to_value(entry(d, s, t, res)).unwrap_or_default();
+                if let Some(p) = view::points(s, t, res, i64::MIN, i64::MAX, 1).pop() {
+                    v["point"] = serde_json::to_value(p).unwrap_or_default();
+                }
+                entries.push((d.name.clone(), d.id.clone(), v.to_string()));
+            }
+            last_gen = st.generation();
+            Arc::new(Update {
+                ts: t,
+                entries,
+                health,
+            })
+        };
+        let dropped = state.hub.send(&update);
+        state.ws.dropped.fetch_add(dropped, Ordering::Relaxed);
+        tokio::time::sleep(state.interval).await;
+    }
+}
+
+fn render(u: &Update, sub: &[String]) -> String {
+    let mut s = String::with_capacity(
+        256 + u.entries.iter().map(|e| e.2.len() + 1).sum::<usize>() + u.health.len(),
+    );
+    s.push_str(&format!("{{\"type\":\"update\",\"ts\":{},\"kpis\":[", u.ts));
+    let mut first = true;
+    for (name, id, e) in &u.entries {
+        if sub.is_empty()
+            || sub.iter().any(|k| {
+                k == "*"
+                    || k == name
+                    || k == id
+                    || k.strip_suffix('*').is_some_and(|p| name.starts_with(p))
+            })
+        {
+            if !first {
+                s.push(',');
+            }
+            first = false;
+            s.push_str(e);
+        }
+    }
+    s.push_str("],\"health\":");
+    s.push_str(&u.health);
+    s.push('}');
+    s
+}
+
+fn snapshot(state: &AppState, sub: &[String]) -> String {
+    let health = health_json(state);
+    let st = state.store.lock();
+    let (t, res) = (now(), st.limits().bucket_secs);
+    let hist = history(&st, sub, i64::MIN, i64::MAX, DEFAULT_LAST, t);
+    let kpis: Vec<serde_json::Value> = st
+        .iter()
+        .filter(|(d, _)| selected(d, sub))
+        .zip(hist)
+        .map(|((d, s), h)| {
+            let mut v = serde_json::to_value(entry(d, s, t, res)).unwrap_or_default();
+            let mut cols = serde_json::to_value(&h.columns).unwrap_or_default();
+            if let Some(o) = cols.as_object_mut() {
+                o.retain(|k, _| k != "id");
+            }
+            v["history"] = cols;
+            v
+        })
+        .collect();
+    json!({"type": "snapshot", "ts": t, "interval_ms": state.interval.as_millis() as u64, "kpis": kpis, "health": health}).to_string()
+}
+
+async fn client(ws: WebSocket, state: Arc<AppState>) {
+    let (mut out, mut inc) = ws.split();
+    let (tx, mut rx) = mpsc::channel::<Arc<Update>>(CLIENT_QUEUE);
+    let kill = Arc::new(Notify::new());
+    let id = state.hub.add(tx, kill.clone());
+    state.ws.clients.fetch_add(1, Ordering::Relaxed);
+    let mut sub: Vec<String> = Vec::new();
+    let mut pending = Some(snapshot(&state, &sub));
+    loop {
+        if let Some(frame) = pending.take() {
+            tokio::select! {
+                r = out.send(Message::text(frame)) => if r.is_err() { break },
+                _ = kill.notified() => break,
+            }
+            state.ws.frames.fetch_add(1, Ordering::Relaxed);
+        }
+        tokio::select! {
+            u = rx.recv() => match u {
+                Some(u) => pending = Some(render(&u, &sub)),
+                None => break,
+            },
+            m = inc.next() => match m {
+                Some(Ok(m)) if m.is_text() => {
+                    let v: serde_json::Value = serde_json::from_slice(m.as_bytes()).unwrap_or_default();
+                    match v["type"].as_str() {
+                        Some("subscribe") => {
+                            sub = v["kpis"].as_array().map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+                            if sub.iter().any(|k| k == "*") {
+                                sub.clear();
+                            }
+                            pending = Some(snapshot(&state, &sub));
+                        }
+                        Some("ping") => pending = Some("{\"type\":\"pong\"}".to_owned()),
+                        _ => pending = Some(json!({"type": "error", "error": "unknown message (expected {\"type\": \"subscribe\"|\"ping\"})"}).to_string()),
+                    }
+                }
+                Some(Ok(m)) if m.is_close() => break,
+                Some(Ok(_)) => {}
+                _ => break,
+            },
+            _ = kill.notified() => break,
+        }
+    }
+    let _ = out
+        .send(Message::close_with(1008u16, "too slow or closed"))
+        .await;
+    state.hub.remove(id);
+    state.ws.clients.fetch_sub(1, Ordering::Relaxed);
+}
+
+pub(super) fn route(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn Reply>,)> {
+    warp::path!("ws" / "metrics")
+        .and(warp::ws())
+        .map(move |ws: warp::ws::Ws| {
+            let s = state.clone();
+            Box::new(
+                ws.max_message_size(MAX_WS_MESSAGE)
+                    .on_upgrade(move |sock| client(sock, s)),
+            ) as Box<dyn Reply>
+        })
+        .boxed()
+}

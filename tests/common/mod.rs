@@ -1,0 +1,141 @@
+//! Shared helpers for tests against the built `kpid` binary: start it on a free port, wait
+//! for it, speak plain HTTP/1.0 to it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running kpid, killed on drop.
+pub struct Kpid {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Kpid {
+    /// Starts `kpid ARGS --port 0` in `cwd` and waits until it prints its address.
+    pub fn start(cwd: &Path, args: &[&str]) -> Kpid {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kpid"))
+            .args(args)
+            .args(["--port", "0"])
+            .current_dir(cwd)
+            .env("KPID_LOG", "kpid=debug,warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn kpid");
+        let out = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(out)
+            .read_line(&mut line)
+            .expect("read kpid's first line");
+        let port = line
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim_end_matches('/').parse().ok())
+            .unwrap_or_else(|| panic!("kpid did not print its address, got {line:?}"));
+        Kpid { child, port }
+    }
+
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http_get(self.port, path)
+    }
+
+    pub fn json(&self, path: &str) -> serde_json::Value {
+        let (status, body) = self.get(path);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    /// The latest view of one KPI id, if present.
+    pub fn latest(&self, id: &str) -> Option<serde_json::Value> {
+        let v = self.json("/api/metrics/latest");
+        v["kpis"]
+            .as_array()?
+            .iter()
+            .find(|k| k["id"] == id)
+            .cloned()
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn terminate(&mut self) {
+        unsafe_kill(self.child.id(), 15);
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Kpid {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unsafe_kill(pid: u32, sig: i32) {
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// GET over HTTP/1.0; returns status and body.
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_owned())
+}
+
+/// Polls `f` until it returns Some, or panics after `secs` seconds with `what`.
+pub fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs}s waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Appends lines to a file.
+pub fn append(path: &Path, lines: &str) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(lines.as_bytes()).unwrap();
+}
+
+/// Polls `f` until it is true or `secs` pass; returns whether it became true.
+pub fn try_wait(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
