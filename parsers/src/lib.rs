@@ -22,6 +22,7 @@
 //! - Error messages name the parser and what failed: `json: unterminated string at byte 42`.
 
 mod auto;
+mod delimited;
 mod json;
 mod logfmt;
 mod pattern;

@@ -130,9 +130,8 @@ pub(crate) fn parse_duration(s: &[u8]) -> Option<f64> {
         if n == 0 || matches!(rest[0], b'-' | b'+') {
             return None;
         }
-        let v = parse_f64(&rest[..n])?;
-        rest = &rest[n..];
-        let (scale, unit_len) = match rest {
+        let (num, after) = rest.split_at(n);
+        let (scale, unit_len) = match after {
             [b'n', b's', ..] => (-1e9, 2),
             [b'u', b's', ..] => (-1e6, 2),
             [0xC2, 0xB5, b's', ..] | [0xCE, 0xBC, b's', ..] => (-1e6, 3), // µs, μs
@@ -142,9 +141,10 @@ pub(crate) fn parse_duration(s: &[u8]) -> Option<f64> {
             [b'h', ..] => (3600.0, 1),
             _ => return None,
         };
+        let v = parse_f64(num)?;
         // Negative scale: divide (exact for `250ns`), positive: multiply.
         total += if scale < 0.0 { v / -scale } else { v * scale };
-        rest = &rest[unit_len..];
+        rest = &after[unit_len..];
     }
     Some(sign * total)
 }
