@@ -146,9 +146,12 @@ impl Exporter {
             host: &self.cfg.host,
         };
         wire::encode_hello(&mut self.scratch, &hello);
-        io(s.write_all(&self.scratch))?;
+        // A refusing daemon may close before reading the hello: read its reply regardless.
+        let wrote = s.write_all(&self.scratch);
         let mut head = [0u8; wire::HEADER_LEN];
-        io(s.read_exact(&mut head))?;
+        if s.read_exact(&mut head).is_err() {
+            return Err(ConnectError::Io);
+        }
         let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
         if !(1..=64 * 1024).contains(&len) {
             return Err(ConnectError::Io);
@@ -156,7 +159,7 @@ impl Exporter {
         let mut body = vec![0u8; len - 1];
         io(s.read_exact(&mut body))?;
         match wire::FrameType::from_u8(head[4]) {
-            Some(wire::FrameType::Welcome) => Ok(s),
+            Some(wire::FrameType::Welcome) if wrote.is_ok() => Ok(s),
             Some(wire::FrameType::Error) => {
                 let (code, msg) = wire::decode_error(&body).unwrap_or((0, "unreadable error"));
                 Err(ConnectError::Refused(code, msg.to_owned()))

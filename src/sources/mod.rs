@@ -5,6 +5,7 @@
 //! nothing is lost). Every file it follows has a [`FileHealth`] entry in the shared
 //! [`SourcesHealth`], which `/api/health` reports.
 
+pub mod socket;
 pub mod tail;
 
 use parking_lot::Mutex;

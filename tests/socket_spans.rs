@@ -1,0 +1,155 @@
+//! Spans, events and metrics from apps through a real socket become exact KPIs.
+
+mod socket_support;
+
+use kpid_wire as wire;
+use socket_support::*;
+use std::time::Duration;
+
+#[test]
+fn exact_span_counts_errors_events_and_field_convention() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kpid.sock");
+    let d = Daemon::start(&path);
+    let (layer, guard) = app_layer(&path, "cam");
+    settled(&guard);
+    with_layer(layer, || {
+        for i in 0..1000u64 {
+            let frame = tracing::info_span!("frame", n = i).entered();
+            {
+                let _s = tracing::info_span!("infer", model = "yolo").entered();
+                if i % 10 == 0 {
+                    tracing::error!(frame = i, "inference failed");
+                }
+            }
+            let post = tracing::info_span!("post", error = tracing::field::Empty).entered();
+            if i % 100 == 0 {
+                post.record("error", true);
+            }
+            drop(post);
+            tracing::info!(
+                counter.frames = 1u64,
+                gauge.queue_depth = (i % 7) as f64,
+                histogram.batch = 4,
+                "done"
+            );
+            drop(frame);
+        }
+        tracing::warn!(monotonic_counter.retries = 3, "retry");
+    });
+    assert!(guard.flush(Duration::from_secs(10)));
+    expect_total(&d, r#"span_total{app="cam",span="frame"}"#, 1000.0, 20);
+    expect_total(&d, r#"span_total{app="cam",span="infer"}"#, 1000.0, 5);
+    expect_total(
+        &d,
+        r#"span_duration_seconds{app="cam",span="infer"}"#,
+        1000.0,
+        5,
+    );
+    expect_total(&d, r#"span_errors_total{app="cam",span="infer"}"#, 100.0, 5);
+    expect_total(&d, r#"span_errors_total{app="cam",span="post"}"#, 10.0, 5);
+    expect_total(&d, r#"span_errors_total{app="cam",span="frame"}"#, 0.0, 5);
+    expect_total(&d, r#"events_total{app="cam",level="error"}"#, 100.0, 5);
+    expect_total(&d, r#"events_total{app="cam",level="info"}"#, 1000.0, 5);
+    expect_total(&d, r#"events_total{app="cam",level="warn"}"#, 1.0, 5);
+    expect_total(&d, r#"frames{app="cam"}"#, 1000.0, 5);
+    expect_total(&d, r#"retries{app="cam"}"#, 3.0, 5);
+    expect_total(&d, r#"batch{app="cam"}"#, 1000.0, 5);
+    let store = d.store.lock();
+    let (desc, s) = store.get(r#"queue_depth{app="cam"}"#).expect("gauge");
+    assert_eq!(
+        (desc.kind, s.last),
+        (kpid::kpi::Kind::Gauge, (999 % 7) as f64)
+    );
+    let (desc, s) = store
+        .get(r#"span_duration_seconds{app="cam",span="frame"}"#)
+        .unwrap();
+    assert_eq!(desc.unit, "s");
+    assert!(
+        s.sum > 0.0 && s.sum < 60.0,
+        "durations in seconds: {}",
+        s.sum
+    );
+    drop(store);
+    let h = d.socket_health();
+    assert_eq!(h["rejected_total"], 0, "{h}");
+    assert_eq!(h["app_dropped"], 0, "{h}");
+    assert_eq!(h["spans"], 3000, "{h}");
+    assert_eq!(h["apps"][0]["app"], "cam", "{h}");
+    assert_eq!(guard.stats().dropped, [0; 5]);
+}
+
+#[test]
+fn explicit_metric_samples_with_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kpid.sock");
+    let d = Daemon::start(&path);
+    let mut raw = Raw::hello(&path, "api");
+    let mut b = Vec::new();
+    for i in 0..10 {
+        wire::encode_metric(
+            &mut b,
+            wire::MetricKind::Counter,
+            "requests_total",
+            &[("route", "/a"), ("app", "spoof")],
+            2.0,
+        );
+        wire::encode_metric(&mut b, wire::MetricKind::Gauge, "inflight", &[], i as f64);
+        wire::encode_metric(
+            &mut b,
+            wire::MetricKind::Histogram,
+            "latency seconds",
+            &[("route", "/a")],
+            0.01 * i as f64,
+        );
+    }
+    raw.send(&b).unwrap();
+    expect_total(&d, r#"requests_total{app="api",route="/a"}"#, 20.0, 10);
+    expect_total(&d, r#"latency_seconds{app="api",route="/a"}"#, 10.0, 5);
+    let last = d
+        .store
+        .lock()
+        .get(r#"inflight{app="api"}"#)
+        .map(|(_, s)| s.last);
+    assert_eq!(last, Some(9.0));
+    assert_eq!(d.socket_health()["metrics"], 30);
+}
+
+#[test]
+fn fifty_concurrent_apps() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kpid.sock");
+    let d = Daemon::start(&path);
+    let apps: Vec<_> = (0..50)
+        .map(|a| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let (layer, guard) = app_layer(&path, &format!("app{a:02}"));
+                settled(&guard);
+                with_layer(layer, || {
+                    for i in 0..2000u64 {
+                        let _s = tracing::info_span!("step", i).entered();
+                    }
+                });
+                assert!(guard.flush(Duration::from_secs(20)));
+                guard.stats()
+            })
+        })
+        .collect();
+    for a in apps {
+        let st = a.join().unwrap();
+        assert_eq!(st.dropped, [0; 5], "{st:?}");
+        assert_eq!(st.sent, 2000);
+    }
+    for a in 0..50 {
+        expect_total(
+            &d,
+            &format!(r#"span_total{{app="app{a:02}",span="step"}}"#),
+            2000.0,
+            20,
+        );
+    }
+    let h = d.socket_health();
+    assert_eq!(h["spans"], 100_000, "{h}");
+    assert_eq!(h["connections"], 50, "{h}");
+}
