@@ -70,7 +70,7 @@ fn simulate(path: &Path, stop: &AtomicBool) -> std::io::Result<()> {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let start = Instant::now();
     let mut last_rotate = Instant::now();
-    let mut next_stats = Instant::now();
+    let mut next_stats = Instant::now() + Duration::from_millis(500);
     let (mut q_rt, mut q_gpu, mut q_out) = (1.0f64, 1.0f64, 0.0f64);
     let (mut frames_in, mut frames_out) = (0u64, 0u64);
     let mut window = Instant::now();
@@ -92,12 +92,12 @@ fn simulate(path: &Path, stop: &AtomicBool) -> std::io::Result<()> {
         if q_gpu >= 7.5 && rng.next() < 0.5 {
             writeln!(
                 out,
-                "{ts} WARN pipeline.queue frame dropped queue=gpu dropped=1 depth={q_gpu:.0}"
+                "{ts} WARN pipeline.queue frame dropped queue=gpu dropped=1 queue_depth={q_gpu:.0}"
             )?;
-        } else if q_rt >= 3.8 && rng.next() < 0.3 {
+        } else if q_rt >= 3.9 && rng.next() < 0.05 {
             writeln!(
                 out,
-                "{ts} WARN pipeline.queue frame dropped queue=rt dropped=1 depth={q_rt:.0}"
+                "{ts} WARN pipeline.queue frame dropped queue=rt dropped=1 queue_depth={q_rt:.0}"
             )?;
         } else if rng.next() < 0.002 {
             writeln!(out, "{ts} ERROR pipeline.infer inference failed frame=f{frame:07} stage=infer error=\"CUDA launch timeout\"")?;
