@@ -1,0 +1,1 @@
+//! `kpid parse` and `kpid plugins` (being written).
