@@ -49,7 +49,7 @@
     if (a >= 1e6) return compact.format(v);
     if (a >= 1000 || Number.isInteger(v)) return grouped.format(v);
     if (a >= 1) return sig(v);
-    return String(parseFloat(v.toPrecision(3)));
+    return String(parseFloat(v.toPrecision(2)));
   }
   function dur(s) {
     const a = Math.abs(s);
