@@ -20,6 +20,10 @@ pub struct Cli {
 pub enum Cmd {
     /// Run a simulated inference pipeline and kpid on its log, with the dashboard.
     Demo(DemoArgs),
+    /// Print the record and KPI samples each line of stdin (or FILE) yields, then a summary.
+    Parse(crate::plugin_host::cli::ParseArgs),
+    /// List parser plugins with their ABI version, path and status.
+    Plugins(crate::plugin_host::cli::PluginsArgs),
 }
 
 /// Options of the daemon.

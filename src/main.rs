@@ -24,6 +24,8 @@ fn main() -> std::process::ExitCode {
     let result = rt.block_on(async {
         match cli.cmd {
             Some(Cmd::Demo(d)) => kpid::demo::run(d).await,
+            Some(Cmd::Parse(a)) => kpid::plugin_host::cli::run_parse(&a),
+            Some(Cmd::Plugins(a)) => kpid::plugin_host::cli::run_plugins(&a),
             None => kpid::daemon::run(cli.run).await,
         }
     });
