@@ -322,3 +322,48 @@ fn missing_directory_is_a_problem_not_a_crash() {
     let problem = host.problem().unwrap();
     assert!(problem.contains("/nonexistent/kpid-plugins"), "{problem}");
 }
+
+#[test]
+fn health_section_shows_plugins_and_their_figures() {
+    use kpid::server::{HealthSection, Status};
+    let dir = plugin_dir();
+    cc_plugin("words.c", &dir.path().join("words.so"), &[]);
+    let host = PluginHost::load_dir(dir.path());
+    assert_eq!(
+        (host.name(), host.status(), host.losses()),
+        ("plugins", Status::Ok, 0)
+    );
+    let mut p = host.make("words", "").unwrap().unwrap();
+    for line in [&b"a b"[..], b"", b"c"] {
+        let _ = p.parse(line, &mut Record::new());
+    }
+    let json = host.snapshot();
+    assert_eq!(json[0]["name"], "words");
+    assert_eq!(
+        (json[0]["lines"].as_u64(), json[0]["errors"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let mut prom = String::new();
+    host.prometheus(&mut prom);
+    let path = dir.path().join("words.so");
+    let labels = format!(
+        "plugin=\"words\",version=\"1.0\",path=\"{}\"",
+        path.display()
+    );
+    assert!(
+        prom.contains(&format!("kpid_plugin_lines_total{{{labels}}} 3\n")),
+        "{prom}"
+    );
+    assert!(
+        prom.contains(&format!("kpid_plugin_errors_total{{{labels}}} 1\n")),
+        "{prom}"
+    );
+    assert!(prom.contains("kpid_plugins_refused 0\n"), "{prom}");
+
+    std::fs::write(dir.path().join("junk.so"), b"junk").unwrap();
+    chmod(&dir.path().join("junk.so"), 0o644);
+    host.rescan();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    host.rescan();
+    assert_eq!((host.status(), host.losses()), (Status::Warn, 1));
+}

@@ -13,6 +13,7 @@
 
 pub mod check;
 pub mod cli;
+mod health;
 mod load;
 mod parser;
 
@@ -22,6 +23,7 @@ use kpid_parsers::Parser;
 use parking_lot::Mutex;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
@@ -165,6 +167,7 @@ pub struct PluginHost {
     dir: Option<PathBuf>,
     entries: Mutex<Vec<Entry>>,
     problem: Mutex<Option<String>>,
+    refusals: AtomicU64,
 }
 
 /// Files younger than this are left for the next scan of a watch (they may be half-written).
@@ -177,6 +180,7 @@ impl PluginHost {
             dir: None,
             entries: Mutex::new(Vec::new()),
             problem: Mutex::new(None),
+            refusals: AtomicU64::new(0),
         }
     }
 
@@ -187,8 +191,7 @@ impl PluginHost {
     pub fn load_dir(dir: &Path) -> PluginHost {
         let host = PluginHost {
             dir: Some(dir.to_path_buf()),
-            entries: Mutex::new(Vec::new()),
-            problem: Mutex::new(None),
+            ..PluginHost::empty()
         };
         host.scan(false);
         host
@@ -202,6 +205,11 @@ impl PluginHost {
     /// Why the directory itself could not be read, if it could not.
     pub fn problem(&self) -> Option<String> {
         self.problem.lock().clone()
+    }
+
+    /// Plugin files refused so far (each refused version counts).
+    pub fn refusals(&self) -> u64 {
+        self.refusals.load(Ordering::Relaxed)
     }
 
     /// Looks the directory over again and loads new or changed files; returns how many file
@@ -277,7 +285,10 @@ impl PluginHost {
                     e.superseded = true;
                 }
             }
-            Err(e) => tracing::warn!("plugin refused: {e}"),
+            Err(e) => {
+                self.refusals.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!("plugin refused: {e}")
+            }
         }
         // Keep one refusal per path: a file rewritten many times does not grow the list.
         entries.retain(|e| e.path != path || e.outcome.is_ok());

@@ -1,0 +1,83 @@
+//! The plugins' part of `/api/health` (`"plugins": [...]`) and of `/metrics`.
+
+use super::PluginHost;
+use crate::server::{HealthSection, Status};
+use std::fmt::Write;
+
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl HealthSection for PluginHost {
+    fn name(&self) -> &'static str {
+        "plugins"
+    }
+
+    /// Every plugin file version: name, version, abi, path, status, lines, errors,
+    /// ns_per_line.
+    fn snapshot(&self) -> serde_json::Value {
+        serde_json::to_value(self.list()).unwrap_or_default()
+    }
+
+    /// Warn while a plugin file is refused.
+    fn status(&self) -> Status {
+        match self.list().iter().any(|p| p.status.starts_with("refused")) {
+            true => Status::Warn,
+            false => Status::Ok,
+        }
+    }
+
+    /// Refusals so far (a refused file rewritten and refused again counts again).
+    fn losses(&self) -> u64 {
+        self.refusals()
+    }
+
+    fn prometheus(&self, out: &mut String) {
+        let list = self.list();
+        let loaded: Vec<_> = list
+            .iter()
+            .filter(|p| !p.status.starts_with("refused"))
+            .collect();
+        let metrics: [(&str, &str, &str, fn(&super::PluginInfo) -> Option<f64>); 3] = [
+            (
+                "kpid_plugin_lines_total",
+                "counter",
+                "lines parsed by a plugin",
+                |p| Some(p.lines as f64),
+            ),
+            (
+                "kpid_plugin_errors_total",
+                "counter",
+                "lines a plugin rejected (no match, invalid, panic)",
+                |p| Some(p.errors as f64),
+            ),
+            (
+                "kpid_plugin_ns_per_line",
+                "gauge",
+                "mean nanoseconds per line in a plugin, boundary included",
+                |p| p.ns_per_line,
+            ),
+        ];
+        for (name, kind, help, value) in metrics {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for p in &loaded {
+                if let Some(v) = value(p) {
+                    let _ = writeln!(
+                        out,
+                        "{name}{{plugin=\"{}\",version=\"{}\",path=\"{}\"}} {v}",
+                        label(&p.name),
+                        label(&p.version),
+                        label(&p.path.to_string_lossy())
+                    );
+                }
+            }
+        }
+        let refused = list.len() - loaded.len();
+        let _ = writeln!(
+            out,
+            "# HELP kpid_plugins_refused plugin files refused\n# TYPE kpid_plugins_refused gauge\nkpid_plugins_refused {refused}"
+        );
+    }
+}
