@@ -7,6 +7,7 @@
 
 mod tail_support;
 
+use kpid::sources::tail::TailConfig;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::sync::atomic::Ordering;
@@ -100,7 +101,7 @@ fn copytruncate_with_new_content_past_old_offset() {
     let old = lines("old", 0..20_000);
     fs::write(&p, &old).unwrap();
     h.got.paused.store(true, Ordering::SeqCst);
-    let cfg = TailConfigExt::from_start(h.config(&["a.log"]));
+    let cfg = from_start(h.config(&["a.log"]));
     h.start(cfg, 1);
     wait_until("a first batch", || h.health_of("a.log").offset > 0);
     fs::copy(&p, h.path("a.log.1")).unwrap();
@@ -122,7 +123,7 @@ fn inplace_truncation_counts_loss() {
     let old = lines("old", 0..20_000);
     fs::write(&p, &old).unwrap();
     h.got.paused.store(true, Ordering::SeqCst);
-    let cfg = TailConfigExt::from_start(h.config(&["a.log"]));
+    let cfg = from_start(h.config(&["a.log"]));
     h.start(cfg, 1);
     wait_until("a first batch", || h.health_of("a.log").offset > 0);
     let new = lines("new", 0..30_000);
@@ -341,7 +342,7 @@ fn glob_picks_up_new_files() {
     let mut h = Harness::new();
     fs::create_dir(h.path("logs")).unwrap();
     fs::write(h.path("logs/a.log"), lines("a", 0..500)).unwrap();
-    let cfg = TailConfigExt::from_start(h.config(&["logs/*.log"]));
+    let cfg = from_start(h.config(&["logs/*.log"]));
     h.start(cfg, 4);
     h.got.wait_len(500 * 32);
     let root = h.dir.path().to_path_buf();
@@ -471,14 +472,33 @@ fn one_shot_reads_everything_and_stops() {
     assert_same(&by_path[&h.path("b.log")], &lines("b", 0..3000));
 }
 
-/// `from_start` in one call.
-trait TailConfigExt {
-    fn from_start(self) -> Self;
+/// `cfg` reading files present at startup from their start.
+fn from_start(mut cfg: TailConfig) -> TailConfig {
+    cfg.from_start = true;
+    cfg
 }
 
-impl TailConfigExt for kpid::sources::tail::TailConfig {
-    fn from_start(mut self) -> Self {
-        self.from_start = true;
-        self
-    }
+/// Stopping works while the tailer waits on a full channel, and what it sent is exact.
+#[test]
+fn stop_while_consumer_stalled() {
+    let mut h = Harness::new();
+    let all = lines("x", 0..20_000);
+    fs::write(h.path("a.log"), &all).unwrap();
+    h.got.paused.store(true, Ordering::SeqCst);
+    let cfg = from_start(h.config(&["a.log"]));
+    h.start(cfg, 1);
+    wait_until("a first batch", || h.health_of("a.log").offset > 0);
+    // Harness::stop stops the tailer first and only then lets the collector drain.
+    let stopper = std::thread::spawn(move || {
+        let data = h.stop();
+        (h, data)
+    });
+    wait_until("stop to return", || stopper.is_finished());
+    let (_h, data) = stopper.join().unwrap();
+    assert!(
+        !data.is_empty() && data.len() < all.len(),
+        "{} bytes",
+        data.len()
+    );
+    assert_same(&data, &all[..data.len()]);
 }

@@ -313,6 +313,19 @@ impl Follower {
                     offset: f.asm.line_start(),
                 });
             } else {
+                let flush = ctx.settings.partial_flush;
+                let f = &mut self.draining[i];
+                if f.asm.partial_since().is_some_and(|t| ctx.now >= t + flush) {
+                    let lines = f.asm.flush();
+                    emit(
+                        ctx,
+                        self.health,
+                        &self.source,
+                        Some(&self.draining[i]),
+                        lines,
+                        false,
+                    )?;
+                }
                 i += 1;
             }
         }
