@@ -1,6 +1,7 @@
 //! One KPI's time series: fixed-resolution buckets over the live window, plus totals.
 
 use super::sketch::Sketch;
+use super::store::{Desc, Limits};
 use super::{Kind, Obs};
 use std::collections::VecDeque;
 
@@ -110,18 +111,13 @@ impl Series {
         }
     }
 
-    /// Applies one observation at time `now` into bucket `bt`, trimming the window to
-    /// `max_buckets` buckets of `res` seconds.
-    pub(super) fn apply(
-        &mut self,
-        kind: Kind,
-        obs: Obs,
-        now: f64,
-        bt: i64,
-        res: i64,
-        max_buckets: usize,
-        bounds: Option<&[f64]>,
-    ) {
+    /// Applies one observation at time `now` to the series of `desc`, trimming the window to
+    /// the limits' bucket count.
+    pub(super) fn apply(&mut self, desc: &Desc, obs: Obs, now: f64, limits: &Limits) {
+        let (kind, bounds) = (desc.kind, desc.buckets.as_deref());
+        let res = limits.bucket_secs;
+        let bt = (now as i64).div_euclid(res) * res;
+        let max_buckets = limits.window_buckets;
         let x = obs.value();
         if !x.is_finite() {
             return;

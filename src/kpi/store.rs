@@ -199,20 +199,10 @@ impl Store {
             self.drops.kind_conflicts += 1;
             return;
         }
-        let res = self.limits.bucket_secs;
-        let bt = (now as i64).div_euclid(res) * res;
         self.generation += 1;
         let s = &mut self.series[i];
         s.generation = self.generation;
-        s.apply(
-            desc.kind,
-            obs,
-            now,
-            bt,
-            res,
-            self.limits.window_buckets,
-            desc.buckets.as_deref(),
-        );
+        s.apply(desc, obs, now, &self.limits);
     }
 
     /// Restores a counter's running total (from a checkpoint) without adding a bucket.

@@ -28,6 +28,11 @@ const FILES: [(&str, &str, &[u8]); 4] = [
 
 const INDEX: &[u8] = include_bytes!("../../web/dist/index.html");
 
+/// Assets are small and change with the binary: browsers revalidate them on every load.
+fn no_cache(r: impl Reply) -> impl Reply {
+    warp::reply::with_header(r, "cache-control", "no-cache")
+}
+
 pub(super) fn routes() -> warp::filters::BoxedFilter<(Box<dyn Reply>,)> {
     let index = warp::path::end().and(warp::get()).map(|| {
         Box::new(warp::reply::with_header(
@@ -47,5 +52,9 @@ pub(super) fn routes() -> warp::filters::BoxedFilter<(Box<dyn Reply>,)> {
                     as Box<dyn Reply>,
             },
         );
-    index.or(asset).unify().boxed()
+    index
+        .or(asset)
+        .unify()
+        .map(|r: Box<dyn Reply>| Box::new(no_cache(r)) as Box<dyn Reply>)
+        .boxed()
 }

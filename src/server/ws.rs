@@ -95,9 +95,13 @@ pub(crate) async fn broadcaster(state: Arc<AppState>) {
             let mut entries = Vec::new();
             for (d, s) in st.iter().filter(|(_, s)| s.generation > last_gen) {
                 let mut v = serde_json::to_value(entry(d, s, t, res)).unwrap_or_default();
-                if let Some(p) = view::points(s, t, res, i64::MIN, i64::MAX, 1).pop() {
+                // The current bucket, and the one before it (now complete): a frame that slips
+                // across a bucket boundary still delivers every bucket's final figure.
+                let pts = view::points(s, t, res, t as i64 - 2 * res, i64::MAX, 2);
+                if let Some(p) = pts.last() {
                     v["point"] = serde_json::to_value(p).unwrap_or_default();
                 }
+                v["points"] = serde_json::to_value(&pts).unwrap_or_default();
                 entries.push((d.name.clone(), d.id.clone(), v.to_string()));
             }
             last_gen = st.generation();
@@ -160,7 +164,7 @@ fn snapshot(state: &AppState, sub: &[String]) -> String {
             v
         })
         .collect();
-    json!({"type": "snapshot", "ts": t, "interval_ms": state.interval.as_millis() as u64, "kpis": kpis, "health": health}).to_string()
+    json!({"type": "snapshot", "ts": t, "interval_ms": state.interval.as_millis() as u64, "bucket_s": res, "kpis": kpis, "health": health}).to_string()
 }
 
 async fn client(ws: WebSocket, state: Arc<AppState>) {
