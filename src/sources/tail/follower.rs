@@ -9,11 +9,11 @@
 //! with the same leading bytes (copytruncate) is finished from where reading stopped, then the
 //! file is read from 0; with no copy the bytes never read are counted as lost.
 
+use super::drain::emit;
 use super::identity::find_sibling;
 use super::open_file::{OpenFile, Read, Start};
 use super::worker::{Ctx, Settings, Stopped};
 use super::FileCheckpoint;
-use crate::sources::Batch;
 use std::fs::{self, File};
 use std::io;
 use std::path::PathBuf;
@@ -250,88 +250,6 @@ impl Follower {
         }
     }
 
-    /// The current file was truncated: finish its copy if there is one, else count the loss.
-    fn truncated(&mut self, ctx: &mut Ctx, size: u64) {
-        let exclude: Vec<(u64, u64)> = self.open_inodes().collect();
-        let Some(cur) = self.current.as_mut() else {
-            return;
-        };
-        let copy =
-            find_sibling(&self.path, &cur.id, false, &exclude).and_then(|(file, meta, _)| {
-                OpenFile::new(file, &meta, cur.path.clone(), Start::At(0)).ok()
-            });
-        let mut health = ctx.health.files.lock();
-        let h = &mut health[self.health];
-        match copy {
-            Some(mut copy) => {
-                std::mem::swap(&mut copy.asm, &mut cur.asm);
-                if let Err(e) = cur.rewind() {
-                    h.last_error = Some(e.to_string());
-                }
-                self.draining.push(copy);
-                h.rotations += 1;
-            }
-            None => match cur.restart_after_truncation(size) {
-                Ok(lost) => h.truncated_bytes_lost += lost,
-                Err(e) => h.last_error = Some(e.to_string()),
-            },
-        }
-    }
-
-    /// Reads every draining file to its end; closes those quiet for `rotate_wait` (or all, in
-    /// one-shot mode), flushing their last partial line.
-    fn drain(&mut self, ctx: &mut Ctx) -> Result<(), Stopped> {
-        let mut i = 0;
-        while i < self.draining.len() {
-            let mut done = false;
-            loop {
-                match self.draining[i].read(ctx.settings.max_line) {
-                    Ok(Read::Lines(lines)) => emit(
-                        ctx,
-                        self.health,
-                        &self.source,
-                        Some(&self.draining[i]),
-                        lines,
-                        false,
-                    )?,
-                    Ok(Read::Eof) => break,
-                    Ok(Read::Truncated { .. }) | Err(_) => {
-                        done = true;
-                        break;
-                    }
-                }
-            }
-            let f = &self.draining[i];
-            let quiet = ctx.now >= f.last_growth + ctx.settings.rotate_wait;
-            if done || quiet || ctx.settings.exit_at_eof {
-                let mut f = self.draining.remove(i);
-                let lines = f.asm.flush();
-                emit(ctx, self.health, &self.source, Some(&f), lines, false)?;
-                ctx.known.insert(FileCheckpoint {
-                    path: (*f.path).clone(),
-                    identity: f.id,
-                    offset: f.asm.line_start(),
-                });
-            } else {
-                let flush = ctx.settings.partial_flush;
-                let f = &mut self.draining[i];
-                if f.asm.partial_since().is_some_and(|t| ctx.now >= t + flush) {
-                    let lines = f.asm.flush();
-                    emit(
-                        ctx,
-                        self.health,
-                        &self.source,
-                        Some(&self.draining[i]),
-                        lines,
-                        false,
-                    )?;
-                }
-                i += 1;
-            }
-        }
-        Ok(())
-    }
-
     /// Publishes state and offset.
     fn report(&self, ctx: &mut Ctx) {
         let mut health = ctx.health.files.lock();
@@ -352,39 +270,4 @@ impl Follower {
             h.offset = cur.asm.pos;
         }
     }
-}
-
-/// Sends `lines` read from `file` and counts them in the health table.
-fn emit(
-    ctx: &mut Ctx,
-    health: usize,
-    source: &Arc<str>,
-    file: Option<&OpenFile>,
-    lines: super::lines::Lines,
-    current: bool,
-) -> Result<(), Stopped> {
-    let Some(file) = file else { return Ok(()) };
-    let (n, bytes) = (lines.lines, lines.data.len() as u64);
-    if !lines.data.is_empty() {
-        ctx.sink.send(Batch {
-            file: health,
-            source: source.clone(),
-            identity: file.id,
-            path: file.path.clone(),
-            data: lines.data,
-            end_offset: lines.end_offset,
-        })?;
-    }
-    if n > 0 || lines.long > 0 || lines.invalid_utf8 > 0 || current {
-        let mut table = ctx.health.files.lock();
-        let h = &mut table[health];
-        h.lines += n;
-        h.bytes += bytes;
-        h.discarded_long_lines += lines.long;
-        h.invalid_utf8_lines += lines.invalid_utf8;
-        if current {
-            h.offset = file.asm.pos;
-        }
-    }
-    Ok(())
 }

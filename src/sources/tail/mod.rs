@@ -20,6 +20,7 @@
 //! so a [`FileCheckpoint`] taken from the last batch applied resumes exactly there, even if the
 //! file was rotated in the meantime (the old file is then looked for beside the new one).
 
+mod drain;
 mod follower;
 mod identity;
 mod lines;
