@@ -59,6 +59,15 @@ pub struct RunArgs {
     /// Longest line kept, in bytes [default: 65536].
     #[arg(long)]
     pub max_line_bytes: Option<usize>,
+    /// Unix socket for instrumented apps [default: $XDG_RUNTIME_DIR/kpid.sock, else ./run/kpid.sock].
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Open no socket for instrumented apps.
+    #[arg(long, conflicts_with = "socket")]
+    pub no_socket: bool,
+    /// Directory to load parser plugins from (must be writable by its owner only).
+    #[arg(long, value_name = "DIR")]
+    pub plugin_dir: Option<PathBuf>,
     /// Parser for `--log` files: auto, json, logfmt, plain [default: auto].
     #[arg(long, default_value = "auto")]
     pub parser: String,

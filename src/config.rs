@@ -236,6 +236,11 @@ pub struct Config {
     pub tail: TailSettings,
     /// Where offsets and counter totals are kept.
     pub state_dir: Option<PathBuf>,
+    /// Directory parser plugins load from (owner-only; none by default).
+    pub plugin_dir: Option<PathBuf>,
+    /// Unix socket instrumented apps send to (default: `$XDG_RUNTIME_DIR/kpid.sock`, else
+    /// `./run/kpid.sock`).
+    pub socket: Option<PathBuf>,
     /// Turn numeric fields into gauges named after their key (default true).
     #[serde(default = "yes")]
     pub auto_gauges: bool,

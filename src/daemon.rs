@@ -5,7 +5,10 @@ use crate::config::{Config, Dur, SourceConfig};
 use crate::kpi::{view, Limits, SharedStore, Store};
 use crate::parse::rules::Rules;
 use crate::parse::stage::{self, StageConfig};
+use crate::plugin_host::PluginHost;
+use crate::server::Status;
 use crate::server::{self, AppState, HealthSection};
+use crate::sources::socket::{self, default_socket_path, SocketConfig, SocketStats};
 use crate::sources::tail::{self, TailConfig, TailSource};
 use crate::sources::SourcesHealth;
 use crate::state::{restore_counters, StateDir};
@@ -42,6 +45,12 @@ pub fn build_config(args: &RunArgs) -> anyhow::Result<Config> {
         cfg.tail.max_line_bytes = n;
     }
     cfg.tail.from_start |= args.from_start || args.one_shot;
+    if args.socket.is_some() {
+        cfg.socket = args.socket.clone();
+    }
+    if args.plugin_dir.is_some() {
+        cfg.plugin_dir = args.plugin_dir.clone();
+    }
     if args.state_dir.is_some() {
         cfg.state_dir = args.state_dir.clone();
     }
@@ -95,6 +104,7 @@ pub struct Running {
     /// The store.
     pub store: SharedStore,
     tailer: Option<tail::Tailer>,
+    socket: Option<socket::SocketHandle>,
     stage: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -102,18 +112,36 @@ impl std::fmt::Debug for Running {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Running")
             .field("addr", &self.addr)
+            .field("socket", &self.socket.as_ref().map(|s| s.path().to_owned()))
             .finish_non_exhaustive()
     }
 }
 
-/// Builds the per-source parsers; errors name the source's config line.
-fn parsers(cfg: &Config) -> anyhow::Result<HashMap<Arc<str>, Box<dyn Parser>>> {
+/// Builds the per-source parsers, built-in or from a plugin; errors name the source's config
+/// line.
+fn parsers(
+    cfg: &Config,
+    plugins: &PluginHost,
+) -> anyhow::Result<HashMap<Arc<str>, Box<dyn Parser>>> {
     let mut out = HashMap::new();
     for s in &cfg.sources {
         let opts = ParserOptions {
             pattern: s.pattern.as_ref().map(|p| p.get_ref().clone()),
         };
-        let p = kpid_parsers::builtin(&s.parser, &opts).map_err(|e| {
+        let built = match kpid_parsers::builtin(&s.parser, &opts) {
+            Err(kpid_parsers::BuildError::Unknown(_)) => {
+                match plugins.make(&s.parser, &s.options) {
+                    Some(r) => r.map_err(|e| e.to_string()),
+                    None => Err(format!(
+                    "unknown parser `{}` (built-in: json, logfmt, regex, plain, auto; plugins: {})",
+                    s.parser,
+                    plugin_names(plugins)
+                )),
+                }
+            }
+            other => other.map_err(|e| e.to_string()),
+        };
+        let p = built.map_err(|e| {
             let pos = s.pattern.as_ref().map(|p| p.span().start).unwrap_or(0);
             anyhow::Error::new(cfg.error_at(
                 pos,
@@ -126,15 +154,31 @@ fn parsers(cfg: &Config) -> anyhow::Result<HashMap<Arc<str>, Box<dyn Parser>>> {
 }
 
 /// Starts sources, the parse stage and (unless one-shot) the server.
+#[allow(clippy::too_many_arguments)]
 pub async fn start(
     cfg: &Config,
     one_shot: bool,
     no_state: bool,
+    no_socket: bool,
     sections: Vec<Arc<dyn HealthSection>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<(Running, Option<impl std::future::Future<Output = ()>>)> {
     let rules = Rules::new(cfg)?;
-    let parsers = parsers(cfg)?;
+    let plugins = Arc::new(match &cfg.plugin_dir {
+        Some(d) => PluginHost::load_dir(d),
+        None => PluginHost::empty(),
+    });
+    if let Some(problem) = plugins.problem() {
+        tracing::warn!("plugins: {problem}");
+    }
+    let parsers = parsers(cfg, &plugins)?;
+    let mut sections = sections;
+    if plugins.dir().is_some() {
+        if !one_shot {
+            plugins.watch();
+        }
+        sections.push(plugins.clone());
+    }
     let limits = Limits {
         max_series: cfg.store.max_series,
         max_label_sets: cfg.store.max_label_sets,
@@ -184,7 +228,32 @@ pub async fn start(
     };
     let stage = stage::spawn(scfg, rx, store.clone(), health.clone(), changed.clone())
         .context("starting the parse stage")?;
+    let socket = if one_shot || no_socket {
+        None
+    } else {
+        let explicit = cfg.socket.is_some();
+        let scfg = SocketConfig {
+            path: cfg.socket.clone().unwrap_or_else(default_socket_path),
+            ..SocketConfig::default()
+        };
+        let stats = Arc::new(SocketStats::default());
+        match socket::spawn(scfg.clone(), store.clone(), stats.clone()) {
+            Ok(h) => {
+                sections.push(Arc::new(SocketSection(stats)));
+                Some(h)
+            }
+            Err(e) if !explicit => {
+                tracing::warn!("no socket for apps: {e} (give --socket PATH to choose another)");
+                None
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("cannot open socket {}", scfg.path.display())))
+            }
+        }
+    };
     let mut running = Running {
+        socket,
         addr: None,
         store: store.clone(),
         tailer: Some(tailer),
@@ -209,6 +278,8 @@ pub async fn start(
 impl Running {
     /// Stops the tailer and waits for the parse stage to apply what it has and checkpoint.
     pub fn stop(mut self) {
+        // Dropping the socket handle stops accepting apps and removes the socket file.
+        self.socket.take();
         if let Some(t) = self.tailer.take() {
             t.stop();
         }
@@ -246,7 +317,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     if cfg.sources.is_empty() {
         tracing::warn!("no source: give --log PATH or [[source]] in --config");
     }
-    let (running, server) = start(&cfg, args.one_shot, args.no_state, Vec::new(), signal()).await?;
+    let (running, server) = start(
+        &cfg,
+        args.one_shot,
+        args.no_state,
+        args.no_socket,
+        Vec::new(),
+        signal(),
+    )
+    .await?;
     match server {
         None => {
             print!("{}", running.finish_one_shot());
@@ -260,4 +339,45 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn plugin_names(plugins: &PluginHost) -> String {
+    let names: Vec<String> = plugins
+        .list()
+        .into_iter()
+        .filter(|p| p.status == "loaded")
+        .map(|p| p.name)
+        .collect();
+    if names.is_empty() {
+        "none loaded".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The socket source's part of `/api/health`.
+struct SocketSection(Arc<SocketStats>);
+
+impl HealthSection for SocketSection {
+    fn name(&self) -> &'static str {
+        "socket"
+    }
+
+    fn snapshot(&self) -> serde_json::Value {
+        serde_json::to_value(&*self.0).unwrap_or_default()
+    }
+
+    fn status(&self) -> Status {
+        Status::Ok
+    }
+
+    /// Frames refused and records apps dropped.
+    fn losses(&self) -> u64 {
+        let v = self.snapshot();
+        let rejected: u64 = v["rejected"]
+            .as_object()
+            .map(|o| o.values().filter_map(|x| x.as_u64()).sum())
+            .unwrap_or(0);
+        rejected + v["app_dropped"].as_u64().unwrap_or(0)
+    }
 }

@@ -29,6 +29,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         pattern: None,
         options: String::new(),
     });
+    cfg.socket = Some(args.dir.join("kpid.sock"));
     // A fresh log each run: the demo shows live data, not a replay.
     let _ = std::fs::remove_file(&log);
     let stop = Arc::new(AtomicBool::new(false));
@@ -38,7 +39,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .name("demo-pipeline".into())
             .spawn(move || simulator::run(&log, &stop))?
     };
-    let (running, server) = daemon::start(&cfg, false, true, Vec::new(), daemon::signal()).await?;
+    let (running, server) =
+        daemon::start(&cfg, false, true, false, Vec::new(), daemon::signal()).await?;
     if let Some(a) = running.addr {
         println!("kpid demo: simulated pipeline writing {}", log.display());
         println!("kpid demo: dashboard on http://{a}/  (Ctrl-C to stop)");
