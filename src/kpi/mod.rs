@@ -97,3 +97,26 @@ pub fn sanitize_name(raw: &[u8], out: &mut String) {
         out.push('_');
     }
 }
+
+/// Appends `{k="v",...}` in the Prometheus text syntax (values escaped); nothing when there
+/// are no labels.
+pub fn write_labels<'a>(out: &mut String, labels: impl IntoIterator<Item = (&'a str, &'a str)>) {
+    let start = out.len();
+    for (k, v) in labels {
+        out.push(if out.len() == start { '{' } else { ',' });
+        out.push_str(k);
+        out.push_str("=\"");
+        for c in v.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+    }
+    if out.len() != start {
+        out.push('}');
+    }
+}

@@ -4,7 +4,6 @@ use super::series::Series;
 use super::{Kind, Obs};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::fmt::Write;
 use std::sync::Arc;
 
 /// Everything that describes a series (its catalogue entry).
@@ -254,26 +253,7 @@ impl Store {
 fn write_id(out: &mut String, name: &str, labels: &[(&str, &str)]) {
     out.clear();
     out.push_str(name);
-    if labels.is_empty() {
-        return;
-    }
-    out.push('{');
-    for (i, (k, v)) in labels.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let _ = write!(out, "{k}=\"");
-        for c in v.chars() {
-            match c {
-                '\\' => out.push_str("\\\\"),
-                '"' => out.push_str("\\\""),
-                '\n' => out.push_str("\\n"),
-                c => out.push(c),
-            }
-        }
-        out.push('"');
-    }
-    out.push('}');
+    super::write_labels(out, labels.iter().copied());
 }
 
 #[cfg(test)]

@@ -251,30 +251,11 @@ pub fn columns(kind: Kind, pts: &[Point]) -> Columns {
 }
 
 fn write_labels(out: &mut String, labels: &[(String, String)], extra: Option<(&str, &str)>) {
-    if labels.is_empty() && extra.is_none() {
-        return;
-    }
-    out.push('{');
     let all = labels
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .chain(extra);
-    for (i, (k, v)) in all.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let _ = write!(out, "{k}=\"");
-        for ch in v.chars() {
-            match ch {
-                '\\' => out.push_str("\\\\"),
-                '"' => out.push_str("\\\""),
-                '\n' => out.push_str("\\n"),
-                ch => out.push(ch),
-            }
-        }
-        out.push('"');
-    }
-    out.push('}');
+    super::write_labels(out, all);
 }
 
 fn num(x: f64) -> String {

@@ -32,8 +32,8 @@ struct Rule {
 /// Per-source caches of resolved series.
 #[derive(Debug, Default)]
 struct Cache {
-    lines: [Option<SeriesRef>; 6],
-    errors: Option<SeriesRef>,
+    lines: [Option<Option<SeriesRef>>; 6],
+    errors: Option<Option<SeriesRef>>,
     gauges: HashMap<Box<[u8]>, Option<SeriesRef>>,
     rules: Vec<HashMap<Box<[u8]>, Option<SeriesRef>>>,
 }
@@ -91,6 +91,29 @@ pub fn unit_from_key(name: &str) -> &'static str {
         "c" | "celsius" => "°C",
         _ if name.starts_with("fps") || suffix == "fps" => "fps",
         _ => "",
+    }
+}
+
+fn cache_of<'c>(
+    caches: &'c mut HashMap<Arc<str>, Cache>,
+    source: &Arc<str>,
+    nrules: usize,
+) -> &'c mut Cache {
+    caches.entry(source.clone()).or_insert_with(|| Cache {
+        rules: (0..nrules).map(|_| HashMap::new()).collect(),
+        ..Cache::default()
+    })
+}
+
+/// Adds 1 to the series in `slot`, resolving it from `spec` the first time.
+fn count_one(
+    store: &mut Store,
+    slot: &mut Option<Option<SeriesRef>>,
+    spec: &SeriesSpec<'_>,
+    now: f64,
+) {
+    if let Some(r) = *slot.get_or_insert_with(|| store.resolve(spec)) {
+        store.apply(r, Obs::Add(1.0), now);
     }
 }
 
@@ -190,33 +213,20 @@ impl Rules {
 
     /// Applies one parsed record from `source` to the store.
     pub fn apply(&mut self, store: &mut Store, source: &Arc<str>, rec: &Record<'_>, now: f64) {
-        let nrules = self.rules.len();
-        let cache = self.caches.entry(source.clone()).or_insert_with(|| Cache {
-            rules: (0..nrules).map(|_| HashMap::new()).collect(),
-            ..Cache::default()
-        });
+        let cache = cache_of(&mut self.caches, source, self.rules.len());
         let li = rec.level.map_or(5, |l| l as usize);
-        let r = *cache.lines[li].get_or_insert_with(|| {
-            store
-                .resolve(&SeriesSpec {
-                    name: "log_lines_total",
-                    labels: &[("source", source), ("level", LEVELS[li])],
-                    kind: Kind::Counter,
-                    unit: "lines",
-                    help: "log lines read, by source and level",
-                    buckets: None,
-                })
-                .unwrap_or(SeriesRef(u32::MAX))
-        });
-        if r.0 != u32::MAX {
-            store.apply(r, Obs::Add(1.0), now);
-        }
+        let spec = SeriesSpec {
+            name: "log_lines_total",
+            labels: &[("source", source), ("level", LEVELS[li])],
+            kind: Kind::Counter,
+            unit: "lines",
+            help: "log lines read, by source and level",
+            buckets: None,
+        };
+        count_one(store, &mut cache.lines[li], &spec, now);
         if self.auto_gauges {
             for f in &rec.fields {
-                if !(self.auto_gauges
-                    && f.value.is_numeric()
-                    && !self.consumed.iter().any(|c| *c == *f.key))
-                {
+                if !(f.value.is_numeric() && !self.consumed.iter().any(|c| *c == *f.key)) {
                     continue;
                 }
                 let r = match cache.gauges.get(f.key.as_ref()) {
@@ -302,26 +312,16 @@ impl Rules {
 
     /// Counts a line the parser of `source` rejected.
     pub fn parse_error(&mut self, store: &mut Store, source: &Arc<str>, now: f64) {
-        let nrules = self.rules.len();
-        let cache = self.caches.entry(source.clone()).or_insert_with(|| Cache {
-            rules: (0..nrules).map(|_| HashMap::new()).collect(),
-            ..Cache::default()
-        });
-        let r = *cache.errors.get_or_insert_with(|| {
-            store
-                .resolve(&SeriesSpec {
-                    name: "log_parse_errors_total",
-                    labels: &[("source", source)],
-                    kind: Kind::Counter,
-                    unit: "lines",
-                    help: "lines the parser rejected, by source",
-                    buckets: None,
-                })
-                .unwrap_or(SeriesRef(u32::MAX))
-        });
-        if r.0 != u32::MAX {
-            store.apply(r, Obs::Add(1.0), now);
-        }
+        let cache = cache_of(&mut self.caches, source, self.rules.len());
+        let spec = SeriesSpec {
+            name: "log_parse_errors_total",
+            labels: &[("source", source)],
+            kind: Kind::Counter,
+            unit: "lines",
+            help: "lines the parser rejected, by source",
+            buckets: None,
+        };
+        count_one(store, &mut cache.errors, &spec, now);
     }
 
     /// The samples a record would produce, without touching a store (for `kpid parse`).

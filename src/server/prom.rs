@@ -1,7 +1,7 @@
 //! `/metrics`: the Prometheus text exposition of every KPI and of kpid itself.
 
 use super::AppState;
-use crate::kpi::{now, view};
+use crate::kpi::{self, now, view};
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -73,17 +73,12 @@ pub fn exposition(state: &AppState) -> String {
     for (name, help, get) in per_file {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
         for f in &files {
-            let path = f
-                .path
-                .replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('\n', "\\n");
-            let source = f.source.replace('\\', "\\\\").replace('"', "\\\"");
-            let _ = writeln!(
-                out,
-                "{name}{{source=\"{source}\",path=\"{path}\"}} {}",
-                get(f)
+            out.push_str(name);
+            kpi::write_labels(
+                &mut out,
+                [("source", f.source.as_str()), ("path", f.path.as_str())],
             );
+            let _ = writeln!(out, " {}", get(f));
         }
     }
     let _ = writeln!(out, "# HELP kpid_uptime_seconds seconds since kpid started\n# TYPE kpid_uptime_seconds gauge\nkpid_uptime_seconds {}", state.started.elapsed().as_secs_f64());
