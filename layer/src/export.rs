@@ -19,6 +19,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(1);
 /// What the exporter needs.
 #[derive(Debug)]
 pub(crate) struct Config {
+    pub(crate) clock: crate::clock::Clock,
     pub(crate) socket: PathBuf,
     pub(crate) app: String,
     pub(crate) host: String,
@@ -91,6 +92,7 @@ impl Exporter {
                     .interval
                     .min(self.next_try.saturating_duration_since(Instant::now())),
             };
+            self.cfg.clock.refine();
             let gen = self
                 .shared
                 .take(&mut out, wait.max(Duration::from_millis(1)), flushed_gen);

@@ -18,6 +18,7 @@
 //! restarts. The returned [`FlushGuard`] flushes on drop, waiting at most
 //! [`DEFAULT_FLUSH_TIMEOUT`]. The wire format is `docs/protocol.md` (crate `kpid-wire`).
 
+mod clock;
 mod export;
 mod queue;
 mod record;
@@ -130,7 +131,9 @@ impl Builder {
             batch_bytes: self.batch_bytes.min(self.queue_bytes),
         };
         let shared = Arc::new(Shared::new(limits));
+        let clock = clock::Clock::new();
         let cfg = export::Config {
+            clock: clock.clone(),
             socket: self.socket.unwrap_or_else(default_socket_path),
             app: self.app.unwrap_or_else(default_app_name),
             host: host_name(),
@@ -142,7 +145,7 @@ impl Builder {
         }
         let layer = KpidLayer {
             shared: shared.clone(),
-            clock: record::Clock::new(),
+            clock,
         };
         (
             layer,

@@ -88,17 +88,24 @@ impl Shared {
         self.dropped[level].fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Queues one encoded frame, or drops and counts it when the queue is full.
+    /// Queues one frame, encoded by `encode` straight into the queue (the lock is held for
+    /// the encoding: no copy, no scratch), or drops and counts it when the queue is full.
     #[inline]
-    pub(crate) fn push(&self, frame: &[u8], level: usize) {
+    pub(crate) fn push_with(&self, level: usize, encode: impl FnOnce(&mut Vec<u8>)) {
         let mut p = lock(&self.pending);
         let before = p.buf.len();
-        if p.records >= self.limits.records || before + frame.len() > self.limits.bytes {
+        if p.records >= self.limits.records {
             drop(p);
             self.drop_records(level, 1);
             return;
         }
-        p.buf.extend_from_slice(frame);
+        encode(&mut p.buf);
+        if p.buf.len() > self.limits.bytes {
+            p.buf.truncate(before);
+            drop(p);
+            self.drop_records(level, 1);
+            return;
+        }
         p.records += 1;
         p.levels[level] += 1;
         let full = before < self.limits.batch_bytes && p.buf.len() >= self.limits.batch_bytes;

@@ -2,12 +2,12 @@
 //! buffer and queued. An open span keeps only a fixed-size start record (its start time, its
 //! error flag and up to [`SPAN_FIELD_BYTES`] of encoded fields) in its registry extensions.
 
+use crate::clock::Clock;
 use crate::queue::Shared;
 use kpid_wire::{self as wire, FrameType, FrameWriter, Value};
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
@@ -44,32 +44,9 @@ pub struct KpidLayer {
     pub(crate) clock: Clock,
 }
 
-/// Monotonic time since the layer started, mapped to Unix time once.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Clock {
-    base: Instant,
-    base_unix_ns: u64,
-}
-
-impl Clock {
-    pub(crate) fn new() -> Self {
-        let unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        Clock {
-            base: Instant::now(),
-            base_unix_ns: unix.as_nanos() as u64,
-        }
-    }
-
-    #[inline]
-    fn now_ns(&self) -> u64 {
-        self.base.elapsed().as_nanos() as u64
-    }
-}
-
 /// The fixed-size start record of an open span.
 struct SpanStart {
+    parent: &'static str,
     start_ns: u64,
     error: bool,
     count: u8,
@@ -246,7 +223,17 @@ where
             return;
         }
         let Some(span) = ctx.span(id) else { return };
+        // The parent's name: the thread's current span for a contextual span (no lookup).
+        let parent = if attrs.is_contextual() {
+            ctx.current_span().metadata().map_or("", |m| m.name())
+        } else {
+            attrs
+                .parent()
+                .and_then(|p| ctx.metadata(p))
+                .map_or("", |m| m.name())
+        };
         let mut start = SpanStart {
+            parent,
             start_ns: self.clock.now_ns(),
             error: false,
             count: 0,
@@ -277,19 +264,28 @@ where
             self.shared.drop_records(level, 1);
             return;
         }
-        let span = ctx.event_span(event);
-        if level == 4 {
-            if let Some(s) = &span {
-                if let Some(start) = s.extensions_mut().get_mut::<SpanStart>() {
-                    start.error = true;
+        // The enclosing span's name comes from the thread's current span (no registry
+        // lookup), except for an explicit parent or an ERROR event, which marks the span.
+        let span_name = if level == 4 || event.parent().is_some() {
+            let span = ctx.event_span(event);
+            if level == 4 {
+                if let Some(s) = &span {
+                    if let Some(start) = s.extensions_mut().get_mut::<SpanStart>() {
+                        start.error = true;
+                    }
                 }
             }
-        }
+            span.map_or("", |s| s.metadata().name())
+        } else if event.is_contextual() {
+            ctx.current_span().metadata().map_or("", |m| m.name())
+        } else {
+            ""
+        };
         let now = self.clock.base_unix_ns + self.clock.now_ns();
-        with_scratch(|buf| {
+        self.shared.push_with(level, |buf| {
             let mut w = FrameWriter::begin(buf, FrameType::Event);
             w.varint(now).u8(level as u8).str(meta.target());
-            w.str(span.as_ref().map_or("", |s| s.name()));
+            w.str(span_name);
             let at = w.pos();
             w.u8(0);
             let mut v = FieldWriter::new(w.buf(), 0, usize::MAX);
@@ -297,7 +293,6 @@ where
             let n = v.fit_count;
             w.patch(at, n);
             w.finish();
-            self.shared.push(buf, level);
         });
     }
 
@@ -314,21 +309,19 @@ where
             return;
         };
         if !self.shared.accepting() {
+            // Opened while connected, closing while the daemon is absent.
             self.shared.drop_records(level, 1);
             return;
         }
         let end = self.clock.now_ns();
-        let parent = span.parent();
-        with_scratch(|buf| {
+        self.shared.push_with(level, |buf| {
             let mut w = FrameWriter::begin(buf, FrameType::Span);
-            w.str(meta.name()).str(meta.target());
-            w.str(parent.as_ref().map_or("", |p| p.name()));
+            w.str(meta.name()).str(meta.target()).str(start.parent);
             w.varint(self.clock.base_unix_ns + start.start_ns);
             w.varint(end.saturating_sub(start.start_ns));
             w.u8(level as u8).u8(start.error as u8);
             w.u8(start.count).raw(&start.fields[..start.len as usize]);
             w.finish();
-            self.shared.push(buf, level);
         });
     }
 }
