@@ -93,7 +93,7 @@ fn daemon_restarted_mid_run_and_the_layer_reconnects() {
         guard.stats().connects >= 2
     });
     wait_until(10, "spans reach the new daemon", || {
-        d2.total(id).unwrap_or(0.0) > 100.0
+        d2.socket_health()["spans"].as_u64().unwrap_or(0) > 100
     });
     stop.store(true, Ordering::Relaxed);
     app.join().unwrap();
@@ -209,30 +209,52 @@ fn socket_is_owner_only_stale_replaced_live_kept_other_uids_refused() {
     assert_eq!(mode(&path), 0o600);
     assert_eq!(mode(path.parent().unwrap()), 0o700);
 
-    // A live socket is not taken over.
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let _g = rt.enter();
-    let store = d.store.clone();
-    let cfg = kpid::sources::socket::SocketConfig {
-        path: path.clone(),
-        ..Default::default()
-    };
-    let e =
-        kpid::sources::socket::spawn(cfg.clone(), store.clone(), Default::default()).unwrap_err();
-    assert!(e.to_string().contains("in use"), "{e}");
-    // A stale one is replaced.
+    // A live socket is not taken over: a second daemon on the same path refuses to start.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kpid"))
+        .args([
+            "--socket",
+            path.to_str().unwrap(),
+            "--port",
+            "0",
+            "--state-dir",
+        ])
+        .arg(dir.path().join("state2"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("in use"), "{err}");
+    assert!(
+        d.total("nothing").is_none(),
+        "the first daemon still answers"
+    );
+    // A stale one (left by a killed daemon) is replaced, owner-only again.
     d.kill();
     assert!(path.exists());
-    let h = kpid::sources::socket::spawn(cfg.clone(), store.clone(), Default::default()).unwrap();
+    let mut d = Daemon::start(&path);
     assert_eq!(mode(&path), 0o600);
-    drop(h);
-    assert!(!path.exists(), "removed on shutdown");
+    let _ = Raw::hello(&path, "probe");
+    d.stop();
+    assert!(!path.exists(), "removed on clean shutdown");
     // A regular file at the path is never deleted.
     std::fs::write(&path, b"keep").unwrap();
-    assert!(kpid::sources::socket::spawn(cfg, store, Default::default()).is_err());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kpid"))
+        .args([
+            "--socket",
+            path.to_str().unwrap(),
+            "--port",
+            "0",
+            "--state-dir",
+        ])
+        .arg(dir.path().join("state2"))
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(std::fs::read(&path).unwrap(), b"keep");
     std::fs::remove_file(&path).unwrap();
-    drop(_g);
 
     // Another uid: kept out by the permissions, and refused by the uid check when the
     // permissions are loosened by hand.

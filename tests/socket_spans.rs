@@ -55,22 +55,22 @@ fn exact_span_counts_errors_events_and_field_convention() {
     expect_total(&d, r#"frames{app="cam"}"#, 1000.0, 5);
     expect_total(&d, r#"retries{app="cam"}"#, 3.0, 5);
     expect_total(&d, r#"batch{app="cam"}"#, 1000.0, 5);
-    let store = d.store.lock();
-    let (desc, s) = store.get(r#"queue_depth{app="cam"}"#).expect("gauge");
-    assert_eq!(
-        (desc.kind, s.last),
-        (kpid::kpi::Kind::Gauge, (999 % 7) as f64)
-    );
-    let (desc, s) = store
-        .get(r#"span_duration_seconds{app="cam",span="frame"}"#)
+    let g = d.latest(r#"queue_depth{app="cam"}"#).expect("gauge");
+    assert_eq!(g["kind"], "gauge");
+    assert_eq!(g["value"].as_f64(), Some((999 % 7) as f64));
+    let k = d
+        .latest(r#"span_duration_seconds{app="cam",span="frame"}"#)
         .unwrap();
-    assert_eq!(desc.unit, "s");
-    assert!(
-        s.sum > 0.0 && s.sum < 60.0,
-        "durations in seconds: {}",
-        s.sum
+    assert_eq!(
+        (k["kind"].as_str(), k["unit"].as_str()),
+        (Some("distribution"), Some("s"))
     );
-    drop(store);
+    let sum = k["sum"].as_f64().unwrap();
+    assert!(sum > 0.0 && sum < 60.0, "durations in seconds: {k}");
+    assert!(
+        k["p99"].as_f64().unwrap() >= k["p50"].as_f64().unwrap(),
+        "{k}"
+    );
     let h = d.socket_health();
     assert_eq!(h["rejected_total"], 0, "{h}");
     assert_eq!(h["app_dropped"], 0, "{h}");
@@ -107,10 +107,8 @@ fn explicit_metric_samples_with_labels() {
     expect_total(&d, r#"requests_total{app="api",route="/a"}"#, 20.0, 10);
     expect_total(&d, r#"latency_seconds{app="api",route="/a"}"#, 10.0, 5);
     let last = d
-        .store
-        .lock()
-        .get(r#"inflight{app="api"}"#)
-        .map(|(_, s)| s.last);
+        .latest(r#"inflight{app="api"}"#)
+        .and_then(|k| k["value"].as_f64());
     assert_eq!(last, Some(9.0));
     assert_eq!(d.socket_health()["metrics"], 30);
 }

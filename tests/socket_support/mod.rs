@@ -1,80 +1,72 @@
-//! Helpers for the socket-source tests: a kpid with a socket, apps built on the real
-//! `kpid-layer`, and a raw protocol client for misbehaving peers.
+//! Helpers for the socket-source tests: the real kpid binary with a socket, apps built on
+//! the real `kpid-layer`, and a raw protocol client for misbehaving peers.
 #![allow(dead_code)]
 
-use kpid::kpi::{Limits, SharedStore, Store};
-use kpid::sources::socket::{self, SocketConfig, SocketHandle, SocketStats};
+#[path = "../common/mod.rs"]
+mod common;
+
+pub use common::Kpid;
 use kpid_layer::{Builder, FlushGuard, KpidLayer};
 use kpid_wire as wire;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing_subscriber::prelude::*;
 
-/// A kpid serving `path`.
+/// The real daemon binary, serving the socket `path`, with a fresh state directory of its
+/// own (outside the socket's directory, whose permissions the daemon decides).
 pub struct Daemon {
-    rt: Option<tokio::runtime::Runtime>,
-    handle: Option<SocketHandle>,
-    pub store: SharedStore,
-    pub stats: Arc<SocketStats>,
+    pub kpid: Kpid,
     pub path: PathBuf,
+    state: tempfile::TempDir,
 }
 
 impl Daemon {
     pub fn start(path: &Path) -> Daemon {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let store: SharedStore = Arc::new(parking_lot::Mutex::new(Store::new(Limits::default())));
-        let stats = SocketStats::shared();
-        let cfg = SocketConfig {
-            path: path.to_owned(),
-            ..SocketConfig::default()
-        };
-        let handle = {
-            let _g = rt.enter();
-            socket::spawn(cfg, store.clone(), stats.clone()).expect("socket source")
-        };
+        let state = tempfile::tempdir().unwrap();
+        let kpid = Kpid::start(
+            state.path(),
+            &[
+                "--socket",
+                path.to_str().unwrap(),
+                "--state-dir",
+                state.path().to_str().unwrap(),
+            ],
+        );
         Daemon {
-            rt: Some(rt),
-            handle: Some(handle),
-            store,
-            stats,
+            kpid,
             path: path.to_owned(),
+            state,
         }
     }
 
-    /// Counter total, or distribution count, of a KPI id.
+    /// The latest view of one KPI id.
+    pub fn latest(&self, id: &str) -> Option<serde_json::Value> {
+        self.kpid.latest(id)
+    }
+
+    /// Counter `total`, or distribution `count`, of a KPI id.
     pub fn total(&self, id: &str) -> Option<f64> {
-        self.store.lock().get(id).map(|(_, s)| s.total)
+        let k = self.latest(id)?;
+        k.get("total")
+            .or_else(|| k.get("count"))
+            .and_then(|v| v.as_f64())
     }
 
-    /// The socket section of the health report.
+    /// The socket section of `/api/health`.
     pub fn socket_health(&self) -> serde_json::Value {
-        serde_json::to_value(&*self.stats).unwrap()
+        self.kpid.json("/api/health")["socket"].clone()
     }
 
-    /// Kills it: the socket file stays behind (stale), connections drop.
+    /// SIGKILL: the socket file stays behind (stale), connections drop.
     pub fn kill(&mut self) {
-        if let Some(h) = self.handle.take() {
-            std::mem::forget(h); // a killed daemon does not clean up
-        }
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_timeout(Duration::from_secs(2));
-        }
+        self.kpid.kill9();
     }
-}
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        drop(self.handle.take());
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
-        }
+    /// SIGTERM and wait.
+    pub fn stop(&mut self) {
+        self.kpid.terminate();
     }
 }
 
