@@ -151,3 +151,31 @@ fn fifty_concurrent_apps() {
     assert_eq!(h["spans"], 100_000, "{h}");
     assert_eq!(h["connections"], 50, "{h}");
 }
+
+#[test]
+fn demo_pipeline_reports_every_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kpid.sock");
+    let d = Daemon::start(&path);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let t = {
+        let (path, stop) = (path.clone(), stop.clone());
+        std::thread::spawn(move || kpid::demo::spans::run(path, stop))
+    };
+    for stage in ["frame", "capture", "preprocess", "infer", "postprocess"] {
+        let id = format!(r#"span_total{{app="demo-pipeline",span="{stage}"}}"#);
+        wait_until(20, &id, || d.total(&id).unwrap_or(0.0) >= 5.0);
+    }
+    wait_until(10, "frames_processed", || {
+        d.total(r#"frames_processed{app="demo-pipeline"}"#)
+            .unwrap_or(0.0)
+            >= 5.0
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    t.join().unwrap();
+    let k = d
+        .latest(r#"span_duration_seconds{app="demo-pipeline",span="infer"}"#)
+        .unwrap();
+    let p50 = k["p50"].as_f64().unwrap();
+    assert!(p50 > 0.005 && p50 < 0.1, "infer p50 {p50} s: {k}");
+}

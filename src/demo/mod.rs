@@ -2,6 +2,7 @@
 //! it with the rules in `demo.toml`, dashboard on http://127.0.0.1:8050.
 
 pub mod simulator;
+pub mod spans;
 
 use crate::cli::DemoArgs;
 use crate::config::{Config, Dur, SourceConfig};
