@@ -32,6 +32,8 @@ pub struct RegexParser {
     locs: CaptureLocations,
     fast: Option<Delimited>,
     slots: Vec<usize>,
+    /// The last time text parsed and its value: access logs repeat the same second.
+    last_time: (Vec<u8>, f64),
     /// (group index, name, slot) of every named group.
     names: Vec<(usize, &'static [u8], Option<Slot>)>,
 }
@@ -72,6 +74,7 @@ impl RegexParser {
             fast,
             re,
             names,
+            last_time: (Vec::new(), 0.0),
         })
     }
 
@@ -103,10 +106,7 @@ impl Parser for RegexParser {
             }
             for &(group, name, slot) in &self.names {
                 let raw = &line[self.slots[2 * group]..self.slots[2 * group + 1]];
-                match slot {
-                    None => out.push(name, typed(raw)),
-                    Some(_) => assign_raw(out, slot, Cow::Borrowed(name), raw),
-                }
+                field(&mut self.last_time, out, name, slot, raw);
             }
             return Ok(());
         }
@@ -115,10 +115,37 @@ impl Parser for RegexParser {
         }
         for &(group, name, slot) in &self.names {
             if let Some((s, e)) = self.locs.get(group) {
-                assign_raw(out, slot, Cow::Borrowed(name), &line[s..e]);
+                field(&mut self.last_time, out, name, slot, &line[s..e]);
             }
         }
         Ok(())
+    }
+}
+
+/// Stores one capture: typed field, or record slot (times through a one-entry cache).
+#[inline]
+fn field<'a>(
+    last_time: &mut (Vec<u8>, f64),
+    out: &mut Record<'a>,
+    name: &'static [u8],
+    slot: Option<Slot>,
+    raw: &'a [u8],
+) {
+    match slot {
+        None => out.push(name, typed(raw)),
+        Some(Slot::Time) if out.timestamp.is_none() => {
+            if !raw.is_empty() && last_time.0 == raw {
+                out.timestamp = Some(last_time.1);
+                return;
+            }
+            assign_raw(out, slot, Cow::Borrowed(name), raw);
+            if let Some(t) = out.timestamp {
+                last_time.0.clear();
+                last_time.0.extend_from_slice(raw);
+                last_time.1 = t;
+            }
+        }
+        Some(_) => assign_raw(out, slot, Cow::Borrowed(name), raw),
     }
 }
 
@@ -170,6 +197,23 @@ mod tests {
         assert!(r.fields.is_empty());
         let mut r = Record::new();
         assert_eq!(p.parse(b"nothing to see", &mut r), Err(ParseError::NoMatch));
+    }
+
+    #[test]
+    fn repeated_times_come_from_the_cache_and_bad_ones_stay_fields() {
+        let mut p = RegexParser::new(r"^(?P<time>\S+) (?P<n>\d+)$").unwrap();
+        for (line, ts) in [
+            (&b"2026-11-23T10:00:00Z 1"[..], Some(1_795_428_000.0)),
+            (b"2026-11-23T10:00:00Z 2", Some(1_795_428_000.0)),
+            (b"2026-11-23T10:00:01Z 3", Some(1_795_428_001.0)),
+            (b"soon 4", None),
+            (b"soon 5", None),
+        ] {
+            let mut r = Record::new();
+            p.parse(line, &mut r).unwrap();
+            assert_eq!(r.timestamp, ts);
+            assert_eq!(r.get(b"time").is_some(), ts.is_none());
+        }
     }
 
     #[test]
