@@ -1,0 +1,170 @@
+//! Daemon-side ingest of span closes through the real `kpid` binary (release build):
+//!
+//! 1. **capacity**: one sender writes pre-encoded span frames (8 span names, 2 fields each)
+//!    as fast as the socket takes them for `SECS` seconds; the rate is spans applied to the
+//!    store (`/api/health` → `socket.spans`) over the time until all were applied.
+//! 2. **paced, end to end**: an app thread with the real `kpid-layer` opens and closes spans
+//!    (2 fields) at a paced target rate for `SECS` seconds; reports the rate achieved, the
+//!    layer's drops and what the daemon applied (must equal what was emitted).
+//!
+//! Run: `cargo bench --bench socket_ingest` (env `SECS`, default 10; `RATE`, default 1000000).
+
+use kpid_wire as wire;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tracing_subscriber::prelude::*;
+
+struct Kpid {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Kpid {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(dir: &std::path::Path, sock: &std::path::Path) -> Kpid {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kpid"))
+        .args(["--socket", sock.to_str().unwrap(), "--port", "0", "--state-dir"])
+        .arg(dir.join("state"))
+        .env("KPID_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("kpid binary");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let port = line.trim().rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok());
+    Kpid { child, port: port.unwrap_or_else(|| panic!("kpid printed {line:?}")) }
+}
+
+fn socket_stats(port: u16) -> serde_json::Value {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET /api/health HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    serde_json::from_str::<serde_json::Value>(body).unwrap()["socket"].clone()
+}
+
+fn spans_applied(port: u16) -> u64 {
+    socket_stats(port)["spans"].as_u64().unwrap_or(0)
+}
+
+fn wait_applied(port: u16, want: u64) -> Instant {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while spans_applied(port) < want {
+        assert!(Instant::now() < deadline, "daemon never applied {want} spans");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Instant::now()
+}
+
+fn capacity(dir: &std::path::Path, secs: u64) {
+    let sock = dir.join("cap.sock");
+    let k = start(dir, &sock);
+    let mut s = UnixStream::connect(&sock).unwrap();
+    let mut hello = Vec::new();
+    wire::encode_hello(&mut hello, &wire::Hello { version: wire::VERSION, app: "blaster", pid: 1, host: "h" });
+    s.write_all(&hello).unwrap();
+    let mut reply = [0u8; 64];
+    let _ = s.read(&mut reply).unwrap();
+    let names = ["capture", "preprocess", "infer", "postprocess", "decode", "resize", "nms", "encode"];
+    let mut batch = Vec::with_capacity(70_000);
+    let mut scratch = Vec::new();
+    let mut per_batch = 0u64;
+    while batch.len() < 64 << 10 {
+        let fields = wire::Fields::encode(
+            &mut scratch,
+            &[("frame", wire::Value::U64(per_batch)), ("model", wire::Value::Str("yolo"))],
+        );
+        let span = wire::SpanClose {
+            name: names[per_batch as usize % names.len()],
+            target: "bench",
+            parent: "frame",
+            start_unix_ns: 1_700_000_000_000_000_000 + per_batch,
+            duration_ns: 1_000_000 + per_batch * 1000,
+            level: wire::Level::Info,
+            error: per_batch % 100 == 0,
+            fields,
+        };
+        wire::encode_span(&mut batch, &span);
+        per_batch += 1;
+    }
+    let t0 = Instant::now();
+    let mut sent = 0u64;
+    while t0.elapsed() < Duration::from_secs(secs) {
+        s.write_all(&batch).unwrap();
+        sent += per_batch;
+    }
+    let done = wait_applied(k.port, sent);
+    let el = (done - t0).as_secs_f64();
+    let st = socket_stats(k.port);
+    println!(
+        "capacity: {sent} spans ({} B each) applied in {el:.2} s = {:.0} spans/s; rejected {}",
+        batch.len() as u64 / per_batch,
+        sent as f64 / el,
+        st["rejected_total"]
+    );
+}
+
+fn paced(dir: &std::path::Path, secs: u64, rate: u64) {
+    let sock = dir.join("paced.sock");
+    let k = start(dir, &sock);
+    let (layer, guard) = kpid_layer::Builder::default().socket(&sock).app("paced").build();
+    while guard.connecting() {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let chunk = (rate / 1000).max(1); // spans per millisecond
+    let mut emitted = 0u64;
+    let t0 = Instant::now();
+    tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+        let mut tick = 0u64;
+        while t0.elapsed() < Duration::from_secs(secs) {
+            for i in 0..chunk {
+                let _s = tracing::info_span!("infer", frame = emitted + i, model = "yolo").entered();
+            }
+            emitted += chunk;
+            tick += 1;
+            let due = t0 + Duration::from_millis(tick);
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
+    });
+    let el = t0.elapsed().as_secs_f64();
+    assert!(guard.flush(Duration::from_secs(30)));
+    let st = guard.stats();
+    let dropped: u64 = st.dropped.iter().sum();
+    let applied_by = wait_applied(k.port, st.sent);
+    let lag = applied_by.saturating_duration_since(t0 + Duration::from_secs_f64(el));
+    let daemon = socket_stats(k.port);
+    println!(
+        "paced: target {rate}/s, emitted {emitted} in {el:.2} s = {:.0} spans/s; layer sent {}, dropped {dropped}; \
+         daemon applied {} (rejected {}, app-reported drops {}); all applied {:.0} ms after the app stopped",
+        emitted as f64 / el,
+        st.sent,
+        daemon["spans"],
+        daemon["rejected_total"],
+        daemon["app_dropped"],
+        lag.as_secs_f64() * 1e3
+    );
+}
+
+fn main() {
+    let secs = std::env::var("SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let rate = std::env::var("RATE").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let dir = std::env::temp_dir().join(format!("kpid-ingest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    println!("kpid ingest, {} CPUs, {secs} s per run", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    capacity(&dir, secs);
+    paced(&dir, secs, rate);
+    let _ = std::fs::remove_dir_all(&dir);
+}
