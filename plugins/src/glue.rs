@@ -3,30 +3,27 @@
 
 use crate::abi::{self, Sink};
 use crate::{Out, Parser, Reject};
-use std::cell::Cell;
 use std::ffi::{c_char, c_void};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Once;
 
-/// Panics inside a plugin past this many are no longer printed (they are still reported to
+/// Panics past this many are no longer printed by a loaded plugin (they are still reported to
 /// the host as errors, line by line).
 const PRINTED_PANICS: u64 = 10;
 
 static PANICS: AtomicU64 = AtomicU64::new(0);
 static HOOK: Once = Once::new();
 
-thread_local! {
-    static IN_PLUGIN: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Chains a panic hook that stays quiet about panics caught here once there were many.
-fn install_hook() {
+/// Called by the entry function, that is only when the library is loaded as a plugin: the
+/// library then has its own copy of std, whose panics are all the plugin's, and this hook
+/// stops printing them after the first few. (Linked as a Rust library, for tests, the
+/// program's panic hook is left alone.)
+pub fn entered() {
     HOOK.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
-            let ours = IN_PLUGIN.with(Cell::get);
-            if !ours || PANICS.fetch_add(1, Ordering::Relaxed) < PRINTED_PANICS {
+            if PANICS.fetch_add(1, Ordering::Relaxed) < PRINTED_PANICS {
                 previous(info);
             }
         }));
@@ -35,11 +32,7 @@ fn install_hook() {
 
 /// Runs `f` with panics caught; the error is the panic's message.
 fn guarded<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-    install_hook();
-    IN_PLUGIN.with(|c| c.set(true));
-    let r = panic::catch_unwind(AssertUnwindSafe(f));
-    IN_PLUGIN.with(|c| c.set(false));
-    r.map_err(|payload| {
+    panic::catch_unwind(AssertUnwindSafe(f)).map_err(|payload| {
         let msg = payload
             .downcast_ref::<&str>()
             .map(|s| s.to_string())

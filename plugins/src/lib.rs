@@ -95,6 +95,7 @@ macro_rules! declare_parser {
                 parse: Some($crate::glue::parse::<$ty>),
                 destroy: Some($crate::glue::destroy::<$ty>),
             };
+            $crate::glue::entered();
             &TABLE
         }
     };

@@ -9,7 +9,8 @@ use crate::kpi::Obs;
 use crate::parse::rules::Rules;
 use anyhow::Context;
 use kpid_parsers::{Parser, ParserOptions, Record, Value};
-use std::io::{BufWriter, Read, Write};
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// Options of `kpid parse`.
@@ -102,22 +103,17 @@ pub fn make_parser(
     }
 }
 
-/// `kpid parse`: reads the file or stdin.
+/// `kpid parse`: reads the file or stdin, line by line.
 pub fn run_parse(args: &ParseArgs) -> anyhow::Result<()> {
-    let mut input = Vec::new();
-    match &args.file {
-        Some(f) => {
-            input = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?
-        }
-        None => {
-            _ = std::io::stdin()
-                .lock()
-                .read_to_end(&mut input)
-                .context("cannot read stdin")?
-        }
-    }
+    let input: Box<dyn BufRead> = match &args.file {
+        Some(f) => Box::new(BufReader::with_capacity(
+            1 << 20,
+            File::open(f).with_context(|| format!("cannot read {}", f.display()))?,
+        )),
+        None => Box::new(std::io::stdin().lock()),
+    };
     let stdout = std::io::stdout();
-    match parse_to(args, &input, BufWriter::new(stdout.lock())) {
+    match parse_to(args, input, BufWriter::new(stdout.lock())) {
         Err(e)
             if e.downcast_ref::<std::io::Error>()
                 .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
@@ -139,7 +135,11 @@ fn source_config<'c>(cfg: &'c Config, args: &ParseArgs) -> Option<&'c SourceConf
 }
 
 /// `kpid parse` over `input`, writing to `out`.
-pub fn parse_to(args: &ParseArgs, input: &[u8], mut out: impl Write) -> anyhow::Result<()> {
+pub fn parse_to(
+    args: &ParseArgs,
+    mut input: impl BufRead,
+    mut out: impl Write,
+) -> anyhow::Result<()> {
     let cfg = match &args.config {
         Some(path) => Config::load(path)?,
         // An empty file, so that the file's defaults apply (automatic gauges on).
@@ -151,7 +151,12 @@ pub fn parse_to(args: &ParseArgs, input: &[u8], mut out: impl Write) -> anyhow::
     let source = match (&args.source, src) {
         (Some(s), _) => s.clone(),
         (None, Some(s)) => crate::daemon::source_name(s),
-        (None, None) => "stdin".to_string(),
+        (None, None) => match &args.file {
+            Some(f) => f
+                .file_stem()
+                .map_or("file".into(), |s| s.to_string_lossy().into_owned()),
+            None => "stdin".to_string(),
+        },
     };
     let name = args
         .parser
@@ -171,7 +176,18 @@ pub fn parse_to(args: &ParseArgs, input: &[u8], mut out: impl Write) -> anyhow::
 
     let (mut lines, mut errors) = (0u64, 0u64);
     let mut rec: Record<'static> = Record::new();
-    for (i, line) in crate::parse::stage::lines(input).enumerate() {
+    let mut buf = Vec::new();
+    for i in 0.. {
+        buf.clear();
+        if input
+            .read_until(b'\n', &mut buf)
+            .context("cannot read the input")?
+            == 0
+        {
+            break;
+        }
+        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
         let mut r = rec.recycle();
         lines += 1;
         match parser.parse(line, &mut r) {

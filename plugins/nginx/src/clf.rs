@@ -56,7 +56,7 @@ struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     fn word(&mut self) -> Option<&'a [u8]> {
         let rest = &self.line[self.pos..];
-        let n = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+        let n = memchr::memchr(b' ', rest).unwrap_or(rest.len());
         if n == 0 {
             return None;
         }
@@ -78,16 +78,15 @@ impl<'a> Cursor<'a> {
         }
         let start = self.pos + 1;
         let mut i = start;
-        while i < self.line.len() {
-            match self.line[i] {
-                b'\\' => i += 2,
-                b if b == close => {
-                    self.pos = i + 1;
-                    self.skip_spaces();
-                    return Some(&self.line[start..i]);
-                }
-                _ => i += 1,
+        while let Some(n) = memchr::memchr2(close, b'\\', self.line.get(i..)?) {
+            i += n;
+            if self.line[i] == b'\\' {
+                i += 2;
+                continue;
             }
+            self.pos = i + 1;
+            self.skip_spaces();
+            return Some(&self.line[start..i]);
         }
         None
     }
