@@ -55,6 +55,13 @@ pub fn build_config(args: &RunArgs) -> anyhow::Result<Config> {
         cfg.state_dir = args.state_dir.clone();
     }
     for log in &args.logs {
+        if cfg
+            .sources
+            .iter()
+            .any(|s| Path::new(&s.path) == Path::new(log))
+        {
+            continue; // already a [[source]] of the config, with its own parser
+        }
         cfg.sources.push(SourceConfig {
             name: None,
             path: log.clone(),
@@ -62,6 +69,20 @@ pub fn build_config(args: &RunArgs) -> anyhow::Result<Config> {
             pattern: None,
             options: String::new(),
         });
+    }
+    // Every source needs its own name (its parser and its `source` label): unnamed ones take
+    // their file stem, suffixed when that name is taken.
+    let mut taken: Vec<String> = cfg.sources.iter().filter_map(|s| s.name.clone()).collect();
+    for s in cfg.sources.iter_mut().filter(|s| s.name.is_none()) {
+        let base = source_name(s);
+        let mut name = base.clone();
+        let mut n = 2;
+        while taken.contains(&name) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        taken.push(name.clone());
+        s.name = Some(name);
     }
     Ok(cfg)
 }
@@ -148,7 +169,15 @@ fn parsers(
                 format!("source `{}`: field `parser`: {e}", source_name(s)),
             ))
         })?;
-        out.insert(Arc::from(source_name(s)), p);
+        if out.insert(Arc::from(source_name(s)), p).is_some() {
+            return Err(anyhow::Error::new(cfg.error_at(
+                0,
+                format!(
+                    "two sources are named `{}`: give each [[source]] its own `name`",
+                    source_name(s)
+                ),
+            )));
+        }
     }
     Ok(out)
 }

@@ -324,3 +324,47 @@ fn kill_9_mid_stream_then_restart_loses_and_duplicates_nothing() {
     let sum = k.latest("seq_sum").unwrap()["total"].as_f64().unwrap();
     assert_eq!(sum, (N * (N + 1) / 2) as f64, "every line exactly once");
 }
+
+/// Regression: a `--log` file whose stem equals a `[[source]]` name silently replaced that
+/// source's configured parser (every request was counted as `status=""`).
+#[test]
+fn log_flag_never_replaces_a_configured_source_parser() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("other")).unwrap();
+    let (mine, other) = (
+        dir.path().join("apache.log"),
+        dir.path().join("other/apache.log"),
+    );
+    std::fs::write(dir.path().join("k.toml"), "[[source]]\nname = \"apache\"\npath = \"apache.log\"\nparser = \"regex\"\npattern = '^(?P<status>\\d+) '\n\n[[rule]]\nname = \"hits_total\"\nkind = \"counter\"\nlabels = [\"status\"]\nsource = \"apache\"\n").unwrap();
+    std::fs::write(&mine, "200 ok\n404 missing\n").unwrap();
+    std::fs::write(&other, "level=info n=1\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kpid"))
+        .current_dir(dir.path())
+        .args([
+            "--one-shot",
+            "--config",
+            "k.toml",
+            "--log",
+            "apache.log",
+            "--log",
+            "other/apache.log",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("hits_total{status=\"200\"} 1\n")
+            && text.contains("hits_total{status=\"404\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("log_lines_total{level=\"info\",source=\"apache_2\"} 1\n"),
+        "{text}"
+    );
+    assert!(!text.contains("status=\"\""), "{text}");
+}

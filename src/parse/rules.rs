@@ -10,7 +10,8 @@ use super::filter::{number, Filter};
 use crate::config::{Config, ConfigError, RuleKind};
 use crate::kpi::{sanitize_name, Kind, Obs, SeriesRef, SeriesSpec, Store};
 use kpid_parsers::{Record, Value};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
+use std::io::Write;
 use std::sync::Arc;
 
 const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "none"];
@@ -34,8 +35,8 @@ struct Rule {
 struct Cache {
     lines: [Option<Option<SeriesRef>>; 6],
     errors: Option<Option<SeriesRef>>,
-    gauges: HashMap<Box<[u8]>, Option<SeriesRef>>,
-    rules: Vec<HashMap<Box<[u8]>, Option<SeriesRef>>>,
+    gauges: FxHashMap<Box<[u8]>, Option<SeriesRef>>,
+    rules: Vec<FxHashMap<Box<[u8]>, Option<SeriesRef>>>,
 }
 
 /// One sample a record would produce (for `kpid parse`).
@@ -53,7 +54,7 @@ pub struct Rules {
     rules: Vec<Rule>,
     auto_gauges: bool,
     consumed: Vec<Vec<u8>>,
-    caches: HashMap<Arc<str>, Cache>,
+    caches: FxHashMap<Arc<str>, Cache>,
     key: Vec<u8>,
 }
 
@@ -95,14 +96,19 @@ pub fn unit_from_key(name: &str) -> &'static str {
 }
 
 fn cache_of<'c>(
-    caches: &'c mut HashMap<Arc<str>, Cache>,
+    caches: &'c mut FxHashMap<Arc<str>, Cache>,
     source: &Arc<str>,
     nrules: usize,
 ) -> &'c mut Cache {
-    caches.entry(source.clone()).or_insert_with(|| Cache {
-        rules: (0..nrules).map(|_| HashMap::new()).collect(),
-        ..Cache::default()
-    })
+    // Looked up by `&str` first: no reference-count traffic on the per-line path.
+    if !caches.contains_key(&**source) {
+        let cache = Cache {
+            rules: (0..nrules).map(|_| FxHashMap::default()).collect(),
+            ..Cache::default()
+        };
+        caches.insert(source.clone(), cache);
+    }
+    caches.get_mut(&**source).expect("just inserted")
 }
 
 /// Adds 1 to the series in `slot`, resolving it from `spec` the first time.
@@ -185,7 +191,7 @@ impl Rules {
             rules,
             auto_gauges: cfg.auto_gauges,
             consumed,
-            caches: HashMap::new(),
+            caches: FxHashMap::default(),
             key: Vec::new(),
         })
     }
@@ -274,6 +280,9 @@ impl Rules {
                     "level" => self.key.push(li as u8),
                     _ => match rec.get(l.as_bytes()) {
                         Some(Value::Str(s)) => self.key.extend_from_slice(s),
+                        Some(Value::Int(i)) => {
+                            let _ = write!(self.key, "{i}");
+                        }
                         Some(v) => self.key.extend_from_slice(label_text(v).as_bytes()),
                         None => {}
                     },

@@ -35,14 +35,31 @@ impl std::fmt::Debug for StageConfig {
     }
 }
 
-/// Splits a batch into lines without their terminator (`\n`, and a `\r` before it).
-pub fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let body = data.strip_suffix(b"\n").unwrap_or(data);
-    let mut parts = body.split(|&b| b == b'\n');
-    if body.is_empty() && data.is_empty() {
-        parts.next();
+/// Splits a batch into lines without their terminator (`\n`, and a `\r` before it); a
+/// trailing fragment without `\n` is a line too.
+pub fn lines(data: &[u8]) -> Lines<'_> {
+    Lines { data, pos: 0 }
+}
+
+/// Iterator of [`lines`].
+#[derive(Debug)]
+pub struct Lines<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let rest = self.data.get(self.pos..).filter(|r| !r.is_empty())?;
+        let (line, advance) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (&rest[..i], i + 1),
+            None => (rest, rest.len()),
+        };
+        self.pos += advance;
+        Some(line.strip_suffix(b"\r").unwrap_or(line))
     }
-    parts.map(|l| l.strip_suffix(b"\r").unwrap_or(l))
 }
 
 /// Starts the stage on its own thread; it ends (after a final checkpoint) when the channel
@@ -175,5 +192,6 @@ mod tests {
         let v: Vec<&[u8]> = lines(b"a\r\nb\n\nc\n").collect();
         assert_eq!(v, vec![&b"a"[..], b"b", b"", b"c"]);
         assert_eq!(lines(b"").count(), 0);
+        assert_eq!(lines(b"x\ny").collect::<Vec<_>>(), vec![&b"x"[..], b"y"]);
     }
 }

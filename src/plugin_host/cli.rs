@@ -12,6 +12,7 @@ use kpid_parsers::{Parser, ParserOptions, Record, Value};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Options of `kpid parse`.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -175,6 +176,7 @@ pub fn parse_to(
     let mut parser = make_parser(&host, &name, &options, pattern)?;
 
     let (mut lines, mut errors) = (0u64, 0u64);
+    let mut spent = Duration::ZERO;
     let mut rec: Record<'static> = Record::new();
     let mut buf = Vec::new();
     for i in 0.. {
@@ -190,7 +192,10 @@ pub fn parse_to(
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let mut r = rec.recycle();
         lines += 1;
-        match parser.parse(line, &mut r) {
+        let start = Instant::now();
+        let parsed = parser.parse(line, &mut r);
+        spent += start.elapsed();
+        match parsed {
             Ok(()) => {
                 if !args.summary {
                     writeln!(out, "{}: {}", i + 1, show_record(&r))?;
@@ -218,19 +223,19 @@ pub fn parse_to(
         rec = r.recycle();
     }
     drop(parser);
+    let ns = spent.as_nanos() as f64 / lines.max(1) as f64;
     writeln!(
         out,
-        "summary: parser {name} (source {source}): {lines} lines, {errors} errors"
+        "summary: parser {name} (source {source}): {lines} lines, {errors} errors, {ns:.0} ns/line"
     )?;
-    for p in host
-        .list()
+    let list = host.list();
+    for p in list
         .iter()
         .filter(|p| p.name == name && p.status == "loaded")
     {
-        let ns = p.ns_per_line.map_or("-".into(), |ns| format!("{ns:.0}"));
         writeln!(
             out,
-            "plugin {} {} ({}): {ns} ns/line",
+            "plugin {} {} ({})",
             p.name,
             p.version,
             p.path.display()

@@ -120,6 +120,14 @@ pub enum PluginError {
         /// The file that has it.
         other: PathBuf,
     },
+    /// The name is a built-in parser's.
+    #[error("{path}: parser name `{name}` is a built-in parser's; rename the plugin")]
+    BuiltinName {
+        /// The file.
+        path: PathBuf,
+        /// The name.
+        name: String,
+    },
     /// The plugin refused its options (or failed making a parser).
     #[error("plugin `{name}`: cannot create a parser: {message}")]
     Create {
@@ -266,6 +274,14 @@ impl PluginHost {
                     && !e.superseded
                     && e.outcome.as_ref().is_ok_and(|o| o.name() == p.name())
             });
+            let pattern = Some(String::new());
+            let builtin = kpid_parsers::builtin(p.name(), &kpid_parsers::ParserOptions { pattern });
+            if !matches!(builtin, Err(kpid_parsers::BuildError::Unknown(_))) {
+                return Err(PluginError::BuiltinName {
+                    path: path.clone(),
+                    name: p.name().to_string(),
+                });
+            }
             match taken {
                 Some(e) => Err(PluginError::Duplicate {
                     path: path.clone(),

@@ -84,6 +84,9 @@ pub(crate) async fn broadcaster(state: Arc<AppState>) {
     let mut last_gen = 0u64;
     loop {
         let _ = tokio::time::timeout(HEARTBEAT, state.changed.notified()).await;
+        // The next push may start one interval after this one *started*: rendering time does
+        // not add to the latency.
+        let started = tokio::time::Instant::now();
         if state.hub.is_empty() {
             last_gen = state.store.lock().generation();
             continue;
@@ -113,7 +116,7 @@ pub(crate) async fn broadcaster(state: Arc<AppState>) {
         };
         let dropped = state.hub.send(&update);
         state.ws.dropped.fetch_add(dropped, Ordering::Relaxed);
-        tokio::time::sleep(state.interval).await;
+        tokio::time::sleep_until(started + state.interval).await;
     }
 }
 
