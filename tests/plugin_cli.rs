@@ -118,10 +118,10 @@ field = "request_time"
         "{out}"
     );
     assert!(
-        out.contains("summary: parser nginx (source web): 3 lines, 1 errors"),
+        out.contains("summary: parser nginx (source web): 3 lines, 1 errors, "),
         "{out}"
     );
-    assert!(out.contains("plugin nginx 0.1.0 ("), "{out}");
+    assert!(out.contains("plugin nginx 0.1.0 (/"), "{out}");
 
     // --parser and --options override the config; --summary prints the summary alone.
     let mut args = args.to_vec();
@@ -134,7 +134,7 @@ field = "request_time"
     ]);
     let out = stdout(&kpid(&args, ACCESS.as_bytes()));
     assert!(
-        out.starts_with("summary: parser nginx (source web): 3 lines, 1 errors\n"),
+        out.starts_with("summary: parser nginx (source web): 3 lines, 1 errors, "),
         "{out}"
     );
 }
@@ -148,7 +148,7 @@ fn parse_with_builtins_needs_no_plugin_and_names_unknown_parsers() {
     assert!(out.starts_with("1: @level=warn took=0.012s\n"), "{out}");
     assert!(out.contains("took{source=\"stdin\"} set 0.012"), "{out}");
     assert!(
-        out.contains("summary: parser logfmt (source stdin): 1 lines, 0 errors"),
+        out.contains("summary: parser logfmt (source stdin): 1 lines, 0 errors, "),
         "{out}"
     );
 

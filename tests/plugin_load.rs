@@ -272,6 +272,17 @@ fn table_checks_refuse_wrong_abi_size_and_null_functions() {
         host.make("words", "").is_none(),
         "a refused plugin makes no parser"
     );
+
+    let dir = plugin_dir();
+    cc_plugin("words.c", &dir.path().join("json.so"), &["-DNAME=\"json\""]);
+    cc_plugin(
+        "words.c",
+        &dir.path().join("space.so"),
+        &["-DNAME=\"two words\""],
+    );
+    let host = PluginHost::load_dir(dir.path());
+    assert!(refusal(&host, "json.so").contains("parser name `json` is a built-in parser's"));
+    assert!(refusal(&host, "space.so").contains("name `two words` is not [A-Za-z0-9_.-]{1,64}"));
 }
 
 #[test]

@@ -6,7 +6,7 @@
  * word's length, under a key built on the stack, so the host must copy it) and `version`
  * (WORDS_VERSION). An empty line is not matched; a line starting with `bad` is invalid.
  *
- * Test switches: -DWORDS_VERSION=N, -DABI=N (table ABI version), -DTABLE_SIZE=N,
+ * Test switches: -DWORDS_VERSION=N, -DABI=N (table ABI version), -DTABLE_SIZE=N, -DNAME='"x"',
  * -DNO_ENTRY (export no entry function), -DNULL_PARSE (table without parse).
  * With -DMARKER='"PATH"', the library's constructor creates the file PATH: the tests use it to
  * prove that refused libraries never ran any code.
@@ -22,6 +22,9 @@
 #endif
 #ifndef ABI
 #define ABI KPID_ABI_VERSION
+#endif
+#ifndef NAME
+#define NAME "words"
 #endif
 #ifndef TABLE_SIZE
 #define TABLE_SIZE sizeof(struct kpid_plugin)
@@ -97,7 +100,7 @@ static void words_destroy(void *state) { free(state); }
 static const struct kpid_plugin table = {
     .abi_version = ABI,
     .size = TABLE_SIZE,
-    .name = "words",
+    .name = NAME,
     .version = STR(WORDS_VERSION) ".0",
     .description = "words separated by a character",
     .create = words_create,
