@@ -48,8 +48,13 @@ fn main() {
     let mut scratch = Vec::new();
     let mut buf = Vec::with_capacity(256);
     let span = |i: u64, scratch: &mut Vec<u8>, buf: &mut Vec<u8>| {
-        let fields =
-            wire::Fields::encode(scratch, &[("frame", wire::Value::U64(i)), ("model", wire::Value::Str("yolov8n"))]);
+        let fields = wire::Fields::encode(
+            scratch,
+            &[
+                ("frame", wire::Value::U64(i)),
+                ("model", wire::Value::Str("yolov8n")),
+            ],
+        );
         wire::encode_span(
             buf,
             &wire::SpanClose {
@@ -75,7 +80,10 @@ fn main() {
         duration_ns: 12_345_678,
         level: 2,
         error: false,
-        fields: JsonFields { frame: i, model: "yolov8n" },
+        fields: JsonFields {
+            frame: i,
+            model: "yolov8n",
+        },
     };
     let mut line = serde_json::to_vec(&js(0)).unwrap();
     line.push(b'\n');
@@ -88,7 +96,9 @@ fn main() {
     });
     let frame = buf.clone();
     let bd = time("binary decode", bin_len, |_| {
-        let (_, body, _) = wire::split_frame(black_box(&frame), wire::MAX_FRAME_LEN).unwrap().unwrap();
+        let (_, body, _) = wire::split_frame(black_box(&frame), wire::MAX_FRAME_LEN)
+            .unwrap()
+            .unwrap();
         let s = wire::decode_span(body).unwrap();
         black_box((s.duration_ns, s.fields.count()));
     });

@@ -31,7 +31,13 @@ impl Drop for Kpid {
 
 fn start(dir: &std::path::Path, sock: &std::path::Path) -> Kpid {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kpid"))
-        .args(["--socket", sock.to_str().unwrap(), "--port", "0", "--state-dir"])
+        .args([
+            "--socket",
+            sock.to_str().unwrap(),
+            "--port",
+            "0",
+            "--state-dir",
+        ])
         .arg(dir.join("state"))
         .env("KPID_LOG", "warn")
         .stdout(Stdio::piped())
@@ -39,9 +45,18 @@ fn start(dir: &std::path::Path, sock: &std::path::Path) -> Kpid {
         .spawn()
         .expect("kpid binary");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let port = line.trim().rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok());
-    Kpid { child, port: port.unwrap_or_else(|| panic!("kpid printed {line:?}")) }
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok());
+    Kpid {
+        child,
+        port: port.unwrap_or_else(|| panic!("kpid printed {line:?}")),
+    }
 }
 
 fn socket_stats(port: u16) -> serde_json::Value {
@@ -60,7 +75,10 @@ fn spans_applied(port: u16) -> u64 {
 fn wait_applied(port: u16, want: u64) -> Instant {
     let deadline = Instant::now() + Duration::from_secs(120);
     while spans_applied(port) < want {
-        assert!(Instant::now() < deadline, "daemon never applied {want} spans");
+        assert!(
+            Instant::now() < deadline,
+            "daemon never applied {want} spans"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     Instant::now()
@@ -71,18 +89,38 @@ fn capacity(dir: &std::path::Path, secs: u64) {
     let k = start(dir, &sock);
     let mut s = UnixStream::connect(&sock).unwrap();
     let mut hello = Vec::new();
-    wire::encode_hello(&mut hello, &wire::Hello { version: wire::VERSION, app: "blaster", pid: 1, host: "h" });
+    wire::encode_hello(
+        &mut hello,
+        &wire::Hello {
+            version: wire::VERSION,
+            app: "blaster",
+            pid: 1,
+            host: "h",
+        },
+    );
     s.write_all(&hello).unwrap();
     let mut reply = [0u8; 64];
     let _ = s.read(&mut reply).unwrap();
-    let names = ["capture", "preprocess", "infer", "postprocess", "decode", "resize", "nms", "encode"];
+    let names = [
+        "capture",
+        "preprocess",
+        "infer",
+        "postprocess",
+        "decode",
+        "resize",
+        "nms",
+        "encode",
+    ];
     let mut batch = Vec::with_capacity(70_000);
     let mut scratch = Vec::new();
     let mut per_batch = 0u64;
     while batch.len() < 64 << 10 {
         let fields = wire::Fields::encode(
             &mut scratch,
-            &[("frame", wire::Value::U64(per_batch)), ("model", wire::Value::Str("yolo"))],
+            &[
+                ("frame", wire::Value::U64(per_batch)),
+                ("model", wire::Value::Str("yolo")),
+            ],
         );
         let span = wire::SpanClose {
             name: names[per_batch as usize % names.len()],
@@ -117,7 +155,10 @@ fn capacity(dir: &std::path::Path, secs: u64) {
 fn paced(dir: &std::path::Path, secs: u64, rate: u64) {
     let sock = dir.join("paced.sock");
     let k = start(dir, &sock);
-    let (layer, guard) = kpid_layer::Builder::default().socket(&sock).app("paced").build();
+    let (layer, guard) = kpid_layer::Builder::default()
+        .socket(&sock)
+        .app("paced")
+        .build();
     while guard.connecting() {
         std::thread::sleep(Duration::from_millis(1));
     }
@@ -128,7 +169,8 @@ fn paced(dir: &std::path::Path, secs: u64, rate: u64) {
         let mut tick = 0u64;
         while t0.elapsed() < Duration::from_secs(secs) {
             for i in 0..chunk {
-                let _s = tracing::info_span!("infer", frame = emitted + i, model = "yolo").entered();
+                let _s =
+                    tracing::info_span!("infer", frame = emitted + i, model = "yolo").entered();
             }
             emitted += chunk;
             tick += 1;
@@ -159,11 +201,20 @@ fn paced(dir: &std::path::Path, secs: u64, rate: u64) {
 }
 
 fn main() {
-    let secs = std::env::var("SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
-    let rate = std::env::var("RATE").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let secs = std::env::var("SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let rate = std::env::var("RATE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let dir = std::env::temp_dir().join(format!("kpid-ingest-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    println!("kpid ingest, {} CPUs, {secs} s per run", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "kpid ingest, {} CPUs, {secs} s per run",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     capacity(&dir, secs);
     paced(&dir, secs, rate);
     let _ = std::fs::remove_dir_all(&dir);
