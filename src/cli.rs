@@ -59,7 +59,7 @@ pub struct RunArgs {
     /// Longest line kept, in bytes [default: 65536].
     #[arg(long)]
     pub max_line_bytes: Option<usize>,
-    /// Unix socket for instrumented apps [default: $XDG_RUNTIME_DIR/kpid.sock, else ./run/kpid.sock].
+    /// Unix socket for instrumented apps [default: $KPID_SOCKET, else $XDG_RUNTIME_DIR/kpid/kpid.sock, else ./run/kpid.sock].
     #[arg(long, value_name = "PATH")]
     pub socket: Option<PathBuf>,
     /// Open no socket for instrumented apps.

@@ -238,7 +238,8 @@ pub struct Config {
     pub state_dir: Option<PathBuf>,
     /// Directory parser plugins load from (owner-only; none by default).
     pub plugin_dir: Option<PathBuf>,
-    /// Unix socket instrumented apps send to (default: `$XDG_RUNTIME_DIR/kpid.sock`, else
+    /// Unix socket instrumented apps send to (default: `$KPID_SOCKET`, else
+    /// `$XDG_RUNTIME_DIR/kpid/kpid.sock`, else
     /// `./run/kpid.sock`).
     pub socket: Option<PathBuf>,
     /// Turn numeric fields into gauges named after their key (default true).

@@ -1,4 +1,5 @@
-//! `kpid demo`: a simulated inference pipeline writing `logs/pipeline.log`, and kpid following
+//! `kpid demo`: a simulated inference pipeline writing `logs/pipeline.log` and reporting its
+//! spans through kpid-layer over `logs/kpid.sock`, and kpid following
 //! it with the rules in `demo.toml`, dashboard on http://127.0.0.1:8050.
 
 pub mod simulator;
@@ -40,6 +41,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .name("demo-pipeline".into())
             .spawn(move || simulator::run(&log, &stop))?
     };
+    // The same pipeline, instrumented with kpid-layer: its spans arrive over the socket.
+    let spans_thread = {
+        let stop = stop.clone();
+        let sock = cfg.socket.clone().expect("demo socket set above");
+        std::thread::Builder::new()
+            .name("demo-spans".into())
+            .spawn(move || spans::run(sock, stop))?
+    };
     let (running, server) =
         daemon::start(&cfg, false, true, false, Vec::new(), daemon::signal()).await?;
     if let Some(a) = running.addr {
@@ -51,6 +60,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     stop.store(true, Ordering::Relaxed);
     let _ = sim.join();
+    let _ = spans_thread.join();
     tokio::task::spawn_blocking(move || running.stop()).await?;
     Ok(())
 }
