@@ -4,6 +4,9 @@ use super::PluginHost;
 use crate::server::{HealthSection, Status};
 use std::fmt::Write;
 
+/// Reads one figure of a plugin.
+type Figure = fn(&super::PluginInfo) -> Option<f64>;
+
 fn label(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -40,7 +43,7 @@ impl HealthSection for PluginHost {
             .iter()
             .filter(|p| !p.status.starts_with("refused"))
             .collect();
-        let metrics: [(&str, &str, &str, fn(&super::PluginInfo) -> Option<f64>); 3] = [
+        let metrics: [(&str, &str, &str, Figure); 3] = [
             (
                 "kpid_plugin_lines_total",
                 "counter",
