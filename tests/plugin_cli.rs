@@ -10,7 +10,6 @@ fn kpid(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kpid"))
         .args(args)
         .env("KPID_LOG", "error")
-        .env_remove("KPID_PLUGIN_DIR")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -169,4 +168,53 @@ fn parse_with_builtins_needs_no_plugin_and_names_unknown_parsers() {
         err.contains("unknown parser `nginx`") && err.contains("plugins: none"),
         "{err}"
     );
+}
+
+#[test]
+fn the_daemon_feeds_plugin_records_to_the_same_rules() {
+    let dir = plugin_dir();
+    install(&workspace_plugin("nginx"), dir.path(), "nginx.so");
+    let log = dir.path().join("access.log");
+    std::fs::write(&log, ACCESS).unwrap();
+    let cfg = dir.path().join("kpid.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"plugin_dir = "{}"
+auto_gauges = false
+[[source]]
+name = "web"
+path = "{}"
+parser = "nginx"
+options = "request_time=us"
+
+[[rule]]
+name = "http_request_duration_seconds"
+kind = "distribution"
+field = "request_time"
+buckets = [0.01, 1.0]
+"#,
+            dir.path().display(),
+            log.display()
+        ),
+    )
+    .unwrap();
+    let args = [
+        "--config",
+        cfg.to_str().unwrap(),
+        "--one-shot",
+        "--no-state",
+        "--no-socket",
+        "--from-start",
+    ];
+    let out = stdout(&kpid(&args, b""));
+    for want in [
+        "log_lines_total{level=\"error\",source=\"web\"} 1\n",
+        "log_lines_total{level=\"info\",source=\"web\"} 1\n",
+        "log_parse_errors_total{source=\"web\"} 1\n",
+        "http_request_duration_seconds_bucket{le=\"0.01\"} 1\n",
+        "http_request_duration_seconds_sum 0.2515\n",
+    ] {
+        assert!(out.contains(want), "{want} missing from:\n{out}");
+    }
 }

@@ -34,7 +34,7 @@ pub struct ParseArgs {
     /// from [default: the config's first source, else `stdin`].
     #[arg(long)]
     pub source: Option<String>,
-    /// Plugin directory [default: $KPID_PLUGIN_DIR, else $XDG_DATA_HOME/kpid/plugins].
+    /// Plugin directory [default: the config's `plugin_dir`].
     #[arg(long, value_name = "DIR")]
     pub plugin_dir: Option<PathBuf>,
     /// Print only the summary.
@@ -48,28 +48,25 @@ pub struct ParseArgs {
 /// Options of `kpid plugins`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct PluginsArgs {
-    /// Plugin directory [default: $KPID_PLUGIN_DIR, else $XDG_DATA_HOME/kpid/plugins].
+    /// Plugin directory [default: the config's `plugin_dir`].
     #[arg(long, value_name = "DIR")]
     pub plugin_dir: Option<PathBuf>,
+    /// Configuration file naming the plugin directory.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
-/// The plugin directory used when none is given: `$KPID_PLUGIN_DIR`, else
-/// `$XDG_DATA_HOME/kpid/plugins`, else `~/.local/share/kpid/plugins`.
-pub fn default_dir() -> Option<PathBuf> {
-    let var = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    var("KPID_PLUGIN_DIR")
-        .or_else(|| var("XDG_DATA_HOME").map(|d| d.join("kpid/plugins")))
-        .or_else(|| var("HOME").map(|h| h.join(".local/share/kpid/plugins")))
+/// The plugin directory, as the daemon picks it: `--plugin-dir`, else the config's
+/// `plugin_dir`, else none.
+fn plugin_dir(flag: Option<&Path>, cfg: Option<&Config>) -> Option<PathBuf> {
+    flag.map(Path::to_path_buf)
+        .or_else(|| cfg.and_then(|c| c.plugin_dir.clone()))
 }
 
-fn host_for(dir: Option<&Path>) -> PluginHost {
-    match dir.map(Path::to_path_buf).or_else(default_dir) {
-        Some(d) if dir.is_some() || d.exists() => PluginHost::load_dir(&d),
-        _ => PluginHost::empty(),
+fn host_for(dir: Option<PathBuf>) -> PluginHost {
+    match dir {
+        Some(d) => PluginHost::load_dir(&d),
+        None => PluginHost::empty(),
     }
 }
 
@@ -147,7 +144,7 @@ pub fn parse_to(
         None => Config::parse(Path::new("<no config>"), "")?,
     };
     let rules = Rules::new(&cfg)?;
-    let host = host_for(args.plugin_dir.as_deref());
+    let host = host_for(plugin_dir(args.plugin_dir.as_deref(), Some(&cfg)));
     let src = source_config(&cfg, args);
     let source = match (&args.source, src) {
         (Some(s), _) => s.clone(),
@@ -297,8 +294,11 @@ pub fn run_plugins(args: &PluginsArgs) -> anyhow::Result<()> {
 
 /// `kpid plugins`, writing to `out`.
 pub fn list_to(args: &PluginsArgs, mut out: impl Write) -> anyhow::Result<()> {
-    let Some(dir) = args.plugin_dir.clone().or_else(default_dir) else {
-        anyhow::bail!("no plugin directory: pass --plugin-dir DIR or set KPID_PLUGIN_DIR");
+    let cfg = args.config.as_deref().map(Config::load).transpose()?;
+    let Some(dir) = plugin_dir(args.plugin_dir.as_deref(), cfg.as_ref()) else {
+        anyhow::bail!(
+            "no plugin directory: pass --plugin-dir DIR, or --config FILE with plugin_dir set"
+        );
     };
     let host = PluginHost::load_dir(&dir);
     if let Some(problem) = host.problem() {
