@@ -1,10 +1,16 @@
 //! App-side cost of one span with 2 fields plus one event, side by side in the same run:
 //! - `registry`: a bare `tracing_subscriber::registry()` (the floor every layer pays);
 //! - `fmt->sink`: `tracing_subscriber::fmt` writing to `io::sink`;
-//! - `kpid`: registry + `kpid-layer` connected to a reader that drains the socket;
-//! - `kpid absent`: registry + `kpid-layer` with no daemon (drops counted).
+//! - `kpid`: registry + `kpid-layer` (`sole_layer`, as `kpid_layer::init` builds it)
+//!   connected to a reader that drains the socket;
+//! - `kpid absent`: the same with no daemon (drops counted; the layer disables the spans);
+//! - `absent, shared`: registry + `kpid-layer` without `sole_layer` (what an app with other
+//!   layers beside kpid gets: the registry still creates every span), no daemon.
 //!
-//! Rounds alternate the four subscribers; each round times a batch of operations on the
+//! Note that callsite interest is global: the sole layers make every callsite "sometimes",
+//! so all rows pay an `enabled` call per span and event, as an app using `init` would.
+//!
+//! Rounds alternate the subscribers; each round times a batch of operations on the
 //! calling thread and records ns per operation; medians are over all rounds.
 //! Run: `cargo bench -p kpid-layer --bench span_cost` (release profile).
 
@@ -76,12 +82,18 @@ fn main() {
     let (kpid, kpid_guard) = kpid_layer::Builder::default()
         .socket(&sock)
         .app("bench")
+        .sole_layer(true)
         .build();
     let (absent, absent_guard) = kpid_layer::Builder::default()
         .socket(dir.join("nobody.sock"))
         .app("bench")
+        .sole_layer(true)
         .build();
-    while kpid_guard.connecting() || absent_guard.connecting() {
+    let (shared, shared_guard) = kpid_layer::Builder::default()
+        .socket(dir.join("nobody.sock"))
+        .app("bench")
+        .build();
+    while kpid_guard.connecting() || absent_guard.connecting() || shared_guard.connecting() {
         std::thread::sleep(Duration::from_millis(1));
     }
     let fmt = tracing_subscriber::fmt()
@@ -97,6 +109,10 @@ fn main() {
         (
             "kpid absent",
             Dispatch::new(tracing_subscriber::registry().with(absent)),
+        ),
+        (
+            "absent, shared",
+            Dispatch::new(tracing_subscriber::registry().with(shared)),
         ),
     ];
     // SPAN_COST_ONLY=name keeps one subscriber (for profiling).
@@ -117,22 +133,23 @@ fn main() {
     kpid_guard.flush(Duration::from_secs(5));
     let st = kpid_guard.stats();
     let sa = absent_guard.stats();
+    let ss = shared_guard.stats();
     let medians: Vec<f64> = samples.iter_mut().map(|s| pct(s, 0.5)).collect();
     println!("one span (2 fields) + one event, ns/op over {ROUNDS} rounds of {BATCH}:");
     println!(
-        "{:<12} {:>8} {:>8} {:>8}",
+        "{:<15} {:>8} {:>8} {:>8}",
         "subscriber", "p10", "median", "p90"
     );
     for (k, (name, _)) in subs.iter().enumerate() {
         let s = &mut samples[k];
         println!(
-            "{name:<12} {:>8.0} {:>8.0} {:>8.0}",
+            "{name:<15} {:>8.0} {:>8.0} {:>8.0}",
             pct(s, 0.1),
             medians[k],
             pct(s, 0.9)
         );
     }
-    if medians.len() == 4 {
+    if medians.len() == 5 {
         println!(
             "kpid / fmt->sink = {:.2}; kpid absent / fmt->sink = {:.2}",
             medians[2] / medians[1],
@@ -140,8 +157,8 @@ fn main() {
         );
     }
     println!(
-        "kpid layer: sent {} records, dropped {:?}; absent layer dropped {:?}",
-        st.sent, st.dropped, sa.dropped
+        "kpid layer: sent {} records, dropped {:?}; absent layer dropped {:?}; shared {:?}",
+        st.sent, st.dropped, sa.dropped, ss.dropped
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,12 +7,14 @@ use crate::queue::Shared;
 use kpid_wire::{self as wire, FrameType, FrameWriter, Value};
 use std::cell::RefCell;
 use std::fmt;
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{LookupSpan, Registry};
 
 /// Bytes of encoded fields an open span keeps; fields past it are not sent.
 pub const SPAN_FIELD_BYTES: usize = 192;
@@ -42,6 +44,11 @@ fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
 pub struct KpidLayer {
     pub(crate) shared: Arc<Shared>,
     pub(crate) clock: Clock,
+    /// Asked for with [`crate::Builder::sole_layer`].
+    pub(crate) sole: bool,
+    /// `sole`, and added straight onto a `Registry`: while the daemon is absent the layer
+    /// disables spans and events (counted as dropped) so the registry never creates them.
+    pub(crate) gate: bool,
 }
 
 /// The fixed-size start record of an open span.
@@ -51,17 +58,28 @@ struct SpanStart {
     error: bool,
     count: u8,
     len: u16,
-    fields: [u8; SPAN_FIELD_BYTES],
+    /// The first `len` bytes are initialized (left uninitialized past them: no memset).
+    fields: [MaybeUninit<u8>; SPAN_FIELD_BYTES],
 }
 
 impl SpanStart {
+    #[inline]
+    fn fields(&self) -> &[u8] {
+        // SAFETY: the first `len` bytes were written by `add`; `MaybeUninit<u8>` has the
+        // layout of `u8`.
+        unsafe { std::slice::from_raw_parts(self.fields.as_ptr().cast::<u8>(), self.len as usize) }
+    }
+
     fn add(&mut self, values: &impl RecordFields) {
         with_scratch(|buf| {
             let mut v = FieldWriter::new(buf, self.count, SPAN_FIELD_BYTES - self.len as usize);
             values.record(&mut v);
             let (n, error, count) = (v.fit_len, v.error, v.fit_count);
             self.error |= error;
-            self.fields[self.len as usize..self.len as usize + n].copy_from_slice(&buf[..n]);
+            let at = self.len as usize;
+            for (d, &b) in self.fields[at..at + n].iter_mut().zip(&buf[..n]) {
+                d.write(b);
+            }
             self.len += n as u16;
             self.count = count;
         });
@@ -218,6 +236,36 @@ impl<S> tracing_subscriber::Layer<S> for KpidLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    fn on_layer(&mut self, _inner: &mut S) {
+        // Only directly on a bare registry can the layer know nobody else shares the stack
+        // below it; layers stacked above it are the caller's promise (`sole_layer`).
+        self.gate = self.sole && std::any::TypeId::of::<S>() == std::any::TypeId::of::<Registry>();
+    }
+
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        if !self.gate {
+            Interest::always()
+        } else if own(meta) {
+            Interest::never()
+        } else {
+            // Asked per span and event: whether the daemon is there changes over time.
+            Interest::sometimes()
+        }
+    }
+
+    #[inline]
+    fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        if !self.gate || self.shared.accepting() {
+            return true;
+        }
+        // Daemon absent (or layer closed): the record is counted as dropped here, and the
+        // registry never creates the span.
+        if !own(meta) {
+            self.shared.drop_records(level_index(meta), 1);
+        }
+        false
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         if !self.shared.accepting() || own(attrs.metadata()) {
             return;
@@ -238,7 +286,7 @@ where
             error: false,
             count: 0,
             len: 0,
-            fields: [0; SPAN_FIELD_BYTES],
+            fields: [MaybeUninit::uninit(); SPAN_FIELD_BYTES],
         };
         if !attrs.fields().is_empty() {
             start.add(attrs);
@@ -303,7 +351,9 @@ where
             return;
         }
         let level = level_index(meta);
-        let Some(start) = span.extensions_mut().remove::<SpanStart>() else {
+        // Read in place (the registry frees the extension when it releases the span).
+        let ext = span.extensions();
+        let Some(start) = ext.get::<SpanStart>() else {
             // Opened while the daemon was absent (or the layer closed): not encoded.
             self.shared.drop_records(level, 1);
             return;
@@ -320,7 +370,7 @@ where
             w.varint(self.clock.base_unix_ns + start.start_ns);
             w.varint(end.saturating_sub(start.start_ns));
             w.u8(level as u8).u8(start.error as u8);
-            w.u8(start.count).raw(&start.fields[..start.len as usize]);
+            w.u8(start.count).raw(start.fields());
             w.finish();
         });
     }

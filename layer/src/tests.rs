@@ -121,7 +121,8 @@ fn absent_daemon_counts_drops_per_level() {
     let sub = tracing_subscriber::registry().with(layer);
     tracing::subscriber::with_default(sub, || {
         for _ in 0..10 {
-            let _s = tracing::warn_span!(target: "app", "work").entered();
+            let s = tracing::warn_span!(target: "app", "work").entered();
+            assert!(!s.is_disabled(), "not a sole layer: spans stay for others");
             tracing::debug!(target: "app", "x");
         }
     });
@@ -129,6 +130,53 @@ fn absent_daemon_counts_drops_per_level() {
     assert!(!st.connected);
     assert_eq!(st.dropped, [0, 10, 0, 10, 0]);
     assert_eq!(st.sent, 0);
+}
+
+fn absent_layer(name: &str, sole: bool) -> (KpidLayer, FlushGuard) {
+    let path = std::env::temp_dir().join(format!("kpid-layer-{name}-{}.sock", std::process::id()));
+    let (layer, guard) = Builder::default()
+        .socket(&path)
+        .app("unit")
+        .sole_layer(sole)
+        .build();
+    let t0 = std::time::Instant::now();
+    while guard.connecting() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "first attempt never ended"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    (layer, guard)
+}
+
+#[test]
+fn sole_layer_disables_spans_while_absent_and_counts_them() {
+    let (layer, guard) = absent_layer("sole", true);
+    let sub = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(sub, || {
+        for _ in 0..10 {
+            let s = tracing::warn_span!(target: "app", "work").entered();
+            assert!(s.is_disabled(), "the registry never made the span");
+            tracing::debug!(target: "app", "x");
+            tracing::info!(target: "kpid_layer::x", "own: neither sent nor counted");
+        }
+    });
+    assert_eq!(guard.stats().dropped, [0, 10, 0, 10, 0]);
+}
+
+#[test]
+fn sole_layer_above_another_layer_disables_nothing() {
+    let (layer, guard) = absent_layer("sole-above", true);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::sink);
+    let sub = tracing_subscriber::registry().with(fmt).with(layer);
+    tracing::subscriber::with_default(sub, || {
+        for _ in 0..10 {
+            let s = tracing::warn_span!(target: "app", "work").entered();
+            assert!(!s.is_disabled(), "fmt still gets its spans");
+        }
+    });
+    assert_eq!(guard.stats().dropped, [0, 0, 0, 10, 0]);
 }
 
 #[test]
