@@ -241,9 +241,16 @@ fn rejected_lines_are_counted_and_tailing_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("j.log");
     append(&log, "");
+    std::fs::write(
+        dir.path().join("k.toml"),
+        "[[rule]]\nname = \"hits_total\"\nkind = \"counter\"\nlabels = [\"n\"]\n",
+    )
+    .unwrap();
     let k = Kpid::start(
         dir.path(),
         &[
+            "--config",
+            "k.toml",
             "--log",
             "j.log",
             "--parser",
@@ -266,6 +273,14 @@ fn rejected_lines_are_counted_and_tailing_goes_on() {
     assert_eq!(
         k.latest("n{source=\"j\"}").unwrap()["value"].as_f64(),
         Some(3.0)
+    );
+    // Regression: rules used to run on rejected lines too (a junk line counted as `n=""`).
+    assert_eq!(lines_total(&k, "j", "none"), 2.0);
+    let hits = k.latest("hits_total{n=\"1\"}").expect("hits for n=1");
+    assert_eq!(hits["total"].as_f64(), Some(1.0));
+    assert!(
+        k.latest("hits_total{n=\"\"}").is_none(),
+        "a rejected line reached a rule"
     );
 }
 

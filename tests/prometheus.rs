@@ -10,11 +10,18 @@ fn prometheus_scrapes_kpid() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("scraped.log");
     append(&log, "");
-    let k = Kpid::start(dir.path(), &["--log", "scraped.log", "--no-state", "--from-start"]);
+    let k = Kpid::start(
+        dir.path(),
+        &["--log", "scraped.log", "--no-state", "--from-start"],
+    );
     for i in 0..42 {
         append(&log, &format!("level=warn msg=slow latency_ms={i}\n"));
     }
-    let prom_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let prom_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let cfg = dir.path().join("prometheus.yml");
     std::fs::write(
         &cfg,
@@ -29,7 +36,8 @@ fn prometheus_scrapes_kpid() {
         .stderr(Stdio::null())
         .spawn()
         .expect("prometheus must be installed (Debian package `prometheus`; scripts/deps.sh installs it)");
-    let query = "/api/v1/query?query=log_lines_total%7Bsource%3D%22scraped%22%2Clevel%3D%22warn%22%7D";
+    let query =
+        "/api/v1/query?query=log_lines_total%7Bsource%3D%22scraped%22%2Clevel%3D%22warn%22%7D";
     let value = wait_for(60, "prometheus to scrape 42 lines", || {
         let (status, body) = std::panic::catch_unwind(|| http_get(prom_port, query)).ok()?;
         if status != 200 {

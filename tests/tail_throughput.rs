@@ -36,7 +36,10 @@ fn tail_throughput() {
     drop(out);
     let bytes = std::fs::metadata(&path).unwrap().len();
     let cfg = TailConfig {
-        sources: vec![TailSource { name: Arc::from("bench"), pattern: path.display().to_string() }],
+        sources: vec![TailSource {
+            name: Arc::from("bench"),
+            pattern: path.display().to_string(),
+        }],
         exit_at_eof: true,
         ..TailConfig::default()
     };

@@ -232,7 +232,7 @@ impl Rules {
         count_one(store, &mut cache.lines[li], &spec, now);
         if self.auto_gauges {
             for f in &rec.fields {
-                if !(f.value.is_numeric() && !self.consumed.iter().any(|c| *c == *f.key)) {
+                if !f.value.is_numeric() || self.consumed.iter().any(|c| *c == *f.key) {
                     continue;
                 }
                 let r = match cache.gauges.get(f.key.as_ref()) {
@@ -319,10 +319,20 @@ impl Rules {
         }
     }
 
-    /// Counts a line the parser of `source` rejected.
+    /// Counts a line the parser of `source` rejected: in `log_lines_total` (level `none`) and
+    /// `log_parse_errors_total`. No other rule sees it: a rejected line has no fields.
     pub fn parse_error(&mut self, store: &mut Store, source: &Arc<str>, now: f64) {
         let cache = cache_of(&mut self.caches, source, self.rules.len());
-        let spec = SeriesSpec {
+        let lines = SeriesSpec {
+            name: "log_lines_total",
+            labels: &[("source", source), ("level", LEVELS[5])],
+            kind: Kind::Counter,
+            unit: "lines",
+            help: "log lines read, by source and level",
+            buckets: None,
+        };
+        count_one(store, &mut cache.lines[5], &lines, now);
+        let errors = SeriesSpec {
             name: "log_parse_errors_total",
             labels: &[("source", source)],
             kind: Kind::Counter,
@@ -330,7 +340,7 @@ impl Rules {
             help: "lines the parser rejected, by source",
             buckets: None,
         };
-        count_one(store, &mut cache.errors, &spec, now);
+        count_one(store, &mut cache.errors, &errors, now);
     }
 
     /// The samples a record would produce, without touching a store (for `kpid parse`).

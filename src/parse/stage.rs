@@ -119,8 +119,6 @@ pub fn spawn(
                     for line in lines(&batch.data) {
                         let mut r = rec.recycle();
                         if parser.parse(line, &mut r).is_err() {
-                            let empty = Record::new();
-                            cfg.rules.apply(&mut st, &batch.source, &empty, now);
                             cfg.rules.parse_error(&mut st, &batch.source, now);
                             errors += 1;
                         } else {
