@@ -66,12 +66,21 @@ impl Exporter {
 
     /// Moves to `state` unless the layer was closed.
     fn set_state(&self, state: u8) {
-        let _ = self
+        let old = self
             .shared
             .state
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
                 (s != CLOSED).then_some(state)
             });
+        // A sole layer answers `always` while records are accepted and `sometimes` while
+        // the daemon is absent (see `KpidLayer::register_callsite`): ask again on a change.
+        if let Ok(old) = old {
+            if (old <= CONNECTED) != (state <= CONNECTED)
+                && self.shared.gated.load(Ordering::Relaxed)
+            {
+                tracing::callsite::rebuild_interest_cache();
+            }
+        }
     }
 
     fn run(mut self) {

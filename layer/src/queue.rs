@@ -2,7 +2,7 @@
 //! byte buffer, bounded in records and bytes. Pushing never waits for I/O: the lock is held
 //! for a `memcpy`; when the queue is full the record is dropped and counted per level.
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -39,6 +39,8 @@ pub(crate) struct Shared {
     /// The exporter waits here for a full batch, a flush or the close.
     pub(crate) wake: Condvar,
     pub(crate) state: AtomicU8,
+    /// A `sole_layer` layer sits on a registry: callsite interest follows the state.
+    pub(crate) gated: AtomicBool,
     /// Dropped since the last report to the daemon, per level.
     unreported: [AtomicU64; 5],
     /// Dropped since start, per level.
@@ -65,6 +67,7 @@ impl Shared {
             }),
             wake: Condvar::new(),
             state: AtomicU8::new(CONNECTING),
+            gated: AtomicBool::new(false),
             unreported: Default::default(),
             dropped: Default::default(),
             sent_records: AtomicU64::new(0),

@@ -8,6 +8,7 @@ use kpid_wire::{self as wire, FrameType, FrameWriter, Value};
 use std::cell::RefCell;
 use std::fmt;
 use std::mem::MaybeUninit;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -240,6 +241,9 @@ where
         // Only directly on a bare registry can the layer know nobody else shares the stack
         // below it; layers stacked above it are the caller's promise (`sole_layer`).
         self.gate = self.sole && std::any::TypeId::of::<S>() == std::any::TypeId::of::<Registry>();
+        if self.gate {
+            self.shared.gated.store(true, Ordering::Relaxed);
+        }
     }
 
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
@@ -247,8 +251,12 @@ where
             Interest::always()
         } else if own(meta) {
             Interest::never()
+        } else if self.shared.accepting() {
+            // Connected (or connecting): nothing to ask per span. The exporter rebuilds the
+            // interest cache when the daemon goes away or comes back.
+            Interest::always()
         } else {
-            // Asked per span and event: whether the daemon is there changes over time.
+            // Daemon absent: asked per span and event, so that `enabled` can refuse them.
             Interest::sometimes()
         }
     }
