@@ -78,7 +78,18 @@ impl Exporter {
             if (old <= CONNECTED) != (state <= CONNECTED)
                 && self.shared.gated.load(Ordering::Relaxed)
             {
-                tracing::callsite::rebuild_interest_cache();
+                // With a single dispatcher in the process, tracing asks only the current
+                // thread's default: make it the layer's own for the rebuild.
+                let d = crate::queue::lock(&self.shared.dispatch)
+                    .as_ref()
+                    .and_then(|w| w.upgrade());
+                match d {
+                    Some(d) => tracing::dispatcher::with_default(
+                        &d,
+                        tracing::callsite::rebuild_interest_cache,
+                    ),
+                    None => tracing::callsite::rebuild_interest_cache(),
+                }
             }
         }
     }

@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     pub(crate) state: AtomicU8,
     /// A `sole_layer` layer sits on a registry: callsite interest follows the state.
     pub(crate) gated: AtomicBool,
+    /// The dispatcher of that layer.
+    pub(crate) dispatch: Mutex<Option<tracing::dispatcher::WeakDispatch>>,
     /// Dropped since the last report to the daemon, per level.
     unreported: [AtomicU64; 5],
     /// Dropped since start, per level.
@@ -53,7 +55,7 @@ pub(crate) struct Shared {
     flushed: Condvar,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -68,6 +70,7 @@ impl Shared {
             wake: Condvar::new(),
             state: AtomicU8::new(CONNECTING),
             gated: AtomicBool::new(false),
+            dispatch: Mutex::new(None),
             unreported: Default::default(),
             dropped: Default::default(),
             sent_records: AtomicU64::new(0),

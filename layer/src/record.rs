@@ -246,6 +246,13 @@ where
         }
     }
 
+    fn on_register_dispatch(&self, dispatch: &tracing::Dispatch) {
+        if self.gate {
+            // The exporter rebuilds interest as this dispatcher (see `export::set_state`).
+            *crate::queue::lock(&self.shared.dispatch) = Some(dispatch.downgrade());
+        }
+    }
+
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
         if !self.gate {
             Interest::always()

@@ -203,3 +203,61 @@ fn _assert_send_sync() {
     f::<FlushGuard>();
     let _ = std::io::sink().flush();
 }
+
+#[test]
+fn sole_layer_reports_again_once_the_daemon_comes() {
+    let dir = std::env::temp_dir().join(format!("kpid-layer-back-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("a.sock");
+    let _ = std::fs::remove_file(&path);
+    let (layer, guard) = Builder::default()
+        .socket(&path)
+        .app("unit")
+        .sole_layer(true)
+        .max_backoff(Duration::from_millis(50))
+        .build();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let t0 = std::time::Instant::now();
+    while guard.connecting() {
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let work = || {
+        for _ in 0..5 {
+            let _s = tracing::info_span!(target: "app", "back").entered();
+        }
+    };
+    tracing::dispatcher::with_default(&dispatch, work);
+    assert_eq!(guard.stats().dropped, [0, 0, 5, 0, 0]);
+    let rx = listener(&path);
+    while !guard.stats().connected {
+        assert!(t0.elapsed() < Duration::from_secs(10), "never reconnected");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    tracing::dispatcher::with_default(&dispatch, work);
+    assert!(guard.flush(Duration::from_secs(5)));
+    let mut spans = 0;
+    while let Ok((t, body)) = rx.recv_timeout(Duration::from_secs(2)) {
+        match wire::FrameType::from_u8(t) {
+            Some(wire::FrameType::Span) => {
+                assert_eq!(wire::decode_span(&body).unwrap().name, "back");
+                spans += 1;
+            }
+            Some(wire::FrameType::Drops) => {
+                assert_eq!(wire::decode_drops(&body).unwrap(), [0, 0, 5, 0, 0]);
+            }
+            other => panic!("{other:?}"),
+        }
+        if spans == 5 {
+            break;
+        }
+    }
+    assert_eq!(
+        spans,
+        5,
+        "spans flow again: interest was rebuilt {:?}",
+        guard.stats()
+    );
+    assert_eq!(guard.stats().dropped, [0, 0, 5, 0, 0]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
