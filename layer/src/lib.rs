@@ -16,7 +16,9 @@
 //! exports batches (about [`DEFAULT_BATCH_BYTES`] or every [`DEFAULT_BATCH_INTERVAL`]) and
 //! reconnects with backoff capped at [`DEFAULT_MAX_BACKOFF`] when the daemon is absent or
 //! restarts. The returned [`FlushGuard`] flushes on drop, waiting at most
-//! [`DEFAULT_FLUSH_TIMEOUT`]. The wire format is `docs/protocol.md` (crate `kpid-wire`).
+//! [`DEFAULT_FLUSH_TIMEOUT`]. A layer that is the subscriber's only one ([`init`], or
+//! [`Builder::sole_layer`]) goes further while the daemon is absent: it disables spans and
+//! events (counted as dropped), so the registry never creates them. The wire format is `docs/protocol.md` (crate `kpid-wire`).
 
 mod clock;
 mod export;
