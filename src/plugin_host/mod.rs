@@ -6,7 +6,7 @@
 //! another user owns, is refused, as is anything that is not an ELF shared library for this
 //! machine exporting `kpid_plugin_entry`, all before any of the library's code runs. The bytes
 //! checked are the bytes loaded: the file is read once through one descriptor and loaded from
-//! a private in-memory copy ([`load`]), so replacing the file later cannot change a loaded
+//! a private in-memory copy (`load`), so replacing the file later cannot change a loaded
 //! plugin. Then the entry function's table must carry this host's ABI version and a table at
 //! least as large as it knows, before any other call. Plugins are never unloaded; a changed
 //! file loads as a new version, and parsers made from the old one keep running on it.

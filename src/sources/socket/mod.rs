@@ -11,7 +11,7 @@
 //! - explicit metric samples → KPI `name{app,labels...}`;
 //! - `app_dropped_total{app,level}`: what apps dropped rather than block, as they report it.
 //!
-//! The socket is created owner-only before anyone can connect ([`listen`]), peers of another
+//! The socket is created owner-only before anyone can connect (`listen`), peers of another
 //! uid are refused, frames over the limit close their connection, malformed records are
 //! skipped; all of it is counted in [`SocketStats`] (shown by `/api/health`).
 
@@ -249,7 +249,7 @@ impl Drop for SocketHandle {
     }
 }
 
-/// Binds the socket (owner-only, see [`listen`]) and starts accepting apps on the current
+/// Binds the socket (owner-only, see `listen`) and starts accepting apps on the current
 /// tokio runtime. Errors name the path and what failed; it must be called inside a runtime.
 pub fn spawn(
     cfg: SocketConfig,
