@@ -22,6 +22,7 @@
 
 mod clock;
 mod export;
+mod open;
 mod queue;
 mod record;
 
@@ -166,6 +167,7 @@ impl Builder {
             clock,
             sole: self.sole,
             gate: false,
+            open: None,
         };
         (
             layer,

@@ -1,14 +1,19 @@
 //! The tracing side: each span close and each event is encoded at once into a thread-local
-//! buffer and queued. An open span keeps only a fixed-size start record (its start time, its
-//! error flag and up to [`SPAN_FIELD_BYTES`] of encoded fields) in its registry extensions.
+//! buffer and queued. An open span keeps only a fixed-size start record (its metadata, start
+//! time, error flag and up to [`SPAN_FIELD_BYTES`] of encoded fields) in a slot of the
+//! layer's table (`open.rs`: no allocation, no registry lookup at close), or in its registry
+//! extensions when the table has no room. Events find their span on the layer's own
+//! per-thread stack of entered spans.
 
 use crate::clock::Clock;
+use crate::open::{self, Table};
 use crate::queue::Shared;
 use kpid_wire::{self as wire, FrameType, FrameWriter, Value};
 use std::cell::RefCell;
 use std::fmt;
 use std::mem::MaybeUninit;
-use std::sync::atomic::Ordering;
+use std::ptr::{addr_of, addr_of_mut};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -50,13 +55,21 @@ pub struct KpidLayer {
     /// `sole`, and added straight onto a `Registry`: while the daemon is absent the layer
     /// disables spans and events (counted as dropped) so the registry never creates them.
     pub(crate) gate: bool,
+    /// The start records of open spans, made in `on_layer` (one table per registry: span
+    /// ids are per registry). Without one, records live in the registry's extensions.
+    pub(crate) open: Option<Arc<Table>>,
 }
 
-/// The fixed-size start record of an open span.
-struct SpanStart {
+/// The fixed-size start record of an open span, in a slot of the layer's table (see
+/// `open.rs`) or, when the table has no room, in the span's registry extensions.
+pub(crate) struct SpanStart {
+    pub(crate) meta: &'static Metadata<'static>,
     parent: &'static str,
     start_ns: u64,
-    error: bool,
+    /// Set by ERROR events inside the span, from any thread.
+    error: AtomicBool,
+    /// Held by `on_record` (a span may be recorded on from several threads at once).
+    busy: AtomicBool,
     count: u8,
     len: u16,
     /// The first `len` bytes are initialized (left uninitialized past them: no memset).
@@ -64,26 +77,84 @@ struct SpanStart {
 }
 
 impl SpanStart {
+    /// Initializes the record at `p` (all but the field bytes past `len`) and adds `attrs`.
+    ///
+    /// # Safety
+    /// `p` is valid for writes and nobody else uses it yet.
     #[inline]
-    fn fields(&self) -> &[u8] {
-        // SAFETY: the first `len` bytes were written by `add`; `MaybeUninit<u8>` has the
-        // layout of `u8`.
-        unsafe { std::slice::from_raw_parts(self.fields.as_ptr().cast::<u8>(), self.len as usize) }
+    unsafe fn init(
+        p: *mut SpanStart,
+        meta: &'static Metadata<'static>,
+        parent: &'static str,
+        start_ns: u64,
+        attrs: &Attributes<'_>,
+    ) {
+        // SAFETY: the caller's.
+        unsafe {
+            addr_of_mut!((*p).meta).write(meta);
+            addr_of_mut!((*p).parent).write(parent);
+            addr_of_mut!((*p).start_ns).write(start_ns);
+            addr_of_mut!((*p).error).write(AtomicBool::new(false));
+            addr_of_mut!((*p).busy).write(AtomicBool::new(false));
+            addr_of_mut!((*p).count).write(0);
+            addr_of_mut!((*p).len).write(0);
+            if !attrs.fields().is_empty() {
+                Self::add(p, attrs);
+            }
+        }
     }
 
-    fn add(&mut self, values: &impl RecordFields) {
-        with_scratch(|buf| {
-            let mut v = FieldWriter::new(buf, self.count, SPAN_FIELD_BYTES - self.len as usize);
+    /// The encoded fields.
+    ///
+    /// # Safety
+    /// `p` is an initialized record that nobody writes to meanwhile.
+    #[inline]
+    unsafe fn fields<'a>(p: *const SpanStart) -> &'a [u8] {
+        // SAFETY: the caller's; the first `len` bytes were written by `add`;
+        // `MaybeUninit<u8>` has the layout of `u8`.
+        unsafe { std::slice::from_raw_parts(addr_of!((*p).fields).cast::<u8>(), (*p).len as usize) }
+    }
+
+    /// Appends `values` (those that fit).
+    ///
+    /// # Safety
+    /// `p` is an initialized record whose fields nobody else writes meanwhile (its error flag
+    /// may be set concurrently).
+    unsafe fn add(p: *mut SpanStart, values: &impl RecordFields) {
+        // SAFETY: the caller's; `n` bytes fit in the field area (`FieldWriter`'s limit).
+        with_scratch(|buf| unsafe {
+            let at = (*p).len as usize;
+            let mut v = FieldWriter::new(buf, (*p).count, SPAN_FIELD_BYTES - at);
             values.record(&mut v);
             let (n, error, count) = (v.fit_len, v.error, v.fit_count);
-            self.error |= error;
-            let at = self.len as usize;
-            for (d, &b) in self.fields[at..at + n].iter_mut().zip(&buf[..n]) {
-                d.write(b);
+            if error {
+                (*p).error.store(true, Ordering::Relaxed);
             }
-            self.len += n as u16;
-            self.count = count;
+            let dst = addr_of_mut!((*p).fields).cast::<u8>().add(at);
+            std::ptr::copy_nonoverlapping(buf.as_ptr(), dst, n);
+            (*p).len = (at + n) as u16;
+            (*p).count = count;
         });
+    }
+
+    /// `add` under the record's lock (spans are `Send` and `Clone`: two threads may record
+    /// on one at once).
+    ///
+    /// # Safety
+    /// `p` is the initialized record of an open span.
+    unsafe fn add_locked(p: *mut SpanStart, values: &impl RecordFields) {
+        // SAFETY: the caller's; the lock keeps other writers of the fields out.
+        unsafe {
+            let busy = &(*p).busy;
+            while busy
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {
+                std::hint::spin_loop();
+            }
+            Self::add(p, values);
+            busy.store(false, Ordering::Release);
+        }
     }
 }
 
@@ -244,6 +315,7 @@ where
         if self.gate {
             self.shared.gated.store(true, Ordering::Relaxed);
         }
+        self.open = Some(Arc::new(Table::new()));
     }
 
     fn on_register_dispatch(&self, dispatch: &tracing::Dispatch) {
@@ -282,38 +354,82 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if !self.shared.accepting() || own(attrs.metadata()) {
+        let meta = attrs.metadata();
+        if !self.shared.accepting() || own(meta) {
             return;
         }
-        let Some(span) = ctx.span(id) else { return };
-        // The parent's name: the thread's current span for a contextual span (no lookup).
+        // The parent's name: the thread's current span for a contextual span.
         let parent = if attrs.is_contextual() {
-            ctx.current_span().metadata().map_or("", |m| m.name())
+            self.current(&ctx).0
         } else {
             attrs
                 .parent()
                 .and_then(|p| ctx.metadata(p))
                 .map_or("", |m| m.name())
         };
-        let mut start = SpanStart {
-            parent,
-            start_ns: self.clock.now_ns(),
-            error: false,
-            count: 0,
-            len: 0,
-            fields: [MaybeUninit::uninit(); SPAN_FIELD_BYTES],
-        };
-        if !attrs.fields().is_empty() {
-            start.add(attrs);
+        let start_ns = self.clock.now_ns();
+        if let Some(t) = &self.open {
+            // SAFETY: a claimed slot is this span's alone until its id is published.
+            let fill = |p| unsafe { SpanStart::init(p, meta, parent, start_ns, attrs) };
+            if t.claim(id.into_u64(), fill).is_some() {
+                return;
+            }
         }
+        // No table, or no room in it: the record goes to the registry's extensions.
+        let Some(span) = ctx.span(id) else { return };
+        let mut start = MaybeUninit::<SpanStart>::uninit();
+        // SAFETY: `start` is ours; `init` initializes every field but the field bytes past
+        // `len`, which are `MaybeUninit`.
+        let start = unsafe {
+            SpanStart::init(start.as_mut_ptr(), meta, parent, start_ns, attrs);
+            start.assume_init()
+        };
         span.extensions_mut().insert(start);
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(t) = &self.open {
+            if let Some(slot) = t.find(id.into_u64()) {
+                // SAFETY: the slot is held by this open span (a handle to it is held here).
+                unsafe { SpanStart::add_locked(t.rec(slot), values) };
+                return;
+            }
+        }
         let Some(span) = ctx.span(id) else { return };
         let mut ext = span.extensions_mut();
         if let Some(start) = ext.get_mut::<SpanStart>() {
-            start.add(values);
+            // SAFETY: the extensions' write lock is held.
+            unsafe { SpanStart::add(start, values) };
+        }
+    }
+
+    fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
+        let Some(t) = self.open.as_deref() else {
+            return;
+        };
+        let raw = id.into_u64();
+        // While records are dropped, the name is looked up only if an event needs it.
+        let found = if self.shared.accepting() {
+            t.find(raw)
+        } else {
+            None
+        };
+        let (slot, name) = match found {
+            // SAFETY: the slot is held by this span, open while entered.
+            Some(s) => (s, unsafe { (*t.rec(s)).meta.name() }),
+            None => (u32::MAX, ""),
+        };
+        open::enter(open::Entered {
+            table: t,
+            id: raw,
+            slot,
+            name,
+        });
+    }
+
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        if let Some(t) = self.open.as_deref() {
+            open::exit(t, id.into_u64());
         }
     }
 
@@ -327,20 +443,24 @@ where
             self.shared.drop_records(level, 1);
             return;
         }
-        // The enclosing span's name comes from the thread's current span (no registry
-        // lookup), except for an explicit parent or an ERROR event, which marks the span.
-        let span_name = if level == 4 || event.parent().is_some() {
-            let span = ctx.event_span(event);
-            if level == 4 {
-                if let Some(s) = &span {
-                    if let Some(start) = s.extensions_mut().get_mut::<SpanStart>() {
-                        start.error = true;
-                    }
-                }
-            }
-            span.map_or("", |s| s.metadata().name())
+        let error = level == 4;
+        // The enclosing span: an explicit parent, else the thread's current span (from the
+        // layer's own stack: no registry lookup). An ERROR event marks it.
+        let span_name = if let Some(p) = event.parent() {
+            self.span_of(p, &ctx, error)
         } else if event.is_contextual() {
-            ctx.current_span().metadata().map_or("", |m| m.name())
+            let (name, slot, id) = self.current(&ctx);
+            match (slot, id) {
+                (Some(s), _) if error => {
+                    if let Some(t) = &self.open {
+                        // SAFETY: the slot is held by this span, open while entered.
+                        unsafe { (*t.rec(s)).error.store(true, Ordering::Relaxed) };
+                    }
+                    name
+                }
+                (None, Some(id)) if error => self.span_of(&id, &ctx, true),
+                _ => name,
+            }
         } else {
             ""
         };
@@ -360,32 +480,101 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if let Some(t) = &self.open {
+            if let Some(slot) = t.find(id.into_u64()) {
+                let p = t.rec(slot);
+                // SAFETY: the span is closing: no handle to it is left, so nobody else
+                // touches its record until the slot is freed below.
+                unsafe { self.send_span(&*p) };
+                t.free(slot);
+                return;
+            }
+        }
         let Some(span) = ctx.span(&id) else { return };
         let meta = span.metadata();
         if own(meta) {
             return;
         }
-        let level = level_index(meta);
         // Read in place (the registry frees the extension when it releases the span).
         let ext = span.extensions();
-        let Some(start) = ext.get::<SpanStart>() else {
+        match ext.get::<SpanStart>() {
+            Some(start) => self.send_span(start),
             // Opened while the daemon was absent (or the layer closed): not encoded.
-            self.shared.drop_records(level, 1);
-            return;
-        };
+            None => self.shared.drop_records(level_index(meta), 1),
+        }
+    }
+}
+
+impl KpidLayer {
+    /// The name of the thread's current span, its slot in the table and its id (from the
+    /// layer's stack when it has a table, else from the registry).
+    #[inline]
+    fn current<S>(&self, ctx: &Context<'_, S>) -> (&'static str, Option<u32>, Option<Id>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        match &self.open {
+            Some(t) => match open::current(&**t) {
+                Some(e) if e.slot != u32::MAX => (e.name, Some(e.slot), None),
+                Some(e) => {
+                    let id = Id::from_u64(e.id);
+                    (ctx.metadata(&id).map_or("", |m| m.name()), None, Some(id))
+                }
+                None => ("", None, None),
+            },
+            None => {
+                let c = ctx.current_span();
+                (c.metadata().map_or("", |m| m.name()), None, c.id().cloned())
+            }
+        }
+    }
+
+    /// The name of span `id`; marks it in error when `error`.
+    fn span_of<S>(&self, id: &Id, ctx: &Context<'_, S>, error: bool) -> &'static str
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if let Some(t) = &self.open {
+            if let Some(slot) = t.find(id.into_u64()) {
+                let p = t.rec(slot);
+                // SAFETY: the slot is held by this span, open while an event names it.
+                unsafe {
+                    if error {
+                        (*p).error.store(true, Ordering::Relaxed);
+                    }
+                    return (*p).meta.name();
+                }
+            }
+        }
+        let Some(span) = ctx.span(id) else { return "" };
+        if error {
+            if let Some(start) = span.extensions().get::<SpanStart>() {
+                start.error.store(true, Ordering::Relaxed);
+            }
+        }
+        span.metadata().name()
+    }
+
+    /// Encodes and queues the close of the span whose start record is `start`.
+    fn send_span(&self, start: &SpanStart) {
+        let meta = start.meta;
+        let level = level_index(meta);
         if !self.shared.accepting() {
             // Opened while connected, closing while the daemon is absent.
             self.shared.drop_records(level, 1);
             return;
         }
         let end = self.clock.now_ns();
+        // SAFETY: `start` is borrowed: nobody writes its fields meanwhile.
+        let fields = unsafe { SpanStart::fields(start) };
         self.shared.push_with(level, |buf| {
             let mut w = FrameWriter::begin(buf, FrameType::Span);
             w.str(meta.name()).str(meta.target()).str(start.parent);
             w.varint(self.clock.base_unix_ns + start.start_ns);
             w.varint(end.saturating_sub(start.start_ns));
-            w.u8(level as u8).u8(start.error as u8);
-            w.u8(start.count).raw(start.fields());
+            w.u8(level as u8)
+                .u8(start.error.load(Ordering::Relaxed) as u8);
+            w.u8(start.count).raw(fields);
             w.finish();
         });
     }

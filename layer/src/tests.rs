@@ -261,3 +261,63 @@ fn sole_layer_reports_again_once_the_daemon_comes() {
     assert_eq!(guard.stats().dropped, [0, 0, 5, 0, 0]);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// More spans open at once than the table holds (the rest go to the registry's
+/// extensions), each entered and marked in error on another thread and closed on a third:
+/// every span arrives once, with its fields and its error flag.
+#[test]
+fn spans_closed_on_other_threads_past_the_table_arrive_exactly() {
+    let dir = std::env::temp_dir().join(format!("kpid-layer-many-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("a.sock");
+    let _ = std::fs::remove_file(&path);
+    let rx = listener(&path);
+    let (layer, guard) = Builder::default().socket(&path).app("unit").build();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let n = crate::open::SLOTS as u64 + 1000;
+    let spans: Vec<_> = tracing::dispatcher::with_default(&dispatch, || {
+        (0..n)
+            .map(|i| tracing::info_span!(target: "app", "many", i))
+            .collect()
+    });
+    let d = dispatch.clone();
+    let spans = std::thread::spawn(move || {
+        tracing::dispatcher::with_default(&d, || {
+            for (i, s) in spans.iter().enumerate() {
+                if i % 2 == 1 {
+                    s.in_scope(|| tracing::error!(target: "app", "bad"));
+                }
+            }
+        });
+        spans
+    })
+    .join()
+    .unwrap();
+    std::thread::spawn(move || drop(spans)).join().unwrap();
+    assert!(guard.flush(Duration::from_secs(5)));
+    let (mut seen, mut errors) = (vec![false; n as usize], 0);
+    let mut got = 0;
+    while got < n {
+        let (t, body) = rx.recv_timeout(Duration::from_secs(5)).expect("frame");
+        match wire::FrameType::from_u8(t) {
+            Some(wire::FrameType::Span) => {
+                let s = wire::decode_span(&body).unwrap();
+                let f: Vec<_> = s.fields.collect();
+                let [("i", wire::Value::U64(i))] = f[..] else {
+                    panic!("{f:?}")
+                };
+                assert!(!std::mem::replace(&mut seen[i as usize], true), "twice");
+                assert_eq!(s.error, i % 2 == 1, "span {i}");
+                errors += s.error as u64;
+                got += 1;
+            }
+            Some(wire::FrameType::Event) => {
+                assert_eq!(wire::decode_event(&body).unwrap().span, "many")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(errors, n / 2);
+    assert_eq!(guard.stats().dropped, [0; 5]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

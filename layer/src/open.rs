@@ -1,0 +1,150 @@
+//! Where open spans keep their start records, without the registry: a fixed table of
+//! [`SLOTS`] records keyed by span id (claimed with one compare-and-swap at open, found by
+//! id from any thread, freed with a store at close), so opening a span allocates nothing and
+//! closing it needs no registry lookup. A span that finds no free slot keeps its record in
+//! the registry's extensions instead (see `record.rs`).
+//!
+//! And a thread-local stack of the spans entered on each thread (tracing exits a span on the
+//! thread that entered it), so that an event finds its span's name and start record without
+//! a registry lookup.
+
+use crate::record::SpanStart;
+use std::cell::{RefCell, UnsafeCell};
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Start records in a table (about 256 bytes each, touched only when used).
+pub(crate) const SLOTS: usize = 4096;
+/// Slots tried from a span id's hash.
+const PROBE: usize = 8;
+/// A slot being filled by the span that claimed it.
+const RESERVED: u64 = u64::MAX;
+
+/// The table of one layer (one registry: span ids are unique among its open spans).
+pub(crate) struct Table {
+    /// The id of the span holding each slot; 0 when free.
+    keys: Box<[AtomicU64]>,
+    recs: Box<[UnsafeCell<MaybeUninit<SpanStart>>]>,
+}
+
+// SAFETY: a record is written only by the span that claimed its slot (before its id is
+// published, in `on_record` under the record's own lock, and at close, when no handle to
+// the span is left); other threads touch only its atomic error flag.
+unsafe impl Sync for Table {}
+unsafe impl Send for Table {}
+
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table").field("slots", &SLOTS).finish()
+    }
+}
+
+#[inline]
+fn home(id: u64) -> usize {
+    (id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize % SLOTS
+}
+
+impl Table {
+    pub(crate) fn new() -> Self {
+        Table {
+            keys: (0..SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            // SAFETY: the elements are themselves `MaybeUninit` (valid uninitialized); the
+            // memory is not touched until a slot is claimed.
+            recs: unsafe { Box::new_uninit_slice(SLOTS).assume_init() },
+        }
+    }
+
+    /// Claims a slot for span `id` and fills it with `fill` (given the record's uninitialized
+    /// memory; it must initialize every field). None when the span's slots are all taken.
+    #[inline]
+    pub(crate) fn claim(&self, id: u64, fill: impl FnOnce(*mut SpanStart)) -> Option<u32> {
+        let h = home(id);
+        for i in 0..PROBE {
+            let at = (h + i) % SLOTS;
+            let k = &self.keys[at];
+            if k.load(Ordering::Relaxed) == 0
+                && k.compare_exchange(0, RESERVED, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                fill(self.recs[at].get().cast());
+                k.store(id, Ordering::Release);
+                return Some(at as u32);
+            }
+        }
+        None
+    }
+
+    /// The slot of open span `id`.
+    #[inline]
+    pub(crate) fn find(&self, id: u64) -> Option<u32> {
+        let h = home(id);
+        (0..PROBE)
+            .map(|i| (h + i) % SLOTS)
+            .find(|&at| self.keys[at].load(Ordering::Acquire) == id)
+            .map(|at| at as u32)
+    }
+
+    /// The record in `slot`, which the caller's span holds.
+    #[inline]
+    pub(crate) fn rec(&self, slot: u32) -> *mut SpanStart {
+        self.recs[slot as usize].get().cast()
+    }
+
+    /// Frees `slot` (its span closed).
+    #[inline]
+    pub(crate) fn free(&self, slot: u32) {
+        self.keys[slot as usize].store(0, Ordering::Release);
+    }
+}
+
+/// A span entered on this thread.
+#[derive(Clone, Copy)]
+pub(crate) struct Entered {
+    /// The table of the layer that saw it entered (several subscribers share a thread).
+    pub(crate) table: *const Table,
+    pub(crate) id: u64,
+    /// Its record's slot; `u32::MAX` when it has none (opened while the daemon was absent,
+    /// or its record is in the registry's extensions).
+    pub(crate) slot: u32,
+    /// Its name, when it has a slot.
+    pub(crate) name: &'static str,
+}
+
+thread_local! {
+    static STACK: RefCell<Vec<Entered>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Pushes a span entered on this thread.
+#[inline]
+pub(crate) fn enter(e: Entered) {
+    STACK.with(|s| {
+        if let Ok(mut s) = s.try_borrow_mut() {
+            s.push(e);
+        }
+    });
+}
+
+/// Pops span `id` of `table` (the last entry: exits may come out of order).
+#[inline]
+pub(crate) fn exit(table: *const Table, id: u64) {
+    STACK.with(|s| {
+        if let Ok(mut s) = s.try_borrow_mut() {
+            if let Some(at) = s.iter().rposition(|e| e.id == id && e.table == table) {
+                s.remove(at);
+            }
+        }
+    });
+}
+
+/// The span of `table` entered last on this thread.
+#[inline]
+pub(crate) fn current(table: *const Table) -> Option<Entered> {
+    STACK.with(|s| {
+        s.try_borrow()
+            .ok()?
+            .iter()
+            .rev()
+            .find(|e| e.table == table)
+            .copied()
+    })
+}
