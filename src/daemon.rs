@@ -182,16 +182,29 @@ fn parsers(
     Ok(out)
 }
 
+/// How [`start`] runs, beyond the config.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mode {
+    /// Read every file to its end, then stop (no server, no socket, no state).
+    pub one_shot: bool,
+    /// Keep no checkpoint.
+    pub no_state: bool,
+    /// Open no socket for apps.
+    pub no_socket: bool,
+}
+
 /// Starts sources, the parse stage and (unless one-shot) the server.
-#[allow(clippy::too_many_arguments)]
 pub async fn start(
     cfg: &Config,
-    one_shot: bool,
-    no_state: bool,
-    no_socket: bool,
+    mode: Mode,
     sections: Vec<Arc<dyn HealthSection>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<(Running, Option<impl std::future::Future<Output = ()>>)> {
+    let Mode {
+        one_shot,
+        no_state,
+        no_socket,
+    } = mode;
     let rules = Rules::new(cfg)?;
     let plugins = Arc::new(match &cfg.plugin_dir {
         Some(d) => PluginHost::load_dir(d),
@@ -346,15 +359,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     if cfg.sources.is_empty() {
         tracing::warn!("no source: give --log PATH or [[source]] in --config");
     }
-    let (running, server) = start(
-        &cfg,
-        args.one_shot,
-        args.no_state,
-        args.no_socket,
-        Vec::new(),
-        signal(),
-    )
-    .await?;
+    let mode = Mode {
+        one_shot: args.one_shot,
+        no_state: args.no_state,
+        no_socket: args.no_socket,
+    };
+    let (running, server) = start(&cfg, mode, Vec::new(), signal()).await?;
     match server {
         None => {
             print!("{}", running.finish_one_shot());

@@ -49,8 +49,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .name("demo-spans".into())
             .spawn(move || spans::run(sock, stop))?
     };
-    let (running, server) =
-        daemon::start(&cfg, false, true, false, Vec::new(), daemon::signal()).await?;
+    let (running, server) = daemon::start(
+        &cfg,
+        daemon::Mode {
+            no_state: true,
+            ..Default::default()
+        },
+        Vec::new(),
+        daemon::signal(),
+    )
+    .await?;
     if let Some(a) = running.addr {
         println!("kpid demo: simulated pipeline writing {}", log.display());
         println!("kpid demo: dashboard on http://{a}/  (Ctrl-C to stop)");

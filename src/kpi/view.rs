@@ -285,7 +285,6 @@ pub fn prom_name(desc: &Desc) -> String {
 /// gauges, distributions as summaries (quantiles over the last minute) or, when the rule
 /// gave fixed buckets, as histograms.
 pub fn prometheus(store: &Store, now: f64, out: &mut String) {
-    let res = store.limits().bucket_secs;
     let mut order: Vec<(&str, usize)> = store
         .iter()
         .enumerate()
@@ -356,5 +355,4 @@ pub fn prometheus(store: &Store, now: f64, out: &mut String) {
             }
         }
     }
-    let _ = res;
 }

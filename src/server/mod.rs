@@ -88,8 +88,6 @@ impl AppState {
 pub const MAX_WS_MESSAGE: usize = 64 * 1024;
 
 fn routes(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn warp::Reply>,)> {
-    let boxed = |r| -> Box<dyn warp::Reply> { r };
-    let _ = boxed;
     api::routes(state.clone())
         .or(prom::route(state.clone()))
         .unify()
