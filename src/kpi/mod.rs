@@ -5,6 +5,7 @@
 //! of series and the number of label sets per KPI name (the rest fold into `other`), counts
 //! what it refused, and answers the views the server needs ([`view`]).
 
+pub mod prom;
 mod series;
 pub mod sketch;
 mod store;

@@ -1,7 +1,7 @@
 //! `/metrics`: the Prometheus text exposition of every KPI and of kpid itself.
 
 use super::AppState;
-use crate::kpi::{self, now, view};
+use crate::kpi::{self, now, prom};
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use warp::{Filter, Reply};
 /// The whole exposition.
 pub fn exposition(state: &AppState) -> String {
     let mut out = String::with_capacity(16 * 1024);
-    view::prometheus(&state.store.lock(), now(), &mut out);
+    prom::prometheus(&state.store.lock(), now(), &mut out);
     let drops = state.store.lock().drops();
     let counters = [
         (

@@ -1,123 +1,30 @@
 //! Assembles the daemon from its configuration: tailer → parse stage → store → server.
 
+mod config;
+mod wiring;
+
+pub use config::{build_config, source_name};
+
+use config::default_state_dir;
+use wiring::{parsers, SocketSection};
+
 use crate::cli::RunArgs;
-use crate::config::{Config, Dur, SourceConfig};
-use crate::kpi::{view, Limits, SharedStore, Store};
+use crate::config::Config;
+use crate::kpi::{prom, Limits, SharedStore, Store};
 use crate::parse::rules::Rules;
 use crate::parse::stage::{self, StageConfig};
 use crate::plugin_host::PluginHost;
-use crate::server::Status;
 use crate::server::{self, AppState, HealthSection};
 use crate::sources::socket::{self, default_socket_path, SocketConfig, SocketStats};
 use crate::sources::tail::{self, TailConfig, TailSource};
 use crate::sources::SourcesHealth;
 use crate::state::{restore_counters, StateDir};
 use anyhow::Context;
-use kpid_parsers::{Parser, ParserOptions};
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::{mpsc, Notify};
-
 /// Batches in flight between the tailer and the parse stage.
 const BATCH_QUEUE: usize = 16;
-
-/// Merges the config file (if any) and the command line.
-pub fn build_config(args: &RunArgs) -> anyhow::Result<Config> {
-    let mut cfg = match &args.config {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
-    };
-    if args.config.is_none() {
-        cfg.auto_gauges = true;
-    }
-    if let Some(h) = &args.host {
-        cfg.server.host = h.clone();
-    }
-    if let Some(p) = args.port {
-        cfg.server.port = p;
-    }
-    if let Some(i) = args.interval {
-        cfg.server.interval = Dur(i);
-    }
-    if let Some(n) = args.max_line_bytes {
-        cfg.tail.max_line_bytes = n;
-    }
-    cfg.tail.from_start |= args.from_start || args.one_shot;
-    if args.socket.is_some() {
-        cfg.socket = args.socket.clone();
-    }
-    if args.plugin_dir.is_some() {
-        cfg.plugin_dir = args.plugin_dir.clone();
-    }
-    if args.state_dir.is_some() {
-        cfg.state_dir = args.state_dir.clone();
-    }
-    for log in &args.logs {
-        if cfg
-            .sources
-            .iter()
-            .any(|s| Path::new(&s.path) == Path::new(log))
-        {
-            continue; // already a [[source]] of the config, with its own parser
-        }
-        cfg.sources.push(SourceConfig {
-            name: None,
-            path: log.clone(),
-            parser: args.parser.clone(),
-            pattern: None,
-            options: String::new(),
-        });
-    }
-    // Every source needs its own name (its parser and its `source` label): unnamed ones take
-    // their file stem, suffixed when that name is taken.
-    let mut taken: Vec<String> = cfg.sources.iter().filter_map(|s| s.name.clone()).collect();
-    for s in cfg.sources.iter_mut().filter(|s| s.name.is_none()) {
-        let base = source_name(s);
-        let mut name = base.clone();
-        let mut n = 2;
-        while taken.contains(&name) {
-            name = format!("{base}_{n}");
-            n += 1;
-        }
-        taken.push(name.clone());
-        s.name = Some(name);
-    }
-    Ok(cfg)
-}
-
-/// The `source` label of a source: its name, or the file stem of its path.
-pub fn source_name(s: &SourceConfig) -> String {
-    if let Some(n) = &s.name {
-        return n.clone();
-    }
-    let stem = Path::new(&s.path)
-        .file_stem()
-        .and_then(|x| x.to_str())
-        .unwrap_or("log");
-    if stem.contains(['*', '?', '[']) {
-        Path::new(&s.path)
-            .parent()
-            .and_then(|p| p.file_name())
-            .and_then(|x| x.to_str())
-            .unwrap_or("logs")
-            .to_owned()
-    } else {
-        stem.to_owned()
-    }
-}
-
-fn default_state_dir() -> PathBuf {
-    if let Some(x) = std::env::var_os("XDG_STATE_HOME") {
-        return PathBuf::from(x).join("kpid");
-    }
-    match std::env::var_os("HOME") {
-        Some(h) => PathBuf::from(h).join(".local/state/kpid"),
-        None => PathBuf::from("state"),
-    }
-}
-
 /// Everything running, for shutdown.
 pub struct Running {
     /// Bound address (none in one-shot mode).
@@ -136,50 +43,6 @@ impl std::fmt::Debug for Running {
             .field("socket", &self.socket.as_ref().map(|s| s.path().to_owned()))
             .finish_non_exhaustive()
     }
-}
-
-/// Builds the per-source parsers, built-in or from a plugin; errors name the source's config
-/// line.
-fn parsers(
-    cfg: &Config,
-    plugins: &PluginHost,
-) -> anyhow::Result<HashMap<Arc<str>, Box<dyn Parser>>> {
-    let mut out = HashMap::new();
-    for s in &cfg.sources {
-        let opts = ParserOptions {
-            pattern: s.pattern.as_ref().map(|p| p.get_ref().clone()),
-        };
-        let built = match kpid_parsers::builtin(&s.parser, &opts) {
-            Err(kpid_parsers::BuildError::Unknown(_)) => {
-                match plugins.make(&s.parser, &s.options) {
-                    Some(r) => r.map_err(|e| e.to_string()),
-                    None => Err(format!(
-                    "unknown parser `{}` (built-in: json, logfmt, regex, plain, auto; plugins: {})",
-                    s.parser,
-                    plugin_names(plugins)
-                )),
-                }
-            }
-            other => other.map_err(|e| e.to_string()),
-        };
-        let p = built.map_err(|e| {
-            let pos = s.pattern.as_ref().map(|p| p.span().start).unwrap_or(0);
-            anyhow::Error::new(cfg.error_at(
-                pos,
-                format!("source `{}`: field `parser`: {e}", source_name(s)),
-            ))
-        })?;
-        if out.insert(Arc::from(source_name(s)), p).is_some() {
-            return Err(anyhow::Error::new(cfg.error_at(
-                0,
-                format!(
-                    "two sources are named `{}`: give each [[source]] its own `name`",
-                    source_name(s)
-                ),
-            )));
-        }
-    }
-    Ok(out)
 }
 
 /// How [`start`] runs, beyond the config.
@@ -339,7 +202,7 @@ impl Running {
             let _ = s.join();
         }
         let mut out = String::new();
-        view::prometheus(&self.store.lock(), crate::kpi::now(), &mut out);
+        prom::prometheus(&self.store.lock(), crate::kpi::now(), &mut out);
         out
     }
 }
@@ -378,45 +241,4 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn plugin_names(plugins: &PluginHost) -> String {
-    let names: Vec<String> = plugins
-        .list()
-        .into_iter()
-        .filter(|p| p.status == "loaded")
-        .map(|p| p.name)
-        .collect();
-    if names.is_empty() {
-        "none loaded".into()
-    } else {
-        names.join(", ")
-    }
-}
-
-/// The socket source's part of `/api/health`.
-struct SocketSection(Arc<SocketStats>);
-
-impl HealthSection for SocketSection {
-    fn name(&self) -> &'static str {
-        "socket"
-    }
-
-    fn snapshot(&self) -> serde_json::Value {
-        serde_json::to_value(&*self.0).unwrap_or_default()
-    }
-
-    fn status(&self) -> Status {
-        Status::Ok
-    }
-
-    /// Frames refused and records apps dropped.
-    fn losses(&self) -> u64 {
-        let v = self.snapshot();
-        let rejected: u64 = v["rejected"]
-            .as_object()
-            .map(|o| o.values().filter_map(|x| x.as_u64()).sum())
-            .unwrap_or(0);
-        rejected + v["app_dropped"].as_u64().unwrap_or(0)
-    }
 }
