@@ -383,3 +383,37 @@ fn log_flag_never_replaces_a_configured_source_parser() {
     );
     assert!(!text.contains("status=\"\""), "{text}");
 }
+
+/// An unreadable path is reported in `/api/health` (state `error`, with the reason) and
+/// retried: once it becomes a readable file, its lines are read. (Tests run as root, which
+/// reads any file whatever its mode, so a directory standing where the file should be is the
+/// unreadable thing here.)
+#[test]
+fn unreadable_file_is_reported_in_health_and_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.log");
+    std::fs::create_dir(&path).unwrap();
+    let k = Kpid::start(
+        dir.path(),
+        &["--log", "broken.log", "--no-state", "--from-start"],
+    );
+    let h = wait_for(10, "the error state in /api/health", || {
+        let h = k.json("/api/health");
+        (h["sources"][0]["state"] == "error").then_some(h)
+    });
+    assert!(
+        h["sources"][0]["last_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{h}"
+    );
+    assert_eq!(h["status"], "error", "{h}");
+    std::fs::remove_dir(&path).unwrap();
+    append(&path, "level=info msg=recovered\n");
+    wait_for(20, "the line once the file is readable", || {
+        (lines_total(&k, "broken", "info") == 1.0).then_some(())
+    });
+    let h = k.json("/api/health");
+    assert_eq!(h["sources"][0]["state"], "following", "{h}");
+    assert!(h["sources"][0]["last_error"].is_null(), "{h}");
+}
