@@ -22,12 +22,15 @@
 
 mod clock;
 mod export;
+mod fields;
 mod open;
+mod out;
 mod queue;
 mod record;
 
 pub use kpid_wire::{default_socket_path, SOCKET_ENV};
-pub use record::{KpidLayer, SPAN_FIELD_BYTES};
+pub use open::SPAN_FIELD_BYTES;
+pub use record::KpidLayer;
 
 use queue::{Limits, Shared, CLOSED, CONNECTED, CONNECTING};
 use std::path::PathBuf;

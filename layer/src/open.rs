@@ -8,10 +8,16 @@
 //! thread that entered it), so that an event finds its span's name and start record without
 //! a registry lookup.
 
-use crate::record::SpanStart;
+use crate::fields::{FieldWriter, Fixed, RecordFields};
 use std::cell::{RefCell, UnsafeCell};
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::ptr::{addr_of, addr_of_mut};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use tracing::span::Attributes;
+use tracing::Metadata;
+
+/// Bytes of encoded fields an open span keeps; fields past it are not sent.
+pub const SPAN_FIELD_BYTES: usize = 192;
 
 /// Start records in a table (about 256 bytes each, touched only when used).
 pub(crate) const SLOTS: usize = 4096;
@@ -97,6 +103,105 @@ impl Table {
     }
 }
 
+/// The fixed-size start record of an open span, in a slot of the layer's table (see
+/// `open.rs`) or, when the table has no room, in the span's registry extensions.
+pub(crate) struct SpanStart {
+    pub(crate) meta: &'static Metadata<'static>,
+    pub(crate) parent: &'static str,
+    pub(crate) start_ns: u64,
+    /// Set by ERROR events inside the span, from any thread.
+    pub(crate) error: AtomicBool,
+    /// Held by `on_record` (a span may be recorded on from several threads at once).
+    busy: AtomicBool,
+    pub(crate) count: u8,
+    len: u16,
+    /// The first `len` bytes are initialized (left uninitialized past them: no memset).
+    fields: [MaybeUninit<u8>; SPAN_FIELD_BYTES],
+}
+
+impl SpanStart {
+    /// Initializes the record at `p` (all but the field bytes past `len`) and adds `attrs`.
+    ///
+    /// # Safety
+    /// `p` is valid for writes and nobody else uses it yet.
+    #[inline]
+    pub(crate) unsafe fn init(
+        p: *mut SpanStart,
+        meta: &'static Metadata<'static>,
+        parent: &'static str,
+        start_ns: u64,
+        attrs: &Attributes<'_>,
+    ) {
+        // SAFETY: the caller's.
+        unsafe {
+            addr_of_mut!((*p).meta).write(meta);
+            addr_of_mut!((*p).parent).write(parent);
+            addr_of_mut!((*p).start_ns).write(start_ns);
+            addr_of_mut!((*p).error).write(AtomicBool::new(false));
+            addr_of_mut!((*p).busy).write(AtomicBool::new(false));
+            addr_of_mut!((*p).count).write(0);
+            addr_of_mut!((*p).len).write(0);
+            if !attrs.fields().is_empty() {
+                Self::add(p, attrs);
+            }
+        }
+    }
+
+    /// The encoded fields.
+    ///
+    /// # Safety
+    /// `p` is an initialized record that nobody writes to meanwhile.
+    #[inline]
+    pub(crate) unsafe fn fields<'a>(p: *const SpanStart) -> &'a [u8] {
+        // SAFETY: the caller's; the first `len` bytes were written by `add`;
+        // `MaybeUninit<u8>` has the layout of `u8`.
+        unsafe { std::slice::from_raw_parts(addr_of!((*p).fields).cast::<u8>(), (*p).len as usize) }
+    }
+
+    /// Appends `values` (those that fit), encoded straight into the field area.
+    ///
+    /// # Safety
+    /// `p` is an initialized record whose fields nobody else writes meanwhile (its error flag
+    /// may be set concurrently).
+    pub(crate) unsafe fn add(p: *mut SpanStart, values: &impl RecordFields) {
+        // SAFETY: the caller's; only the field area, `len` and `count` are written.
+        unsafe {
+            let mut out = Fixed {
+                buf: &mut *addr_of_mut!((*p).fields),
+                len: (*p).len as usize,
+            };
+            let mut v = FieldWriter::new(&mut out, (*p).count);
+            values.record(&mut v);
+            let (error, count) = (v.error, v.count);
+            if error {
+                (*p).error.store(true, Ordering::Relaxed);
+            }
+            (*p).len = out.len as u16;
+            (*p).count = count;
+        }
+    }
+
+    /// `add` under the record's lock (spans are `Send` and `Clone`: two threads may record
+    /// on one at once).
+    ///
+    /// # Safety
+    /// `p` is the initialized record of an open span.
+    pub(crate) unsafe fn add_locked(p: *mut SpanStart, values: &impl RecordFields) {
+        // SAFETY: the caller's; the lock keeps other writers of the fields out.
+        unsafe {
+            let busy = &(*p).busy;
+            while busy
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {
+                std::hint::spin_loop();
+            }
+            Self::add(p, values);
+            busy.store(false, Ordering::Release);
+        }
+    }
+}
+
 /// A span entered on this thread.
 #[derive(Clone, Copy)]
 pub(crate) struct Entered {
@@ -129,8 +234,16 @@ pub(crate) fn enter(e: Entered) {
 pub(crate) fn exit(table: *const Table, id: u64) {
     STACK.with(|s| {
         if let Ok(mut s) = s.try_borrow_mut() {
-            if let Some(at) = s.iter().rposition(|e| e.id == id && e.table == table) {
-                s.remove(at);
+            match s.last() {
+                // The usual case: the last span entered is the one exited.
+                Some(e) if e.id == id && e.table == table => {
+                    s.pop();
+                }
+                _ => {
+                    if let Some(at) = s.iter().rposition(|e| e.id == id && e.table == table) {
+                        s.remove(at);
+                    }
+                }
             }
         }
     });

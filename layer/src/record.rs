@@ -1,48 +1,26 @@
-//! The tracing side: each span close and each event is encoded at once into a thread-local
-//! buffer and queued. An open span keeps only a fixed-size start record (its metadata, start
-//! time, error flag and up to [`SPAN_FIELD_BYTES`] of encoded fields) in a slot of the
-//! layer's table (`open.rs`: no allocation, no registry lookup at close), or in its registry
-//! extensions when the table has no room. Events find their span on the layer's own
-//! per-thread stack of entered spans.
+//! The tracing side: each span close and each event is encoded at once, straight into the
+//! queue (`queue.rs`), and queued. An open span keeps only a fixed-size start record (its
+//! metadata, start time, error flag and up to [`crate::SPAN_FIELD_BYTES`] of encoded fields)
+//! in a slot of the layer's table (`open.rs`: no allocation, no registry lookup at close), or
+//! in its registry extensions when the table has no room. Events find their span on the
+//! layer's own per-thread stack of entered spans.
 
 use crate::clock::Clock;
-use crate::open::{self, Table};
+use crate::fields::FieldWriter;
+use crate::open::{self, SpanStart, Table};
 use crate::queue::Shared;
-use kpid_wire::{self as wire, FrameType, FrameWriter, Value};
-use std::cell::RefCell;
-use std::fmt;
+use kpid_wire::{FrameType, FrameWriter};
 use std::mem::MaybeUninit;
-use std::ptr::{addr_of, addr_of_mut};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Event, Metadata, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::{LookupSpan, Registry};
 
-/// Bytes of encoded fields an open span keeps; fields past it are not sent.
-pub const SPAN_FIELD_BYTES: usize = 192;
-
 /// Targets under this prefix are the layer's own and never reported.
 const OWN_TARGET: &str = "kpid_layer";
-
-thread_local! {
-    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(1024));
-}
-
-/// Runs `f` with this thread's scratch buffer (a fresh one if it is in use: a `Debug` impl
-/// that logs while being formatted).
-fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-    SCRATCH.with(|s| match s.try_borrow_mut() {
-        Ok(mut b) => {
-            b.clear();
-            f(&mut b)
-        }
-        Err(_) => f(&mut Vec::new()),
-    })
-}
 
 /// The `tracing_subscriber::Layer` that reports to kpid. Build it with [`crate::layer`] or
 /// [`crate::Builder`].
@@ -58,229 +36,6 @@ pub struct KpidLayer {
     /// The start records of open spans, made in `on_layer` (one table per registry: span
     /// ids are per registry). Without one, records live in the registry's extensions.
     pub(crate) open: Option<Arc<Table>>,
-}
-
-/// The fixed-size start record of an open span, in a slot of the layer's table (see
-/// `open.rs`) or, when the table has no room, in the span's registry extensions.
-pub(crate) struct SpanStart {
-    pub(crate) meta: &'static Metadata<'static>,
-    parent: &'static str,
-    start_ns: u64,
-    /// Set by ERROR events inside the span, from any thread.
-    error: AtomicBool,
-    /// Held by `on_record` (a span may be recorded on from several threads at once).
-    busy: AtomicBool,
-    count: u8,
-    len: u16,
-    /// The first `len` bytes are initialized (left uninitialized past them: no memset).
-    fields: [MaybeUninit<u8>; SPAN_FIELD_BYTES],
-}
-
-impl SpanStart {
-    /// Initializes the record at `p` (all but the field bytes past `len`) and adds `attrs`.
-    ///
-    /// # Safety
-    /// `p` is valid for writes and nobody else uses it yet.
-    #[inline]
-    unsafe fn init(
-        p: *mut SpanStart,
-        meta: &'static Metadata<'static>,
-        parent: &'static str,
-        start_ns: u64,
-        attrs: &Attributes<'_>,
-    ) {
-        // SAFETY: the caller's.
-        unsafe {
-            addr_of_mut!((*p).meta).write(meta);
-            addr_of_mut!((*p).parent).write(parent);
-            addr_of_mut!((*p).start_ns).write(start_ns);
-            addr_of_mut!((*p).error).write(AtomicBool::new(false));
-            addr_of_mut!((*p).busy).write(AtomicBool::new(false));
-            addr_of_mut!((*p).count).write(0);
-            addr_of_mut!((*p).len).write(0);
-            if !attrs.fields().is_empty() {
-                Self::add(p, attrs);
-            }
-        }
-    }
-
-    /// The encoded fields.
-    ///
-    /// # Safety
-    /// `p` is an initialized record that nobody writes to meanwhile.
-    #[inline]
-    unsafe fn fields<'a>(p: *const SpanStart) -> &'a [u8] {
-        // SAFETY: the caller's; the first `len` bytes were written by `add`;
-        // `MaybeUninit<u8>` has the layout of `u8`.
-        unsafe { std::slice::from_raw_parts(addr_of!((*p).fields).cast::<u8>(), (*p).len as usize) }
-    }
-
-    /// Appends `values` (those that fit).
-    ///
-    /// # Safety
-    /// `p` is an initialized record whose fields nobody else writes meanwhile (its error flag
-    /// may be set concurrently).
-    unsafe fn add(p: *mut SpanStart, values: &impl RecordFields) {
-        // SAFETY: the caller's; `n` bytes fit in the field area (`FieldWriter`'s limit).
-        with_scratch(|buf| unsafe {
-            let at = (*p).len as usize;
-            let mut v = FieldWriter::new(buf, (*p).count, SPAN_FIELD_BYTES - at);
-            values.record(&mut v);
-            let (n, error, count) = (v.fit_len, v.error, v.fit_count);
-            if error {
-                (*p).error.store(true, Ordering::Relaxed);
-            }
-            let dst = addr_of_mut!((*p).fields).cast::<u8>().add(at);
-            std::ptr::copy_nonoverlapping(buf.as_ptr(), dst, n);
-            (*p).len = (at + n) as u16;
-            (*p).count = count;
-        });
-    }
-
-    /// `add` under the record's lock (spans are `Send` and `Clone`: two threads may record
-    /// on one at once).
-    ///
-    /// # Safety
-    /// `p` is the initialized record of an open span.
-    unsafe fn add_locked(p: *mut SpanStart, values: &impl RecordFields) {
-        // SAFETY: the caller's; the lock keeps other writers of the fields out.
-        unsafe {
-            let busy = &(*p).busy;
-            while busy
-                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_err()
-            {
-                std::hint::spin_loop();
-            }
-            Self::add(p, values);
-            busy.store(false, Ordering::Release);
-        }
-    }
-}
-
-/// Attributes and records both hand their values to a visitor.
-trait RecordFields {
-    fn record(&self, v: &mut dyn Visit);
-}
-impl RecordFields for Attributes<'_> {
-    fn record(&self, v: &mut dyn Visit) {
-        Attributes::record(self, v)
-    }
-}
-impl RecordFields for Record<'_> {
-    fn record(&self, v: &mut dyn Visit) {
-        Record::record(self, v)
-    }
-}
-
-/// Encodes visited fields into `out`, remembering how many fit in `limit` bytes.
-struct FieldWriter<'a> {
-    out: &'a mut Vec<u8>,
-    start: usize,
-    limit: usize,
-    fit_len: usize,
-    fit_count: u8,
-    error: bool,
-}
-
-impl<'a> FieldWriter<'a> {
-    fn new(out: &'a mut Vec<u8>, count: u8, limit: usize) -> Self {
-        let start = out.len();
-        FieldWriter {
-            out,
-            start,
-            limit,
-            fit_len: 0,
-            fit_count: count,
-            error: false,
-        }
-    }
-
-    #[inline]
-    fn put(&mut self, key: &str, v: Value<'_>) {
-        if key == "error" && v != Value::Bool(false) {
-            self.error = true;
-        }
-        if self.fit_count as usize >= wire::MAX_FIELDS {
-            return;
-        }
-        wire::put_field(self.out, key, v);
-        self.commit();
-    }
-
-    #[inline]
-    fn commit(&mut self) {
-        let len = self.out.len() - self.start;
-        if len <= self.limit {
-            self.fit_len = len;
-            self.fit_count += 1;
-        } else {
-            self.out.truncate(self.start + self.fit_len);
-        }
-    }
-
-    /// A `Debug`/`Display` value written straight into the buffer: a two-byte length is
-    /// reserved (a valid, non-minimal varint) and patched, so nothing is allocated.
-    fn put_fmt(&mut self, key: &str, v: fmt::Arguments<'_>) {
-        if key == "error" {
-            self.error = true;
-        }
-        if self.fit_count as usize >= wire::MAX_FIELDS {
-            return;
-        }
-        wire::put_str(self.out, key);
-        self.out.extend_from_slice(&[4, 0x80, 0]);
-        let at = self.out.len();
-        let mut w = Clipped {
-            out: self.out,
-            room: wire::MAX_STR_LEN,
-        };
-        let _ = fmt::write(&mut w, v);
-        let n = self.out.len() - at;
-        self.out[at - 2] = (n as u8 & 0x7f) | 0x80;
-        self.out[at - 1] = (n >> 7) as u8;
-        self.commit();
-    }
-}
-
-/// Writes at most `room` bytes, cutting at a character boundary.
-struct Clipped<'a> {
-    out: &'a mut Vec<u8>,
-    room: usize,
-}
-
-impl fmt::Write for Clipped<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let s = wire::clip_to(s, self.room);
-        self.out.extend_from_slice(s.as_bytes());
-        self.room -= s.len();
-        Ok(())
-    }
-}
-
-impl Visit for FieldWriter<'_> {
-    fn record_i64(&mut self, f: &Field, v: i64) {
-        self.put(f.name(), Value::I64(v));
-    }
-    fn record_u64(&mut self, f: &Field, v: u64) {
-        self.put(f.name(), Value::U64(v));
-    }
-    fn record_f64(&mut self, f: &Field, v: f64) {
-        self.put(f.name(), Value::F64(v));
-    }
-    fn record_bool(&mut self, f: &Field, v: bool) {
-        self.put(f.name(), Value::Bool(v));
-    }
-    fn record_str(&mut self, f: &Field, v: &str) {
-        self.put(f.name(), Value::Str(v));
-    }
-    fn record_error(&mut self, f: &Field, v: &(dyn std::error::Error + 'static)) {
-        self.error = true;
-        self.put_fmt(f.name(), format_args!("{v}"));
-    }
-    fn record_debug(&mut self, f: &Field, v: &dyn fmt::Debug) {
-        self.put_fmt(f.name(), format_args!("{v:?}"));
-    }
 }
 
 #[inline]
@@ -471,9 +226,9 @@ where
             w.str(span_name);
             let at = w.pos();
             w.u8(0);
-            let mut v = FieldWriter::new(w.buf(), 0, usize::MAX);
+            let mut v = FieldWriter::new(w.buf(), 0);
             event.record(&mut v);
-            let n = v.fit_count;
+            let n = v.count;
             w.patch(at, n);
             w.finish();
         });
@@ -577,19 +332,5 @@ impl KpidLayer {
             w.u8(start.count).raw(fields);
             w.finish();
         });
-    }
-}
-
-/// Test access to the field writer.
-#[cfg(test)]
-pub(crate) struct TestWriter<'a>(FieldWriter<'a>);
-
-#[cfg(test)]
-impl<'a> TestWriter<'a> {
-    pub(crate) fn new(buf: &'a mut Vec<u8>) -> Self {
-        TestWriter(FieldWriter::new(buf, 0, usize::MAX))
-    }
-    pub(crate) fn put_fmt_pub(&mut self, key: &str, v: &str) {
-        self.0.put_fmt(key, format_args!("{v}"));
     }
 }

@@ -192,8 +192,8 @@ fn long_debug_values_are_clipped_without_breaking_the_frame() {
     }
 }
 
-fn record_test_writer(buf: &mut Vec<u8>) -> record::TestWriter<'_> {
-    record::TestWriter::new(buf)
+fn record_test_writer(buf: &mut Vec<u8>) -> fields::TestWriter<'_> {
+    fields::TestWriter::new(buf)
 }
 
 #[allow(dead_code)]

@@ -1,0 +1,201 @@
+//! Where encoded fields are written: a growable `Vec` (the queue's buffer) or a fixed area
+//! (an open span's fields), and the raw writers that put one field there with a single
+//! bounds check, byte for byte as `kpid_wire::put_field` does.
+
+use kpid_wire::{self as wire, Value};
+use std::mem::MaybeUninit;
+
+/// Where encoded fields go: a growable `Vec` or a fixed area.
+pub(crate) trait Out {
+    fn len(&self) -> usize;
+    fn truncate(&mut self, n: usize);
+    /// A pointer to `n` writable bytes at the end, or None when they do not fit.
+    fn room(&mut self, n: usize) -> Option<*mut u8>;
+    /// Marks `n` bytes written at the pointer `room` gave as used.
+    ///
+    /// # Safety
+    /// They were written, and `room` granted at least `n`.
+    unsafe fn advance(&mut self, n: usize);
+    /// Overwrites the two written bytes at `at`.
+    fn patch2(&mut self, at: usize, b: [u8; 2]);
+    /// Appends `b`; false (nothing appended) when it does not fit.
+    #[inline]
+    fn extend(&mut self, b: &[u8]) -> bool {
+        match self.room(b.len()) {
+            Some(p) => {
+                // SAFETY: `room` granted `b.len()` bytes at `p`.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(b.as_ptr(), p, b.len());
+                    self.advance(b.len());
+                }
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Out for Vec<u8> {
+    #[inline]
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    #[inline]
+    fn truncate(&mut self, n: usize) {
+        Vec::truncate(self, n)
+    }
+    #[inline]
+    fn room(&mut self, n: usize) -> Option<*mut u8> {
+        self.reserve(n);
+        Some(self.spare_capacity_mut().as_mut_ptr().cast())
+    }
+    #[inline]
+    unsafe fn advance(&mut self, n: usize) {
+        // SAFETY: the caller's; `room` reserved the bytes.
+        unsafe { self.set_len(Vec::len(self) + n) }
+    }
+    #[inline]
+    fn patch2(&mut self, at: usize, b: [u8; 2]) {
+        self[at..at + 2].copy_from_slice(&b);
+    }
+}
+
+/// A fixed area whose first `len` bytes are used (an open span's fields).
+pub(crate) struct Fixed<'a> {
+    pub(crate) buf: &'a mut [MaybeUninit<u8>],
+    pub(crate) len: usize,
+}
+
+impl Out for Fixed<'_> {
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+    #[inline]
+    fn truncate(&mut self, n: usize) {
+        self.len = self.len.min(n);
+    }
+    #[inline]
+    fn room(&mut self, n: usize) -> Option<*mut u8> {
+        if n <= self.buf.len() - self.len {
+            // SAFETY: `len` is within the area.
+            Some(unsafe { self.buf.as_mut_ptr().add(self.len).cast() })
+        } else {
+            None
+        }
+    }
+    #[inline]
+    unsafe fn advance(&mut self, n: usize) {
+        self.len += n;
+    }
+    #[inline]
+    fn patch2(&mut self, at: usize, b: [u8; 2]) {
+        assert!(at + 2 <= self.len);
+        self.buf[at].write(b[0]);
+        self.buf[at + 1].write(b[1]);
+    }
+}
+
+/// The most bytes `put_field(key, v)` writes.
+#[inline]
+pub(crate) fn max_len(key: &str, v: &Value<'_>) -> usize {
+    // Clipped strings take at most 2 length bytes (MAX_STR_LEN < 2^14).
+    let s = |x: &str| 2 + x.len().min(wire::MAX_STR_LEN);
+    s(key)
+        + 1
+        + match v {
+            Value::I64(_) | Value::U64(_) => 10,
+            Value::F64(_) => 8,
+            Value::Bool(_) => 1,
+            Value::Str(x) => s(x),
+        }
+}
+
+/// Copies `b` to `p`: short ones inline (two overlapping loads and stores), without a call
+/// to `memcpy`.
+#[inline(always)]
+pub(crate) unsafe fn copy(b: &[u8], p: *mut u8) {
+    let (s, n) = (b.as_ptr(), b.len());
+    // SAFETY (whole function): the caller grants `n` bytes at `p`.
+    unsafe {
+        use std::ptr::{read_unaligned as rd, write_unaligned as wr};
+        if n > 16 {
+            std::ptr::copy_nonoverlapping(s, p, n);
+        } else if n >= 8 {
+            let (a, z) = (rd(s.cast::<u64>()), rd(s.add(n - 8).cast::<u64>()));
+            wr(p.cast::<u64>(), a);
+            wr(p.add(n - 8).cast::<u64>(), z);
+        } else if n >= 4 {
+            let (a, z) = (rd(s.cast::<u32>()), rd(s.add(n - 4).cast::<u32>()));
+            wr(p.cast::<u32>(), a);
+            wr(p.add(n - 4).cast::<u32>(), z);
+        } else {
+            for i in 0..n {
+                *p.add(i) = *s.add(i);
+            }
+        }
+    }
+}
+
+/// Writes a varint at `p`; returns its length.
+#[inline(always)]
+pub(crate) unsafe fn varint(p: *mut u8, mut v: u64) -> usize {
+    let mut i = 0;
+    // SAFETY (whole function): the caller grants 10 bytes.
+    unsafe {
+        while v >= 0x80 {
+            *p.add(i) = (v as u8) | 0x80;
+            v >>= 7;
+            i += 1;
+        }
+        *p.add(i) = v as u8;
+    }
+    i + 1
+}
+
+/// Writes a clipped string at `p`; returns its length.
+#[inline(always)]
+pub(crate) unsafe fn string(p: *mut u8, s: &str) -> usize {
+    let s = wire::clip(s);
+    // SAFETY: the caller grants `2 + s.len()` bytes.
+    unsafe {
+        let n = varint(p, s.len() as u64);
+        copy(s.as_bytes(), p.add(n));
+        n + s.len()
+    }
+}
+
+/// Writes the field at `p` exactly as `wire::put_field` does; returns its length.
+#[inline(always)]
+pub(crate) unsafe fn field(p: *mut u8, key: &str, v: Value<'_>) -> usize {
+    // SAFETY (whole function): the caller grants `max_len(key, &v)` bytes.
+    unsafe {
+        let mut n = string(p, key);
+        let q = p.add(n + 1);
+        n += 1 + match v {
+            Value::I64(x) => {
+                *p.add(n) = 0;
+                varint(q, ((x << 1) ^ (x >> 63)) as u64)
+            }
+            Value::U64(x) => {
+                *p.add(n) = 1;
+                varint(q, x)
+            }
+            Value::F64(x) => {
+                *p.add(n) = 2;
+                std::ptr::copy_nonoverlapping(x.to_le_bytes().as_ptr(), q, 8);
+                8
+            }
+            Value::Bool(x) => {
+                *p.add(n) = 3;
+                *q = x as u8;
+                1
+            }
+            Value::Str(s) => {
+                *p.add(n) = 4;
+                string(q, s)
+            }
+        };
+        n
+    }
+}
