@@ -209,18 +209,22 @@ fn socket_is_owner_only_stale_replaced_live_kept_other_uids_refused() {
     assert_eq!(mode(&path), 0o600);
     assert_eq!(mode(path.parent().unwrap()), 0o700);
 
+    // A second daemon on the same socket path (it must refuse to start).
+    let second_daemon = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kpid"))
+            .args([
+                "--socket",
+                path.to_str().unwrap(),
+                "--port",
+                "0",
+                "--state-dir",
+            ])
+            .arg(dir.path().join("state2"))
+            .output()
+            .unwrap()
+    };
     // A live socket is not taken over: a second daemon on the same path refuses to start.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kpid"))
-        .args([
-            "--socket",
-            path.to_str().unwrap(),
-            "--port",
-            "0",
-            "--state-dir",
-        ])
-        .arg(dir.path().join("state2"))
-        .output()
-        .unwrap();
+    let out = second_daemon();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("in use"), "{err}");
     assert!(
@@ -237,17 +241,7 @@ fn socket_is_owner_only_stale_replaced_live_kept_other_uids_refused() {
     assert!(!path.exists(), "removed on clean shutdown");
     // A regular file at the path is never deleted.
     std::fs::write(&path, b"keep").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kpid"))
-        .args([
-            "--socket",
-            path.to_str().unwrap(),
-            "--port",
-            "0",
-            "--state-dir",
-        ])
-        .arg(dir.path().join("state2"))
-        .output()
-        .unwrap();
+    let out = second_daemon();
     assert!(
         !out.status.success(),
         "{}",
