@@ -15,7 +15,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 struct Piece {
     ticks: u64,
     ns: u64,
-    rate: f64,
+    /// Nanoseconds per tick, in 32.32 fixed point (an integer multiply per read).
+    rate: u64,
 }
 
 /// Pieces one clock publishes: at calibration, then refined at about 1 s, 10 s, 100 s and
@@ -127,7 +128,9 @@ impl Clock {
         let piece = Box::new(Piece {
             ticks: t,
             ns: now,
-            rate: ns as f64 / dt as f64,
+            rate: ((ns as u128) << 32)
+                .checked_div(dt as u128)
+                .map_or(0, |r| r as u64),
         });
         self.piece.store(Box::into_raw(piece), Ordering::Release);
         self.pieces.fetch_add(1, Ordering::Relaxed);
@@ -153,7 +156,7 @@ impl Clock {
 impl Piece {
     #[inline]
     fn at(&self, t: u64) -> u64 {
-        self.ns + (t.saturating_sub(self.ticks) as f64 * self.rate) as u64
+        self.ns + ((t.saturating_sub(self.ticks) as u128 * self.rate as u128) >> 32) as u64
     }
 }
 

@@ -44,7 +44,8 @@ impl<'a, O: Out> FieldWriter<'a, O> {
         }
     }
 
-    #[inline]
+    /// Inlined into each `record_*`, where the value's type is known: no `match` on it.
+    #[inline(always)]
     fn put(&mut self, key: &str, v: Value<'_>) {
         if key == "error" && v != Value::Bool(false) {
             self.error = true;
@@ -58,15 +59,21 @@ impl<'a, O: Out> FieldWriter<'a, O> {
                 let n = field(p, key, v);
                 self.out.advance(n);
             }
+            self.count += 1;
         } else {
-            // Near the end of a fixed area: the field may still fit exactly.
-            let mut b = Vec::new();
-            wire::put_field(&mut b, key, v);
-            if !self.out.extend(&b) {
-                return;
-            }
+            self.put_tight(key, v);
         }
-        self.count += 1;
+    }
+
+    /// Near the end of a fixed area: the field may still fit exactly.
+    #[cold]
+    #[inline(never)]
+    fn put_tight(&mut self, key: &str, v: Value<'_>) {
+        let mut b = Vec::new();
+        wire::put_field(&mut b, key, v);
+        if self.out.extend(&b) {
+            self.count += 1;
+        }
     }
 
     /// A `Debug`/`Display` value written straight into the destination: a two-byte length

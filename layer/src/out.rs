@@ -111,16 +111,30 @@ pub(crate) fn max_len(key: &str, v: &Value<'_>) -> usize {
         }
 }
 
-/// Copies `b` to `p`: short ones inline (two overlapping loads and stores), without a call
-/// to `memcpy`.
+/// Copies `b` to `p`: up to 64 bytes inline (two overlapping loads and stores of the widest
+/// size that fits, or four of 16 bytes), without a call to `memcpy`.
 #[inline(always)]
 pub(crate) unsafe fn copy(b: &[u8], p: *mut u8) {
     let (s, n) = (b.as_ptr(), b.len());
     // SAFETY (whole function): the caller grants `n` bytes at `p`.
     unsafe {
         use std::ptr::{read_unaligned as rd, write_unaligned as wr};
-        if n > 16 {
+        if n > 64 {
             std::ptr::copy_nonoverlapping(s, p, n);
+        } else if n > 32 {
+            let (a, b) = (rd(s.cast::<u128>()), rd(s.add(16).cast::<u128>()));
+            let (y, z) = (
+                rd(s.add(n - 32).cast::<u128>()),
+                rd(s.add(n - 16).cast::<u128>()),
+            );
+            wr(p.cast::<u128>(), a);
+            wr(p.add(16).cast::<u128>(), b);
+            wr(p.add(n - 32).cast::<u128>(), y);
+            wr(p.add(n - 16).cast::<u128>(), z);
+        } else if n >= 16 {
+            let (a, z) = (rd(s.cast::<u128>()), rd(s.add(n - 16).cast::<u128>()));
+            wr(p.cast::<u128>(), a);
+            wr(p.add(n - 16).cast::<u128>(), z);
         } else if n >= 8 {
             let (a, z) = (rd(s.cast::<u64>()), rd(s.add(n - 8).cast::<u64>()));
             wr(p.cast::<u64>(), a);
@@ -137,20 +151,61 @@ pub(crate) unsafe fn copy(b: &[u8], p: *mut u8) {
     }
 }
 
-/// Writes a varint at `p`; returns its length.
+/// Writes a varint at `p`; returns its length. Values under 128 take one store; larger
+/// ones (timestamps: 9 bytes) are spread 7 bits a byte without a loop and written 8 bytes
+/// at once.
 #[inline(always)]
-pub(crate) unsafe fn varint(p: *mut u8, mut v: u64) -> usize {
-    let mut i = 0;
+pub(crate) unsafe fn varint(p: *mut u8, v: u64) -> usize {
     // SAFETY (whole function): the caller grants 10 bytes.
     unsafe {
-        while v >= 0x80 {
-            *p.add(i) = (v as u8) | 0x80;
-            v >>= 7;
-            i += 1;
+        if v < 0x80 {
+            *p = v as u8;
+            return 1;
         }
-        *p.add(i) = v as u8;
+        let mut y = 0u64;
+        for i in 0..8 {
+            y |= ((v >> (7 * i)) & 0x7f) << (8 * i);
+        }
+        let n = (64 - v.leading_zeros() as usize).div_ceil(7);
+        if n <= 8 {
+            // A continuation bit on every byte but the last.
+            let more = 0x8080_8080_8080_8080u64 >> (8 * (9 - n));
+            p.cast::<u64>().write_unaligned((y | more).to_le());
+            return n;
+        }
+        p.cast::<u64>()
+            .write_unaligned((y | 0x8080_8080_8080_8080).to_le());
+        let rest = v >> 56;
+        if rest < 0x80 {
+            *p.add(8) = rest as u8;
+            9
+        } else {
+            *p.add(8) = rest as u8 | 0x80;
+            *p.add(9) = (rest >> 7) as u8;
+            10
+        }
     }
-    i + 1
+}
+
+const _: () = assert!(
+    wire::MAX_STR_LEN < 1 << 14,
+    "str_len writes at most 2 bytes"
+);
+
+/// Writes a string's length (clipped: under 2^14, so at most 2 bytes); returns its size.
+#[inline(always)]
+unsafe fn str_len(p: *mut u8, n: usize) -> usize {
+    // SAFETY (whole function): the caller grants 2 bytes.
+    unsafe {
+        if n < 0x80 {
+            *p = n as u8;
+            1
+        } else {
+            *p = n as u8 | 0x80;
+            *p.add(1) = (n >> 7) as u8;
+            2
+        }
+    }
 }
 
 /// Writes a clipped string at `p`; returns its length.
@@ -159,7 +214,7 @@ pub(crate) unsafe fn string(p: *mut u8, s: &str) -> usize {
     let s = wire::clip(s);
     // SAFETY: the caller grants `2 + s.len()` bytes.
     unsafe {
-        let n = varint(p, s.len() as u64);
+        let n = str_len(p, s.len());
         copy(s.as_bytes(), p.add(n));
         n + s.len()
     }
@@ -197,5 +252,112 @@ pub(crate) unsafe fn field(p: *mut u8, key: &str, v: Value<'_>) -> usize {
             }
         };
         n
+    }
+}
+
+/// The most bytes a clipped string takes (its length in at most 2 bytes: MAX_STR_LEN < 2^14).
+#[inline(always)]
+pub(crate) fn str_max(s: &str) -> usize {
+    2 + s.len().min(wire::MAX_STR_LEN)
+}
+
+/// Writes through a pointer with no bounds checks: whoever made it granted room for every
+/// item written (count it with [`str_max`] and friends).
+pub(crate) struct Cursor {
+    p: *mut u8,
+    n: usize,
+}
+
+impl Cursor {
+    /// # Safety
+    /// The cursor's room was granted for this byte.
+    #[inline(always)]
+    pub(crate) unsafe fn u8(&mut self, b: u8) -> &mut Self {
+        // SAFETY: the caller's.
+        unsafe { *self.p.add(self.n) = b };
+        self.n += 1;
+        self
+    }
+    /// # Safety
+    /// The cursor's room was granted for 10 more bytes.
+    #[inline(always)]
+    pub(crate) unsafe fn varint(&mut self, v: u64) -> &mut Self {
+        // SAFETY: the caller's.
+        self.n += unsafe { varint(self.p.add(self.n), v) };
+        self
+    }
+    /// # Safety
+    /// The cursor's room was granted for `str_max(s)` more bytes.
+    #[inline(always)]
+    pub(crate) unsafe fn str(&mut self, s: &str) -> &mut Self {
+        // SAFETY: the caller's.
+        self.n += unsafe { string(self.p.add(self.n), s) };
+        self
+    }
+    /// # Safety
+    /// The cursor's room was granted for `b.len()` more bytes.
+    #[inline(always)]
+    pub(crate) unsafe fn bytes(&mut self, b: &[u8]) -> &mut Self {
+        // SAFETY: the caller's.
+        unsafe { copy(b, self.p.add(self.n)) };
+        self.n += b.len();
+        self
+    }
+}
+
+/// Appends the start of a frame of type `ty` to `buf`: its header, then what `head` writes
+/// through a cursor granted `max` bytes. Returns where the frame starts, for [`finish`]
+/// (items may be appended to `buf` in between).
+///
+/// # Safety
+/// `head` writes at most `max` bytes.
+#[inline(always)]
+pub(crate) unsafe fn begin(
+    buf: &mut Vec<u8>,
+    ty: wire::FrameType,
+    max: usize,
+    head: impl FnOnce(&mut Cursor),
+) -> usize {
+    let start = buf.len();
+    buf.reserve(wire::HEADER_LEN + max);
+    let mut c = Cursor {
+        p: buf.spare_capacity_mut().as_mut_ptr().cast(),
+        n: wire::HEADER_LEN,
+    };
+    // SAFETY: `reserve` granted the header and `max` bytes; the length is patched by
+    // `finish`.
+    unsafe {
+        c.p.cast::<[u8; 5]>().write([0, 0, 0, 0, ty as u8]);
+        head(&mut c);
+        buf.set_len(start + c.n);
+    }
+    start
+}
+
+/// Patches the length of the frame that starts at `start` (made by [`begin`]).
+#[inline(always)]
+pub(crate) fn finish(buf: &mut [u8], start: usize) {
+    let len = (buf.len() - start - 4) as u32;
+    buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_is_byte_for_byte_the_wire_one() {
+        let mut vals = vec![0, 1, u64::MAX, 1_790_000_000_123_456_789];
+        for b in 0..64 {
+            vals.extend([(1u64 << b) - 1, 1 << b, (1 << b) + 1]);
+        }
+        for v in vals {
+            let mut want = Vec::new();
+            wire::put_varint(&mut want, v);
+            let mut got = [0xAAu8; 10];
+            // SAFETY: 10 bytes.
+            let n = unsafe { varint(got.as_mut_ptr(), v) };
+            assert_eq!(&got[..n], &want[..], "varint {v}");
+        }
     }
 }

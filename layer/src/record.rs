@@ -8,8 +8,9 @@
 use crate::clock::Clock;
 use crate::fields::FieldWriter;
 use crate::open::{self, SpanStart, Table};
+use crate::out::{self, str_max};
 use crate::queue::Shared;
-use kpid_wire::{FrameType, FrameWriter};
+use kpid_wire::FrameType;
 use std::mem::MaybeUninit;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -221,16 +222,23 @@ where
         };
         let now = self.clock.base_unix_ns + self.clock.now_ns();
         self.shared.push_with(level, |buf| {
-            let mut w = FrameWriter::begin(buf, FrameType::Event);
-            w.varint(now).u8(level as u8).str(meta.target());
-            w.str(span_name);
-            let at = w.pos();
-            w.u8(0);
-            let mut v = FieldWriter::new(w.buf(), 0);
+            let target = meta.target();
+            let max = 10 + 1 + str_max(target) + str_max(span_name) + 1;
+            // SAFETY: `max` counts every item the head writes.
+            let start = unsafe {
+                out::begin(buf, FrameType::Event, max, |c| {
+                    c.varint(now)
+                        .u8(level as u8)
+                        .str(target)
+                        .str(span_name)
+                        .u8(0);
+                })
+            };
+            let at = buf.len() - 1;
+            let mut v = FieldWriter::new(buf, 0);
             event.record(&mut v);
-            let n = v.count;
-            w.patch(at, n);
-            w.finish();
+            buf[at] = v.count;
+            out::finish(buf, start);
         });
     }
 
@@ -322,15 +330,20 @@ impl KpidLayer {
         let end = self.clock.now_ns();
         // SAFETY: `start` is borrowed: nobody writes its fields meanwhile.
         let fields = unsafe { SpanStart::fields(start) };
+        let (name, target, parent) = (meta.name(), meta.target(), start.parent);
+        let error = start.error.load(Ordering::Relaxed) as u8;
         self.shared.push_with(level, |buf| {
-            let mut w = FrameWriter::begin(buf, FrameType::Span);
-            w.str(meta.name()).str(meta.target()).str(start.parent);
-            w.varint(self.clock.base_unix_ns + start.start_ns);
-            w.varint(end.saturating_sub(start.start_ns));
-            w.u8(level as u8)
-                .u8(start.error.load(Ordering::Relaxed) as u8);
-            w.u8(start.count).raw(fields);
-            w.finish();
+            let max = str_max(name) + str_max(target) + str_max(parent) + 20 + 3 + fields.len();
+            // SAFETY: `max` counts every item written.
+            let at = unsafe {
+                out::begin(buf, FrameType::Span, max, |c| {
+                    c.str(name).str(target).str(parent);
+                    c.varint(self.clock.base_unix_ns + start.start_ns);
+                    c.varint(end.saturating_sub(start.start_ns));
+                    c.u8(level as u8).u8(error).u8(start.count).bytes(fields);
+                })
+            };
+            out::finish(buf, at);
         });
     }
 }

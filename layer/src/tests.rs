@@ -98,6 +98,13 @@ fn spans_and_events_arrive_encoded() {
         vec![("n", wire::Value::U64(7))]
     );
     assert!(s.duration_ns > 0 && s.start_unix_ns > 1_600_000_000_000_000_000);
+    // One clock for all: the event happened inside the outer span.
+    let (from, to) = (s.start_unix_ns, s.start_unix_ns + s.duration_ns);
+    assert!(
+        (from..=to).contains(&e.time_unix_ns),
+        "event at {} outside its span {from}..={to}",
+        e.time_unix_ns
+    );
     assert!(
         rx.recv_timeout(Duration::from_millis(200)).is_err(),
         "own target filtered"
