@@ -12,7 +12,7 @@ use crate::fields::{FieldWriter, Fixed, RecordFields};
 use std::cell::{RefCell, UnsafeCell};
 use std::mem::MaybeUninit;
 use std::ptr::{addr_of, addr_of_mut};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use tracing::span::Attributes;
 use tracing::Metadata;
 
@@ -31,6 +31,9 @@ pub(crate) struct Table {
     /// The id of the span holding each slot; 0 when free.
     keys: Box<[AtomicU64]>,
     recs: Box<[UnsafeCell<MaybeUninit<SpanStart>>]>,
+    /// Start records of open spans kept in the registry's extensions (the table had no
+    /// room): while there are none, a span missing from the table needs no lookup at close.
+    pub(crate) spilled: AtomicUsize,
 }
 
 // SAFETY: a record is written only by the span that claimed its slot (before its id is
@@ -57,6 +60,7 @@ impl Table {
             // SAFETY: the elements are themselves `MaybeUninit` (valid uninitialized); the
             // memory is not touched until a slot is claimed.
             recs: unsafe { Box::new_uninit_slice(SLOTS).assume_init() },
+            spilled: AtomicUsize::new(0),
         }
     }
 

@@ -43,8 +43,9 @@ pub(crate) struct Shared {
     pub(crate) gated: AtomicBool,
     /// The dispatcher of that layer.
     pub(crate) dispatch: Mutex<Option<tracing::dispatcher::WeakDispatch>>,
-    /// Dropped since the last report to the daemon, per level.
-    unreported: [AtomicU64; 5],
+    /// Of `dropped`, what the exporter has reported to the daemon (touched by the exporter
+    /// only: counting a drop is one atomic add).
+    reported: [AtomicU64; 5],
     /// Dropped since start, per level.
     pub(crate) dropped: [AtomicU64; 5],
     pub(crate) sent_records: AtomicU64,
@@ -71,7 +72,7 @@ impl Shared {
             state: AtomicU8::new(CONNECTING),
             gated: AtomicBool::new(false),
             dispatch: Mutex::new(None),
-            unreported: Default::default(),
+            reported: Default::default(),
             dropped: Default::default(),
             sent_records: AtomicU64::new(0),
             connects: AtomicU64::new(0),
@@ -90,7 +91,6 @@ impl Shared {
     /// Counts `n` records of `level` as dropped.
     #[inline]
     pub(crate) fn drop_records(&self, level: usize, n: u64) {
-        self.unreported[level].fetch_add(n, Ordering::Relaxed);
         self.dropped[level].fetch_add(n, Ordering::Relaxed);
     }
 
@@ -139,15 +139,19 @@ impl Shared {
         asked
     }
 
-    /// Takes the drop counts not yet reported.
+    /// Takes the drop counts not yet reported (exporter only).
     pub(crate) fn take_unreported(&self) -> [u64; 5] {
-        std::array::from_fn(|i| self.unreported[i].swap(0, Ordering::Relaxed))
+        std::array::from_fn(|i| {
+            let now = self.dropped[i].load(Ordering::Relaxed);
+            let before = self.reported[i].swap(now, Ordering::Relaxed);
+            now - before
+        })
     }
 
-    /// Puts back drop counts whose report could not be sent.
+    /// Puts back drop counts whose report could not be sent (exporter only).
     pub(crate) fn restore_unreported(&self, d: &[u64; 5]) {
-        for (u, &n) in self.unreported.iter().zip(d) {
-            u.fetch_add(n, Ordering::Relaxed);
+        for (r, &n) in self.reported.iter().zip(d) {
+            r.fetch_sub(n, Ordering::Relaxed);
         }
     }
 

@@ -111,7 +111,13 @@ where
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let meta = attrs.metadata();
-        if !self.shared.accepting() || own(meta) {
+        if own(meta) {
+            return;
+        }
+        if !self.shared.accepting() {
+            // Opened while the daemon is absent (or the layer closed): it will not be sent;
+            // counted now, so that its close needs no lookup.
+            self.shared.drop_records(level_index(meta), 1);
             return;
         }
         // The parent's name: the thread's current span for a contextual span.
@@ -133,6 +139,9 @@ where
         }
         // No table, or no room in it: the record goes to the registry's extensions.
         let Some(span) = ctx.span(id) else { return };
+        if let Some(t) = &self.open {
+            t.spilled.fetch_add(1, Ordering::Relaxed);
+        }
         let mut start = MaybeUninit::<SpanStart>::uninit();
         // SAFETY: `start` is ours; `init` initializes every field but the field bytes past
         // `len`, which are `MaybeUninit`.
@@ -148,6 +157,9 @@ where
             if let Some(slot) = t.find(id.into_u64()) {
                 // SAFETY: the slot is held by this open span (a handle to it is held here).
                 unsafe { SpanStart::add_locked(t.rec(slot), values) };
+                return;
+            }
+            if t.spilled.load(Ordering::Relaxed) == 0 {
                 return;
             }
         }
@@ -253,17 +265,24 @@ where
                 return;
             }
         }
-        let Some(span) = ctx.span(&id) else { return };
-        let meta = span.metadata();
-        if own(meta) {
+        // Not in the table: opened while the daemon was absent (counted as dropped then), or
+        // the layer's own, or its record is in the registry's extensions (only looked up
+        // while some are).
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|t| t.spilled.load(Ordering::Relaxed) == 0)
+        {
             return;
         }
+        let Some(span) = ctx.span(&id) else { return };
         // Read in place (the registry frees the extension when it releases the span).
         let ext = span.extensions();
-        match ext.get::<SpanStart>() {
-            Some(start) => self.send_span(start),
-            // Opened while the daemon was absent (or the layer closed): not encoded.
-            None => self.shared.drop_records(level_index(meta), 1),
+        if let Some(start) = ext.get::<SpanStart>() {
+            self.send_span(start);
+            if let Some(t) = &self.open {
+                t.spilled.fetch_sub(1, Ordering::Relaxed);
+            }
         }
     }
 }
