@@ -111,13 +111,8 @@ where
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let meta = attrs.metadata();
-        if own(meta) {
-            return;
-        }
-        if !self.shared.accepting() {
-            // Opened while the daemon is absent (or the layer closed): it will not be sent;
-            // counted now, so that its close needs no lookup.
-            self.shared.drop_records(level_index(meta), 1);
+        if !self.shared.accepting() || own(meta) {
+            self.opened_unsent(meta);
             return;
         }
         // The parent's name: the thread's current span for a contextual span.
@@ -288,6 +283,17 @@ where
 }
 
 impl KpidLayer {
+    /// A span opened while the daemon is absent (or the layer closed) will not be sent: it
+    /// is counted as dropped now, so that its close needs no lookup. The layer's own spans
+    /// are neither sent nor counted.
+    #[cold]
+    #[inline(never)]
+    fn opened_unsent(&self, meta: &Metadata<'_>) {
+        if !own(meta) {
+            self.shared.drop_records(level_index(meta), 1);
+        }
+    }
+
     /// The name of the thread's current span, its slot in the table and its id (from the
     /// layer's stack when it has a table, else from the registry).
     #[inline]
