@@ -23,6 +23,7 @@
 mod clock;
 mod export;
 mod fields;
+mod frame;
 mod open;
 mod out;
 mod queue;

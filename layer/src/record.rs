@@ -7,8 +7,8 @@
 
 use crate::clock::Clock;
 use crate::fields::FieldWriter;
+use crate::frame::{self, str_max};
 use crate::open::{self, SpanStart, Table};
-use crate::out::{self, str_max};
 use crate::queue::Shared;
 use kpid_wire::FrameType;
 use std::mem::MaybeUninit;
@@ -233,7 +233,7 @@ where
             let max = 10 + 1 + str_max(target) + str_max(span_name) + 1;
             // SAFETY: `max` counts every item the head writes.
             let start = unsafe {
-                out::begin(buf, FrameType::Event, max, |c| {
+                frame::begin(buf, FrameType::Event, max, |c| {
                     c.varint(now)
                         .u8(level as u8)
                         .str(target)
@@ -245,7 +245,7 @@ where
             let mut v = FieldWriter::new(buf, 0);
             event.record(&mut v);
             buf[at] = v.count;
-            out::finish(buf, start);
+            frame::finish(buf, start);
         });
     }
 
@@ -361,14 +361,14 @@ impl KpidLayer {
             let max = str_max(name) + str_max(target) + str_max(parent) + 20 + 3 + fields.len();
             // SAFETY: `max` counts every item written.
             let at = unsafe {
-                out::begin(buf, FrameType::Span, max, |c| {
+                frame::begin(buf, FrameType::Span, max, |c| {
                     c.str(name).str(target).str(parent);
                     c.varint(self.clock.base_unix_ns + start.start_ns);
                     c.varint(end.saturating_sub(start.start_ns));
                     c.u8(level as u8).u8(error).u8(start.count).bytes(fields);
                 })
             };
-            out::finish(buf, at);
+            frame::finish(buf, at);
         });
     }
 }
