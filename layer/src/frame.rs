@@ -3,14 +3,9 @@
 //! [`str_max`]); fields may follow through the field writer; [`finish`] patches the length.
 //! The bytes are those of `kpid_wire::FrameWriter`, without a bounds check per item.
 
+pub(crate) use crate::out::str_max;
 use crate::out::{copy, string, varint};
 use kpid_wire as wire;
-
-/// The most bytes a clipped string takes (its length in at most 2 bytes: MAX_STR_LEN < 2^14).
-#[inline(always)]
-pub(crate) fn str_max(s: &str) -> usize {
-    2 + s.len().min(wire::MAX_STR_LEN)
-}
 
 /// Writes through a pointer with no bounds checks: whoever made it granted room for every
 /// item written (count it with [`str_max`] and friends).

@@ -96,18 +96,22 @@ impl Out for Fixed<'_> {
     }
 }
 
+/// The most bytes a clipped string takes (its length in at most 2 bytes: MAX_STR_LEN < 2^14).
+#[inline(always)]
+pub(crate) fn str_max(s: &str) -> usize {
+    2 + s.len().min(wire::MAX_STR_LEN)
+}
+
 /// The most bytes `put_field(key, v)` writes.
 #[inline]
 pub(crate) fn max_len(key: &str, v: &Value<'_>) -> usize {
-    // Clipped strings take at most 2 length bytes (MAX_STR_LEN < 2^14).
-    let s = |x: &str| 2 + x.len().min(wire::MAX_STR_LEN);
-    s(key)
+    str_max(key)
         + 1
         + match v {
             Value::I64(_) | Value::U64(_) => 10,
             Value::F64(_) => 8,
             Value::Bool(_) => 1,
-            Value::Str(x) => s(x),
+            Value::Str(x) => str_max(x),
         }
 }
 
