@@ -187,6 +187,22 @@ pub enum RuleKind {
     Distribution,
 }
 
+/// What records a rule reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleInput {
+    /// Parsed log lines (the default).
+    #[default]
+    Line,
+    /// Span closes from apps: fields `span` (name), `duration` (seconds), `error`, `parent`
+    /// and the span's own fields.
+    Span,
+    /// Events from apps: their fields, `span` (the span they happened in).
+    Event,
+    /// Metric samples from apps: `name`, `value` and their labels as fields.
+    Metric,
+}
+
 /// `[[rule]]`: an explicit KPI.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -195,6 +211,9 @@ pub struct RuleConfig {
     pub name: Spanned<String>,
     /// Kind.
     pub kind: RuleKind,
+    /// Records it reads: `line` (default), `span`, `event` or `metric`.
+    #[serde(default)]
+    pub input: RuleInput,
     /// Field read (required for gauges and distributions).
     pub field: Option<String>,
     /// Multiplier applied to the field (e.g. 0.001 for ms → s).
@@ -211,7 +230,7 @@ pub struct RuleConfig {
     pub labels: Vec<String>,
     /// Only records matching this filter count, e.g. `status >= 500 and method == "GET"`.
     pub filter: Option<Spanned<String>>,
-    /// Only records from this source.
+    /// Only records from this source (for app records: this app).
     pub source: Option<String>,
     /// Fixed histogram bucket bounds (distributions; exposed as a Prometheus histogram).
     pub buckets: Option<Spanned<Vec<f64>>>,

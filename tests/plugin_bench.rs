@@ -108,7 +108,7 @@ fn pass(p: &mut dyn Parser, lines: &[&[u8]]) -> (Duration, usize, usize) {
 #[ignore = "benchmark: run with --release -- --ignored --nocapture"]
 fn plugin_overhead_and_throughput() {
     let data = std::fs::read(apache_log()).unwrap();
-    let lines: Vec<&[u8]> = kpid::parse::stage::lines(&data).collect();
+    let lines: Vec<&[u8]> = kpid::engine::stage::lines(&data).collect();
     let n = lines.len();
     let dir = plugin_dir();
     install(&workspace_plugin("nginx"), dir.path(), "nginx.so");

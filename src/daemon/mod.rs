@@ -1,4 +1,5 @@
-//! Assembles the daemon from its configuration: tailer → parse stage → store → server.
+//! Assembles the daemon from its configuration: sources (tailer, socket) → one bounded
+//! channel → the engine (which owns the store) → what it publishes → server.
 
 mod config;
 mod wiring;
@@ -10,30 +11,31 @@ use wiring::{parsers, SocketSection};
 
 use crate::cli::RunArgs;
 use crate::config::Config;
-use crate::kpi::{prom, Limits, SharedStore, Store};
-use crate::parse::rules::Rules;
-use crate::parse::stage::{self, StageConfig};
+use crate::engine::rules::Rules;
+use crate::engine::{self, EngineConfig, EngineHandle, Published};
+use crate::kpi::{prom, Limits, Store};
 use crate::plugin_host::PluginHost;
 use crate::server::{self, AppState, HealthSection};
 use crate::sources::socket::{self, default_socket_path, SocketConfig, SocketStats};
-use crate::sources::tail::{self, TailConfig, TailSource};
+use crate::sources::tail::{self, Checkpoints, TailConfig, TailSource};
 use crate::sources::SourcesHealth;
 use crate::state::{restore_counters, StateDir};
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::sync::{mpsc, Notify};
-/// Batches in flight between the tailer and the parse stage.
-const BATCH_QUEUE: usize = 16;
+use tokio::sync::mpsc;
+/// Inputs in flight between the sources and the engine (line batches are up to 1 MiB each,
+/// app batches up to one socket read).
+const INPUT_QUEUE: usize = 16;
 /// Everything running, for shutdown.
 pub struct Running {
     /// Bound address (none in one-shot mode).
     pub addr: Option<SocketAddr>,
-    /// The store.
-    pub store: SharedStore,
+    /// What the engine publishes.
+    pub published: Published,
     tailer: Option<tail::Tailer>,
     socket: Option<socket::SocketHandle>,
-    stage: Option<std::thread::JoinHandle<()>>,
+    engine: Option<EngineHandle>,
 }
 
 impl std::fmt::Debug for Running {
@@ -68,7 +70,14 @@ pub async fn start(
         no_state,
         no_socket,
     } = mode;
-    let rules = Rules::new(cfg)?;
+    let limits = Limits {
+        max_series: cfg.store.max_series,
+        max_label_sets: cfg.store.max_label_sets,
+        bucket_secs: cfg.store.bucket.0.as_secs().max(1) as i64,
+        window_buckets: (cfg.store.window.0.as_secs() / cfg.store.bucket.0.as_secs().max(1)).max(1)
+            as usize,
+    };
+    let rules = Rules::new(cfg, &limits)?;
     let plugins = Arc::new(match &cfg.plugin_dir {
         Some(d) => PluginHost::load_dir(d),
         None => PluginHost::empty(),
@@ -84,14 +93,7 @@ pub async fn start(
         }
         sections.push(plugins.clone());
     }
-    let limits = Limits {
-        max_series: cfg.store.max_series,
-        max_label_sets: cfg.store.max_label_sets,
-        bucket_secs: cfg.store.bucket.0.as_secs().max(1) as i64,
-        window_buckets: (cfg.store.window.0.as_secs() / cfg.store.bucket.0.as_secs().max(1)).max(1)
-            as usize,
-    };
-    let store: SharedStore = Arc::new(parking_lot::Mutex::new(Store::new(limits)));
+    let mut store = Store::new(limits);
     let state = if no_state || one_shot {
         None
     } else {
@@ -102,10 +104,11 @@ pub async fn start(
         Some(s) => s.load()?,
         None => Default::default(),
     };
-    restore_counters(&mut store.lock(), &checkpoint.counters);
+    restore_counters(&mut store, &checkpoint.counters);
     let health = SourcesHealth::shared();
-    let changed = Arc::new(Notify::new());
-    let (tx, rx) = mpsc::channel(BATCH_QUEUE);
+    let (tx, rx) = mpsc::channel(INPUT_QUEUE);
+    let resume = checkpoint.files.clone();
+    let checkpoints = state.map(|s| Checkpoints::new(Some(s), checkpoint));
     let tcfg = TailConfig {
         sources: cfg
             .sources
@@ -119,20 +122,23 @@ pub async fn start(
         partial_flush: cfg.tail.partial_flush.0,
         poll_interval: cfg.tail.poll_interval.0,
         from_start: cfg.tail.from_start,
-        resume: checkpoint.files.clone(),
+        resume,
         exit_at_eof: one_shot,
         ..TailConfig::default()
     };
-    let tailer = tail::spawn(tcfg, tx, health.clone()).context("starting the tailer")?;
-    let scfg = StageConfig {
+    let socket_stats = Arc::new(SocketStats::default());
+    let ecfg = EngineConfig {
         parsers,
         rules,
-        state,
+        store,
+        checkpoints,
         checkpoint_interval: cfg.tail.checkpoint_interval.0,
-        resumed: checkpoint.files,
+        publish_pace: server::pace(cfg.server.interval.0),
+        health: health.clone(),
+        socket: socket_stats.clone(),
     };
-    let stage = stage::spawn(scfg, rx, store.clone(), health.clone(), changed.clone())
-        .context("starting the parse stage")?;
+    let (engine, published) = engine::spawn(ecfg, rx).context("starting the engine")?;
+    let tailer = tail::spawn(tcfg, tx.clone(), health.clone()).context("starting the tailer")?;
     let socket = if one_shot || no_socket {
         None
     } else {
@@ -141,10 +147,9 @@ pub async fn start(
             path: cfg.socket.clone().unwrap_or_else(default_socket_path),
             ..SocketConfig::default()
         };
-        let stats = Arc::new(SocketStats::default());
-        match socket::spawn(scfg.clone(), store.clone(), stats.clone()) {
+        match socket::spawn(scfg.clone(), tx.clone(), socket_stats.clone()) {
             Ok(h) => {
-                sections.push(Arc::new(SocketSection(stats)));
+                sections.push(Arc::new(SocketSection(socket_stats)));
                 Some(h)
             }
             Err(e) if !explicit => {
@@ -160,14 +165,14 @@ pub async fn start(
     let mut running = Running {
         socket,
         addr: None,
-        store: store.clone(),
+        published: published.clone(),
         tailer: Some(tailer),
-        stage: Some(stage),
+        engine: Some(engine),
     };
     if one_shot {
         return Ok((running, None));
     }
-    let app = AppState::new(store, health, sections, cfg.server.interval.0, changed);
+    let app = AppState::new(published, health, sections, cfg.server.interval.0);
     let host: std::net::IpAddr = cfg
         .server
         .host
@@ -181,15 +186,17 @@ pub async fn start(
 }
 
 impl Running {
-    /// Stops the tailer and waits for the parse stage to apply what it has and checkpoint.
+    /// Stops the sources and waits for the engine to apply what it has, publish and
+    /// acknowledge it (the tailer's last checkpoint). Connected apps are cut off: the engine
+    /// ends once no source can send it anything.
     pub fn stop(mut self) {
         // Dropping the socket handle stops accepting apps and removes the socket file.
         self.socket.take();
         if let Some(t) = self.tailer.take() {
             t.stop();
         }
-        if let Some(s) = self.stage.take() {
-            let _ = s.join();
+        if let Some(e) = self.engine.take() {
+            e.stop();
         }
     }
 
@@ -198,11 +205,11 @@ impl Running {
         if let Some(t) = self.tailer.take() {
             t.wait();
         }
-        if let Some(s) = self.stage.take() {
-            let _ = s.join();
+        if let Some(e) = self.engine.take() {
+            e.stop();
         }
         let mut out = String::new();
-        prom::prometheus(&self.store.lock(), crate::kpi::now(), &mut out);
+        prom::prometheus(&self.published.borrow(), &mut out);
         out
     }
 }

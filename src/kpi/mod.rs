@@ -1,21 +1,25 @@
 //! The KPI store: every series kpid keeps, their descriptions and their live window.
 //!
-//! Sources resolve a [`SeriesSpec`] (name, labels, kind...) to a [`SeriesRef`] once, cache it,
-//! and then [`Store::apply`] observations ([`Obs`]) through the ref. The store caps the number
-//! of series and the number of label sets per KPI name (the rest fold into `other`), counts
-//! what it refused, and answers the views the server needs ([`view`]).
+//! The engine resolves a [`SeriesSpec`] (name, labels, kind...) to a [`SeriesRef`] once,
+//! caches it, and then [`Store::apply`]s observations ([`Obs`]) through the ref. The store
+//! caps the number of series and the number of label sets per KPI name (the rest fold into
+//! `other`) and counts what it refused. It has one owner, the engine, which
+//! [`Store::publish`]es an immutable [`Snapshot`] for readers ([`view`], [`prom`]).
 
+mod points;
 pub mod prom;
+mod publish;
 mod series;
 pub mod sketch;
 mod store;
 pub mod view;
 
+pub use points::{Point, Points};
+pub use publish::{KpiView, Snapshot};
 pub use series::{Bucket, BucketData, DistBucket, Series};
 pub use store::{Desc, Limits, SeriesRef, SeriesSpec, Store, StoreDrops};
 
 use serde::Serialize;
-use std::sync::Arc;
 
 /// Kind of a KPI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -68,9 +72,6 @@ impl Obs {
         }
     }
 }
-
-/// The store shared by every stage.
-pub type SharedStore = Arc<parking_lot::Mutex<Store>>;
 
 /// Current time as Unix seconds.
 pub fn now() -> f64 {

@@ -1,7 +1,7 @@
 //! The Prometheus text exposition (format 0.0.4) of every KPI.
 
-use super::store::{Desc, Store};
-use super::view::SUMMARY_WINDOW_S;
+use super::publish::Snapshot;
+use super::store::Desc;
 use super::Kind;
 use std::fmt::Write;
 
@@ -36,20 +36,21 @@ pub fn prom_name(desc: &Desc) -> String {
     }
 }
 
-/// Appends every KPI in the Prometheus text format 0.0.4: counters as counters, gauges as
-/// gauges, distributions as summaries (quantiles over the last minute) or, when the rule
-/// gave fixed buckets, as histograms.
-pub fn prometheus(store: &Store, now: f64, out: &mut String) {
-    let mut order: Vec<(&str, usize)> = store
+/// Appends every KPI of a snapshot in the Prometheus text format 0.0.4: counters as
+/// counters, gauges as gauges, distributions as summaries (quantiles over the last minute)
+/// or, when the rule gave fixed buckets, as histograms.
+pub fn prometheus(snap: &Snapshot, out: &mut String) {
+    let mut order: Vec<(&str, usize)> = snap
+        .kpis
         .iter()
         .enumerate()
-        .map(|(i, (d, _))| (d.name.as_str(), i))
+        .map(|(i, k)| (k.desc.name.as_str(), i))
         .collect();
     order.sort_by(|a, b| a.0.cmp(b.0).then(a.1.cmp(&b.1)));
-    let all: Vec<_> = store.iter().collect();
     let mut prev = "";
     for (name, i) in order {
-        let (desc, s) = all[i];
+        let s = &*snap.kpis[i];
+        let desc = &*s.desc;
         let pname = prom_name(desc);
         if name != prev {
             let help = if desc.help.is_empty() {
@@ -90,12 +91,9 @@ pub fn prometheus(store: &Store, now: f64, out: &mut String) {
                     write_labels(out, &desc.labels, Some(("le", "+Inf")));
                     let _ = writeln!(out, " {}", s.total);
                 } else {
-                    let m = s.merged_since((now as i64) - SUMMARY_WINDOW_S + 1);
-                    for q in ["0.5", "0.95", "0.99"] {
-                        let v = m
-                            .sketch
-                            .quantile(q.parse().unwrap_or(0.5))
-                            .unwrap_or(f64::NAN);
+                    let l = &s.latest;
+                    for (q, v) in [("0.5", l.p50), ("0.95", l.p95), ("0.99", l.p99)] {
+                        let v = v.unwrap_or(f64::NAN);
                         out.push_str(&pname);
                         write_labels(out, &desc.labels, Some(("quantile", q)));
                         let _ = writeln!(out, " {}", num(v));

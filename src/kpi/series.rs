@@ -1,7 +1,10 @@
-//! One KPI's time series: fixed-resolution buckets over the live window, plus totals.
+//! One KPI's time series: raw buckets for the recent windows (rates, quantiles), a log of
+//! completed chart points for the live window, and running totals.
 
+use super::points::{Point, PointLog};
 use super::sketch::Sketch;
 use super::store::{Desc, Limits};
+use super::view::SUMMARY_WINDOW_S;
 use super::{Kind, Obs};
 use std::collections::VecDeque;
 
@@ -79,6 +82,30 @@ pub struct Bucket {
     pub data: BucketData,
 }
 
+impl Bucket {
+    /// The chart point of this bucket; `span` is how many seconds it covers so far (the
+    /// resolution once it is complete).
+    pub fn point(&self, span: f64) -> Point {
+        match &self.data {
+            BucketData::Counter(v) => Point::Value {
+                t: self.t,
+                value: v / span,
+            },
+            BucketData::Gauge { last, .. } => Point::Value {
+                t: self.t,
+                value: *last,
+            },
+            BucketData::Dist(d) => Point::Dist {
+                t: self.t,
+                count: d.count,
+                p50: d.sketch.quantile(0.50).unwrap_or(f64::NAN),
+                p95: d.sketch.quantile(0.95).unwrap_or(f64::NAN),
+                p99: d.sketch.quantile(0.99).unwrap_or(f64::NAN),
+            },
+        }
+    }
+}
+
 /// The series of one KPI id.
 #[derive(Debug)]
 pub struct Series {
@@ -94,8 +121,16 @@ pub struct Series {
     pub generation: u64,
     /// Fixed histogram buckets (cumulative counts since start), when the rule asked for them.
     pub hist: Option<Box<[u64]>>,
-    /// Live window, oldest first.
+    /// Raw buckets of the recent windows (rates, summaries), oldest first.
     pub buckets: VecDeque<Bucket>,
+    /// Completed buckets of the live window, as chart points.
+    pub(crate) log: PointLog,
+}
+
+/// Raw buckets kept: enough for the summary window, never more than the live window.
+fn raw_kept(limits: &Limits) -> usize {
+    let res = limits.bucket_secs.max(1);
+    ((SUMMARY_WINDOW_S + res - 1) / res + 1).min(limits.window_buckets as i64) as usize
 }
 
 impl Series {
@@ -108,26 +143,37 @@ impl Series {
             generation: 0,
             hist: hist_len.map(|n| vec![0u64; n].into_boxed_slice()),
             buckets: VecDeque::new(),
+            log: PointLog::default(),
         }
     }
 
-    /// Applies one observation at time `now` to the series of `desc`, trimming the window to
-    /// the limits' bucket count.
+    /// Logs the newest raw bucket as a point if it is complete at bucket start `open` and not
+    /// logged yet.
+    pub(super) fn seal(&mut self, open: i64, limits: &Limits) {
+        let res = limits.bucket_secs;
+        if let Some(b) = self.buckets.back() {
+            if b.t < open && self.log.last_t().is_none_or(|t| t < b.t) {
+                self.log.push(b.point(res as f64));
+                self.log.trim(b.t - res * limits.window_buckets as i64);
+            }
+        }
+    }
+
+    /// Applies one observation at time `now` to the series of `desc`, trimming the raw
+    /// buckets to the recent windows. The store checked the value (finite, and not negative
+    /// for a counter).
     pub(super) fn apply(&mut self, desc: &Desc, obs: Obs, now: f64, limits: &Limits) {
         let (kind, bounds) = (desc.kind, desc.buckets.as_deref());
         let res = limits.bucket_secs;
         let bt = (now as i64).div_euclid(res) * res;
-        let max_buckets = limits.window_buckets;
         let x = obs.value();
-        if !x.is_finite() {
-            return;
-        }
         self.last_t = now;
         let fresh = match self.buckets.back() {
             Some(b) => b.t < bt,
             None => true,
         };
         if fresh {
+            self.seal(bt, limits);
             let data = match kind {
                 Kind::Counter => BucketData::Counter(0.0),
                 Kind::Gauge => BucketData::Gauge {
@@ -138,7 +184,7 @@ impl Series {
                 Kind::Distribution => BucketData::Dist(Box::default()),
             };
             self.buckets.push_back(Bucket { t: bt, data });
-            let oldest = bt - res * max_buckets as i64;
+            let oldest = bt - res * raw_kept(limits) as i64;
             while self.buckets.front().is_some_and(|b| b.t <= oldest) {
                 self.buckets.pop_front();
             }
@@ -172,13 +218,13 @@ impl Series {
         }
     }
 
-    /// Buckets whose start is at or after `since`.
+    /// Raw buckets whose start is at or after `since`.
     pub fn since(&self, since: i64) -> impl Iterator<Item = &Bucket> {
         let start = self.buckets.partition_point(|b| b.t < since);
         self.buckets.range(start..)
     }
 
-    /// All observations of a distribution since `since`, merged.
+    /// All observations of a distribution since `since` (within the raw buckets), merged.
     pub fn merged_since(&self, since: i64) -> DistBucket {
         let mut m = DistBucket::default();
         for b in self.since(since) {
@@ -187,5 +233,12 @@ impl Series {
             }
         }
         m
+    }
+
+    /// The point of the bucket still open at `now`, if this series has one.
+    pub fn open_point(&self, now: f64, res: i64) -> Option<Point> {
+        let open = (now as i64).div_euclid(res) * res;
+        let b = self.buckets.back().filter(|b| b.t >= open)?;
+        Some(b.point((now - b.t as f64).clamp(0.25, res as f64)))
     }
 }

@@ -1,5 +1,6 @@
 //! [`Store`]: the table of series, with caps on series and label sets.
 
+use super::publish::Published;
 use super::series::Series;
 use super::{Kind, Obs};
 use serde::Serialize;
@@ -90,6 +91,15 @@ pub struct StoreDrops {
     pub series_refused: u64,
     /// Observations refused because the name exists with another kind.
     pub kind_conflicts: u64,
+    /// Observations refused for their value: NaN or infinite, or a negative counter increment.
+    pub invalid_values: u64,
+}
+
+impl StoreDrops {
+    /// Everything refused or folded, in all.
+    pub fn total(&self) -> u64 {
+        self.label_sets_folded + self.series_refused + self.kind_conflicts + self.invalid_values
+    }
 }
 
 #[derive(Debug, Default)]
@@ -99,17 +109,18 @@ struct NameInfo {
     folded: u64,
 }
 
-/// All series.
+/// All series. Owned by one stage (the engine); readers get what [`Store::publish`] builds.
 #[derive(Debug)]
 pub struct Store {
-    limits: Limits,
-    descs: Vec<Arc<Desc>>,
-    series: Vec<Series>,
+    pub(super) limits: Limits,
+    pub(super) descs: Vec<Arc<Desc>>,
+    pub(super) series: Vec<Series>,
     index: HashMap<String, SeriesRef>,
     names: HashMap<String, NameInfo>,
     generation: u64,
-    drops: StoreDrops,
+    pub(super) drops: StoreDrops,
     id_scratch: String,
+    pub(super) published: Published,
 }
 
 impl Store {
@@ -124,6 +135,7 @@ impl Store {
             generation: 0,
             drops: StoreDrops::default(),
             id_scratch: String::new(),
+            published: Published::default(),
         }
     }
 
@@ -134,13 +146,18 @@ impl Store {
 
     /// Finds or creates the series for `spec`. Returns `None` (and counts it) when the name
     /// exists with another kind or the store is full. Past the label-set cap of its name,
-    /// the label values become `other` (counted).
+    /// the label values become `other` (counted). A refused series leaves nothing behind: the
+    /// store's memory is bounded by its caps whatever is asked of it.
     pub fn resolve(&mut self, spec: &SeriesSpec<'_>) -> Option<SeriesRef> {
         let mut labels: Vec<(&str, &str)> = spec.labels.to_vec();
         labels.sort_unstable();
         write_id(&mut self.id_scratch, spec.name, &labels);
         if let Some(&r) = self.index.get(self.id_scratch.as_str()) {
             return Some(r);
+        }
+        if !self.names.contains_key(spec.name) && self.series.len() >= self.limits.max_series {
+            self.drops.series_refused += 1;
+            return None;
         }
         let info = self.names.entry(spec.name.to_owned()).or_default();
         match info.kind {
@@ -190,12 +207,18 @@ impl Store {
     }
 
     /// Applies one observation at time `now` (Unix seconds). An observation of the wrong
-    /// kind for the series is counted and ignored.
+    /// kind for the series, a value that is not finite, or a negative counter increment is
+    /// counted and ignored.
     pub fn apply(&mut self, r: SeriesRef, obs: Obs, now: f64) {
         let i = r.0 as usize;
         let desc = &self.descs[i];
         if obs.kind() != desc.kind {
             self.drops.kind_conflicts += 1;
+            return;
+        }
+        let x = obs.value();
+        if !x.is_finite() || (desc.kind == Kind::Counter && x < 0.0) {
+            self.drops.invalid_values += 1;
             return;
         }
         self.generation += 1;
@@ -325,6 +348,39 @@ mod tests {
     }
 
     #[test]
+    fn refused_names_leave_nothing_behind() {
+        // Regression: a unique name per line grew the name table by ~219 bytes each, never
+        // freed, after the series cap had been reached.
+        let limits = Limits {
+            max_series: 10,
+            ..Limits::default()
+        };
+        let mut s = Store::new(limits);
+        for i in 0..10_000 {
+            let name = format!("k{i}");
+            if let Some(r) = s.resolve(&spec(&name, &[], Kind::Gauge)) {
+                s.apply(r, Obs::Set(1.0), 1.0);
+            }
+        }
+        assert_eq!(s.len(), 10);
+        assert_eq!(s.names.len(), 10);
+        assert_eq!(s.drops().series_refused, 9_990);
+    }
+
+    #[test]
+    fn counters_refuse_negative_and_non_finite_values() {
+        let mut s = Store::new(Limits::default());
+        let c = s.resolve(&spec("c_total", &[], Kind::Counter)).unwrap();
+        let g = s.resolve(&spec("g", &[], Kind::Gauge)).unwrap();
+        for v in [-1.0, f64::NAN, f64::INFINITY, 2.0] {
+            s.apply(c, Obs::Add(v), 1.0);
+        }
+        s.apply(g, Obs::Set(f64::NEG_INFINITY), 1.0);
+        assert_eq!(s.get("c_total").unwrap().1.total, 2.0);
+        assert_eq!(s.drops().invalid_values, 4);
+    }
+
+    #[test]
     fn window_is_bounded() {
         let limits = Limits {
             window_buckets: 10,
@@ -338,5 +394,12 @@ mod tests {
         let (_, series) = s.get("lat").unwrap();
         assert_eq!(series.buckets.len(), 10);
         assert_eq!(series.total, 1000.0);
+        let snap = s.publish(2000.0, true);
+        let pts = &snap.get("lat").unwrap().points;
+        assert!(
+            pts.iter().count() <= 10 + 64,
+            "points trimmed to the window, by chunks"
+        );
+        assert_eq!(pts.iter().last().map(|p| p.t()), Some(1999));
     }
 }

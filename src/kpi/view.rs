@@ -1,6 +1,7 @@
-//! Read-only views of the store: the latest value of each KPI, history columns, single
-//! points for live updates (the Prometheus exposition is in `prom`).
+//! Read-only views of a series: the latest figures of each KPI (computed by the engine when
+//! it publishes) and history columns (the Prometheus exposition is in `prom`).
 
+use super::points::Point;
 use super::series::{BucketData, Series};
 use super::store::Desc;
 use super::Kind;
@@ -12,7 +13,7 @@ pub const RATE_WINDOW_S: i64 = 10;
 pub const SUMMARY_WINDOW_S: i64 = 60;
 
 /// The latest view of one KPI (see docs/api.md).
-#[derive(Debug, Serialize, Default)]
+#[derive(Debug, Serialize, Default, Clone)]
 pub struct Latest {
     /// Time of the last update.
     pub t: f64,
@@ -110,67 +111,6 @@ pub fn latest(desc: &Desc, s: &Series, now: f64, res: i64) -> Latest {
     l
 }
 
-/// One chart point (one bucket) of a series.
-#[derive(Debug, Serialize, Clone, Copy, PartialEq)]
-#[serde(untagged)]
-pub enum Point {
-    /// Counter (increase per second) or gauge (last value).
-    Value {
-        /// Bucket start.
-        t: i64,
-        /// Value.
-        value: f64,
-    },
-    /// Distribution bucket.
-    Dist {
-        /// Bucket start.
-        t: i64,
-        /// Observations in the bucket.
-        count: u64,
-        /// Quantiles of those observations.
-        p50: f64,
-        /// 95th percentile.
-        p95: f64,
-        /// 99th percentile.
-        p99: f64,
-    },
-}
-
-/// Points of a series, oldest first: the last `last` buckets within `[from, to]`.
-pub fn points(s: &Series, now: f64, res: i64, from: i64, to: i64, last: usize) -> Vec<Point> {
-    let open = (now as i64).div_euclid(res) * res;
-    let in_range: Vec<_> = s.since(from).take_while(|b| b.t <= to).collect();
-    let skip = in_range.len().saturating_sub(last);
-    in_range[skip..]
-        .iter()
-        .map(|b| match &b.data {
-            BucketData::Counter(v) => {
-                // The open bucket is still filling: report its rate so far.
-                let span = if b.t == open {
-                    (now - b.t as f64).clamp(0.25, res as f64)
-                } else {
-                    res as f64
-                };
-                Point::Value {
-                    t: b.t,
-                    value: v / span,
-                }
-            }
-            BucketData::Gauge { last, .. } => Point::Value {
-                t: b.t,
-                value: *last,
-            },
-            BucketData::Dist(d) => Point::Dist {
-                t: b.t,
-                count: d.count,
-                p50: d.sketch.quantile(0.50).unwrap_or(f64::NAN),
-                p95: d.sketch.quantile(0.95).unwrap_or(f64::NAN),
-                p99: d.sketch.quantile(0.99).unwrap_or(f64::NAN),
-            },
-        })
-        .collect()
-}
-
 /// History columns of one series, as docs/api.md shows them.
 #[derive(Debug, Serialize, Default)]
 pub struct Columns {
@@ -191,12 +131,7 @@ pub struct Columns {
 /// Turns points into columns.
 pub fn columns(kind: Kind, pts: &[Point]) -> Columns {
     let mut c = Columns {
-        t: pts
-            .iter()
-            .map(|p| match p {
-                Point::Value { t, .. } | Point::Dist { t, .. } => *t,
-            })
-            .collect(),
+        t: pts.iter().map(Point::t).collect(),
         ..Columns::default()
     };
     if kind == Kind::Distribution {

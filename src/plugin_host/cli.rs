@@ -5,8 +5,8 @@
 
 use super::PluginHost;
 use crate::config::{Config, SourceConfig};
+use crate::engine::rules::Rules;
 use crate::kpi::Obs;
-use crate::parse::rules::Rules;
 use anyhow::Context;
 use kpid_parsers::{Parser, ParserOptions, Record, Value};
 use std::fs::File;
@@ -143,7 +143,7 @@ pub fn parse_to(
         // An empty file, so that the file's defaults apply (automatic gauges on).
         None => Config::parse(Path::new("<no config>"), "")?,
     };
-    let rules = Rules::new(&cfg)?;
+    let rules = Rules::new(&cfg, &crate::kpi::Limits::default())?;
     let host = host_for(plugin_dir(args.plugin_dir.as_deref(), Some(&cfg)));
     let src = source_config(&cfg, args);
     let source = match (&args.source, src) {

@@ -1,8 +1,9 @@
-//! `/api/kpis`, `/api/metrics/latest`, `/api/metrics/history`, `/api/health`.
+//! `/api/kpis`, `/api/metrics/latest`, `/api/metrics/history`, `/api/health`: read from the
+//! latest snapshot the engine published.
 
 use super::{health_json, AppState};
 use crate::kpi::view::{self, Latest};
-use crate::kpi::{now, Desc, Series, Store};
+use crate::kpi::{Desc, KpiView, Snapshot};
 use serde::Serialize;
 use serde_json::json;
 use std::sync::Arc;
@@ -18,13 +19,13 @@ pub(crate) struct Entry<'a> {
     #[serde(flatten)]
     pub desc: &'a Desc,
     #[serde(flatten)]
-    pub latest: Latest,
+    pub latest: &'a Latest,
 }
 
-pub(crate) fn entry<'a>(desc: &'a Desc, s: &Series, now: f64, res: i64) -> Entry<'a> {
+pub(crate) fn entry(k: &KpiView) -> Entry<'_> {
     Entry {
-        desc,
-        latest: view::latest(desc, s, now, res),
+        desc: &k.desc,
+        latest: &k.latest,
     }
 }
 
@@ -48,60 +49,85 @@ pub(crate) struct HistorySeries<'a> {
     pub columns: view::Columns,
 }
 
-pub(crate) fn history<'a>(
-    st: &'a Store,
-    sel: &[String],
-    from: i64,
-    to: i64,
-    last: usize,
-    now: f64,
-) -> Vec<HistorySeries<'a>> {
-    let res = st.limits().bucket_secs;
-    st.iter()
-        .filter(|(d, _)| selected(d, sel))
-        .map(|(d, s)| HistorySeries {
-            desc: d,
-            columns: view::columns(d.kind, &view::points(s, now, res, from, to, last)),
+/// What `/api/metrics/history` (and the WebSocket snapshot) asks for.
+#[derive(Debug, Clone)]
+pub(crate) struct HistoryQuery {
+    /// Selectors (empty: every KPI).
+    pub kpi: Vec<String>,
+    /// First bucket start, Unix seconds.
+    pub from: i64,
+    /// Last bucket start, Unix seconds.
+    pub to: i64,
+    /// Most points per KPI (the newest).
+    pub last: usize,
+}
+
+impl Default for HistoryQuery {
+    fn default() -> Self {
+        HistoryQuery {
+            kpi: Vec::new(),
+            from: i64::MIN,
+            to: i64::MAX,
+            last: DEFAULT_LAST,
+        }
+    }
+}
+
+impl HistoryQuery {
+    /// Reads the query string's pairs; errors name the parameter and its value.
+    fn parse(q: Vec<(String, String)>) -> Result<Self, String> {
+        let mut h = HistoryQuery::default();
+        for (k, v) in q {
+            let num = |v: &str| {
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite())
+                    .ok_or_else(|| format!("invalid `{k}`: `{v}` is not a number"))
+            };
+            match k.as_str() {
+                "kpi" => h.kpi.push(v),
+                "from" => h.from = num(&v)?.floor() as i64,
+                "to" => h.to = num(&v)?.ceil() as i64,
+                "last" => {
+                    h.last = v
+                        .parse()
+                        .map_err(|_| format!("invalid `last`: `{v}` is not a count"))?
+                }
+                _ => return Err(format!("unknown parameter `{k}` (use kpi, last, from, to)")),
+            }
+        }
+        Ok(h)
+    }
+}
+
+pub(crate) fn history<'a>(snap: &'a Snapshot, q: &HistoryQuery) -> Vec<HistorySeries<'a>> {
+    snap.kpis
+        .iter()
+        .filter(|k| selected(&k.desc, &q.kpi))
+        .map(|k| HistorySeries {
+            desc: &k.desc,
+            columns: view::columns(k.desc.kind, &k.points.range(q.from, q.to, q.last)),
         })
         .collect()
 }
 
-fn bad_request(msg: String) -> Box<dyn Reply> {
+/// The one error reply of the API: `{"error": "..."}` with its status.
+pub(crate) fn error_reply(status: StatusCode, msg: String) -> Box<dyn Reply> {
     Box::new(warp::reply::with_status(
         warp::reply::json(&json!({ "error": msg })),
-        StatusCode::BAD_REQUEST,
+        status,
     ))
 }
 
 fn history_reply(state: &AppState, q: Vec<(String, String)>) -> Box<dyn Reply> {
-    let mut sel = Vec::new();
-    let (mut from, mut to, mut last) = (i64::MIN, i64::MAX, DEFAULT_LAST);
-    for (k, v) in q {
-        let num = |v: &str| {
-            v.parse::<f64>()
-                .map_err(|_| format!("invalid `{k}`: `{v}` is not a number"))
-        };
-        match k.as_str() {
-            "kpi" => sel.push(v),
-            "from" => match num(&v) {
-                Ok(x) => from = x.floor() as i64,
-                Err(e) => return bad_request(e),
-            },
-            "to" => match num(&v) {
-                Ok(x) => to = x.ceil() as i64,
-                Err(e) => return bad_request(e),
-            },
-            "last" => match v.parse::<usize>() {
-                Ok(n) => last = n,
-                Err(_) => return bad_request(format!("invalid `last`: `{v}` is not a count")),
-            },
-            _ => return bad_request(format!("unknown parameter `{k}` (use kpi, last, from, to)")),
-        }
-    }
-    let st = state.store.lock();
-    let series = history(&st, &sel, from, to, last, now());
+    let q = match HistoryQuery::parse(q) {
+        Ok(q) => q,
+        Err(e) => return error_reply(StatusCode::BAD_REQUEST, e),
+    };
+    let snap = state.snapshot();
+    let series = history(&snap, &q);
     Box::new(warp::reply::json(
-        &json!({ "bucket_s": st.limits().bucket_secs, "series": series }),
+        &json!({ "bucket_s": snap.bucket_s, "series": series }),
     ))
 }
 
@@ -114,11 +140,12 @@ pub(super) fn routes(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dy
         .and(warp::get())
         .and(with())
         .map(|s: Arc<AppState>| {
-            let st = s.store.lock();
-            let list: Vec<&Desc> = st.iter().map(|(d, _)| &**d).collect();
-            let overflow: serde_json::Map<String, serde_json::Value> = st
-                .folded_by_name()
-                .map(|(n, c)| (n.to_owned(), json!(c)))
+            let snap = s.snapshot();
+            let list: Vec<&Desc> = snap.kpis.iter().map(|k| &*k.desc).collect();
+            let overflow: serde_json::Map<String, serde_json::Value> = snap
+                .folded
+                .iter()
+                .map(|(n, c)| (n.clone(), json!(c)))
                 .collect();
             Box::new(warp::reply::json(
                 &json!({ "kpis": list, "overflow": overflow }),
@@ -129,11 +156,10 @@ pub(super) fn routes(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dy
         .and(with())
         .map(|s: Arc<AppState>| {
             let status = health_json(&s)["status"].clone();
-            let st = s.store.lock();
-            let (t, res) = (now(), st.limits().bucket_secs);
-            let list: Vec<Entry> = st.iter().map(|(d, se)| entry(d, se, t, res)).collect();
+            let snap = s.snapshot();
+            let list: Vec<Entry> = snap.kpis.iter().map(|k| entry(k)).collect();
             Box::new(warp::reply::json(
-                &json!({ "ts": t, "status": status, "kpis": list }),
+                &json!({ "ts": snap.ts, "status": status, "kpis": list }),
             )) as Box<dyn Reply>
         });
     let hist = warp::path!("api" / "metrics" / "history")

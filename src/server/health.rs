@@ -54,13 +54,11 @@ pub struct WarnTracker {
 
 /// Builds the health object.
 pub fn health_json(state: &AppState) -> Value {
-    let (kpi_count, drops) = {
-        let st = state.store.lock();
-        (st.len(), st.drops())
-    };
+    let snap = state.snapshot();
+    let (kpi_count, drops) = (snap.kpis.len(), snap.drops);
     let files = state.sources.files.lock().clone();
     let mut status = Status::Ok;
-    let mut losses = drops.label_sets_folded + drops.series_refused + drops.kind_conflicts;
+    let mut losses = drops.total();
     for f in &files {
         if f.state == "error" {
             status = Status::Error;
@@ -79,6 +77,7 @@ pub fn health_json(state: &AppState) -> Value {
             "label_sets_folded": drops.label_sets_folded,
             "series_refused": drops.series_refused,
             "kind_conflicts": drops.kind_conflicts,
+            "invalid_values": drops.invalid_values,
         },
         "ws": {
             "clients": state.ws.clients.load(Ordering::Relaxed),

@@ -11,14 +11,15 @@ mod prom;
 mod ws;
 
 pub use health::{health_json, HealthSection, Status};
+pub use ws::pace;
 
-use crate::kpi::SharedStore;
+use crate::engine::Published;
+use crate::kpi::Snapshot;
 use crate::sources::SourcesHealth;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 use warp::Filter;
 
 /// WebSocket counters.
@@ -32,10 +33,11 @@ pub struct WsStats {
     pub frames: AtomicU64,
 }
 
-/// What every handler shares.
+/// What every handler shares. Nothing here locks the KPI store: handlers read the latest
+/// snapshot the engine published.
 pub struct AppState {
-    /// The KPI store.
-    pub store: SharedStore,
+    /// What the engine publishes.
+    pub published: Published,
     /// Followed files.
     pub sources: Arc<SourcesHealth>,
     /// Extra health sections.
@@ -44,8 +46,6 @@ pub struct AppState {
     pub started: Instant,
     /// Most frequent WebSocket push.
     pub interval: Duration,
-    /// Signalled whenever the store changed.
-    pub changed: Arc<Notify>,
     /// WebSocket counters.
     pub ws: WsStats,
     pub(crate) hub: ws::Hub,
@@ -63,23 +63,28 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// A new state.
     pub fn new(
-        store: SharedStore,
+        published: Published,
         sources: Arc<SourcesHealth>,
         sections: Vec<Arc<dyn HealthSection>>,
         interval: Duration,
-        changed: Arc<Notify>,
     ) -> Arc<Self> {
         Arc::new(AppState {
-            store,
+            published,
             sources,
             sections,
             started: Instant::now(),
             interval,
-            changed,
             ws: WsStats::default(),
             hub: ws::Hub::default(),
             warn: Default::default(),
         })
+    }
+}
+
+impl AppState {
+    /// The latest snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.published.borrow().clone()
     }
 }
 

@@ -1,7 +1,7 @@
 //! `/metrics`: the Prometheus text exposition of every KPI and of kpid itself.
 
 use super::AppState;
-use crate::kpi::{self, now, prom};
+use crate::kpi::{self, prom};
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -10,8 +10,9 @@ use warp::{Filter, Reply};
 /// The whole exposition.
 pub fn exposition(state: &AppState) -> String {
     let mut out = String::with_capacity(16 * 1024);
-    prom::prometheus(&state.store.lock(), now(), &mut out);
-    let drops = state.store.lock().drops();
+    let snap = state.snapshot();
+    prom::prometheus(&snap, &mut out);
+    let drops = snap.drops;
     let counters = [
         (
             "kpid_ws_clients_dropped_total",
@@ -37,6 +38,11 @@ pub fn exposition(state: &AppState) -> String {
             "kpid_kind_conflicts_total",
             "observations refused for a kind conflicting with their kpi",
             drops.kind_conflicts,
+        ),
+        (
+            "kpid_invalid_values_total",
+            "observations refused for their value (nan, infinite, negative counter increment)",
+            drops.invalid_values,
         ),
     ];
     for (name, help, v) in counters {

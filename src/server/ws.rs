@@ -1,11 +1,10 @@
-//! `/ws/metrics`: a snapshot on connect, then an update at most once per interval with the
-//! KPIs that changed. One broadcaster renders each changed KPI once; every client has a
-//! bounded queue, and a client that lets its queue fill is disconnected and counted, so it
-//! never slows the others.
+//! `/ws/metrics`: a snapshot on connect, then an update with the KPIs that changed each time
+//! the engine publishes (it publishes changes at most once per interval). One broadcaster
+//! renders each changed KPI once; every client has a bounded queue, and a client that lets
+//! its queue fill is disconnected and counted, so it never slows the others.
 
-use super::api::{entry, history, selected, DEFAULT_LAST};
+use super::api::{entry, history, selected, HistoryQuery};
 use super::{health_json, AppState, MAX_WS_MESSAGE};
-use crate::kpi::{now, view};
 use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use serde_json::json;
@@ -78,50 +77,49 @@ impl Hub {
     }
 }
 
-/// Pushes updates: waits for a change (or the heartbeat), renders what changed, queues it for
-/// every client, then waits at least one interval before the next push.
+/// Pushes updates: waits for the engine's next publication (or the heartbeat), renders the
+/// KPIs rebuilt since the last push, and queues that for every client.
 pub(crate) async fn broadcaster(state: Arc<AppState>) {
-    let mut last_gen = 0u64;
+    let mut rx = state.published.clone();
+    let mut last_rev = rx.borrow_and_update().seq;
     loop {
-        let _ = tokio::time::timeout(HEARTBEAT, state.changed.notified()).await;
-        // The next push may start one interval after this one *started*: rendering time does
-        // not add to the latency.
-        let started = tokio::time::Instant::now();
+        let changed = tokio::time::timeout(HEARTBEAT, rx.changed()).await;
+        if matches!(changed, Ok(Err(_))) {
+            return; // the engine is gone
+        }
+        let snap = rx.borrow_and_update().clone();
         if state.hub.is_empty() {
-            last_gen = state.store.lock().generation();
+            last_rev = snap.seq;
             continue;
         }
         let health = health_json(&state).to_string();
-        let update = {
-            let st = state.store.lock();
-            let (t, res) = (now(), st.limits().bucket_secs);
-            let mut entries = Vec::new();
-            for (d, s) in st.iter().filter(|(_, s)| s.generation > last_gen) {
-                let mut v = serde_json::to_value(entry(d, s, t, res)).unwrap_or_default();
-                // The current bucket, and the one before it (now complete): a frame that slips
-                // across a bucket boundary still delivers every bucket's final figure.
-                let pts = view::points(s, t, res, t as i64 - 2 * res, i64::MAX, 2);
-                if let Some(p) = pts.last() {
-                    v["point"] = serde_json::to_value(p).unwrap_or_default();
-                }
-                v["points"] = serde_json::to_value(&pts).unwrap_or_default();
-                entries.push((d.name.clone(), d.id.clone(), v.to_string()));
+        let (t, res) = (snap.ts, snap.bucket_s);
+        let mut entries = Vec::new();
+        for k in snap.kpis.iter().filter(|k| k.rev > last_rev) {
+            let mut v = serde_json::to_value(entry(k)).unwrap_or_default();
+            // The current bucket, and the one before it (now complete): a frame that slips
+            // across a bucket boundary still delivers every bucket's final figure.
+            let pts = k.points.range(t as i64 - 2 * res, i64::MAX, 2);
+            if let Some(p) = pts.last() {
+                v["point"] = serde_json::to_value(p).unwrap_or_default();
             }
-            last_gen = st.generation();
-            Arc::new(Update {
-                ts: t,
-                entries,
-                health,
-            })
-        };
+            v["points"] = serde_json::to_value(&pts).unwrap_or_default();
+            entries.push((k.desc.name.clone(), k.desc.id.clone(), v.to_string()));
+        }
+        last_rev = snap.seq;
+        let update = Arc::new(Update {
+            ts: t,
+            entries,
+            health,
+        });
         let dropped = state.hub.send(&update);
         state.ws.dropped.fetch_add(dropped, Ordering::Relaxed);
-        tokio::time::sleep_until(started + pace(state.interval)).await;
     }
 }
 
-/// Time between two pushes: the interval less a small margin (a tenth of it, at most 5 ms)
-/// for tailing, parsing and rendering, so that a change waits at most one interval in all.
+/// Time between two publications of changes: the interval less a small margin (a tenth of
+/// it, at most 5 ms) for tailing, parsing and rendering, so that a change waits at most one
+/// interval in all.
 pub fn pace(interval: Duration) -> Duration {
     interval.saturating_sub((interval / 10).min(Duration::from_millis(5)))
 }
@@ -156,15 +154,20 @@ fn render(u: &Update, sub: &[String]) -> String {
 
 fn snapshot(state: &AppState, sub: &[String]) -> String {
     let health = health_json(state);
-    let st = state.store.lock();
-    let (t, res) = (now(), st.limits().bucket_secs);
-    let hist = history(&st, sub, i64::MIN, i64::MAX, DEFAULT_LAST, t);
-    let kpis: Vec<serde_json::Value> = st
+    let snap = state.snapshot();
+    let (t, res) = (snap.ts, snap.bucket_s);
+    let q = HistoryQuery {
+        kpi: sub.to_vec(),
+        ..HistoryQuery::default()
+    };
+    let hist = history(&snap, &q);
+    let kpis: Vec<serde_json::Value> = snap
+        .kpis
         .iter()
-        .filter(|(d, _)| selected(d, sub))
+        .filter(|k| selected(&k.desc, sub))
         .zip(hist)
-        .map(|((d, s), h)| {
-            let mut v = serde_json::to_value(entry(d, s, t, res)).unwrap_or_default();
+        .map(|(k, h)| {
+            let mut v = serde_json::to_value(entry(k)).unwrap_or_default();
             let mut cols = serde_json::to_value(&h.columns).unwrap_or_default();
             if let Some(o) = cols.as_object_mut() {
                 o.retain(|k, _| k != "id");

@@ -1,9 +1,11 @@
 //! Sources: where lines and records come from.
 //!
-//! The file tailer ([`tail`]) reads log files and sends [`Batch`]es of complete lines down a
-//! bounded channel; when the parse stage is slow the tailer waits (the file is the buffer,
-//! nothing is lost). Every file it follows has a [`FileHealth`] entry in the shared
-//! [`SourcesHealth`], which `/api/health` reports.
+//! Every source sends [`Input`]s down one bounded channel into the engine, the one stage that
+//! applies them to the KPI store. The file tailer ([`tail`]) sends [`Batch`]es of complete
+//! lines and waits when the engine is slow (the file is the buffer, nothing is lost); the
+//! socket ([`socket`]) sends the frames of each app ([`AppBatch`]) and waits too (the app's
+//! own bounded queue drops and counts instead of blocking it). Every file the tailer follows
+//! has a [`FileHealth`] entry in the shared [`SourcesHealth`], which `/api/health` reports.
 
 pub mod socket;
 pub mod tail;
@@ -44,6 +46,24 @@ pub struct Batch {
     pub data: Vec<u8>,
     /// File offset after `data`.
     pub end_offset: u64,
+}
+
+/// Whole frames sent by one app (checked for framing, not yet decoded).
+#[derive(Debug)]
+pub struct AppBatch {
+    /// The app's name (its `app` label).
+    pub app: Arc<str>,
+    /// Complete frames, back to back.
+    pub frames: Vec<u8>,
+}
+
+/// What a source sends the engine.
+#[derive(Debug)]
+pub enum Input {
+    /// Lines of a file.
+    Lines(Batch),
+    /// Frames of an app.
+    App(AppBatch),
 }
 
 /// State of one followed file, as `/api/health` shows it.

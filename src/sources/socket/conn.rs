@@ -1,10 +1,11 @@
-//! One connection: peer check, handshake, then frames read in chunks and applied to the
-//! store with one lock per chunk. A client that breaks the framing (oversized length) or the
-//! handshake gets an `Error` frame and is disconnected; a malformed record is skipped and
-//! counted. Nothing a client does affects the others.
+//! One connection: peer check, handshake, then frames read in chunks and the whole frames of
+//! each chunk forwarded to the engine (it decodes and applies them; a malformed record is
+//! skipped and counted there). A client that breaks the framing (oversized length) or the
+//! handshake gets an `Error` frame and is disconnected. Nothing a client does affects the
+//! others; while the engine is busy, the connection waits (the app's queue absorbs it).
 
-use super::apply::Applier;
 use super::{AppInfo, Ctx};
+use crate::sources::{AppBatch, Input};
 use kpid_wire::{self as wire, code, FrameType};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -130,7 +131,7 @@ pub(crate) async fn serve(mut stream: UnixStream, ctx: Arc<Ctx>) {
         host: hello.host.to_owned(),
         since: crate::kpi::now(),
     };
-    let mut applier = Applier::new(app);
+    let app: Arc<str> = Arc::from(app);
     let mut w = Vec::with_capacity(16);
     wire::encode_welcome(&mut w, wire::VERSION, ctx.cfg.max_frame_len as u32);
     if stream.write_all(&w).await.is_err() {
@@ -139,30 +140,27 @@ pub(crate) async fn serve(mut stream: UnixStream, ctx: Arc<Ctx>) {
     let id = stats.app_connected(info);
     stats.bytes.fetch_add(start as u64, Relaxed);
     loop {
-        // Apply every complete frame in the buffer, under one lock.
+        // Forward every complete frame in the buffer, in one batch.
         let mut bad_len = None;
-        if end > start {
-            let mut store = None;
-            let mut now = 0.0;
-            loop {
-                match wire::split_frame(&buf[start..end], ctx.cfg.max_frame_len) {
-                    Ok(Some((t, body, used))) => {
-                        let s = store.get_or_insert_with(|| {
-                            now = crate::kpi::now();
-                            ctx.store.lock()
-                        });
-                        applier.apply(s, t, body, now);
-                        start += used;
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        bad_len = Some(e);
-                        break;
-                    }
+        let first = start;
+        loop {
+            match wire::split_frame(&buf[start..end], ctx.cfg.max_frame_len) {
+                Ok(Some((_, _, used))) => start += used,
+                Ok(None) => break,
+                Err(e) => {
+                    bad_len = Some(e);
+                    break;
                 }
             }
-            drop(store);
-            stats.add(&mut applier.counts);
+        }
+        if start > first {
+            let batch = AppBatch {
+                app: app.clone(),
+                frames: buf[first..start].to_vec(),
+            };
+            if ctx.tx.send(Input::App(batch)).await.is_err() {
+                break; // the engine stopped
+            }
         }
         if let Some(e) = bad_len {
             stats.rejected.oversized.fetch_add(1, Relaxed);

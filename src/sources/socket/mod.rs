@@ -1,7 +1,8 @@
 //! The Unix-socket source: instrumented apps (the `kpid-layer` crate, the Python client, any
 //! implementation of docs/protocol.md) connect and send span closes, events, metric samples
-//! and their drop counts; each connection is one app (its `app` label) and its records become
-//! KPIs directly, with no parsing:
+//! and their drop counts; each connection is one app (its `app` label). A connection checks
+//! the framing and forwards whole frames to the engine ([`AppBatch`](crate::sources::AppBatch)),
+//! which decodes them into records and applies its rules (`crate::engine`):
 //!
 //! - `span_total{app,span}`, `span_duration_seconds{app,span}` (distribution, s),
 //!   `span_errors_total{app,span}`;
@@ -9,17 +10,17 @@
 //! - event fields named `counter.X` / `monotonic_counter.X` (add), `gauge.X` (set),
 //!   `histogram.X` (observe) → KPI `X{app}`;
 //! - explicit metric samples → KPI `name{app,labels...}`;
-//! - `app_dropped_total{app,level}`: what apps dropped rather than block, as they report it.
+//! - `app_dropped_total{app,level}`: what apps dropped rather than block, as they report it;
+//! - and every `[[rule]]` with `input = "span"`, `"event"` or `"metric"`.
 //!
 //! The socket is created owner-only before anyone can connect (`listen`), peers of another
 //! uid are refused, frames over the limit close their connection, malformed records are
 //! skipped; all of it is counted in [`SocketStats`] (shown by `/api/health`).
 
-mod apply;
 mod conn;
 mod listen;
 
-use crate::kpi::SharedStore;
+use crate::sources::Input;
 use parking_lot::Mutex;
 use serde::Serialize;
 use std::io;
@@ -109,8 +110,6 @@ pub struct SocketStats {
     pub rejected: Rejected,
     /// Records apps reported dropping (queue full or daemon absent).
     pub app_dropped: AtomicU64,
-    /// Observations the store refused (series cap, kind conflict).
-    pub store_refused: AtomicU64,
     apps: Mutex<Vec<(u64, AppInfo)>>,
     next_id: AtomicU64,
 }
@@ -140,8 +139,6 @@ pub struct SocketStatsSnapshot {
     pub rejected_total: u64,
     /// Records apps reported dropping.
     pub app_dropped: u64,
-    /// Observations the store refused.
-    pub store_refused: u64,
 }
 
 impl SocketStats {
@@ -178,7 +175,6 @@ impl SocketStats {
             rejected_total: rejected.values().sum(),
             rejected,
             app_dropped: self.app_dropped.load(Relaxed),
-            store_refused: self.store_refused.load(Relaxed),
         }
     }
 
@@ -191,25 +187,6 @@ impl SocketStats {
     fn app_disconnected(&self, id: u64) {
         self.apps.lock().retain(|(i, _)| *i != id);
     }
-
-    /// Adds one connection's counts and resets them.
-    fn add(&self, c: &mut apply::Counts) {
-        let c = std::mem::take(c);
-        for (a, n) in [
-            (&self.frames, c.frames),
-            (&self.spans, c.spans),
-            (&self.events, c.events),
-            (&self.metrics, c.metrics),
-            (&self.rejected.malformed, c.malformed),
-            (&self.rejected.unknown_type, c.unknown_type),
-            (&self.app_dropped, c.app_dropped),
-            (&self.store_refused, c.store_refused),
-        ] {
-            if n > 0 {
-                a.fetch_add(n, Relaxed);
-            }
-        }
-    }
 }
 
 impl Serialize for SocketStats {
@@ -221,7 +198,7 @@ impl Serialize for SocketStats {
 /// What every connection task shares.
 struct Ctx {
     cfg: SocketConfig,
-    store: SharedStore,
+    tx: tokio::sync::mpsc::Sender<Input>,
     stats: Arc<SocketStats>,
     own_uid: u32,
 }
@@ -253,7 +230,7 @@ impl Drop for SocketHandle {
 /// tokio runtime. Errors name the path and what failed; it must be called inside a runtime.
 pub fn spawn(
     cfg: SocketConfig,
-    store: SharedStore,
+    tx: tokio::sync::mpsc::Sender<Input>,
     stats: Arc<SocketStats>,
 ) -> io::Result<SocketHandle> {
     let rt = tokio::runtime::Handle::try_current().map_err(|_| {
@@ -267,7 +244,7 @@ pub fn spawn(
     let path = cfg.path.clone();
     let ctx = Arc::new(Ctx {
         cfg,
-        store,
+        tx,
         stats,
         own_uid: listen::own_uid(),
     });

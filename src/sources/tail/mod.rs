@@ -20,6 +20,7 @@
 //! so a [`FileCheckpoint`] taken from the last batch applied resumes exactly there, even if the
 //! file was rotated in the meantime (the old file is then looked for beside the new one).
 
+mod checkpoint;
 mod drain;
 mod follower;
 mod identity;
@@ -28,7 +29,9 @@ mod open_file;
 mod watch;
 mod worker;
 
-use crate::sources::{Batch, FileIdentity, SourcesHealth};
+pub use checkpoint::Checkpoints;
+
+use crate::sources::{Batch, FileIdentity, Input, SourcesHealth};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -153,7 +156,7 @@ impl Drop for Tailer {
 /// one-shot mode when done; `tx` is dropped then.
 pub fn spawn(
     cfg: TailConfig,
-    tx: mpsc::Sender<Batch>,
+    tx: mpsc::Sender<Input>,
     health: Arc<SourcesHealth>,
 ) -> std::io::Result<Tailer> {
     let signal = Arc::new(watch::Signal::default());

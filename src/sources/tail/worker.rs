@@ -4,7 +4,7 @@ use super::follower::Follower;
 use super::identity::matches;
 use super::watch::{is_glob, nearest_existing, watch_dir, Signal, Watches};
 use super::{FileCheckpoint, TailConfig, TailSource};
-use crate::sources::{Batch, FileHealth, SourcesHealth};
+use crate::sources::{Batch, FileHealth, Input, SourcesHealth};
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, Metadata};
 use std::os::unix::fs::MetadataExt;
@@ -30,14 +30,14 @@ pub(crate) struct Stopped;
 /// Sends batches, waiting while the channel is full, until stopped.
 #[derive(Debug)]
 pub(crate) struct Sink {
-    tx: mpsc::Sender<Batch>,
+    tx: mpsc::Sender<Input>,
     rt: tokio::runtime::Runtime,
     stop: Arc<Notify>,
 }
 
 impl Sink {
     pub fn send(&self, batch: Batch) -> Result<(), Stopped> {
-        let batch = match self.tx.try_send(batch) {
+        let batch = match self.tx.try_send(Input::Lines(batch)) {
             Ok(()) => return Ok(()),
             Err(mpsc::error::TrySendError::Closed(_)) => return Err(Stopped),
             Err(mpsc::error::TrySendError::Full(b)) => b,
@@ -108,7 +108,7 @@ pub(crate) struct Worker {
 impl Worker {
     pub fn new(
         cfg: TailConfig,
-        tx: mpsc::Sender<Batch>,
+        tx: mpsc::Sender<Input>,
         health: Arc<SourcesHealth>,
         signal: Arc<Signal>,
         stop: Arc<Notify>,

@@ -2,7 +2,8 @@
 //!
 //! Grammar (nom): `filter := cmp ("and" cmp)*`, `cmp := ident op literal`,
 //! `op := == | != | >= | <= | > | < | =~ | !~`, `literal := number | "string" | word`.
-//! `level`, `message`, `target` and `source` name the record's slots; other names its fields.
+//! `level`, `message`, `target` and `source` (or `app`) name the record's slots; other names
+//! its fields.
 
 use kpid_parsers::{Record, Value};
 use nom::branch::alt;
@@ -161,7 +162,7 @@ fn slot<'r>(key: &[u8], source: &'r str, rec: &'r Record<'_>) -> Option<Value<'r
         b"target" if rec.get(key).is_none() => {
             rec.target.as_deref().map(|m| Value::Str(Cow::Borrowed(m)))
         }
-        b"source" => Some(Value::Str(Cow::Borrowed(source.as_bytes()))),
+        b"source" | b"app" => Some(Value::Str(Cow::Borrowed(source.as_bytes()))),
         _ => rec.get(key).map(|v| match v {
             Value::Str(s) => Value::Str(Cow::Borrowed(s.as_ref())),
             Value::Int(i) => Value::Int(*i),

@@ -1,25 +1,67 @@
-//! Rules: from records to KPI samples.
+//! Rules: from records to KPI samples, for every kind of record.
 //!
-//! Zero-config rules (DESIGN.md): every line counts into `log_lines_total{source,level}`,
-//! rejected lines into `log_parse_errors_total{source}`, and numeric fields become gauges
-//! named after their key (with a `source` label). Explicit `[[rule]]`s add counters, gauges
-//! and distributions with labels, a filter and a scale. Each source keeps a cache from label
-//! values to series, so the per-line path looks up bytes and allocates nothing once warm.
+//! Every record the engine applies goes through [`Rules::apply`], whatever it came from: a
+//! parsed log line, a span close, an event or a metric sample from an app. Each rule reads
+//! one [`RecordKind`]; the zero-config KPIs are built-in rules of the same engine
+//! ([`builtin`]): `log_lines_total{source,level}` and `log_parse_errors_total{source}` for
+//! lines, `span_total`, `span_duration_seconds` and `span_errors_total{app,span}` for spans,
+//! `events_total{app,level}` for events, `app_dropped_total{app,level}` for what apps report
+//! dropping; plus the automatic KPIs of [`auto`] (numeric fields of lines, the `counter.X` /
+//! `gauge.X` / `histogram.X` fields of events, metric samples). Explicit `[[rule]]`s add
+//! counters, gauges and distributions with labels, a filter and a scale.
+//!
+//! Each origin (a source or an app) keeps bounded caches from label values to series, so the
+//! per-record path looks up bytes and allocates nothing once warm, and memory stays bounded
+//! whatever the input ([`cache`]).
+
+mod auto;
+mod builtin;
+mod cache;
 
 use super::filter::{number, Filter};
-use crate::config::{Config, ConfigError, RuleKind};
-use crate::kpi::{sanitize_name, Kind, Obs, SeriesRef, SeriesSpec, Store};
+use crate::config::{Config, ConfigError, RuleInput, RuleKind};
+use crate::kpi::{sanitize_name, Kind, Limits, Obs, SeriesRef, SeriesSpec, Store};
+use cache::RefCache;
 use kpid_parsers::{Record, Value};
 use rustc_hash::FxHashMap;
 use std::io::Write;
 use std::sync::Arc;
 
+pub use auto::unit_from_key;
+
 const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "none"];
+
+/// What a record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    /// A parsed log line.
+    Line = 0,
+    /// A span close from an app.
+    Span = 1,
+    /// An event from an app.
+    Event = 2,
+    /// A metric sample from an app.
+    Metric = 3,
+    /// An app's report of records it dropped (field `dropped`, per level).
+    Drops = 4,
+}
+
+impl From<RuleInput> for RecordKind {
+    fn from(i: RuleInput) -> Self {
+        match i {
+            RuleInput::Line => RecordKind::Line,
+            RuleInput::Span => RecordKind::Span,
+            RuleInput::Event => RecordKind::Event,
+            RuleInput::Metric => RecordKind::Metric,
+        }
+    }
+}
 
 #[derive(Debug)]
 struct Rule {
     name: String,
     kind: Kind,
+    input: RecordKind,
     field: Option<Vec<u8>>,
     scale: f64,
     unit: String,
@@ -30,14 +72,19 @@ struct Rule {
     buckets: Option<Arc<[f64]>>,
 }
 
-/// Per-source caches of resolved series.
+/// Per-origin caches of resolved series.
 #[derive(Debug, Default)]
 struct Cache {
     lines: [Option<Option<SeriesRef>>; 6],
     errors: Option<Option<SeriesRef>>,
-    gauges: FxHashMap<Box<[u8]>, Option<SeriesRef>>,
-    rules: Vec<FxHashMap<Box<[u8]>, Option<SeriesRef>>>,
+    gauges: RefCache,
+    convention: RefCache,
+    metrics: RefCache,
+    rules: Vec<RefCache>,
 }
+
+/// Most origins (sources and apps) with caches; past it, the caches are dropped and rebuilt.
+const MAX_ORIGINS: usize = 1024;
 
 /// One sample a record would produce (for `kpid parse`).
 #[derive(Debug, Clone, PartialEq)]
@@ -52,9 +99,15 @@ pub struct DrySample {
 #[derive(Debug)]
 pub struct Rules {
     rules: Vec<Rule>,
+    by_input: [Vec<usize>; 5],
     auto_gauges: bool,
     consumed: Vec<Vec<u8>>,
     caches: FxHashMap<Arc<str>, Cache>,
+    /// Cache caps, from the store's caps.
+    rule_cap: usize,
+    auto_cap: usize,
+    /// Times the origin caches were dropped for being too many.
+    pub cache_resets: u64,
     key: Vec<u8>,
 }
 
@@ -70,45 +123,39 @@ fn label_text(v: &Value<'_>) -> String {
 
 fn label_value(name: &str, source: &str, rec: &Record<'_>) -> String {
     match name {
-        "source" => source.to_owned(),
+        "source" | "app" => source.to_owned(),
         "level" => rec.level.map_or("none", |l| l.as_str()).to_owned(),
         _ => rec.get(name.as_bytes()).map(label_text).unwrap_or_default(),
     }
 }
 
-/// Guesses a unit from a field name's suffix (`latency_ms` → `ms`, `gpu_util` → `%`).
-pub fn unit_from_key(name: &str) -> &'static str {
-    let suffix = name.rsplit('_').next().unwrap_or("");
-    match suffix {
-        "ms" => "ms",
-        "us" => "us",
-        "ns" => "ns",
-        "s" | "sec" | "secs" | "seconds" => "s",
-        "bytes" => "bytes",
-        "kb" => "KB",
-        "mb" => "MB",
-        "gb" => "GB",
-        "pct" | "percent" | "util" | "utilization" => "%",
-        "c" | "celsius" => "°C",
-        _ if name.starts_with("fps") || suffix == "fps" => "fps",
-        _ => "",
+fn obs(kind: Kind, v: f64) -> Obs {
+    match kind {
+        Kind::Counter => Obs::Add(v),
+        Kind::Gauge => Obs::Set(v),
+        Kind::Distribution => Obs::Observe(v),
     }
 }
 
 fn cache_of<'c>(
     caches: &'c mut FxHashMap<Arc<str>, Cache>,
-    source: &Arc<str>,
+    resets: &mut u64,
+    origin: &Arc<str>,
     nrules: usize,
 ) -> &'c mut Cache {
-    // Looked up by `&str` first: no reference-count traffic on the per-line path.
-    if !caches.contains_key(&**source) {
+    // Looked up by `&str` first: no reference-count traffic on the per-record path.
+    if !caches.contains_key(&**origin) {
+        if caches.len() >= MAX_ORIGINS {
+            caches.clear();
+            *resets += 1;
+        }
         let cache = Cache {
-            rules: (0..nrules).map(|_| FxHashMap::default()).collect(),
+            rules: (0..nrules).map(|_| RefCache::default()).collect(),
             ..Cache::default()
         };
-        caches.insert(source.clone(), cache);
+        caches.insert(origin.clone(), cache);
     }
-    caches.get_mut(&**source).expect("just inserted")
+    caches.get_mut(&**origin).expect("just inserted")
 }
 
 /// Adds 1 to the series in `slot`, resolving it from `spec` the first time.
@@ -124,9 +171,10 @@ fn count_one(
 }
 
 impl Rules {
-    /// Compiles the rules of a config; errors name the rule's line and field.
-    pub fn new(cfg: &Config) -> Result<Rules, ConfigError> {
-        let mut rules = Vec::new();
+    /// Compiles the rules of a config (after the built-in ones); errors name the rule's line
+    /// and field. Cache caps follow the store's `limits`.
+    pub fn new(cfg: &Config, limits: &Limits) -> Result<Rules, ConfigError> {
+        let mut rules = builtin::rules();
         let mut consumed = Vec::new();
         for r in &cfg.rules {
             let mut name = String::new();
@@ -163,7 +211,7 @@ impl Rules {
                 }
                 None => None,
             };
-            if let Some(f) = &r.field {
+            if let (Some(f), RuleInput::Line) = (&r.field, r.input) {
                 consumed.push(f.as_bytes().to_vec());
             }
             rules.push(Rule {
@@ -172,6 +220,7 @@ impl Rules {
                     RuleKind::Gauge => Kind::Gauge,
                     RuleKind::Distribution => Kind::Distribution,
                 },
+                input: r.input.into(),
                 field: r.field.as_ref().map(|f| f.as_bytes().to_vec()),
                 scale: r.scale,
                 unit: r.unit.clone(),
@@ -187,11 +236,20 @@ impl Rules {
                 name,
             });
         }
+        let mut by_input: [Vec<usize>; 5] = Default::default();
+        for (i, r) in rules.iter().enumerate() {
+            by_input[r.input as usize].push(i);
+        }
         Ok(Rules {
             rules,
+            by_input,
             auto_gauges: cfg.auto_gauges,
             consumed,
             caches: FxHashMap::default(),
+            // Past its name's label-set cap every new value folds into one `other` series.
+            rule_cap: limits.max_label_sets + 1,
+            auto_cap: limits.max_series,
+            cache_resets: 0,
             key: Vec::new(),
         })
     }
@@ -201,73 +259,57 @@ impl Rules {
             Some(f) => number(rec.get(f)?)? * rule.scale,
             None => rule.scale,
         };
-        Some(match rule.kind {
-            Kind::Counter => Obs::Add(v),
-            Kind::Gauge => Obs::Set(v),
-            Kind::Distribution => Obs::Observe(v),
-        })
+        Some(obs(rule.kind, v))
     }
 
-    fn applies(rule: &Rule, source: &str, rec: &Record<'_>) -> bool {
-        rule.source.as_deref().is_none_or(|s| s == source)
-            && rule.filter.as_ref().is_none_or(|f| f.matches(source, rec))
+    fn applies(rule: &Rule, origin: &str, rec: &Record<'_>) -> bool {
+        rule.source.as_deref().is_none_or(|s| s == origin)
+            && rule.filter.as_ref().is_none_or(|f| f.matches(origin, rec))
     }
 
     fn auto_gauge(&self, key: &[u8], v: &Value<'_>) -> bool {
         self.auto_gauges && v.is_numeric() && !self.consumed.iter().any(|c| c == key)
     }
 
-    /// Applies one parsed record from `source` to the store.
-    pub fn apply(&mut self, store: &mut Store, source: &Arc<str>, rec: &Record<'_>, now: f64) {
-        let cache = cache_of(&mut self.caches, source, self.rules.len());
+    /// Applies one record of `kind` from `origin` (a source's name, or an app's) to the store.
+    pub fn apply(
+        &mut self,
+        store: &mut Store,
+        origin: &Arc<str>,
+        kind: RecordKind,
+        rec: &Record<'_>,
+        now: f64,
+    ) {
+        let nrules = self.rules.len();
+        let cache = cache_of(&mut self.caches, &mut self.cache_resets, origin, nrules);
         let li = rec.level.map_or(5, |l| l as usize);
-        let spec = SeriesSpec {
-            name: "log_lines_total",
-            labels: &[("source", source), ("level", LEVELS[li])],
-            kind: Kind::Counter,
-            unit: "lines",
-            help: "log lines read, by source and level",
-            buckets: None,
-        };
-        count_one(store, &mut cache.lines[li], &spec, now);
-        if self.auto_gauges {
-            for f in &rec.fields {
-                if !f.value.is_numeric() || self.consumed.iter().any(|c| *c == *f.key) {
-                    continue;
-                }
-                let r = match cache.gauges.get(f.key.as_ref()) {
-                    Some(r) => *r,
-                    None => {
-                        let mut name = String::new();
-                        sanitize_name(&f.key, &mut name);
-                        let help = format!(
-                            "numeric field `{}` of parsed lines",
-                            String::from_utf8_lossy(&f.key)
-                        );
-                        let unit = if matches!(f.value, Value::Duration(_)) {
-                            "s"
-                        } else {
-                            unit_from_key(&name)
-                        };
-                        let r = store.resolve(&SeriesSpec {
-                            name: &name,
-                            labels: &[("source", source)],
-                            kind: Kind::Gauge,
-                            unit,
-                            help: &help,
-                            buckets: None,
-                        });
-                        cache.gauges.insert(f.key.as_ref().into(), r);
-                        r
-                    }
-                };
-                if let (Some(r), Some(v)) = (r, f.value.as_f64()) {
-                    store.apply(r, Obs::Set(v), now);
+        match kind {
+            RecordKind::Line => {
+                let labels = [("source", &**origin), ("level", LEVELS[li])];
+                count_one(store, &mut cache.lines[li], &builtin::lines(&labels), now);
+                if self.auto_gauges {
+                    auto::gauges(
+                        store,
+                        cache,
+                        self.auto_cap,
+                        &self.consumed,
+                        origin,
+                        rec,
+                        now,
+                    );
                 }
             }
+            RecordKind::Event => {
+                auto::convention(store, cache, self.auto_cap, origin, rec, now);
+            }
+            RecordKind::Metric => {
+                auto::metric(store, cache, self.auto_cap, &mut self.key, origin, rec, now);
+            }
+            RecordKind::Span | RecordKind::Drops => {}
         }
-        for (i, rule) in self.rules.iter().enumerate() {
-            if !Self::applies(rule, source, rec) {
+        for &i in &self.by_input[kind as usize] {
+            let rule = &self.rules[i];
+            if !Self::applies(rule, origin, rec) {
                 continue;
             }
             let Some(obs) = Self::obs(rule, rec) else {
@@ -276,7 +318,7 @@ impl Rules {
             self.key.clear();
             for l in &rule.labels {
                 match l.as_str() {
-                    "source" => {}
+                    "source" | "app" => {}
                     "level" => self.key.push(li as u8),
                     _ => match rec.get(l.as_bytes()) {
                         Some(Value::Str(s)) => self.key.extend_from_slice(s),
@@ -289,30 +331,25 @@ impl Rules {
                 }
                 self.key.push(0xff);
             }
-            let r = match cache.rules[i].get(self.key.as_slice()) {
-                Some(r) => *r,
-                None => {
-                    let values: Vec<(String, String)> = rule
-                        .labels
-                        .iter()
-                        .map(|l| (l.clone(), label_value(l, source, rec)))
-                        .collect();
-                    let labels: Vec<(&str, &str)> = values
-                        .iter()
-                        .map(|(k, v)| (k.as_str(), v.as_str()))
-                        .collect();
-                    let r = store.resolve(&SeriesSpec {
-                        name: &rule.name,
-                        labels: &labels,
-                        kind: rule.kind,
-                        unit: &rule.unit,
-                        help: &rule.help,
-                        buckets: rule.buckets.as_ref(),
-                    });
-                    cache.rules[i].insert(self.key.as_slice().into(), r);
-                    r
-                }
-            };
+            let r = cache.rules[i].get_or(&self.key, self.rule_cap, || {
+                let values: Vec<(String, String)> = rule
+                    .labels
+                    .iter()
+                    .map(|l| (l.clone(), label_value(l, origin, rec)))
+                    .collect();
+                let labels: Vec<(&str, &str)> = values
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                store.resolve(&SeriesSpec {
+                    name: &rule.name,
+                    labels: &labels,
+                    kind: rule.kind,
+                    unit: &rule.unit,
+                    help: &rule.help,
+                    buckets: rule.buckets.as_ref(),
+                })
+            });
             if let Some(r) = r {
                 store.apply(r, obs, now);
             }
@@ -322,28 +359,20 @@ impl Rules {
     /// Counts a line the parser of `source` rejected: in `log_lines_total` (level `none`) and
     /// `log_parse_errors_total`. No other rule sees it: a rejected line has no fields.
     pub fn parse_error(&mut self, store: &mut Store, source: &Arc<str>, now: f64) {
-        let cache = cache_of(&mut self.caches, source, self.rules.len());
-        let lines = SeriesSpec {
-            name: "log_lines_total",
-            labels: &[("source", source), ("level", LEVELS[5])],
-            kind: Kind::Counter,
-            unit: "lines",
-            help: "log lines read, by source and level",
-            buckets: None,
-        };
-        count_one(store, &mut cache.lines[5], &lines, now);
-        let errors = SeriesSpec {
-            name: "log_parse_errors_total",
-            labels: &[("source", source)],
-            kind: Kind::Counter,
-            unit: "lines",
-            help: "lines the parser rejected, by source",
-            buckets: None,
-        };
-        count_one(store, &mut cache.errors, &errors, now);
+        let nrules = self.rules.len();
+        let cache = cache_of(&mut self.caches, &mut self.cache_resets, source, nrules);
+        let labels = [("source", &**source), ("level", LEVELS[5])];
+        count_one(store, &mut cache.lines[5], &builtin::lines(&labels), now);
+        let labels = [("source", &**source)];
+        count_one(
+            store,
+            &mut cache.errors,
+            &builtin::parse_errors(&labels),
+            now,
+        );
     }
 
-    /// The samples a record would produce, without touching a store (for `kpid parse`).
+    /// The samples a line would produce, without touching a store (for `kpid parse`).
     pub fn dry_run(&self, source: &str, rec: &Record<'_>) -> Vec<DrySample> {
         let mut out = vec![DrySample {
             id: format!(
@@ -364,7 +393,8 @@ impl Rules {
                 }
             }
         }
-        for rule in &self.rules {
+        for &i in &self.by_input[RecordKind::Line as usize] {
+            let rule = &self.rules[i];
             if !Self::applies(rule, source, rec) {
                 continue;
             }
@@ -388,3 +418,6 @@ impl Rules {
         out
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,100 @@
+//! The built-in rules: the zero-config KPIs of every record kind, written as rules of the
+//! same engine as the user's `[[rule]]`s.
+
+use super::{RecordKind, Rule};
+use crate::kpi::{Kind, SeriesSpec};
+
+fn rule(
+    name: &str,
+    kind: Kind,
+    input: RecordKind,
+    field: Option<&str>,
+    unit: &str,
+    help: &str,
+    labels: [&str; 2],
+) -> Rule {
+    Rule {
+        name: name.into(),
+        kind,
+        input,
+        field: field.map(|f| f.as_bytes().to_vec()),
+        scale: 1.0,
+        unit: unit.into(),
+        help: help.into(),
+        labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+        filter: None,
+        source: None,
+        buckets: None,
+    }
+}
+
+/// The built-in rules of app records: spans, events, drop reports.
+pub(super) fn rules() -> Vec<Rule> {
+    use Kind::{Counter, Distribution};
+    use RecordKind::{Drops, Event, Span};
+    let span = ["app", "span"];
+    let level = ["app", "level"];
+    vec![
+        rule("span_total", Counter, Span, None, "", "spans closed", span),
+        rule(
+            "span_duration_seconds",
+            Distribution,
+            Span,
+            Some("duration"),
+            "s",
+            "time from span open to close",
+            span,
+        ),
+        rule(
+            "span_errors_total",
+            Counter,
+            Span,
+            Some("error"),
+            "",
+            "spans closed in error (error field or ERROR event inside)",
+            span,
+        ),
+        rule(
+            "events_total",
+            Counter,
+            Event,
+            None,
+            "",
+            "events reported by apps, per level",
+            level,
+        ),
+        rule(
+            "app_dropped_total",
+            Counter,
+            Drops,
+            Some("dropped"),
+            "",
+            "records an app dropped (queue full or kpid absent), as it reported",
+            level,
+        ),
+    ]
+}
+
+/// `log_lines_total{source,level}`, given those two labels.
+pub(super) fn lines<'a>(labels: &'a [(&'a str, &'a str)]) -> SeriesSpec<'a> {
+    SeriesSpec {
+        name: "log_lines_total",
+        labels,
+        kind: Kind::Counter,
+        unit: "lines",
+        help: "log lines read, by source and level",
+        buckets: None,
+    }
+}
+
+/// `log_parse_errors_total{source}`, given that label.
+pub(super) fn parse_errors<'a>(labels: &'a [(&'a str, &'a str)]) -> SeriesSpec<'a> {
+    SeriesSpec {
+        name: "log_parse_errors_total",
+        labels,
+        kind: Kind::Counter,
+        unit: "lines",
+        help: "lines the parser rejected, by source",
+        buckets: None,
+    }
+}

@@ -1,0 +1,273 @@
+//! The engine's thread: receive inputs, apply them, publish snapshots, acknowledge offsets.
+
+use super::apps;
+use super::rules::{RecordKind, Rules};
+use crate::kpi::{self, Snapshot, Store};
+use crate::sources::socket::SocketStats;
+use crate::sources::tail::{Checkpoints, FileCheckpoint};
+use crate::sources::{Batch, Input, SourcesHealth};
+use crate::state::counter_totals;
+use kpid_parsers::{Parser, Record};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// Everything the engine owns.
+pub struct EngineConfig {
+    /// Parser of each source, by source name.
+    pub parsers: HashMap<Arc<str>, Box<dyn Parser>>,
+    /// Compiled rules.
+    pub rules: Rules,
+    /// The store (counter totals already restored).
+    pub store: Store,
+    /// Where acknowledged offsets go (none: nothing is checkpointed).
+    pub checkpoints: Option<Arc<Checkpoints>>,
+    /// How often applied offsets are acknowledged.
+    pub checkpoint_interval: Duration,
+    /// Least time between two publications of changes (the WebSocket interval, less a margin).
+    pub publish_pace: Duration,
+    /// Followed files (parse errors are counted there).
+    pub health: Arc<SourcesHealth>,
+    /// The socket source's counters (frames decoded here are counted there).
+    pub socket: Arc<SocketStats>,
+}
+
+impl std::fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("sources", &self.parsers.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What readers hold: the latest snapshot, and a way to wait for the next.
+pub type Published = watch::Receiver<Arc<Snapshot>>;
+
+/// Even with no change, windowed figures (rates, quantiles of the last minute) are
+/// republished this often while any KPI was updated within the window.
+const REFRESH: Duration = Duration::from_secs(1);
+/// Most file entries kept between acknowledgements (the least recently applied go first).
+const MAX_FILES: usize = 4096;
+
+/// Splits a batch into lines without their terminator (`\n`, and a `\r` before it); a
+/// trailing fragment without `\n` is a line too.
+pub fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = data;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (line, advance) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (&rest[..i], i + 1),
+            None => (rest, rest.len()),
+        };
+        rest = &rest[advance..];
+        Some(line.strip_suffix(b"\r").unwrap_or(line))
+    })
+}
+
+struct Engine {
+    cfg: EngineConfig,
+    rec: Record<'static>,
+    fallback: Option<Box<dyn Parser>>,
+    applied: HashMap<(u64, u64), (FileCheckpoint, u64)>,
+    applied_seq: u64,
+    unacked: bool,
+    tx: watch::Sender<Arc<Snapshot>>,
+}
+
+/// The running engine.
+#[derive(Debug)]
+pub struct EngineHandle {
+    thread: std::thread::JoinHandle<()>,
+    stop: watch::Sender<bool>,
+}
+
+impl EngineHandle {
+    /// Closes the input channel (sources can send nothing more), applies what is already in
+    /// it, publishes and acknowledges a last time, and waits for the thread to end. Stop the
+    /// sources first: what they sent before is applied.
+    pub fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.thread.join();
+    }
+}
+
+/// Starts the engine on its own thread. It ends when stopped ([`EngineHandle::stop`]) or when
+/// every sender of `rx` is gone, after a last publication and acknowledgement.
+pub fn spawn(
+    cfg: EngineConfig,
+    rx: mpsc::Receiver<Input>,
+) -> std::io::Result<(EngineHandle, Published)> {
+    let mut store_cfg = cfg;
+    let first = store_cfg.store.publish(kpi::now(), true);
+    let (tx, published) = watch::channel(first);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    let engine = Engine {
+        cfg: store_cfg,
+        rec: Record::new(),
+        fallback: None,
+        applied: HashMap::new(),
+        applied_seq: 0,
+        unacked: false,
+        tx,
+    };
+    let (stop, stop_rx) = watch::channel(false);
+    let thread = std::thread::Builder::new()
+        .name("kpid-engine".into())
+        .spawn(move || rt.block_on(engine.run(rx, stop_rx)))?;
+    Ok((EngineHandle { thread, stop }, published))
+}
+
+impl Engine {
+    async fn run(mut self, mut rx: mpsc::Receiver<Input>, mut stop: watch::Receiver<bool>) {
+        let pace = self.cfg.publish_pace;
+        let mut last_publish = Instant::now();
+        let mut next_refresh = last_publish + REFRESH;
+        let mut last_ack = last_publish;
+        let mut dirty = false;
+        let mut last_input = last_publish;
+        loop {
+            let mut deadline = next_refresh;
+            if dirty {
+                deadline = deadline.min(last_publish + pace);
+            }
+            if self.unacked {
+                deadline = deadline.min(last_ack + self.cfg.checkpoint_interval);
+            }
+            tokio::select! {
+                biased;
+                input = rx.recv() => {
+                    let Some(input) = input else { break };
+                    self.apply(input);
+                    // Take what else is queued before publishing: one publication per burst.
+                    for _ in 0..64 {
+                        match rx.try_recv() {
+                            Ok(i) => self.apply(i),
+                            Err(_) => break,
+                        }
+                    }
+                    dirty = true;
+                    last_input = Instant::now();
+                }
+                _ = stop.changed() => {
+                    // Nothing more comes in; what is queued is still received, then `None`.
+                    rx.close();
+                }
+                _ = tokio::time::sleep_until(deadline) => {}
+            }
+            let now = Instant::now();
+            if dirty && now >= last_publish + pace {
+                self.publish(false);
+                dirty = false;
+                last_publish = now;
+            }
+            if now >= next_refresh {
+                // Only while something moved within the window: an idle daemon stays idle.
+                if now.duration_since(last_input)
+                    < Duration::from_secs(kpi::view::SUMMARY_WINDOW_S as u64 + 2)
+                {
+                    self.publish(true);
+                    last_publish = now;
+                    dirty = false;
+                }
+                next_refresh = now + REFRESH;
+            }
+            if self.unacked && now >= last_ack + self.cfg.checkpoint_interval {
+                self.ack();
+                last_ack = now;
+            }
+        }
+        self.publish(true);
+        self.ack();
+    }
+
+    fn publish(&mut self, refresh: bool) {
+        let snap = self.cfg.store.publish(kpi::now(), refresh);
+        self.tx.send_replace(snap);
+    }
+
+    fn ack(&mut self) {
+        self.unacked = false;
+        let Some(cp) = &self.cfg.checkpoints else {
+            return;
+        };
+        if self.applied.len() > MAX_FILES {
+            let mut by_age: Vec<_> = self.applied.iter().map(|(k, (_, s))| (*s, *k)).collect();
+            by_age.sort_unstable();
+            for (_, k) in by_age.iter().take(self.applied.len() - MAX_FILES) {
+                self.applied.remove(k);
+            }
+        }
+        let files: Vec<FileCheckpoint> = self.applied.values().map(|(c, _)| c.clone()).collect();
+        cp.applied(&files, counter_totals(&self.cfg.store));
+    }
+
+    fn apply(&mut self, input: Input) {
+        let now = kpi::now();
+        match input {
+            Input::Lines(batch) => self.lines(batch, now),
+            Input::App(b) => apps::apply(
+                &mut self.cfg.rules,
+                &mut self.cfg.store,
+                &mut self.rec,
+                &b.app,
+                &b.frames,
+                &self.cfg.socket,
+                now,
+            ),
+        }
+    }
+
+    fn lines(&mut self, batch: Batch, now: f64) {
+        let cfg = &mut self.cfg;
+        let parser = match cfg.parsers.get_mut(&batch.source) {
+            Some(p) => p,
+            None => self.fallback.get_or_insert_with(|| {
+                kpid_parsers::builtin("auto", &Default::default()).expect("auto parser exists")
+            }),
+        };
+        let mut errors = 0u64;
+        let mut rec = std::mem::take(&mut self.rec);
+        for line in lines(&batch.data) {
+            let mut r = rec.recycle();
+            if parser.parse(line, &mut r).is_err() {
+                cfg.rules.parse_error(&mut cfg.store, &batch.source, now);
+                errors += 1;
+            } else {
+                let kind = RecordKind::Line;
+                cfg.rules
+                    .apply(&mut cfg.store, &batch.source, kind, &r, now);
+            }
+            rec = r.recycle();
+        }
+        self.rec = rec;
+        if errors > 0 {
+            if let Some(h) = cfg.health.files.lock().get_mut(batch.file) {
+                h.parse_errors += errors;
+            }
+        }
+        self.applied_seq += 1;
+        let key = (batch.identity.dev, batch.identity.ino);
+        self.applied
+            .insert(key, (FileCheckpoint::after(&batch), self.applied_seq));
+        self.unacked = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lines;
+
+    #[test]
+    fn splits_lines_and_strips_crlf() {
+        let v: Vec<&[u8]> = lines(b"a\r\nb\n\nc\n").collect();
+        assert_eq!(v, vec![&b"a"[..], b"b", b"", b"c"]);
+        assert_eq!(lines(b"").count(), 0);
+        assert_eq!(lines(b"x\ny").collect::<Vec<_>>(), vec![&b"x"[..], b"y"]);
+    }
+}

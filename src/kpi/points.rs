@@ -1,0 +1,160 @@
+//! Chart points: one per bucket. A series logs its completed points in sealed chunks shared
+//! by reference, so that publishing a series copies at most one chunk's worth of points, and
+//! readers hold [`Points`] without holding the store.
+
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// Points per sealed chunk.
+const CHUNK: usize = 64;
+
+/// One chart point (one bucket) of a series.
+#[derive(Debug, Serialize, Clone, Copy, PartialEq)]
+#[serde(untagged)]
+pub enum Point {
+    /// Counter (increase per second) or gauge (last value).
+    Value {
+        /// Bucket start.
+        t: i64,
+        /// Value.
+        value: f64,
+    },
+    /// Distribution bucket.
+    Dist {
+        /// Bucket start.
+        t: i64,
+        /// Observations in the bucket.
+        count: u64,
+        /// Quantiles of those observations.
+        p50: f64,
+        /// 95th percentile.
+        p95: f64,
+        /// 99th percentile.
+        p99: f64,
+    },
+}
+
+impl Point {
+    /// Bucket start.
+    pub fn t(&self) -> i64 {
+        match self {
+            Point::Value { t, .. } | Point::Dist { t, .. } => *t,
+        }
+    }
+}
+
+/// Completed points of one series, oldest first.
+#[derive(Debug, Default)]
+pub(crate) struct PointLog {
+    sealed: VecDeque<Arc<[Point]>>,
+    tail: Vec<Point>,
+}
+
+impl PointLog {
+    pub(crate) fn push(&mut self, p: Point) {
+        self.tail.push(p);
+        if self.tail.len() == CHUNK {
+            self.sealed
+                .push_back(Arc::from(std::mem::take(&mut self.tail)));
+        }
+    }
+
+    pub(crate) fn last_t(&self) -> Option<i64> {
+        self.tail
+            .last()
+            .or_else(|| self.sealed.back().and_then(|c| c.last()))
+            .map(Point::t)
+    }
+
+    /// Drops whole chunks whose points are all at or before `cutoff` (the window keeps at
+    /// most one chunk more than it needs).
+    pub(crate) fn trim(&mut self, cutoff: i64) {
+        while self
+            .sealed
+            .front()
+            .is_some_and(|c| c.last().is_some_and(|p| p.t() <= cutoff))
+        {
+            self.sealed.pop_front();
+        }
+    }
+
+    /// A reader's copy: sealed chunks by reference, the tail copied, plus the open point.
+    pub(crate) fn snapshot(&self, open: Option<Point>) -> Points {
+        Points {
+            sealed: self.sealed.iter().cloned().collect(),
+            tail: self.tail.clone().into(),
+            open,
+        }
+    }
+}
+
+/// A series' points as published: completed ones, then the one of the open bucket.
+#[derive(Debug, Clone, Default)]
+pub struct Points {
+    sealed: Vec<Arc<[Point]>>,
+    tail: Arc<[Point]>,
+    open: Option<Point>,
+}
+
+impl Points {
+    /// Every point, oldest first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Point> {
+        self.sealed
+            .iter()
+            .flat_map(|c| c.iter())
+            .chain(self.tail.iter())
+            .chain(self.open.iter())
+    }
+
+    /// The last `last` points whose bucket starts within `[from, to]`, oldest first.
+    pub fn range(&self, from: i64, to: i64, last: usize) -> Vec<Point> {
+        let mut v: Vec<Point> = self
+            .iter()
+            .rev()
+            .skip_while(|p| p.t() > to)
+            .take_while(|p| p.t() >= from)
+            .take(last)
+            .copied()
+            .collect();
+        v.reverse();
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pt(t: i64) -> Point {
+        Point::Value { t, value: t as f64 }
+    }
+
+    #[test]
+    fn log_seals_chunks_and_snapshots_share_them() {
+        let mut log = PointLog::default();
+        for t in 0..200 {
+            log.push(pt(t));
+        }
+        let a = log.snapshot(Some(pt(200)));
+        let ts: Vec<i64> = a.iter().map(Point::t).collect();
+        assert_eq!(ts, (0..=200).collect::<Vec<_>>());
+        let b = log.snapshot(None);
+        assert!(Arc::ptr_eq(&a.sealed[0], &b.sealed[0]), "chunks are shared");
+        log.trim(100);
+        let c = log.snapshot(None);
+        assert_eq!(
+            c.iter().next().map(Point::t),
+            Some(64),
+            "whole chunks trimmed"
+        );
+        assert_eq!(
+            c.range(150, 160, 5)
+                .iter()
+                .map(Point::t)
+                .collect::<Vec<_>>(),
+            vec![156, 157, 158, 159, 160]
+        );
+        assert!(c.range(500, 600, 5).is_empty());
+    }
+}
