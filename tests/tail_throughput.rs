@@ -9,7 +9,7 @@
 //! prints lines/s and MB/s for the tailer thread plus a consumer that counts lines.
 
 use kpid::sources::tail::{self, TailConfig, TailSource};
-use kpid::sources::{Batch, SourcesHealth};
+use kpid::sources::{Input, SourcesHealth};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
@@ -43,13 +43,13 @@ fn tail_throughput() {
         exit_at_eof: true,
         ..TailConfig::default()
     };
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(64);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Input>(64);
     // Warm the page cache so the figure is the tailer's, not the disk's.
     std::fs::read(&path).unwrap();
     let t0 = Instant::now();
     let tailer = tail::spawn(cfg, tx, SourcesHealth::shared()).unwrap();
     let (mut lines, mut batches) = (0usize, 0usize);
-    while let Some(b) = rx.blocking_recv() {
+    while let Some(Input::Lines(b)) = rx.blocking_recv() {
         lines += memchr::memchr_iter(b'\n', &b.data).count();
         batches += 1;
     }

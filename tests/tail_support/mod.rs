@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use kpid::sources::tail::{self, FileCheckpoint, TailConfig, TailSource, Tailer};
-use kpid::sources::{Batch, FileHealth, SourcesHealth};
+use kpid::sources::{Batch, FileHealth, Input, SourcesHealth};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -134,7 +134,7 @@ impl Harness {
 
     /// Starts the tailer with `cfg` and a channel of `capacity` batches.
     pub fn start(&mut self, cfg: TailConfig, capacity: usize) {
-        let (tx, mut rx) = mpsc::channel::<Batch>(capacity);
+        let (tx, mut rx) = mpsc::channel::<Input>(capacity);
         self.tailer = Some(tail::spawn(cfg, tx, self.health.clone()).unwrap());
         let got = self.got.clone();
         self.collector = Some(std::thread::spawn(move || loop {
@@ -143,7 +143,8 @@ impl Harness {
                 continue;
             }
             match rx.try_recv() {
-                Ok(b) => got.take(b),
+                Ok(Input::Lines(b)) => got.take(b),
+                Ok(other) => panic!("the tailer sent {other:?}"),
                 Err(mpsc::error::TryRecvError::Empty) => {
                     std::thread::sleep(Duration::from_millis(1))
                 }
