@@ -124,11 +124,17 @@ fn history_reply(state: &AppState, q: Vec<(String, String)>) -> Box<dyn Reply> {
         Ok(q) => q,
         Err(e) => return error_reply(StatusCode::BAD_REQUEST, e),
     };
+    #[derive(Serialize)]
+    struct Body<'a> {
+        bucket_s: i64,
+        series: Vec<HistorySeries<'a>>,
+    }
     let snap = state.snapshot();
-    let series = history(&snap, &q);
-    Box::new(warp::reply::json(
-        &json!({ "bucket_s": snap.bucket_s, "series": series }),
-    ))
+    let body = Body {
+        bucket_s: snap.bucket_s,
+        series: history(&snap, &q),
+    };
+    Box::new(warp::reply::json(&body))
 }
 
 pub(super) fn routes(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn Reply>,)> {
@@ -140,27 +146,37 @@ pub(super) fn routes(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dy
         .and(warp::get())
         .and(with())
         .map(|s: Arc<AppState>| {
+            #[derive(Serialize)]
+            struct Body<'a> {
+                kpis: Vec<&'a Desc>,
+                overflow: std::collections::BTreeMap<&'a str, u64>,
+            }
             let snap = s.snapshot();
-            let list: Vec<&Desc> = snap.kpis.iter().map(|k| &*k.desc).collect();
-            let overflow: serde_json::Map<String, serde_json::Value> = snap
-                .folded
-                .iter()
-                .map(|(n, c)| (n.clone(), json!(c)))
-                .collect();
-            Box::new(warp::reply::json(
-                &json!({ "kpis": list, "overflow": overflow }),
-            )) as Box<dyn Reply>
+            let body = Body {
+                kpis: snap.kpis.iter().map(|k| &*k.desc).collect(),
+                overflow: snap.folded.iter().map(|(n, c)| (n.as_str(), *c)).collect(),
+            };
+            Box::new(warp::reply::json(&body)) as Box<dyn Reply>
         });
     let latest = warp::path!("api" / "metrics" / "latest")
         .and(warp::get())
         .and(with())
         .map(|s: Arc<AppState>| {
+            #[derive(Serialize)]
+            struct Body<'a> {
+                ts: f64,
+                status: serde_json::Value,
+                kpis: Vec<Entry<'a>>,
+            }
             let status = health_json(&s)["status"].clone();
             let snap = s.snapshot();
-            let list: Vec<Entry> = snap.kpis.iter().map(|k| entry(k)).collect();
-            Box::new(warp::reply::json(
-                &json!({ "ts": snap.ts, "status": status, "kpis": list }),
-            )) as Box<dyn Reply>
+            // Serialized straight to bytes: no JSON value tree the size of the catalogue.
+            let body = Body {
+                ts: snap.ts,
+                status,
+                kpis: snap.kpis.iter().map(|k| entry(k)).collect(),
+            };
+            Box::new(warp::reply::json(&body)) as Box<dyn Reply>
         });
     let hist = warp::path!("api" / "metrics" / "history")
         .and(warp::get())

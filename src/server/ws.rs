@@ -3,10 +3,12 @@
 //! renders each changed KPI once; every client has a bounded queue, and a client that lets
 //! its queue fill is disconnected and counted, so it never slows the others.
 
-use super::api::{entry, history, selected, HistoryQuery};
+use super::api::{entry, selected, Entry, HistoryQuery};
 use super::{health_json, AppState, MAX_WS_MESSAGE};
+use crate::kpi::{view, Point};
 use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
+use serde::Serialize;
 use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -96,15 +98,16 @@ pub(crate) async fn broadcaster(state: Arc<AppState>) {
         let (t, res) = (snap.ts, snap.bucket_s);
         let mut entries = Vec::new();
         for k in snap.kpis.iter().filter(|k| k.rev > last_rev) {
-            let mut v = serde_json::to_value(entry(k)).unwrap_or_default();
             // The current bucket, and the one before it (now complete): a frame that slips
             // across a bucket boundary still delivers every bucket's final figure.
-            let pts = k.points.range(t as i64 - 2 * res, i64::MAX, 2);
-            if let Some(p) = pts.last() {
-                v["point"] = serde_json::to_value(p).unwrap_or_default();
-            }
-            v["points"] = serde_json::to_value(&pts).unwrap_or_default();
-            entries.push((k.desc.name.clone(), k.desc.id.clone(), v.to_string()));
+            let points = k.points.range(t as i64 - 2 * res, i64::MAX, 2);
+            let e = UpdateEntry {
+                entry: entry(k),
+                point: points.last().copied(),
+                points,
+            };
+            let json = serde_json::to_string(&e).unwrap_or_default();
+            entries.push((k.desc.name.clone(), k.desc.id.clone(), json));
         }
         last_rev = snap.seq;
         let update = Arc::new(Update {
@@ -115,6 +118,33 @@ pub(crate) async fn broadcaster(state: Arc<AppState>) {
         let dropped = state.hub.send(&update);
         state.ws.dropped.fetch_add(dropped, Ordering::Relaxed);
     }
+}
+
+#[derive(Serialize)]
+struct UpdateEntry<'a> {
+    #[serde(flatten)]
+    entry: Entry<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    point: Option<Point>,
+    points: Vec<Point>,
+}
+
+#[derive(Serialize)]
+struct SnapshotEntry<'a> {
+    #[serde(flatten)]
+    entry: Entry<'a>,
+    history: view::Columns,
+}
+
+#[derive(Serialize)]
+struct SnapshotFrame<'a> {
+    #[serde(rename = "type")]
+    ty: &'static str,
+    ts: f64,
+    interval_ms: u64,
+    bucket_s: i64,
+    kpis: Vec<SnapshotEntry<'a>>,
+    health: serde_json::Value,
 }
 
 /// Time between two publications of changes: the interval less a small margin (a tenth of
@@ -155,28 +185,28 @@ fn render(u: &Update, sub: &[String]) -> String {
 fn snapshot(state: &AppState, sub: &[String]) -> String {
     let health = health_json(state);
     let snap = state.snapshot();
-    let (t, res) = (snap.ts, snap.bucket_s);
     let q = HistoryQuery {
         kpi: sub.to_vec(),
         ..HistoryQuery::default()
     };
-    let hist = history(&snap, &q);
-    let kpis: Vec<serde_json::Value> = snap
+    let kpis = snap
         .kpis
         .iter()
         .filter(|k| selected(&k.desc, sub))
-        .zip(hist)
-        .map(|(k, h)| {
-            let mut v = serde_json::to_value(entry(k)).unwrap_or_default();
-            let mut cols = serde_json::to_value(&h.columns).unwrap_or_default();
-            if let Some(o) = cols.as_object_mut() {
-                o.retain(|k, _| k != "id");
-            }
-            v["history"] = cols;
-            v
+        .map(|k| SnapshotEntry {
+            entry: entry(k),
+            history: view::columns(k.desc.kind, &k.points.range(q.from, q.to, q.last)),
         })
         .collect();
-    json!({"type": "snapshot", "ts": t, "interval_ms": state.interval.as_millis() as u64, "bucket_s": res, "kpis": kpis, "health": health}).to_string()
+    let frame = SnapshotFrame {
+        ty: "snapshot",
+        ts: snap.ts,
+        interval_ms: state.interval.as_millis() as u64,
+        bucket_s: snap.bucket_s,
+        kpis,
+        health,
+    };
+    serde_json::to_string(&frame).unwrap_or_default()
 }
 
 async fn client(ws: WebSocket, state: Arc<AppState>) {

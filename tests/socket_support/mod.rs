@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 #[path = "../common/mod.rs"]
-mod common;
+pub mod common;
 
 pub use common::Kpid;
 use kpid_layer::{Builder, FlushGuard, KpidLayer};
