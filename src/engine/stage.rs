@@ -2,7 +2,7 @@
 
 use super::apps;
 use super::rules::{RecordKind, Rules};
-use crate::kpi::{self, Snapshot, Store};
+use crate::kpi::{self, Publisher, Snapshot, Store};
 use crate::sources::socket::SocketStats;
 use crate::sources::tail::{Checkpoints, FileCheckpoint};
 use crate::sources::{Batch, Input, SourcesHealth};
@@ -70,6 +70,7 @@ pub fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 struct Engine {
     cfg: EngineConfig,
+    publisher: Publisher,
     rec: Record<'static>,
     fallback: Option<Box<dyn Parser>>,
     applied: HashMap<(u64, u64), (FileCheckpoint, u64)>,
@@ -102,13 +103,15 @@ pub fn spawn(
     rx: mpsc::Receiver<Input>,
 ) -> std::io::Result<(EngineHandle, Published)> {
     let mut store_cfg = cfg;
-    let first = store_cfg.store.publish(kpi::now(), true);
+    let mut publisher = Publisher::default();
+    let first = publisher.publish(&mut store_cfg.store, kpi::now(), true);
     let (tx, published) = watch::channel(first);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()?;
     let engine = Engine {
         cfg: store_cfg,
+        publisher,
         rec: Record::new(),
         fallback: None,
         applied: HashMap::new(),
@@ -169,7 +172,7 @@ impl Engine {
             if now >= next_refresh {
                 // Only while something moved within the window: an idle daemon stays idle.
                 if now.duration_since(last_input)
-                    < Duration::from_secs(kpi::view::SUMMARY_WINDOW_S as u64 + 2)
+                    < Duration::from_secs(kpi::SUMMARY_WINDOW_S as u64 + 2)
                 {
                     self.publish(true);
                     last_publish = now;
@@ -187,7 +190,9 @@ impl Engine {
     }
 
     fn publish(&mut self, refresh: bool) {
-        let snap = self.cfg.store.publish(kpi::now(), refresh);
+        let snap = self
+            .publisher
+            .publish(&mut self.cfg.store, kpi::now(), refresh);
         self.tx.send_replace(snap);
     }
 

@@ -4,8 +4,9 @@
 //! caches it, and then [`Store::apply`]s observations ([`Obs`]) through the ref. The store
 //! caps the number of series and the number of label sets per KPI name (the rest fold into
 //! `other`) and counts what it refused. It has one owner, the engine, which
-//! [`Store::publish`]es an immutable [`Snapshot`] for readers ([`view`], [`prom`]).
+//! publishes immutable [`Snapshot`]s for readers through a [`Publisher`] ([`view`], [`prom`]).
 
+mod desc;
 mod points;
 pub mod prom;
 mod publish;
@@ -14,10 +15,16 @@ pub mod sketch;
 mod store;
 pub mod view;
 
+pub use desc::{Desc, Limits, SeriesSpec};
 pub use points::{Point, Points};
-pub use publish::{KpiView, Snapshot};
+pub use publish::{KpiView, Publisher, Snapshot};
 pub use series::{Bucket, BucketData, DistBucket, Series};
-pub use store::{Desc, Limits, SeriesRef, SeriesSpec, Store, StoreDrops};
+pub use store::{SeriesRef, Store, StoreDrops};
+
+/// Window over which counter rates are computed, in seconds.
+pub const RATE_WINDOW_S: i64 = 10;
+/// Window over which gauge min/max and distribution quantiles are computed, in seconds.
+pub const SUMMARY_WINDOW_S: i64 = 60;
 
 use serde::Serialize;
 

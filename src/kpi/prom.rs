@@ -1,7 +1,7 @@
 //! The Prometheus text exposition (format 0.0.4) of every KPI.
 
+use super::desc::Desc;
 use super::publish::Snapshot;
-use super::store::Desc;
 use super::Kind;
 use std::fmt::Write;
 

@@ -4,10 +4,11 @@
 //! the previous snapshot (shared by reference), so a publication costs little more than the
 //! KPIs that changed.
 
+use super::desc::Desc;
 use super::points::Points;
-use super::store::{Desc, StoreDrops};
-use super::view::{self, Latest, SUMMARY_WINDOW_S};
-use super::Store;
+use super::store::{Store, StoreDrops};
+use super::view::{self, Latest};
+use super::SUMMARY_WINDOW_S;
 use std::sync::Arc;
 
 /// One KPI as readers see it.
@@ -55,33 +56,35 @@ impl Snapshot {
     }
 }
 
-/// The store's memory of what it published.
+/// Builds snapshots of a store, remembering what it published so that an unchanged KPI
+/// keeps its view.
 #[derive(Debug, Default)]
-pub(super) struct Published {
+pub struct Publisher {
     seq: u64,
     views: Vec<Arc<KpiView>>,
     /// Per series: generation and open bucket as of its current view.
     marks: Vec<(u64, Option<i64>)>,
 }
 
-impl Store {
-    /// Builds the snapshot of `now`. Rebuilds the view of each series that changed since the
-    /// last publication, whose open bucket closed since, and (with `refresh`) every series
-    /// updated within the summary window, whose windowed figures age with time.
-    pub fn publish(&mut self, now: f64, refresh: bool) -> Arc<Snapshot> {
-        let mut folded: Vec<(String, u64)> = self
+impl Publisher {
+    /// Builds the snapshot of `store` at `now`. Rebuilds the view of each series that changed
+    /// since the last publication, whose open bucket closed since, and (with `refresh`) every
+    /// series updated within the summary window, whose windowed figures age with time.
+    pub fn publish(&mut self, store: &mut Store, now: f64, refresh: bool) -> Arc<Snapshot> {
+        let mut folded: Vec<(String, u64)> = store
             .folded_by_name()
             .map(|(n, c)| (n.to_owned(), c))
             .collect();
         folded.sort();
-        let res = self.limits.bucket_secs;
+        let drops = store.drops();
+        let (limits, descs, series) = store.parts_mut();
+        let res = limits.bucket_secs;
         let open = (now as i64).div_euclid(res) * res;
         let recent = now - SUMMARY_WINDOW_S as f64 - res as f64;
-        let p = &mut self.published;
+        let p = self;
         p.seq += 1;
-        for i in 0..self.series.len() {
-            let s = &mut self.series[i];
-            s.seal(open, &self.limits);
+        for (i, s) in series.iter_mut().enumerate() {
+            s.seal(open, limits);
             let mark = p.marks.get(i).copied();
             let stale = match mark {
                 None => true,
@@ -94,7 +97,7 @@ impl Store {
             if !stale {
                 continue;
             }
-            let desc = &self.descs[i];
+            let desc = &descs[i];
             let open_point = s.open_point(now, res);
             let v = Arc::new(KpiView {
                 desc: desc.clone(),
@@ -120,7 +123,7 @@ impl Store {
             ts: now,
             bucket_s: res,
             kpis: p.views.clone(),
-            drops: self.drops,
+            drops,
             folded,
         })
     }

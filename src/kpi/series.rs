@@ -1,11 +1,10 @@
 //! One KPI's time series: raw buckets for the recent windows (rates, quantiles), a log of
 //! completed chart points for the live window, and running totals.
 
+use super::desc::{Desc, Limits};
 use super::points::{Point, PointLog};
 use super::sketch::Sketch;
-use super::store::{Desc, Limits};
-use super::view::SUMMARY_WINDOW_S;
-use super::{Kind, Obs};
+use super::{Kind, Obs, SUMMARY_WINDOW_S};
 use std::collections::VecDeque;
 
 /// Observations of one distribution in one bucket.

@@ -1,86 +1,15 @@
 //! [`Store`]: the table of series, with caps on series and label sets.
 
-use super::publish::Published;
+use super::desc::{Desc, Limits, SeriesSpec};
 use super::series::Series;
 use super::{Kind, Obs};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Everything that describes a series (its catalogue entry).
-#[derive(Debug, Clone, Serialize)]
-pub struct Desc {
-    /// `name{label="value",...}`, labels sorted.
-    pub id: String,
-    /// Metric name.
-    pub name: String,
-    /// Sorted labels.
-    #[serde(serialize_with = "labels_as_map")]
-    pub labels: Vec<(String, String)>,
-    /// Kind.
-    pub kind: Kind,
-    /// Unit (`s`, `bytes`, `%`, ... or empty).
-    pub unit: String,
-    /// Help text.
-    pub help: String,
-    /// Upper bounds of fixed histogram buckets, when asked for.
-    #[serde(skip)]
-    pub buckets: Option<Arc<[f64]>>,
-}
-
-fn labels_as_map<S: serde::Serializer>(v: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut m = s.serialize_map(Some(v.len()))?;
-    for (k, val) in v {
-        m.serialize_entry(k, val)?;
-    }
-    m.end()
-}
-
-/// What a source asks the store to resolve.
-#[derive(Debug, Clone, Copy)]
-pub struct SeriesSpec<'a> {
-    /// Metric name (already a valid Prometheus name).
-    pub name: &'a str,
-    /// Labels, any order.
-    pub labels: &'a [(&'a str, &'a str)],
-    /// Kind.
-    pub kind: Kind,
-    /// Unit.
-    pub unit: &'a str,
-    /// Help text.
-    pub help: &'a str,
-    /// Fixed histogram bounds (distributions only).
-    pub buckets: Option<&'a Arc<[f64]>>,
-}
-
 /// Handle to a series; stable for the store's life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SeriesRef(pub(crate) u32);
-
-/// Caps and resolution.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Most series in all.
-    pub max_series: usize,
-    /// Most label sets per KPI name; further ones fold into `other`.
-    pub max_label_sets: usize,
-    /// Bucket width in seconds.
-    pub bucket_secs: i64,
-    /// Buckets kept per series (live window / bucket width).
-    pub window_buckets: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_series: 10_000,
-            max_label_sets: 200,
-            bucket_secs: 1,
-            window_buckets: 3600,
-        }
-    }
-}
 
 /// What the store refused or folded (shown on the dashboard).
 #[derive(Debug, Clone, Copy, Default, Serialize)]
@@ -109,18 +38,18 @@ struct NameInfo {
     folded: u64,
 }
 
-/// All series. Owned by one stage (the engine); readers get what [`Store::publish`] builds.
+/// All series. Owned by one stage (the engine); readers get what a
+/// [`Publisher`](super::Publisher) builds from it.
 #[derive(Debug)]
 pub struct Store {
-    pub(super) limits: Limits,
-    pub(super) descs: Vec<Arc<Desc>>,
-    pub(super) series: Vec<Series>,
+    limits: Limits,
+    descs: Vec<Arc<Desc>>,
+    series: Vec<Series>,
     index: HashMap<String, SeriesRef>,
     names: HashMap<String, NameInfo>,
     generation: u64,
-    pub(super) drops: StoreDrops,
+    drops: StoreDrops,
     id_scratch: String,
-    pub(super) published: Published,
 }
 
 impl Store {
@@ -135,7 +64,6 @@ impl Store {
             generation: 0,
             drops: StoreDrops::default(),
             id_scratch: String::new(),
-            published: Published::default(),
         }
     }
 
@@ -266,6 +194,11 @@ impl Store {
         self.descs.iter().zip(self.series.iter())
     }
 
+    /// Descriptions and series side by side, the series mutable (for the publisher).
+    pub(super) fn parts_mut(&mut self) -> (&Limits, &[Arc<Desc>], &mut [Series]) {
+        (&self.limits, &self.descs, &mut self.series)
+    }
+
     /// The series with this id.
     pub fn get(&self, id: &str) -> Option<(&Arc<Desc>, &Series)> {
         let r = self.index.get(id)?;
@@ -394,7 +327,7 @@ mod tests {
         let (_, series) = s.get("lat").unwrap();
         assert_eq!(series.buckets.len(), 10);
         assert_eq!(series.total, 1000.0);
-        let snap = s.publish(2000.0, true);
+        let snap = crate::kpi::Publisher::default().publish(&mut s, 2000.0, true);
         let pts = &snap.get("lat").unwrap().points;
         assert!(
             pts.iter().count() <= 10 + 64,

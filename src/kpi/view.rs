@@ -1,16 +1,11 @@
 //! Read-only views of a series: the latest figures of each KPI (computed by the engine when
 //! it publishes) and history columns (the Prometheus exposition is in `prom`).
 
+use super::desc::Desc;
 use super::points::Point;
 use super::series::{BucketData, Series};
-use super::store::Desc;
-use super::Kind;
+use super::{Kind, RATE_WINDOW_S, SUMMARY_WINDOW_S};
 use serde::Serialize;
-
-/// Window over which counter rates are computed, in seconds.
-pub const RATE_WINDOW_S: i64 = 10;
-/// Window over which gauge min/max and distribution quantiles are computed, in seconds.
-pub const SUMMARY_WINDOW_S: i64 = 60;
 
 /// The latest view of one KPI (see docs/api.md).
 #[derive(Debug, Serialize, Default, Clone)]
