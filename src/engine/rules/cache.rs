@@ -7,23 +7,27 @@
 use crate::kpi::SeriesRef;
 use rustc_hash::FxHashMap;
 
-/// Resolved series by key, at most `cap` of them.
-#[derive(Debug, Default)]
-pub(crate) struct RefCache {
-    map: FxHashMap<Box<[u8]>, Option<SeriesRef>>,
+/// Resolved series (with whatever goes with them, `V`) by key, at most `cap` of them.
+#[derive(Debug)]
+pub(crate) struct RefCache<V = Option<SeriesRef>> {
+    map: FxHashMap<Box<[u8]>, V>,
     /// Lookups that missed while the cache was full.
     pub(crate) overflow: u64,
 }
 
-impl RefCache {
+impl<V> Default for RefCache<V> {
+    fn default() -> Self {
+        RefCache {
+            map: FxHashMap::default(),
+            overflow: 0,
+        }
+    }
+}
+
+impl<V: Copy> RefCache<V> {
     /// The cached resolution of `key`, or `resolve()`'s, cached while there is room.
     #[inline]
-    pub(crate) fn get_or(
-        &mut self,
-        key: &[u8],
-        cap: usize,
-        resolve: impl FnOnce() -> Option<SeriesRef>,
-    ) -> Option<SeriesRef> {
+    pub(crate) fn get_or(&mut self, key: &[u8], cap: usize, resolve: impl FnOnce() -> V) -> V {
         if let Some(r) = self.map.get(key) {
             return *r;
         }
