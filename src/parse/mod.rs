@@ -3,4 +3,6 @@
 
 pub mod filter;
 pub mod rules;
+#[cfg(test)]
+mod rules_tests;
 pub mod stage;

@@ -11,7 +11,6 @@ use crate::config::{Config, ConfigError, RuleKind};
 use crate::kpi::{sanitize_name, Kind, Obs, SeriesRef, SeriesSpec, Store};
 use kpid_parsers::{Record, Value};
 use rustc_hash::FxHashMap;
-use std::io::Write;
 use std::sync::Arc;
 
 const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "none"];
@@ -58,21 +57,17 @@ pub struct Rules {
     key: Vec<u8>,
 }
 
-fn label_text(v: &Value<'_>) -> String {
-    match v {
-        Value::Str(s) => String::from_utf8_lossy(s).into_owned(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Duration(d) => format!("{d}s"),
-    }
-}
-
+/// A label's value for a new series: the field's text as written (`007`, `1.10`, `10ms`), or
+/// the text of the slot a key like `module`, `time`, `msg` fills (see [`Record::lookup`]).
 fn label_value(name: &str, source: &str, rec: &Record<'_>) -> String {
     match name {
         "source" => source.to_owned(),
         "level" => rec.level.map_or("none", |l| l.as_str()).to_owned(),
-        _ => rec.get(name.as_bytes()).map(label_text).unwrap_or_default(),
+        _ => {
+            let mut text = Vec::new();
+            rec.text_into(name.as_bytes(), &mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        }
     }
 }
 
@@ -198,7 +193,8 @@ impl Rules {
 
     fn obs(rule: &Rule, rec: &Record<'_>) -> Option<Obs> {
         let v = match &rule.field {
-            Some(f) => number(rec.get(f)?)? * rule.scale,
+            // A field, else the slot a key like `ts` fills (see `Record::lookup`).
+            Some(f) => number(&rec.lookup(f)?)? * rule.scale,
             None => rule.scale,
         };
         Some(match rule.kind {
@@ -278,14 +274,10 @@ impl Rules {
                 match l.as_str() {
                     "source" => {}
                     "level" => self.key.push(li as u8),
-                    _ => match rec.get(l.as_bytes()) {
-                        Some(Value::Str(s)) => self.key.extend_from_slice(s),
-                        Some(Value::Int(i)) => {
-                            let _ = write!(self.key, "{i}");
-                        }
-                        Some(v) => self.key.extend_from_slice(label_text(v).as_bytes()),
-                        None => {}
-                    },
+                    // The same text as `label_value`, appended without allocating.
+                    _ => {
+                        rec.text_into(l.as_bytes(), &mut self.key);
+                    }
                 }
                 self.key.push(0xff);
             }
