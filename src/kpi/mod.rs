@@ -9,6 +9,7 @@ pub mod prom;
 mod series;
 pub mod sketch;
 mod store;
+pub mod units;
 pub mod view;
 
 pub use series::{Bucket, BucketData, DistBucket, Series};

@@ -8,6 +8,7 @@
 
 use super::filter::{number, Filter};
 use crate::config::{Config, ConfigError, RuleKind};
+use crate::kpi::units::{self, FieldUnit};
 use crate::kpi::{sanitize_name, Kind, Obs, SeriesRef, SeriesSpec, Store};
 use kpid_parsers::{Record, Value};
 use rustc_hash::FxHashMap;
@@ -21,6 +22,7 @@ struct Rule {
     kind: Kind,
     field: Option<Vec<u8>>,
     scale: f64,
+    offset: f64,
     unit: String,
     help: String,
     labels: Vec<String>,
@@ -34,7 +36,8 @@ struct Rule {
 struct Cache {
     lines: [Option<Option<SeriesRef>>; 6],
     errors: Option<Option<SeriesRef>>,
-    gauges: FxHashMap<Box<[u8]>, Option<SeriesRef>>,
+    /// Auto gauges by field key: the series and the unit conversion (`units::for_field`).
+    gauges: FxHashMap<Box<[u8]>, (Option<SeriesRef>, f64, f64)>,
     rules: Vec<FxHashMap<Box<[u8]>, Option<SeriesRef>>>,
 }
 
@@ -71,22 +74,14 @@ fn label_value(name: &str, source: &str, rec: &Record<'_>) -> String {
     }
 }
 
-/// Guesses a unit from a field name's suffix (`latency_ms` → `ms`, `gpu_util` → `%`).
-pub fn unit_from_key(name: &str) -> &'static str {
-    let suffix = name.rsplit('_').next().unwrap_or("");
-    match suffix {
-        "ms" => "ms",
-        "us" => "us",
-        "ns" => "ns",
-        "s" | "sec" | "secs" | "seconds" => "s",
-        "bytes" => "bytes",
-        "kb" => "KB",
-        "mb" => "MB",
-        "gb" => "GB",
-        "pct" | "percent" | "util" | "utilization" => "%",
-        "c" | "celsius" => "°C",
-        _ if name.starts_with("fps") || suffix == "fps" => "fps",
-        _ => "",
+/// Name, unit and scale of the gauge a numeric field becomes (`units::for_field`; a value
+/// typed as a duration is already in seconds).
+fn auto_gauge_unit(key: &[u8], v: &Value<'_>) -> FieldUnit {
+    let key = String::from_utf8_lossy(key);
+    if matches!(v, Value::Duration(_)) {
+        units::for_duration_field(&key)
+    } else {
+        units::for_field(&key)
     }
 }
 
@@ -161,15 +156,28 @@ impl Rules {
             if let Some(f) = &r.field {
                 consumed.push(f.as_bytes().to_vec());
             }
+            let kind = match r.kind {
+                RuleKind::Counter => Kind::Counter,
+                RuleKind::Gauge => Kind::Gauge,
+                RuleKind::Distribution => Kind::Distribution,
+            };
+            // Exposed under a Prometheus name in base units (`latency_ms` → `latency_seconds`,
+            // values × 0.001; counters end in `_total`): see `kpi::units`.
+            let exposed = units::for_rule(&name, kind, &r.unit);
             rules.push(Rule {
-                kind: match r.kind {
-                    RuleKind::Counter => Kind::Counter,
-                    RuleKind::Gauge => Kind::Gauge,
-                    RuleKind::Distribution => Kind::Distribution,
-                },
+                kind,
                 field: r.field.as_ref().map(|f| f.as_bytes().to_vec()),
-                scale: r.scale,
-                unit: r.unit.clone(),
+                scale: r.scale * exposed.scale,
+                offset: if kind == Kind::Counter {
+                    0.0
+                } else {
+                    exposed.offset
+                },
+                unit: if exposed.unit.is_empty() {
+                    r.unit.clone()
+                } else {
+                    exposed.unit.to_owned()
+                },
                 help: if r.help.is_empty() {
                     format!("rule {name}")
                 } else {
@@ -179,7 +187,7 @@ impl Rules {
                 filter,
                 source: r.source.clone(),
                 buckets,
-                name,
+                name: exposed.name,
             });
         }
         Ok(Rules {
@@ -194,7 +202,7 @@ impl Rules {
     fn obs(rule: &Rule, rec: &Record<'_>) -> Option<Obs> {
         let v = match &rule.field {
             // A field, else the slot a key like `ts` fills (see `Record::lookup`).
-            Some(f) => number(&rec.lookup(f)?)? * rule.scale,
+            Some(f) => number(&rec.lookup(f)?)? * rule.scale + rule.offset,
             None => rule.scale,
         };
         Some(match rule.kind {
@@ -231,34 +239,29 @@ impl Rules {
                 if !f.value.is_numeric() || self.consumed.iter().any(|c| *c == *f.key) {
                     continue;
                 }
-                let r = match cache.gauges.get(f.key.as_ref()) {
+                let (r, scale, offset) = match cache.gauges.get(f.key.as_ref()) {
                     Some(r) => *r,
                     None => {
-                        let mut name = String::new();
-                        sanitize_name(&f.key, &mut name);
+                        let exposed = auto_gauge_unit(&f.key, &f.value);
                         let help = format!(
                             "numeric field `{}` of parsed lines",
                             String::from_utf8_lossy(&f.key)
                         );
-                        let unit = if matches!(f.value, Value::Duration(_)) {
-                            "s"
-                        } else {
-                            unit_from_key(&name)
-                        };
                         let r = store.resolve(&SeriesSpec {
-                            name: &name,
+                            name: &exposed.name,
                             labels: &[("source", source)],
                             kind: Kind::Gauge,
-                            unit,
+                            unit: exposed.unit,
                             help: &help,
                             buckets: None,
                         });
-                        cache.gauges.insert(f.key.as_ref().into(), r);
-                        r
+                        let entry = (r, exposed.scale, exposed.offset);
+                        cache.gauges.insert(f.key.as_ref().into(), entry);
+                        entry
                     }
                 };
                 if let (Some(r), Some(v)) = (r, f.value.as_f64()) {
-                    store.apply(r, Obs::Set(v), now);
+                    store.apply(r, Obs::Set(v * scale + offset), now);
                 }
             }
         }
@@ -346,12 +349,11 @@ impl Rules {
         }];
         for f in &rec.fields {
             if self.auto_gauge(&f.key, &f.value) {
-                let mut name = String::new();
-                sanitize_name(&f.key, &mut name);
+                let exposed = auto_gauge_unit(&f.key, &f.value);
                 if let Some(v) = f.value.as_f64() {
                     out.push(DrySample {
-                        id: format!("{name}{{source=\"{source}\"}}"),
-                        obs: Obs::Set(v),
+                        id: format!("{}{{source=\"{source}\"}}", exposed.name),
+                        obs: Obs::Set(exposed.apply(v)),
                     });
                 }
             }
