@@ -336,7 +336,9 @@ fn kill_9_mid_stream_then_restart_loses_and_duplicates_nothing() {
         N as f64,
         "no line counted twice"
     );
-    let sum = k.latest("seq_sum").unwrap()["total"].as_f64().unwrap();
+    let sum = k.latest("seq_sum_total").unwrap()["total"]
+        .as_f64()
+        .unwrap();
     assert_eq!(sum, (N * (N + 1) / 2) as f64, "every line exactly once");
 }
 
