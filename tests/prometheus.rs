@@ -200,7 +200,10 @@ fn promtool_check_metrics_passes_on_zero_config_latency_ms_gpu_mem_mb_tokens_per
         "temp_c{",
         "cpu_pct",
     ] {
-        assert!(!samples(&body).contains(bad), "{bad} still exposed:\n{body}");
+        assert!(
+            !samples(&body).contains(bad),
+            "{bad} still exposed:\n{body}"
+        );
     }
     let (_, kpis) = k.get("/api/kpis");
     let kpis: serde_json::Value = serde_json::from_str(&kpis).unwrap();
