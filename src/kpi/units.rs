@@ -82,7 +82,8 @@ pub fn for_kpi(name: &str, kind: Kind) -> FieldUnit {
 
 /// An explicit rule: its name as [`for_kpi`]; when the name names no unit, the rule's `unit`
 /// (`ms`, `KB`, `%`, `/s`...) is tried as a suffix so that `name = "latency"`, `unit = "ms"`
-/// is exposed as `latency_seconds` × 0.001. `None` for the unit means: keep the rule's own.
+/// is exposed as `latency_seconds` × 0.001. An empty `unit` in the result means: keep the
+/// rule's own (`frames`).
 pub fn for_rule(name: &str, kind: Kind, unit: &str) -> FieldUnit {
     let f = for_kpi(name, kind);
     if !f.unit.is_empty() || unit.is_empty() {
