@@ -300,6 +300,7 @@ impl Config {
             }
         })?;
         cfg.origin = Some((path.to_owned(), text.to_owned()));
+        cfg.check_source_paths(text)?;
         for r in &cfg.rules {
             if r.kind != RuleKind::Counter && r.field.is_none() {
                 return Err(cfg.error_at(
@@ -314,6 +315,61 @@ impl Config {
             }
         }
         Ok(cfg)
+    }
+
+    /// Two `[[source]]`s reading one file would give it two parsers, of which the daemon uses
+    /// one: refused, naming both sources and their lines. Paths are compared normalised
+    /// ([`same_file_key`]).
+    fn check_source_paths(&self, text: &str) -> Result<(), ConfigError> {
+        #[derive(Deserialize)]
+        struct At {
+            path: Spanned<String>,
+        }
+        #[derive(Deserialize)]
+        struct Spans {
+            #[serde(default, rename = "source")]
+            sources: Vec<At>,
+        }
+        let spans: Spans = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: self
+                .origin
+                .as_ref()
+                .map(|o| o.0.clone())
+                .unwrap_or_default(),
+            line: 1,
+            message: e.message().trim().to_owned(),
+        })?;
+        let keys: Vec<PathBuf> = self
+            .sources
+            .iter()
+            .map(|s| same_file_key(&s.path))
+            .collect();
+        for (j, kj) in keys.iter().enumerate() {
+            let Some(i) = keys[..j].iter().position(|ki| ki == kj) else {
+                continue;
+            };
+            let (a, b) = (&self.sources[i], &self.sources[j]);
+            let line_a = spans
+                .sources
+                .get(i)
+                .map_or(0, |s| line_of(text, s.path.span().start));
+            let pos_b = spans.sources.get(j).map_or(0, |s| s.path.span().start);
+            let name = |s: &SourceConfig| match &s.name {
+                Some(n) => format!("`{n}`"),
+                None => "(unnamed)".to_owned(),
+            };
+            return Err(self.error_at(
+                pos_b,
+                format!(
+                    "[[source]] {} (path `{}`) reads the same file as [[source]] {} at line {line_a} (path `{}`): one file has one parser; merge them into one [[source]] (a regex pattern can use alternation `a|b`) or remove one",
+                    name(b),
+                    b.path,
+                    name(a),
+                    a.path
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// An error at byte `pos` of the config text.
@@ -331,6 +387,33 @@ impl Config {
             },
         }
     }
+}
+
+/// What two source paths are compared by: the canonical path when the file exists, else the
+/// path made absolute (from the working directory) with `.`, `..` and repeated separators
+/// resolved lexically. Globs compare as normalised text.
+pub fn same_file_key(path: &str) -> PathBuf {
+    use std::path::Component;
+    let p = Path::new(path);
+    if let Ok(c) = p.canonicalize() {
+        return c;
+    }
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    };
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn line_of(text: &str, pos: usize) -> usize {
@@ -365,6 +448,44 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("line 2") && e.contains("field"), "{e}");
+    }
+
+    /// Issue 8.6: a second [[source]] on one path was silently ignored.
+    #[test]
+    fn two_sources_on_one_path_are_a_config_error_naming_both() {
+        let text = "[[source]]\nname = \"a\"\npath = \"logs/app.log\"\n\n[[source]]\nname = \"b\"\npath = \"./logs//x/../app.log\"\nparser = \"json\"\n";
+        let e = Config::parse(Path::new("k.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("k.toml")
+                && e.contains("line 7")
+                && e.contains("`a`")
+                && e.contains("`b`")
+                && e.contains("line 3")
+                && e.contains("same file"),
+            "{e}"
+        );
+        let ok = "[[source]]\npath = \"logs/a.log\"\n[[source]]\npath = \"logs/b.log\"\n";
+        assert!(Config::parse(Path::new("k.toml"), ok).is_ok());
+    }
+
+    #[test]
+    fn same_file_key_resolves_links_and_dots() {
+        let dir = std::env::temp_dir().join(format!("kpid-samefile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("x.log");
+        std::fs::write(&f, "").unwrap();
+        let link = dir.join("y.log");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&f, &link).unwrap();
+        assert_eq!(
+            same_file_key(f.to_str().unwrap()),
+            same_file_key(link.to_str().unwrap())
+        );
+        let dotted = format!("{}/./sub/../x.log", dir.display());
+        assert_eq!(same_file_key(&dotted), same_file_key(f.to_str().unwrap()));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Browser test of the dashboard: runs `kpid demo` on a free port, then drives Debian's headless
 //! Chromium through playwright-core (`tests/browser/dashboard.mjs`), which waits for the live
 //! connection, checks cards and charts, sees a chart's last point change, checks the console
-//! stayed clean and saves `docs/screenshot.png` (the README's picture).
+//! stayed clean and saves a screenshot under cargo's target directory
+//! (`target/tmp/screenshots/dashboard.png`): the test changes no tracked file. The README's
+//! picture, `docs/screenshot.png`, is refreshed on request by `scripts/screenshot.sh`.
 //!
 //! Needs `node`/`npm` and `/usr/bin/chromium` (or `KPID_CHROMIUM`); without them it fails,
 //! saying what to install. `npm ci` runs in `tests/browser` when its node_modules is missing.
@@ -162,7 +164,9 @@ fn dashboard_goes_live_and_charts_move() {
 
     let shot = std::env::var_os("KPID_SCREENSHOT")
         .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("docs/screenshot.png"));
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots/dashboard.png")
+        });
     let url = format!("http://127.0.0.1:{port}/");
     let (out_path, err_path) = (
         daemon.dir.path().join("node.out"),

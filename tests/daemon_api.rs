@@ -31,8 +31,8 @@ fn latest_reflects_lines_appended_within_1_5_s() {
         );
         std::thread::sleep(Duration::from_millis(1500));
         let v = k
-            .latest("fps_in{source=\"app\"}")
-            .expect("fps_in gauge exists");
+            .latest("frames_in_per_second{source=\"app\"}")
+            .expect("fps_in's gauge exists (as frames_in_per_second)");
         assert_eq!(
             v["value"].as_f64(),
             Some(round as f64 + 0.5),
@@ -45,10 +45,10 @@ fn latest_reflects_lines_appended_within_1_5_s() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["name"] == "fps_in")
+        .find(|e| e["name"] == "frames_in_per_second")
         .unwrap();
     assert_eq!(fps["kind"], "gauge");
-    assert_eq!(fps["unit"], "fps");
+    assert_eq!(fps["unit"], "frames/s");
     let hist = k.json("/api/metrics/history?kpi=queue_rt&last=10");
     let s = &hist["series"][0];
     assert_eq!(s["name"], "queue_rt");
@@ -336,7 +336,9 @@ fn kill_9_mid_stream_then_restart_loses_and_duplicates_nothing() {
         N as f64,
         "no line counted twice"
     );
-    let sum = k.latest("seq_sum").unwrap()["total"].as_f64().unwrap();
+    let sum = k.latest("seq_sum_total").unwrap()["total"]
+        .as_f64()
+        .unwrap();
     assert_eq!(sum, (N * (N + 1) / 2) as f64, "every line exactly once");
 }
 

@@ -145,7 +145,10 @@ fn parse_with_builtins_needs_no_plugin_and_names_unknown_parsers() {
         b"level=warn took=12ms\n",
     ));
     assert!(out.starts_with("1: @level=warn took=0.012s\n"), "{out}");
-    assert!(out.contains("took{source=\"stdin\"} set 0.012"), "{out}");
+    assert!(
+        out.contains("took_seconds{source=\"stdin\"} set 0.012"),
+        "{out}"
+    );
     assert!(
         out.contains("summary: parser logfmt (source stdin): 1 lines, 0 errors, "),
         "{out}"

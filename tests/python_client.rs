@@ -86,7 +86,7 @@ fn python_client_spans_events_metrics_are_exact() {
     expect_total(&d, r#"events_total{app="py",level="info"}"#, 500.0, 5);
     expect_total(&d, r#"events_total{app="py",level="error"}"#, 20.0, 5);
     expect_total(&d, r#"events_total{app="py",level="debug"}"#, 1.0, 5);
-    expect_total(&d, r#"post_failures{app="py"}"#, 20.0, 5);
+    expect_total(&d, r#"post_failures_total{app="py"}"#, 20.0, 5);
     expect_total(&d, r#"batch{app="py"}"#, 500.0, 5);
     expect_total(&d, r#"requests_total{app="py",route="/a"}"#, 1000.0, 5);
     expect_total(&d, r#"latency_seconds{app="py"}"#, 500.0, 5);

@@ -52,8 +52,8 @@ fn exact_span_counts_errors_events_and_field_convention() {
     expect_total(&d, r#"events_total{app="cam",level="error"}"#, 100.0, 5);
     expect_total(&d, r#"events_total{app="cam",level="info"}"#, 1000.0, 5);
     expect_total(&d, r#"events_total{app="cam",level="warn"}"#, 1.0, 5);
-    expect_total(&d, r#"frames{app="cam"}"#, 1000.0, 5);
-    expect_total(&d, r#"retries{app="cam"}"#, 3.0, 5);
+    expect_total(&d, r#"frames_total{app="cam"}"#, 1000.0, 5);
+    expect_total(&d, r#"retries_total{app="cam"}"#, 3.0, 5);
     expect_total(&d, r#"batch{app="cam"}"#, 1000.0, 5);
     let g = d.latest(r#"queue_depth{app="cam"}"#).expect("gauge");
     assert_eq!(g["kind"], "gauge");
@@ -171,8 +171,8 @@ fn demo_pipeline_reports_every_stage() {
         let id = format!(r#"span_total{{app="demo-pipeline",span="{stage}"}}"#);
         wait_until(20, &id, || d.total(&id).unwrap_or(0.0) >= 5.0);
     }
-    wait_until(10, "frames_processed", || {
-        d.total(r#"frames_processed{app="demo-pipeline"}"#)
+    wait_until(10, "frames_processed_total", || {
+        d.total(r#"frames_processed_total{app="demo-pipeline"}"#)
             .unwrap_or(0.0)
             >= 5.0
     });

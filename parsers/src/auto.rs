@@ -48,6 +48,7 @@ impl Parser for AutoParser {
         out.level = None;
         out.target = None;
         out.message = None;
+        out.time_text = None;
         out.fields.clear();
         self.plain.parse(line, out)
     }

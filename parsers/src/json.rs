@@ -144,8 +144,13 @@ impl<'a> Scanner<'a> {
         key: Cow<'a, [u8]>,
         depth: usize,
     ) -> Result<(), ParseError> {
+        let start = self.i;
         let value = match self.peek() {
-            Some(b'"') => Value::Str(self.string()?),
+            Some(b'"') => {
+                let s = self.string()?;
+                assign(out, slot_of(&key), key, Value::Str(s), b"");
+                return Ok(());
+            }
             Some(b'{') => {
                 if depth >= MAX_DEPTH {
                     return Err(err_at("nesting deeper than 32", self.i));
@@ -163,7 +168,9 @@ impl<'a> Scanner<'a> {
             Some(b'-' | b'0'..=b'9') => self.number()?,
             _ => return Err(self.err("expected a value")),
         };
-        assign(out, slot_of(&key), key, value);
+        // Numbers and booleans keep their token as written (`007`, `1.10`) for labels.
+        let raw = &self.b[start..self.i];
+        assign(out, slot_of(&key), key, value, raw);
         Ok(())
     }
 

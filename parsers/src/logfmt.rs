@@ -44,6 +44,9 @@ impl LogfmtParser {
             let p = scan_prefix(prefix);
             out.timestamp = p.timestamp;
             out.level = p.level;
+            if p.time.1 > p.time.0 {
+                out.time_text = Some(Cow::Borrowed(&prefix[p.time.0..p.time.1]));
+            }
             let msg = trim_end(&prefix[p.body..]);
             if !msg.is_empty() {
                 out.message = Some(Cow::Borrowed(msg));
@@ -106,7 +109,7 @@ impl LogfmtParser {
                         Cow::Owned(buf)
                     }
                 };
-                assign(out, slot, Cow::Borrowed(key), Value::Str(text));
+                assign(out, slot, Cow::Borrowed(key), Value::Str(text), b"");
                 return Ok(at + 1);
             }
             let buf = owned.get_or_insert_with(Vec::new);

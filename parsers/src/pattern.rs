@@ -132,10 +132,11 @@ fn field<'a>(
     raw: &'a [u8],
 ) {
     match slot {
-        None => out.push(name, typed(raw)),
+        None => out.push_raw(name, typed(raw), raw),
         Some(Slot::Time) if out.timestamp.is_none() => {
             if !raw.is_empty() && last_time.0 == raw {
                 out.timestamp = Some(last_time.1);
+                out.time_text = Some(Cow::Borrowed(raw));
                 return;
             }
             assign_raw(out, slot, Cow::Borrowed(name), raw);

@@ -42,6 +42,9 @@ impl Parser for PlainParser {
         let p = scan_prefix(line);
         out.timestamp = p.timestamp;
         out.level = p.level;
+        if p.time.1 > p.time.0 {
+            out.time_text = Some(Cow::Borrowed(&line[p.time.0..p.time.1]));
+        }
         let msg = trim_end(&line[p.body..]);
         if !msg.is_empty() {
             out.message = Some(Cow::Borrowed(msg));
@@ -56,6 +59,8 @@ pub(crate) struct Prefix {
     pub timestamp: Option<f64>,
     pub level: Option<Level>,
     pub body: usize,
+    /// Where the timestamp's text is (`time.0..time.1`), empty when none.
+    pub time: (usize, usize),
 }
 
 pub(crate) fn scan_prefix(line: &[u8]) -> Prefix {
@@ -66,15 +71,18 @@ pub(crate) fn scan_prefix(line: &[u8]) -> Prefix {
         timestamp: None,
         level: None,
         body: 0,
+        time: (0, 0),
     };
     if let Some((t, n)) = parse_prefix(line) {
         p.timestamp = Some(t);
         p.body = n;
+        p.time = (0, n);
     } else if line.first() == Some(&b'[') {
         if let Some((t, n)) = parse_prefix(&line[1..]) {
             if line.get(n + 1) == Some(&b']') {
                 p.timestamp = Some(t);
                 p.body = n + 2;
+                p.time = (1, n + 1);
             }
         }
     }
@@ -118,6 +126,7 @@ fn glog(line: &[u8]) -> Option<Prefix> {
         timestamp: None,
         level: Some(level),
         body,
+        time: (0, 0),
     })
 }
 

@@ -1,5 +1,6 @@
 //! The parsed form of one line: [`Record`], its typed [`Value`]s and [`Level`].
 
+use crate::slots::{slot_of, Slot};
 use std::borrow::Cow;
 
 /// Severity of a record, from the most to the least severe.
@@ -82,13 +83,62 @@ impl Value<'_> {
     }
 }
 
-/// One field: a key and its value.
+impl Value<'_> {
+    /// Appends a text rendering of the value to `out`: text as is, numbers in Rust's shortest
+    /// form, booleans as `true`/`false`, durations as seconds with an `s`. Used for values
+    /// that arrived typed (apps, plugins); a parsed field's label text is its token as
+    /// written ([`Field::text_into`]).
+    pub fn write_text(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        // Writing into a Vec cannot fail.
+        let _ = match self {
+            Value::Str(s) => {
+                out.extend_from_slice(s);
+                Ok(())
+            }
+            Value::Int(i) => write!(out, "{i}"),
+            Value::Float(f) => write!(out, "{f}"),
+            Value::Bool(b) => write!(out, "{b}"),
+            Value::Duration(d) => write!(out, "{d}s"),
+        };
+    }
+
+    /// The same value borrowing from `self` (text is not copied).
+    pub fn borrowed(&self) -> Value<'_> {
+        match self {
+            Value::Str(s) => Value::Str(Cow::Borrowed(s.as_ref())),
+            Value::Int(i) => Value::Int(*i),
+            Value::Float(f) => Value::Float(*f),
+            Value::Bool(b) => Value::Bool(*b),
+            Value::Duration(d) => Value::Duration(*d),
+        }
+    }
+}
+
+/// One field: a key, its value and the text the value was typed from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field<'a> {
     /// Field name as it appeared in the line.
     pub key: Cow<'a, [u8]>,
     /// Its typed value.
     pub value: Value<'a>,
+    /// The token the value was typed from, exactly as written (`007`, `1.10`, `10ms`,
+    /// `12345678901234567890`): label values use it, so typing never changes a label. Empty
+    /// when the value is text (the text is the value itself, unescaped) or arrived typed
+    /// (apps, plugins).
+    pub raw: &'a [u8],
+}
+
+impl Field<'_> {
+    /// Appends the field's text as written to `out` (see [`Field::raw`]).
+    #[inline]
+    pub fn text_into(&self, out: &mut Vec<u8>) {
+        match (&self.value, self.raw) {
+            (Value::Str(s), _) => out.extend_from_slice(s),
+            (_, raw) if !raw.is_empty() => out.extend_from_slice(raw),
+            (v, _) => v.write_text(out),
+        }
+    }
 }
 
 /// A parsed line or received event.
@@ -106,6 +156,9 @@ pub struct Record<'a> {
     pub target: Option<Cow<'a, [u8]>>,
     /// Human message, when found (for plain lines: the line without its level and timestamp).
     pub message: Option<Cow<'a, [u8]>>,
+    /// The timestamp as written, when it came from a time key (`ts`, `time`...) or a line's
+    /// prefix: rules read it for a label named like the key.
+    pub time_text: Option<Cow<'a, [u8]>>,
     /// Typed fields, in line order.
     pub fields: Vec<Field<'a>>,
 }
@@ -126,26 +179,73 @@ impl<'a> Record<'a> {
             level: None,
             target: None,
             message: None,
+            time_text: None,
             // An empty Vec of a type with the same layout: the in-place collect reuses
             // the allocation (no element is ever produced).
             fields: self.fields.into_iter().filter_map(|_| None).collect(),
         }
     }
 
-    /// Adds a field.
+    /// Adds a field that arrived typed (no text as written).
     pub fn push(&mut self, key: impl Into<Cow<'a, [u8]>>, value: Value<'a>) {
+        self.push_raw(key, value, b"");
+    }
+
+    /// Adds a field typed from `raw`, the token as written in the line.
+    #[inline]
+    pub fn push_raw(&mut self, key: impl Into<Cow<'a, [u8]>>, value: Value<'a>, raw: &'a [u8]) {
         self.fields.push(Field {
             key: key.into(),
             value,
+            raw,
         });
     }
 
     /// The first field with this key.
     pub fn get(&self, key: &[u8]) -> Option<&Value<'a>> {
-        self.fields
-            .iter()
-            .find(|f| f.key.as_ref() == key)
-            .map(|f| &f.value)
+        self.field(key).map(|f| &f.value)
+    }
+
+    /// The first field with this key, with its text as written.
+    pub fn field(&self, key: &[u8]) -> Option<&Field<'a>> {
+        self.fields.iter().find(|f| f.key.as_ref() == key)
+    }
+
+    /// The value of `key`: the field of that name, else the slot that key fills (see the
+    /// crate docs: `level`/`lvl`/`severity` give the level word, `msg`/`message` the message,
+    /// `target`/`logger`/`module` the target, `ts`/`time`/`timestamp` the time as written, or
+    /// the timestamp in seconds when no text was kept).
+    pub fn lookup(&self, key: &[u8]) -> Option<Value<'_>> {
+        if let Some(v) = self.get(key) {
+            return Some(v.borrowed());
+        }
+        Some(match slot_of(key)? {
+            Slot::Level => Value::Str(Cow::Borrowed(self.level?.as_str().as_bytes())),
+            Slot::Message => Value::Str(Cow::Borrowed(self.message.as_deref()?)),
+            Slot::Target => Value::Str(Cow::Borrowed(self.target.as_deref()?)),
+            Slot::Time => match self.time_text.as_deref() {
+                Some(t) => Value::Str(Cow::Borrowed(t)),
+                None => Value::Float(self.timestamp?),
+            },
+        })
+    }
+
+    /// Appends the text of `key` as written (the field's token, else its slot's text, as in
+    /// [`Record::lookup`]) to `out`; false when the record has neither. Allocates nothing
+    /// once `out` has grown.
+    #[inline]
+    pub fn text_into(&self, key: &[u8], out: &mut Vec<u8>) -> bool {
+        if let Some(f) = self.field(key) {
+            f.text_into(out);
+            return true;
+        }
+        match self.lookup(key) {
+            Some(v) => {
+                v.write_text(out);
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -172,5 +272,111 @@ mod tests {
         assert_eq!(Level::from_bytes(b"ERROR"), Some(Level::Error));
         assert_eq!(Level::from_bytes(b"verbose"), None);
         assert_eq!(Level::from_bytes(b""), None);
+    }
+
+    fn text(r: &Record<'_>, key: &str) -> String {
+        let mut out = Vec::new();
+        assert!(r.text_into(key.as_bytes(), &mut out), "{key} missing");
+        String::from_utf8(out).unwrap()
+    }
+
+    fn parse_with<'a>(parser: &str, pattern: Option<&str>, line: &'a [u8]) -> Record<'a> {
+        let opts = crate::ParserOptions {
+            pattern: pattern.map(str::to_owned),
+        };
+        let mut p = crate::builtin(parser, &opts).unwrap();
+        let mut r = Record::new();
+        p.parse(line, &mut r).unwrap();
+        r
+    }
+
+    /// Issue 8.6: label values were re-rendered through number parsing (`007` → `7`,
+    /// `1.10` → `1.1`, `10ms` → `0.01s`, two 20-digit ids → one `1e20`).
+    #[test]
+    fn label_text_is_as_written_007_1_10_10ms_and_20_digit_ids() {
+        let logfmt = b"code=007 ver=1.10 took=10ms id=12345678901234567891 flag ok=true e=1e3";
+        let r = parse_with("logfmt", None, logfmt);
+        assert_eq!(r.get(b"code"), Some(&Value::Int(7)), "typing is unchanged");
+        assert_eq!(r.get(b"took"), Some(&Value::Duration(0.01)));
+        for (k, want) in [
+            ("code", "007"),
+            ("ver", "1.10"),
+            ("took", "10ms"),
+            ("id", "12345678901234567891"),
+            ("flag", "true"),
+            ("ok", "true"),
+            ("e", "1e3"),
+        ] {
+            assert_eq!(text(&r, k), want, "logfmt {k}");
+        }
+        let json = br#"{"code":007,"ver":1.10,"took":"10ms","id":12345678901234567891,"s":"a\"b","n":-0.50}"#;
+        let r = parse_with("json", None, json);
+        for (k, want) in [
+            ("code", "007"),
+            ("ver", "1.10"),
+            ("took", "10ms"),
+            ("id", "12345678901234567891"),
+            ("s", "a\"b"),
+            ("n", "-0.50"),
+        ] {
+            assert_eq!(text(&r, k), want, "json {k}");
+        }
+        let r = parse_with(
+            "regex",
+            Some(r"^(?P<code>\S+) (?P<ver>\S+) (?P<took>\S+) (?P<id>\S+)$"),
+            b"007 1.10 10ms 12345678901234567891",
+        );
+        for (k, want) in [
+            ("code", "007"),
+            ("ver", "1.10"),
+            ("took", "10ms"),
+            ("id", "12345678901234567891"),
+        ] {
+            assert_eq!(text(&r, k), want, "regex {k}");
+        }
+    }
+
+    /// Issue 8.6: two distinct 20-digit ids both type to the float 1e20; their texts differ.
+    #[test]
+    fn two_20_digit_ids_keep_distinct_label_text() {
+        let a = parse_with("logfmt", None, b"id=99999999999999999998");
+        let b = parse_with("logfmt", None, b"id=99999999999999999999");
+        assert_eq!(a.get(b"id"), b.get(b"id"));
+        assert_ne!(text(&a, "id"), text(&b, "id"));
+    }
+
+    /// Issue 8.6: keys that fill slots (`module`, `time`, `ts`, `level`, `msg`...) were
+    /// unreachable by name; they read the slot's text.
+    #[test]
+    fn slot_keys_read_by_name_module_target_time_ts_level_msg() {
+        let r = parse_with(
+            "json",
+            None,
+            br#"{"ts":1795428000,"lvl":"WARN","msg":"slow","module":"db::pool"}"#,
+        );
+        assert_eq!(text(&r, "ts"), "1795428000");
+        assert_eq!(text(&r, "lvl"), "warn");
+        assert_eq!(text(&r, "level"), "warn");
+        assert_eq!(text(&r, "msg"), "slow");
+        assert_eq!(text(&r, "message"), "slow");
+        assert_eq!(text(&r, "module"), "db::pool");
+        assert_eq!(text(&r, "target"), "db::pool");
+        let r = parse_with(
+            "regex",
+            Some(r"^(?P<time>\S+) (?P<level>\w+) (?P<target>[\w:]+): (?P<msg>.*)$"),
+            b"2026-11-23T10:00:00.5Z INFO app::io: done",
+        );
+        assert_eq!(text(&r, "time"), "2026-11-23T10:00:00.5Z");
+        assert_eq!(text(&r, "level"), "info");
+        assert_eq!(text(&r, "target"), "app::io");
+        assert_eq!(text(&r, "msg"), "done");
+        assert_eq!(
+            r.lookup(b"time"),
+            Some(Value::Str(Cow::Borrowed(b"2026-11-23T10:00:00.5Z")))
+        );
+        let r = parse_with("logfmt", None, b"2026-11-23 10:00:00 INFO started x=1");
+        assert_eq!(text(&r, "time"), "2026-11-23 10:00:00");
+        let mut none = Vec::new();
+        assert!(!Record::new().text_into(b"module", &mut none));
     }
 }

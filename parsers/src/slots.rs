@@ -46,11 +46,14 @@ fn numeric_level(n: f64) -> Option<Level> {
 }
 
 /// Stores a typed value: in its slot when `slot` applies and the value fits, else as a field.
+/// `raw` is the token the value was typed from (empty for text values): a field keeps it for
+/// its label text, the time slot keeps it as [`Record::time_text`].
 pub(crate) fn assign<'a>(
     out: &mut Record<'a>,
     slot: Option<Slot>,
     key: Cow<'a, [u8]>,
     value: Value<'a>,
+    raw: &'a [u8],
 ) {
     match (slot, value) {
         (Some(Slot::Level), v) if out.level.is_none() => {
@@ -61,7 +64,7 @@ pub(crate) fn assign<'a>(
             };
             match level {
                 Some(l) => out.level = Some(l),
-                None => out.push(key, v),
+                None => out.push_raw(key, v, raw),
             }
         }
         (Some(Slot::Message), Value::Str(s)) if out.message.is_none() => out.message = Some(s),
@@ -72,12 +75,19 @@ pub(crate) fn assign<'a>(
                 Value::Int(_) | Value::Float(_) => v.as_f64().and_then(timestamp::epoch),
                 _ => None,
             };
-            match t {
-                Some(t) => out.timestamp = Some(t),
-                None => out.push(key, v),
+            match (t, v) {
+                (Some(t), Value::Str(s)) => {
+                    out.timestamp = Some(t);
+                    out.time_text = Some(s);
+                }
+                (Some(t), _) => {
+                    out.timestamp = Some(t);
+                    out.time_text = Some(Cow::Borrowed(raw));
+                }
+                (None, v) => out.push_raw(key, v, raw),
             }
         }
-        (_, v) => out.push(key, v),
+        (_, v) => out.push_raw(key, v, raw),
     }
 }
 
@@ -94,7 +104,7 @@ pub(crate) fn assign_raw<'a>(
         Some(Slot::Level) if Level::from_bytes(raw).is_some() => Value::Str(Cow::Borrowed(raw)),
         _ => typed(raw),
     };
-    assign(out, slot, key, value);
+    assign(out, slot, key, value, raw);
 }
 
 #[cfg(test)]
@@ -126,7 +136,13 @@ mod tests {
         let mut r = Record::new();
         assign_raw(&mut r, slot_of(b"level"), b("level"), b"verbose");
         assign_raw(&mut r, slot_of(b"time"), b("time"), b"yesterday");
-        assign(&mut r, slot_of(b"severity"), b("severity"), Value::Int(40));
+        assign(
+            &mut r,
+            slot_of(b"severity"),
+            b("severity"),
+            Value::Int(40),
+            b"40",
+        );
         assert_eq!(r.level, Some(Level::Warn));
         assert_eq!(r.timestamp, None);
         assert_eq!(r.get(b"level"), Some(&Value::Str(b("verbose"))));

@@ -2,7 +2,7 @@
 //! every source gets.
 
 use crate::cli::RunArgs;
-use crate::config::{Config, Dur, SourceConfig};
+use crate::config::{same_file_key, Config, Dur, SourceConfig};
 use std::path::{Path, PathBuf};
 
 /// Merges the config file (if any) and the command line.
@@ -37,12 +37,9 @@ pub fn build_config(args: &RunArgs) -> anyhow::Result<Config> {
         cfg.state_dir = args.state_dir.clone();
     }
     for log in &args.logs {
-        if cfg
-            .sources
-            .iter()
-            .any(|s| Path::new(&s.path) == Path::new(log))
-        {
-            continue; // already a [[source]] of the config, with its own parser
+        let key = same_file_key(log);
+        if cfg.sources.iter().any(|s| same_file_key(&s.path) == key) {
+            continue; // already a [[source]] of the config (its own parser), or a repeated --log
         }
         cfg.sources.push(SourceConfig {
             name: None,

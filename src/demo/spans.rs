@@ -1,6 +1,6 @@
 //! An instrumented multi-stage pipeline (capture → preprocess → infer → postprocess) that
 //! reports through `kpid-layer`, so the demo shows span-derived KPIs (`span_total`,
-//! `span_duration_seconds`, `span_errors_total`, `events_total`, and `frames_processed`,
+//! `span_duration_seconds`, `span_errors_total`, `events_total`, and `frames_processed_total`,
 //! `queue_depth`, `detections` from the field convention) beside the log-derived ones.
 //! `kpid demo` runs [`run`] in a thread; `cargo run --example pipeline` runs [`pipeline`]
 //! standalone.

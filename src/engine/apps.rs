@@ -36,9 +36,10 @@ fn value(v: wire::Value<'_>) -> Value<'_> {
     }
 }
 
-/// What one batch of frames held, added to [`SocketStats`] once per batch.
+/// What the frames applied since the last publication held; added to [`SocketStats`] when
+/// the engine publishes, so that health never runs ahead of the published KPIs.
 #[derive(Debug, Default)]
-struct Counts {
+pub(super) struct Counts {
     frames: u64,
     spans: u64,
     events: u64,
@@ -48,18 +49,42 @@ struct Counts {
     app_dropped: u64,
 }
 
+impl Counts {
+    /// Adds the counts to `stats` and resets them.
+    pub(super) fn flush(&mut self, stats: &SocketStats) {
+        let c = std::mem::take(self);
+        for (a, n) in [
+            (&stats.frames, c.frames),
+            (&stats.spans, c.spans),
+            (&stats.events, c.events),
+            (&stats.metrics, c.metrics),
+            (&stats.rejected.malformed, c.malformed),
+            (&stats.rejected.unknown_type, c.unknown_type),
+        ] {
+            if n > 0 {
+                a.fetch_add(n, Relaxed);
+            }
+        }
+        if c.app_dropped > 0 {
+            // Saturating: an app's report can never wrap the total around.
+            let _ = stats
+                .app_dropped
+                .fetch_update(Relaxed, Relaxed, |t| Some(t.saturating_add(c.app_dropped)));
+        }
+    }
+}
+
 /// Decodes the whole frames in `frames` (their framing was checked by the connection) and
-/// applies each as a record from `app`.
+/// applies each as a record from `app`, counting into `c`.
 pub(super) fn apply(
     rules: &mut Rules,
     store: &mut Store,
     rec: &mut Record<'static>,
     app: &Arc<str>,
     frames: &[u8],
-    stats: &SocketStats,
+    c: &mut Counts,
     now: f64,
 ) {
-    let mut c = Counts::default();
     let mut rest = frames;
     while let Ok(Some((ty, body, used))) = wire::split_frame(rest, usize::MAX) {
         rest = &rest[used..];
@@ -103,24 +128,6 @@ pub(super) fn apply(
             Err(None) => {}
         }
         *rec = r.recycle();
-    }
-    for (a, n) in [
-        (&stats.frames, c.frames),
-        (&stats.spans, c.spans),
-        (&stats.events, c.events),
-        (&stats.metrics, c.metrics),
-        (&stats.rejected.malformed, c.malformed),
-        (&stats.rejected.unknown_type, c.unknown_type),
-    ] {
-        if n > 0 {
-            a.fetch_add(n, Relaxed);
-        }
-    }
-    if c.app_dropped > 0 {
-        // Saturating: an app's report can never wrap the total around.
-        let _ = stats
-            .app_dropped
-            .fetch_update(Relaxed, Relaxed, |t| Some(t.saturating_add(c.app_dropped)));
     }
 }
 

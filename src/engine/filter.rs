@@ -2,8 +2,8 @@
 //!
 //! Grammar (nom): `filter := cmp ("and" cmp)*`, `cmp := ident op literal`,
 //! `op := == | != | >= | <= | > | < | =~ | !~`, `literal := number | "string" | word`.
-//! `level`, `message`, `target` and `source` (or `app`) name the record's slots; other names
-//! its fields.
+//! `level` and `source` (or `app`) name the record's slots; other names its fields, else the
+//! slot that key fills (`msg`, `message`, `target`, `module`, `logger`, `ts`, `time`, `lvl`...).
 
 use kpid_parsers::{Record, Value};
 use nom::branch::alt;
@@ -150,26 +150,16 @@ impl Filter {
     }
 }
 
+/// The value a filter key reads: `level` and `source` name the slots, other keys a field, else
+/// the slot a key like `msg`, `module` or `ts` fills (see [`Record::lookup`]).
 fn slot<'r>(key: &[u8], source: &'r str, rec: &'r Record<'_>) -> Option<Value<'r>> {
     use std::borrow::Cow;
     match key {
         b"level" => rec
             .level
             .map(|l| Value::Str(Cow::Borrowed(l.as_str().as_bytes()))),
-        b"message" | b"msg" if rec.get(key).is_none() => {
-            rec.message.as_deref().map(|m| Value::Str(Cow::Borrowed(m)))
-        }
-        b"target" if rec.get(key).is_none() => {
-            rec.target.as_deref().map(|m| Value::Str(Cow::Borrowed(m)))
-        }
         b"source" | b"app" => Some(Value::Str(Cow::Borrowed(source.as_bytes()))),
-        _ => rec.get(key).map(|v| match v {
-            Value::Str(s) => Value::Str(Cow::Borrowed(s.as_ref())),
-            Value::Int(i) => Value::Int(*i),
-            Value::Float(f) => Value::Float(*f),
-            Value::Bool(b) => Value::Bool(*b),
-            Value::Duration(d) => Value::Duration(*d),
-        }),
+        _ => rec.lookup(key),
     }
 }
 

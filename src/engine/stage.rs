@@ -71,6 +71,7 @@ pub fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
 struct Engine {
     cfg: EngineConfig,
     publisher: Publisher,
+    app_counts: apps::Counts,
     rec: Record<'static>,
     fallback: Option<Box<dyn Parser>>,
     applied: HashMap<(u64, u64), (FileCheckpoint, u64)>,
@@ -112,6 +113,7 @@ pub fn spawn(
     let engine = Engine {
         cfg: store_cfg,
         publisher,
+        app_counts: apps::Counts::default(),
         rec: Record::new(),
         fallback: None,
         applied: HashMap::new(),
@@ -194,6 +196,7 @@ impl Engine {
             .publisher
             .publish(&mut self.cfg.store, kpi::now(), refresh);
         self.tx.send_replace(snap);
+        self.app_counts.flush(&self.cfg.socket);
     }
 
     fn ack(&mut self) {
@@ -222,7 +225,7 @@ impl Engine {
                 &mut self.rec,
                 &b.app,
                 &b.frames,
-                &self.cfg.socket,
+                &mut self.app_counts,
                 now,
             ),
         }

@@ -13,6 +13,7 @@ mod publish;
 mod series;
 pub mod sketch;
 mod store;
+pub mod units;
 pub mod view;
 
 pub use desc::{Desc, Limits, SeriesSpec};

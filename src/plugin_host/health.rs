@@ -57,10 +57,10 @@ impl HealthSection for PluginHost {
                 |p| Some(p.errors as f64),
             ),
             (
-                "kpid_plugin_ns_per_line",
+                "kpid_plugin_parse_seconds_per_line",
                 "gauge",
-                "mean nanoseconds per line in a plugin, boundary included",
-                |p| p.ns_per_line,
+                "mean seconds per line in a plugin, boundary included",
+                |p| p.ns_per_line.map(|ns| ns * 1e-9),
             ),
         ];
         for (name, kind, help, value) in metrics {

@@ -1,6 +1,6 @@
 // Headless Chromium check of the kpid dashboard.
 //
-//   node tests/browser/dashboard.mjs http://127.0.0.1:8050/ docs/screenshot.png
+//   node tests/browser/dashboard.mjs http://127.0.0.1:8050/ target/screenshots/dashboard.png
 //
 // Opens the dashboard, waits for the connection indicator to say "live", checks that cards,
 // charts, the health badge, the drops strip and the sources panel rendered, records every

@@ -72,6 +72,8 @@
     return [i === 0 ? grouped.format(b) : sig(b / 1024 ** i), units[i]];
   }
   function unitOf(k) {
+    // kpid sends base units (docs/api.md, "How a field name becomes a metric name"):
+    // s, bytes, %, /s, bytes/s, frames/s, °C...; names are the fallback for older feeds.
     const u = String(k.unit || "").trim();
     const l = u.toLowerCase();
     if (["s", "sec", "secs", "second", "seconds"].includes(l)) return "s";
@@ -79,10 +81,15 @@
     if (["us", "µs", "microsecond", "microseconds"].includes(l)) return "us";
     if (["ns", "nanosecond", "nanoseconds"].includes(l)) return "ns";
     if (["b", "by", "byte", "bytes"].includes(l)) return "bytes";
+    if (["bytes/s", "b/s"].includes(l)) return "bytes/s";
     if (["%", "percent", "pct"].includes(l)) return "%";
     if (["ratio", "fraction"].includes(l)) return "ratio";
+    if (["/s", "1/s", "per second", "hz"].includes(l)) return "/s";
+    if (l === "fps") return "frames/s";
     if (u && u !== "1") return u;
     const n = k.name || "";
+    if (/_bytes_per_second$/.test(n)) return "bytes/s";
+    if (/_per_second(_total)?$/.test(n)) return "/s";
     if (/_seconds(_total)?$/.test(n)) return "s";
     if (/(^|_)(ms|millis|milliseconds)(_|$)/.test(n)) return "ms";
     if (/_bytes(_total)?$/.test(n)) return "bytes";
@@ -92,7 +99,7 @@
     if (/_(mb|mib)$/.test(n)) return "MB";
     if (/_(gb|gib)$/.test(n)) return "GB";
     if (/_(temp|temperature|celsius)$/.test(n)) return "°C";
-    if (/_(fps)$/.test(n) || /^fps(_|$)/.test(n)) return "fps";
+    if (/_(fps)$/.test(n) || /^fps(_|$)/.test(n)) return "frames/s";
     return "";
   }
   // [number, unit] for a value in `unit`.
@@ -104,6 +111,12 @@
       case "us": return dur(v / 1e6);
       case "ns": return dur(v / 1e9);
       case "bytes": return bytes(v);
+      case "bytes/s": {
+        const [n, u] = bytes(v);
+        return [n, u + "/s"];
+      }
+      // Rates are not durations: 880 tokens/s shows "880 /s", never "14.7 min".
+      case "/s": return [num(v), "/s"];
       case "%": return [num(v), "%"];
       case "ratio": return [num(v * 100), "%"];
       default: return [num(v), unit];
@@ -691,7 +704,7 @@
     return measureCtx.measureText(String(text ?? "")).width;
   }
   function axisLabel(v, unit) {
-    if (["s", "ms", "us", "ns", "bytes", "%", "ratio"].includes(unit)) return fmt(v, unit);
+    if (["s", "ms", "us", "ns", "bytes", "bytes/s", "%", "ratio"].includes(unit)) return fmt(v, unit);
     return num(v);
   }
   const cssVar = (n) => getComputedStyle(document.documentElement).getPropertyValue(n).trim();

@@ -4,6 +4,7 @@
 //! from apps become `name{app,labels...}`. Each keeps a bounded cache per origin.
 
 use super::{obs, Cache};
+use crate::kpi::units::{self, FieldUnit};
 use crate::kpi::{sanitize_name, Kind, SeriesSpec, Store};
 use kpid_parsers::{Record, Value};
 use std::sync::Arc;
@@ -15,23 +16,25 @@ const CONVENTION: [(&str, Kind); 4] = [
     ("histogram.", Kind::Distribution),
 ];
 
-/// Guesses a unit from a field name's suffix (`latency_ms` → `ms`, `gpu_util` → `%`).
-pub fn unit_from_key(name: &str) -> &'static str {
-    let suffix = name.rsplit('_').next().unwrap_or("");
-    match suffix {
-        "ms" => "ms",
-        "us" => "us",
-        "ns" => "ns",
-        "s" | "sec" | "secs" | "seconds" => "s",
-        "bytes" => "bytes",
-        "kb" => "KB",
-        "mb" => "MB",
-        "gb" => "GB",
-        "pct" | "percent" | "util" | "utilization" => "%",
-        "c" | "celsius" => "°C",
-        _ if name.starts_with("fps") || suffix == "fps" => "fps",
-        _ => "",
+/// Name, unit and scale of the gauge a numeric field becomes (`units::for_field`; a value
+/// typed as a duration is already in seconds).
+pub(super) fn auto_gauge_unit(key: &[u8], v: &Value<'_>) -> FieldUnit {
+    let key = String::from_utf8_lossy(key);
+    if matches!(v, Value::Duration(_)) {
+        units::for_duration_field(&key)
+    } else {
+        units::for_field(&key)
     }
+}
+
+/// The exposed name of a KPI an app names: base units, counters ending in `_total`; an
+/// increment is only scaled (a counter's offset would add up).
+fn exposed(name: &str, kind: Kind) -> FieldUnit {
+    let mut e = units::for_kpi(name, kind);
+    if kind == Kind::Counter {
+        e.offset = 0.0;
+    }
+    e
 }
 
 /// Numeric fields of a line (not read by an explicit rule) → gauges `key{source}`.
@@ -48,29 +51,25 @@ pub(super) fn gauges(
         if !f.value.is_numeric() || consumed.iter().any(|c| *c == *f.key) {
             continue;
         }
-        let r = cache.gauges.get_or(&f.key, cap, || {
-            let mut name = String::new();
-            sanitize_name(&f.key, &mut name);
+        let (r, scale, offset) = cache.gauges.get_or(&f.key, cap, || {
+            // Exposed under a Prometheus name in base units: `latency_ms` → `latency_seconds`.
+            let exposed = auto_gauge_unit(&f.key, &f.value);
             let help = format!(
                 "numeric field `{}` of parsed lines",
                 String::from_utf8_lossy(&f.key)
             );
-            let unit = if matches!(f.value, Value::Duration(_)) {
-                "s"
-            } else {
-                unit_from_key(&name)
-            };
-            store.resolve(&SeriesSpec {
-                name: &name,
+            let r = store.resolve(&SeriesSpec {
+                name: &exposed.name,
                 labels: &[("source", source)],
                 kind: Kind::Gauge,
-                unit,
+                unit: exposed.unit,
                 help: &help,
                 buckets: None,
-            })
+            });
+            (r, exposed.scale, exposed.offset)
         });
         if let (Some(r), Some(v)) = (r, f.value.as_f64()) {
-            store.apply(r, crate::kpi::Obs::Set(v), now);
+            store.apply(r, crate::kpi::Obs::Set(v * scale + offset), now);
         }
     }
 }
@@ -97,20 +96,22 @@ pub(super) fn convention(
         let Some(v) = f.value.as_f64() else {
             continue; // a text value carries no number
         };
-        let r = cache.convention.get_or(&f.key, cap, || {
+        let (r, scale, offset) = cache.convention.get_or(&f.key, cap, || {
             let mut name = String::new();
             sanitize_name(&f.key[prefix.len()..], &mut name);
-            store.resolve(&SeriesSpec {
-                name: &name,
+            let exposed = exposed(&name, kind);
+            let r = store.resolve(&SeriesSpec {
+                name: &exposed.name,
                 labels: &[("app", app)],
                 kind,
-                unit: "",
+                unit: exposed.unit,
                 help: "from event fields (tracing metrics convention)",
                 buckets: None,
-            })
+            });
+            (r, exposed.scale, exposed.offset)
         });
         if let Some(r) = r {
-            store.apply(r, obs(kind, v), now);
+            store.apply(r, obs(kind, v * scale + offset), now);
         }
     }
 }
@@ -146,9 +147,10 @@ pub(super) fn metric(
         }
         key.push(0xff);
     }
-    let r = cache.metrics.get_or(key, cap, || {
+    let (r, scale, offset) = cache.metrics.get_or(key, cap, || {
         let mut name = String::new();
         sanitize_name(raw_name, &mut name);
+        let exposed = exposed(&name, kind);
         let mut keys: Vec<(String, String)> = Vec::new();
         for f in rec.fields.iter().skip(3) {
             let mut k = String::new();
@@ -163,16 +165,17 @@ pub(super) fn metric(
         }
         let mut labels: Vec<(&str, &str)> = vec![("app", app)];
         labels.extend(keys.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        store.resolve(&SeriesSpec {
-            name: &name,
+        let r = store.resolve(&SeriesSpec {
+            name: &exposed.name,
             labels: &labels,
             kind,
-            unit: "",
+            unit: exposed.unit,
             help: "explicit metric sample from an app",
             buckets: None,
-        })
+        });
+        (r, exposed.scale, exposed.offset)
     });
     if let Some(r) = r {
-        store.apply(r, obs(kind, v), now);
+        store.apply(r, obs(kind, v * scale + offset), now);
     }
 }

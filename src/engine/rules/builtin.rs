@@ -19,6 +19,7 @@ fn rule(
         input,
         field: field.map(|f| f.as_bytes().to_vec()),
         scale: 1.0,
+        offset: 0.0,
         unit: unit.into(),
         help: help.into(),
         labels: labels.iter().map(|l| (*l).to_owned()).collect(),

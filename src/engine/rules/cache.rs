@@ -52,7 +52,7 @@ mod tests {
 
     #[test]
     fn stops_growing_at_its_cap() {
-        let mut c = RefCache::default();
+        let mut c: RefCache = RefCache::default();
         let mut calls = 0;
         for i in 0..100u32 {
             c.get_or(&i.to_le_bytes(), 10, || {

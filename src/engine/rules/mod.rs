@@ -20,14 +20,12 @@ mod cache;
 
 use super::filter::{number, Filter};
 use crate::config::{Config, ConfigError, RuleInput, RuleKind};
+use crate::kpi::units;
 use crate::kpi::{sanitize_name, Kind, Limits, Obs, SeriesRef, SeriesSpec, Store};
 use cache::RefCache;
 use kpid_parsers::{Record, Value};
 use rustc_hash::FxHashMap;
-use std::io::Write;
 use std::sync::Arc;
-
-pub use auto::unit_from_key;
 
 const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "none"];
 
@@ -64,6 +62,7 @@ struct Rule {
     input: RecordKind,
     field: Option<Vec<u8>>,
     scale: f64,
+    offset: f64,
     unit: String,
     help: String,
     labels: Vec<String>,
@@ -77,9 +76,10 @@ struct Rule {
 struct Cache {
     lines: [Option<Option<SeriesRef>>; 6],
     errors: Option<Option<SeriesRef>>,
-    gauges: RefCache,
-    convention: RefCache,
-    metrics: RefCache,
+    /// Auto gauges by field key: the series and the unit conversion (scale, offset).
+    gauges: RefCache<(Option<SeriesRef>, f64, f64)>,
+    convention: RefCache<(Option<SeriesRef>, f64, f64)>,
+    metrics: RefCache<(Option<SeriesRef>, f64, f64)>,
     rules: Vec<RefCache>,
 }
 
@@ -111,21 +111,17 @@ pub struct Rules {
     key: Vec<u8>,
 }
 
-fn label_text(v: &Value<'_>) -> String {
-    match v {
-        Value::Str(s) => String::from_utf8_lossy(s).into_owned(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Duration(d) => format!("{d}s"),
-    }
-}
-
+/// A label's value for a new series: the field's text as written (`007`, `1.10`, `10ms`), or
+/// the text of the slot a key like `module`, `time`, `msg` fills (see [`Record::lookup`]).
 fn label_value(name: &str, source: &str, rec: &Record<'_>) -> String {
     match name {
         "source" | "app" => source.to_owned(),
         "level" => rec.level.map_or("none", |l| l.as_str()).to_owned(),
-        _ => rec.get(name.as_bytes()).map(label_text).unwrap_or_default(),
+        _ => {
+            let mut text = Vec::new();
+            rec.text_into(name.as_bytes(), &mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        }
     }
 }
 
@@ -214,16 +210,29 @@ impl Rules {
             if let (Some(f), RuleInput::Line) = (&r.field, r.input) {
                 consumed.push(f.as_bytes().to_vec());
             }
+            let kind = match r.kind {
+                RuleKind::Counter => Kind::Counter,
+                RuleKind::Gauge => Kind::Gauge,
+                RuleKind::Distribution => Kind::Distribution,
+            };
+            // Exposed under a Prometheus name in base units (`latency_ms` → `latency_seconds`,
+            // values × 0.001; counters end in `_total`): see `kpi::units`.
+            let exposed = units::for_rule(&name, kind, &r.unit);
             rules.push(Rule {
-                kind: match r.kind {
-                    RuleKind::Counter => Kind::Counter,
-                    RuleKind::Gauge => Kind::Gauge,
-                    RuleKind::Distribution => Kind::Distribution,
-                },
+                kind,
                 input: r.input.into(),
                 field: r.field.as_ref().map(|f| f.as_bytes().to_vec()),
-                scale: r.scale,
-                unit: r.unit.clone(),
+                scale: r.scale * exposed.scale,
+                offset: if kind == Kind::Counter {
+                    0.0
+                } else {
+                    exposed.offset
+                },
+                unit: if exposed.unit.is_empty() {
+                    r.unit.clone()
+                } else {
+                    exposed.unit.to_owned()
+                },
                 help: if r.help.is_empty() {
                     format!("rule {name}")
                 } else {
@@ -233,7 +242,7 @@ impl Rules {
                 filter,
                 source: r.source.clone(),
                 buckets,
-                name,
+                name: exposed.name,
             });
         }
         let mut by_input: [Vec<usize>; 5] = Default::default();
@@ -256,7 +265,8 @@ impl Rules {
 
     fn obs(rule: &Rule, rec: &Record<'_>) -> Option<Obs> {
         let v = match &rule.field {
-            Some(f) => number(rec.get(f)?)? * rule.scale,
+            // A field, else the slot a key like `ts` fills (see `Record::lookup`).
+            Some(f) => number(&rec.lookup(f)?)? * rule.scale + rule.offset,
             None => rule.scale,
         };
         Some(obs(rule.kind, v))
@@ -320,14 +330,10 @@ impl Rules {
                 match l.as_str() {
                     "source" | "app" => {}
                     "level" => self.key.push(li as u8),
-                    _ => match rec.get(l.as_bytes()) {
-                        Some(Value::Str(s)) => self.key.extend_from_slice(s),
-                        Some(Value::Int(i)) => {
-                            let _ = write!(self.key, "{i}");
-                        }
-                        Some(v) => self.key.extend_from_slice(label_text(v).as_bytes()),
-                        None => {}
-                    },
+                    // The same text as `label_value`, appended without allocating.
+                    _ => {
+                        rec.text_into(l.as_bytes(), &mut self.key);
+                    }
                 }
                 self.key.push(0xff);
             }
@@ -383,12 +389,11 @@ impl Rules {
         }];
         for f in &rec.fields {
             if self.auto_gauge(&f.key, &f.value) {
-                let mut name = String::new();
-                sanitize_name(&f.key, &mut name);
+                let exposed = auto::auto_gauge_unit(&f.key, &f.value);
                 if let Some(v) = f.value.as_f64() {
                     out.push(DrySample {
-                        id: format!("{name}{{source=\"{source}\"}}"),
-                        obs: Obs::Set(v),
+                        id: format!("{}{{source=\"{source}\"}}", exposed.name),
+                        obs: Obs::Set(exposed.apply(v)),
                     });
                 }
             }
@@ -419,5 +424,7 @@ impl Rules {
     }
 }
 
+#[cfg(test)]
+mod line_tests;
 #[cfg(test)]
 mod tests;

@@ -77,9 +77,9 @@ fn line_rules_do_not_see_app_records() {
         &span("x", 0.1, true),
         1.0,
     );
-    assert!(store.get("spans_seen").is_none());
+    assert!(store.get("spans_seen_total").is_none());
     rules.apply(&mut store, &app, RecordKind::Line, &Record::new(), 1.0);
-    assert_eq!(store.get("spans_seen").unwrap().1.total, 1.0);
+    assert_eq!(store.get("spans_seen_total").unwrap().1.total, 1.0);
 }
 
 #[test]
@@ -136,9 +136,24 @@ fn event_convention_fields_and_metrics_become_kpis() {
     e.level = Some(kpid_parsers::Level::Warn);
     e.push(&b"counter.requests"[..], Value::Int(3));
     e.push(&b"gauge.queue_depth"[..], Value::Float(7.0));
+    e.push(&b"histogram.latency_ms"[..], Value::Float(20.0));
     rules.apply(&mut store, &app, RecordKind::Event, &e, 1.0);
-    assert_eq!(store.get("requests{app=\"svc\"}").unwrap().1.total, 3.0);
-    assert_eq!(store.get("queue_depth{app=\"svc\"}").unwrap().1.last, 7.0);
+    let ids: Vec<&str> = store.iter().map(|(d, _)| d.id.as_str()).collect();
+    assert_eq!(
+        store.get("requests_total{app=\"svc\"}").map(|s| s.1.total),
+        Some(3.0),
+        "{ids:?}"
+    );
+    assert_eq!(
+        store.get("queue_depth{app=\"svc\"}").map(|s| s.1.last),
+        Some(7.0),
+        "{ids:?}"
+    );
+    // Names apps send follow the same conventions as the exposition: base units.
+    let (d, lat) = store
+        .get("latency_seconds{app=\"svc\"}")
+        .expect("latency in seconds");
+    assert_eq!((d.unit.as_str(), lat.sum), ("s", 0.02));
     assert_eq!(
         store
             .get("events_total{app=\"svc\",level=\"warn\"}")
