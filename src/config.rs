@@ -175,6 +175,31 @@ fn auto() -> String {
     "auto".into()
 }
 
+impl SourceConfig {
+    /// The `source` label of this source: its name (every source has one once the config is
+    /// [`Config::resolve`]d), else the file stem of its path (for a glob, its directory).
+    pub fn label(&self) -> std::borrow::Cow<'_, str> {
+        if let Some(n) = &self.name {
+            return n.as_str().into();
+        }
+        let stem = Path::new(&self.path)
+            .file_stem()
+            .and_then(|x| x.to_str())
+            .unwrap_or("log");
+        if stem.contains(['*', '?', '[']) {
+            Path::new(&self.path)
+                .parent()
+                .and_then(|p| p.file_name())
+                .and_then(|x| x.to_str())
+                .unwrap_or("logs")
+                .to_owned()
+                .into()
+        } else {
+            stem.to_owned().into()
+        }
+    }
+}
+
 /// Kind of an explicit rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -315,6 +340,33 @@ impl Config {
             }
         }
         Ok(cfg)
+    }
+
+    /// Gives every source its final name, once: unnamed ones take their file stem, suffixed
+    /// (`app_2`) when that name is taken; two sources given the same name are an error.
+    pub fn resolve(&mut self) -> Result<(), ConfigError> {
+        let mut taken: Vec<String> = Vec::new();
+        for s in self.sources.iter().filter_map(|s| s.name.as_ref()) {
+            if taken.contains(s) {
+                return Err(self.error_at(
+                    0,
+                    format!("two sources are named `{s}`: give each [[source]] its own `name`"),
+                ));
+            }
+            taken.push(s.clone());
+        }
+        for s in self.sources.iter_mut().filter(|s| s.name.is_none()) {
+            let base = s.label().into_owned();
+            let mut name = base.clone();
+            let mut n = 2;
+            while taken.contains(&name) {
+                name = format!("{base}_{n}");
+                n += 1;
+            }
+            taken.push(name.clone());
+            s.name = Some(name);
+        }
+        Ok(())
     }
 
     /// Two `[[source]]`s reading one file would give it two parsers, of which the daemon uses

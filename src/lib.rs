@@ -1,17 +1,23 @@
-//! kpid, the daemon: sources → parse → KPI store → server.
+//! kpid, the daemon: sources → engine → published snapshots → server.
 //!
-//! Each subsystem is a folder named after what flows through it: [`sources`] produce lines,
-//! [`parse`] turns lines into records and records into samples through rules, [`kpi`] keeps
-//! the series, [`server`] serves them over HTTP, WebSocket and Prometheus. [`daemon`]
-//! assembles them from a [`config::Config`]; [`state`] checkpoints offsets and counters.
+//! Each subsystem is a folder named after what flows through it: [`sources`] produce inputs
+//! (line batches from the tailer, app frames from the socket) onto one bounded channel; the
+//! [`engine`] is the one stage that parses lines, decodes frames, applies the rules to the KPI
+//! store (`kpi`, which it alone owns) and publishes snapshots; the server reads those and
+//! serves HTTP, WebSocket and Prometheus. The daemon assembles it all from the config; [`cmd`]
+//! holds the commands and their arguments; [`health`] is how each component reports itself.
+//! docs/architecture.md tells the whole flow.
+//!
+//! The public surface is what the binary and the integration tests use; the rest is private.
 
-pub mod cli;
-pub mod config;
-pub mod daemon;
+pub mod cmd;
+mod config;
+mod daemon;
 pub mod demo;
 pub mod engine;
-pub mod kpi;
+pub mod health;
+mod kpi;
 pub mod plugin_host;
-pub mod server;
+mod server;
 pub mod sources;
-pub mod state;
+mod state;

@@ -1,5 +1,5 @@
 use clap::Parser;
-use kpid::cli::{Cli, Cmd};
+use kpid::cmd::Cli;
 
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
@@ -21,14 +21,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let result = rt.block_on(async {
-        match cli.cmd {
-            Some(Cmd::Demo(d)) => kpid::demo::run(d).await,
-            Some(Cmd::Parse(a)) => kpid::plugin_host::cli::run_parse(&a),
-            Some(Cmd::Plugins(a)) => kpid::plugin_host::cli::run_plugins(&a),
-            None => kpid::daemon::run(cli.run).await,
-        }
-    });
+    let result = rt.block_on(kpid::cmd::main(cli));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -336,7 +336,7 @@ fn missing_directory_is_a_problem_not_a_crash() {
 
 #[test]
 fn health_section_shows_plugins_and_their_figures() {
-    use kpid::server::{HealthSection, Status};
+    use kpid::health::{HealthSection, Status};
     let dir = plugin_dir();
     cc_plugin("words.c", &dir.path().join("words.so"), &[]);
     let host = PluginHost::load_dir(dir.path());

@@ -1,21 +1,17 @@
 //! Assembles the daemon from its configuration: sources (tailer, socket) → one bounded
 //! channel → the engine (which owns the store) → what it publishes → server.
 
-mod config;
 mod wiring;
 
-pub use config::{build_config, source_name};
+use wiring::SocketSection;
 
-use config::default_state_dir;
-use wiring::{parsers, SocketSection};
-
-use crate::cli::RunArgs;
 use crate::config::Config;
 use crate::engine::rules::Rules;
 use crate::engine::{self, EngineConfig, EngineHandle, Published};
+use crate::health::HealthSection;
 use crate::kpi::{prom, Limits, Store};
 use crate::plugin_host::PluginHost;
-use crate::server::{self, AppState, HealthSection};
+use crate::server::{self, AppState};
 use crate::sources::socket::{self, default_socket_path, SocketConfig, SocketStats};
 use crate::sources::tail::{self, Checkpoints, TailConfig, TailSource};
 use crate::sources::SourcesHealth;
@@ -85,7 +81,7 @@ pub async fn start(
     if let Some(problem) = plugins.problem() {
         tracing::warn!("plugins: {problem}");
     }
-    let parsers = parsers(cfg, &plugins)?;
+    let parsers = crate::plugin_host::factory::parsers(cfg, &plugins)?;
     let mut sections = sections;
     if plugins.dir().is_some() {
         if !one_shot {
@@ -114,7 +110,7 @@ pub async fn start(
             .sources
             .iter()
             .map(|s| TailSource {
-                name: Arc::from(source_name(s)),
+                name: Arc::from(s.label()),
                 pattern: s.path.clone(),
             })
             .collect(),
@@ -223,29 +219,14 @@ pub async fn signal() {
     }
 }
 
-/// Runs the daemon until a signal.
-pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let cfg = build_config(&args)?;
-    if cfg.sources.is_empty() {
-        tracing::warn!("no source: give --log PATH or [[source]] in --config");
+/// `$XDG_STATE_HOME/kpid`, else `~/.local/state/kpid`, else `./state`.
+fn default_state_dir() -> std::path::PathBuf {
+    use std::path::PathBuf;
+    if let Some(x) = std::env::var_os("XDG_STATE_HOME") {
+        return PathBuf::from(x).join("kpid");
     }
-    let mode = Mode {
-        one_shot: args.one_shot,
-        no_state: args.no_state,
-        no_socket: args.no_socket,
-    };
-    let (running, server) = start(&cfg, mode, Vec::new(), signal()).await?;
-    match server {
-        None => {
-            print!("{}", running.finish_one_shot());
-        }
-        Some(server) => {
-            if let Some(a) = running.addr {
-                println!("kpid listening on http://{a}/");
-            }
-            server.await;
-            tokio::task::spawn_blocking(move || running.stop()).await?;
-        }
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".local/state/kpid"),
+        None => PathBuf::from("state"),
     }
-    Ok(())
 }

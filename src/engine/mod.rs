@@ -1,10 +1,10 @@
 //! The engine: the one stage that applies every input to the KPI store.
 //!
 //! Sources send [`Input`](crate::sources::Input)s down one bounded channel; the engine's
-//! thread parses line batches with each source's parser, decodes app frames ([`apps`]),
+//! thread parses line batches with each source's parser, decodes app frames (`apps`),
 //! runs every record through the [`rules`], and is the only writer of the
-//! [`Store`](crate::kpi::Store), which it owns outright (no lock). Readers (server, `/metrics`,
-//! later history and alerts) receive the immutable [`Snapshot`](crate::kpi::Snapshot)s it
+//! KPI store (`kpi::Store`), which it owns outright (no lock). Readers (server, `/metrics`,
+//! later history and alerts) receive the immutable snapshots it
 //! publishes ([`stage::Published`]); the tailer receives its acknowledgements (offsets applied,
 //! with the counter totals that include them) and writes its checkpoints from them.
 

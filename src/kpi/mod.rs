@@ -17,10 +17,9 @@ pub mod units;
 pub mod view;
 
 pub use desc::{Desc, Limits, SeriesSpec};
-pub use points::{Point, Points};
+pub use points::Point;
 pub use publish::{KpiView, Publisher, Snapshot};
-pub use series::{Bucket, BucketData, DistBucket, Series};
-pub use store::{SeriesRef, Store, StoreDrops};
+pub use store::{SeriesRef, Store};
 
 /// Window over which counter rates are computed, in seconds.
 pub const RATE_WINDOW_S: i64 = 10;

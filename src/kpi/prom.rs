@@ -75,11 +75,6 @@ pub fn exposed(desc: &Desc) -> FieldUnit {
     units::for_kpi(&desc.name, desc.kind)
 }
 
-/// Name a KPI has in the Prometheus exposition.
-pub fn prom_name(desc: &Desc) -> String {
-    exposed(desc).name
-}
-
 /// Appends every KPI in the Prometheus text format 0.0.4: counters as counters, gauges as
 /// gauges, distributions as summaries (quantiles over the last minute) or, when the rule
 /// gave fixed buckets, as histograms. Names and values follow [`exposed`]; when two KPIs

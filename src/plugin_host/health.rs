@@ -1,7 +1,7 @@
 //! The plugins' part of `/api/health` (`"plugins": [...]`) and of `/metrics`.
 
 use super::PluginHost;
-use crate::server::{HealthSection, Status};
+use crate::health::{HealthSection, Status};
 use std::fmt::Write;
 
 /// Reads one figure of a plugin.

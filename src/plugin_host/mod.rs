@@ -12,7 +12,7 @@
 //! file loads as a new version, and parsers made from the old one keep running on it.
 
 pub mod check;
-pub mod cli;
+pub mod factory;
 mod health;
 mod load;
 mod parser;

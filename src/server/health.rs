@@ -1,49 +1,10 @@
 //! `/api/health`: overall status, per-source state and every drop counter.
 
 use super::AppState;
+use crate::health::Status;
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
-
-/// Overall status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Status {
-    /// All good.
-    Ok,
-    /// Something was dropped, folded, truncated or rejected in the last minute.
-    Warn,
-    /// A source is failing.
-    Error,
-}
-
-impl Status {
-    /// Lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Ok => "ok",
-            Status::Warn => "warn",
-            Status::Error => "error",
-        }
-    }
-}
-
-/// A subsystem's part of `/api/health` and `/metrics`.
-pub trait HealthSection: Send + Sync {
-    /// Key in the health object (`socket`, `plugins`...).
-    fn name(&self) -> &'static str;
-    /// Its JSON.
-    fn snapshot(&self) -> Value;
-    /// Its worst status.
-    fn status(&self) -> Status {
-        Status::Ok
-    }
-    /// A number that grows whenever this section drops or rejects something.
-    fn losses(&self) -> u64 {
-        0
-    }
-    /// Its own lines of Prometheus exposition.
-    fn prometheus(&self, _out: &mut String) {}
-}
 
 /// Remembers when the loss total last grew.
 #[derive(Debug, Default)]

@@ -2,7 +2,7 @@
 //! exposition (`/metrics`) and the embedded dashboard (`/`), from one warp server.
 //!
 //! Subsystems that have something to show in `/api/health` (the socket source, plugins, ...)
-//! implement [`HealthSection`] and are handed to [`AppState`].
+//! implement [`HealthSection`](crate::health::HealthSection) and are handed to [`AppState`].
 
 mod api;
 mod assets;
@@ -10,7 +10,9 @@ mod health;
 mod prom;
 mod ws;
 
-pub use health::{health_json, HealthSection, Status};
+pub use health::health_json;
+
+use crate::health::HealthSection;
 pub use ws::pace;
 
 use crate::engine::Published;

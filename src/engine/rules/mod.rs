@@ -3,16 +3,16 @@
 //! Every record the engine applies goes through [`Rules::apply`], whatever it came from: a
 //! parsed log line, a span close, an event or a metric sample from an app. Each rule reads
 //! one [`RecordKind`]; the zero-config KPIs are built-in rules of the same engine
-//! ([`builtin`]): `log_lines_total{source,level}` and `log_parse_errors_total{source}` for
+//! (`builtin`): `log_lines_total{source,level}` and `log_parse_errors_total{source}` for
 //! lines, `span_total`, `span_duration_seconds` and `span_errors_total{app,span}` for spans,
 //! `events_total{app,level}` for events, `app_dropped_total{app,level}` for what apps report
-//! dropping; plus the automatic KPIs of [`auto`] (numeric fields of lines, the `counter.X` /
+//! dropping; plus the automatic KPIs of `auto` (numeric fields of lines, the `counter.X` /
 //! `gauge.X` / `histogram.X` fields of events, metric samples). Explicit `[[rule]]`s add
 //! counters, gauges and distributions with labels, a filter and a scale.
 //!
 //! Each origin (a source or an app) keeps bounded caches from label values to series, so the
 //! per-record path looks up bytes and allocates nothing once warm, and memory stays bounded
-//! whatever the input ([`cache`]).
+//! whatever the input (`cache`).
 
 mod auto;
 mod builtin;

@@ -1,108 +1,21 @@
-//! `kpid parse`, the test bench for a parser or a rule, and `kpid plugins`.
-//!
-//! `kpid parse` reads lines (stdin or a file), prints the record each yields and the KPI
-//! samples the rules would produce from it, then a summary of lines and errors per parser.
+//! `kpid parse`, the test bench for a parser or a rule: reads lines (stdin or a file), prints
+//! the record each yields and the KPI samples the rules would produce from it, then a summary
+//! of lines and errors and the parser's cost per line.
 
-use super::PluginHost;
+use super::ParseArgs;
 use crate::config::{Config, SourceConfig};
 use crate::engine::rules::Rules;
 use crate::kpi::Obs;
+use crate::plugin_host::factory::{host_for, make_parser, plugin_dir};
 use anyhow::Context;
-use kpid_parsers::{Parser, ParserOptions, Record, Value};
+use kpid_parsers::{Record, Value};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Options of `kpid parse`.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct ParseArgs {
-    /// Configuration file: its rules make the samples; its sources name parsers.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Parser: a built-in (auto, json, logfmt, regex, plain) or a plugin's name
-    /// [default: the config source's parser, else auto].
-    #[arg(long)]
-    pub parser: Option<String>,
-    /// Options string for a plugin parser.
-    #[arg(long)]
-    pub options: Option<String>,
-    /// Pattern for the regex parser.
-    #[arg(long)]
-    pub pattern: Option<String>,
-    /// Source name the samples are labelled with, or the config source to take the parser
-    /// from [default: the config's first source, else `stdin`].
-    #[arg(long)]
-    pub source: Option<String>,
-    /// Plugin directory [default: the config's `plugin_dir`].
-    #[arg(long, value_name = "DIR")]
-    pub plugin_dir: Option<PathBuf>,
-    /// Print only the summary.
-    #[arg(long)]
-    pub summary: bool,
-    /// File to read [default: stdin].
-    #[arg(value_name = "FILE")]
-    pub file: Option<PathBuf>,
-}
-
-/// Options of `kpid plugins`.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct PluginsArgs {
-    /// Plugin directory [default: the config's `plugin_dir`].
-    #[arg(long, value_name = "DIR")]
-    pub plugin_dir: Option<PathBuf>,
-    /// Configuration file naming the plugin directory.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-}
-
-/// The plugin directory, as the daemon picks it: `--plugin-dir`, else the config's
-/// `plugin_dir`, else none.
-fn plugin_dir(flag: Option<&Path>, cfg: Option<&Config>) -> Option<PathBuf> {
-    flag.map(Path::to_path_buf)
-        .or_else(|| cfg.and_then(|c| c.plugin_dir.clone()))
-}
-
-fn host_for(dir: Option<PathBuf>) -> PluginHost {
-    match dir {
-        Some(d) => PluginHost::load_dir(&d),
-        None => PluginHost::empty(),
-    }
-}
-
-/// Builds the parser called `name`: a built-in, else a plugin of `host`.
-pub fn make_parser(
-    host: &PluginHost,
-    name: &str,
-    options: &str,
-    pattern: Option<String>,
-) -> anyhow::Result<Box<dyn Parser>> {
-    match kpid_parsers::builtin(name, &ParserOptions { pattern }) {
-        Ok(p) => Ok(p),
-        Err(kpid_parsers::BuildError::Unknown(_)) => match host.make(name, options) {
-            Some(made) => Ok(made?),
-            None => {
-                let loaded: Vec<String> = host
-                    .list()
-                    .into_iter()
-                    .filter(|p| p.status == "loaded")
-                    .map(|p| p.name)
-                    .collect();
-                let dir = host
-                    .dir()
-                    .map_or("none".into(), |d| d.display().to_string());
-                anyhow::bail!(
-                    "unknown parser `{name}`: not built in (auto, json, logfmt, regex, plain) and no loaded plugin has that name (plugin directory: {dir}; plugins: {})",
-                    if loaded.is_empty() { "none".into() } else { loaded.join(", ") }
-                )
-            }
-        },
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// `kpid parse`: reads the file or stdin, line by line.
-pub fn run_parse(args: &ParseArgs) -> anyhow::Result<()> {
+pub fn run(args: &ParseArgs) -> anyhow::Result<()> {
     let input: Box<dyn BufRead> = match &args.file {
         Some(f) => Box::new(BufReader::with_capacity(
             1 << 20,
@@ -124,10 +37,7 @@ pub fn run_parse(args: &ParseArgs) -> anyhow::Result<()> {
 
 fn source_config<'c>(cfg: &'c Config, args: &ParseArgs) -> Option<&'c SourceConfig> {
     match &args.source {
-        Some(name) => cfg
-            .sources
-            .iter()
-            .find(|s| crate::daemon::source_name(s) == *name),
+        Some(name) => cfg.sources.iter().find(|s| s.label() == name.as_str()),
         None => cfg.sources.first(),
     }
 }
@@ -138,17 +48,18 @@ pub fn parse_to(
     mut input: impl BufRead,
     mut out: impl Write,
 ) -> anyhow::Result<()> {
-    let cfg = match &args.config {
+    let mut cfg = match &args.config {
         Some(path) => Config::load(path)?,
         // An empty file, so that the file's defaults apply (automatic gauges on).
         None => Config::parse(Path::new("<no config>"), "")?,
     };
+    cfg.resolve()?;
     let rules = Rules::new(&cfg, &crate::kpi::Limits::default())?;
     let host = host_for(plugin_dir(args.plugin_dir.as_deref(), Some(&cfg)));
     let src = source_config(&cfg, args);
     let source = match (&args.source, src) {
         (Some(s), _) => s.clone(),
-        (None, Some(s)) => crate::daemon::source_name(s),
+        (None, Some(s)) => s.label().into_owned(),
         (None, None) => match &args.file {
             Some(f) => f
                 .file_stem()
@@ -284,52 +195,4 @@ pub fn show_record(r: &Record<'_>) -> String {
     } else {
         parts.join(" ")
     }
-}
-
-/// `kpid plugins`: lists every plugin file with its ABI version, path and status.
-pub fn run_plugins(args: &PluginsArgs) -> anyhow::Result<()> {
-    let stdout = std::io::stdout();
-    list_to(args, stdout.lock())
-}
-
-/// `kpid plugins`, writing to `out`.
-pub fn list_to(args: &PluginsArgs, mut out: impl Write) -> anyhow::Result<()> {
-    let cfg = args.config.as_deref().map(Config::load).transpose()?;
-    let Some(dir) = plugin_dir(args.plugin_dir.as_deref(), cfg.as_ref()) else {
-        anyhow::bail!(
-            "no plugin directory: pass --plugin-dir DIR, or --config FILE with plugin_dir set"
-        );
-    };
-    let host = PluginHost::load_dir(&dir);
-    if let Some(problem) = host.problem() {
-        anyhow::bail!(problem);
-    }
-    let list = host.list();
-    writeln!(
-        out,
-        "plugin directory {} (kpid plugin ABI {})",
-        dir.display(),
-        kpid_plugin::abi::ABI_VERSION
-    )?;
-    if list.is_empty() {
-        writeln!(out, "no plugins (*.so files)")?;
-    }
-    for p in &list {
-        let abi = p.abi.map_or("-".into(), |a| a.to_string());
-        let version = if p.version.is_empty() {
-            "-"
-        } else {
-            &p.version
-        };
-        writeln!(
-            out,
-            "{:<16} {:<10} abi {:<3} {}  {}",
-            p.name,
-            version,
-            abi,
-            p.path.display(),
-            p.status
-        )?;
-    }
-    Ok(())
 }

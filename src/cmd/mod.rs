@@ -1,7 +1,27 @@
-//! Command-line arguments.
+//! The commands, and every command-line argument in one place: `kpid` (run the daemon),
+//! `kpid demo`, `kpid parse`, `kpid plugins`.
+
+mod demo;
+mod parse;
+mod plugins;
+mod run;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+
+pub use parse::parse_to;
+pub use plugins::list_to;
+pub use run::config_from;
+
+/// Runs the command line: a subcommand, or the daemon.
+pub async fn main(cli: Cli) -> anyhow::Result<()> {
+    match cli.cmd {
+        Some(Cmd::Demo(d)) => demo::run(d).await,
+        Some(Cmd::Parse(a)) => parse::run(&a),
+        Some(Cmd::Plugins(a)) => plugins::run(&a),
+        None => run::run(cli.run).await,
+    }
+}
 
 /// kpid: live KPIs from what your pipeline says about itself.
 #[derive(Debug, Parser)]
@@ -21,9 +41,9 @@ pub enum Cmd {
     /// Run a simulated inference pipeline and kpid on its log, with the dashboard.
     Demo(DemoArgs),
     /// Print the record and KPI samples each line of stdin (or FILE) yields, then a summary.
-    Parse(crate::plugin_host::cli::ParseArgs),
+    Parse(ParseArgs),
     /// List parser plugins with their ABI version, path and status.
-    Plugins(crate::plugin_host::cli::PluginsArgs),
+    Plugins(PluginsArgs),
 }
 
 /// Options of the daemon.
@@ -88,4 +108,46 @@ pub struct DemoArgs {
     /// Most frequent WebSocket push.
     #[arg(long, value_parser = crate::config::parse_duration, default_value = "1s")]
     pub interval: std::time::Duration,
+}
+
+/// Options of `kpid parse`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ParseArgs {
+    /// Configuration file: its rules make the samples; its sources name parsers.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Parser: a built-in (auto, json, logfmt, regex, plain) or a plugin's name
+    /// [default: the config source's parser, else auto].
+    #[arg(long)]
+    pub parser: Option<String>,
+    /// Options string for a plugin parser.
+    #[arg(long)]
+    pub options: Option<String>,
+    /// Pattern for the regex parser.
+    #[arg(long)]
+    pub pattern: Option<String>,
+    /// Source name the samples are labelled with, or the config source to take the parser
+    /// from [default: the config's first source, else `stdin`].
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Plugin directory [default: the config's `plugin_dir`].
+    #[arg(long, value_name = "DIR")]
+    pub plugin_dir: Option<PathBuf>,
+    /// Print only the summary.
+    #[arg(long)]
+    pub summary: bool,
+    /// File to read [default: stdin].
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// Options of `kpid plugins`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PluginsArgs {
+    /// Plugin directory [default: the config's `plugin_dir`].
+    #[arg(long, value_name = "DIR")]
+    pub plugin_dir: Option<PathBuf>,
+    /// Configuration file naming the plugin directory.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
