@@ -1,5 +1,6 @@
 use super::*;
 use crate::config::Config;
+use crate::kpi::Limits;
 use std::borrow::Cow;
 use std::path::Path;
 

@@ -2,10 +2,16 @@
 //!
 //! Every table rejects unknown fields; errors name the file, the line and the field.
 
+mod duration;
+mod sections;
+
+pub use duration::{parse_duration, Dur};
+pub use sections::{
+    RuleConfig, RuleInput, RuleKind, ServerConfig, SourceConfig, StoreConfig, TailSettings,
+};
+
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-use toml::Spanned;
 
 /// A configuration error: the file, the line and what is wrong.
 #[derive(Debug, thiserror::Error)]
@@ -28,241 +34,6 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
-}
-
-/// A duration written as `"250ms"`, `"1s"`, `"5m"`, `"1h"`, `"30d"` (or a number of seconds).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Dur(pub Duration);
-
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            N(f64),
-            S(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::N(n) if n >= 0.0 && n.is_finite() => Ok(Dur(Duration::from_secs_f64(n))),
-            Raw::N(n) => Err(serde::de::Error::custom(format!("invalid duration {n}"))),
-            Raw::S(s) => parse_duration(&s)
-                .map(Dur)
-                .map_err(serde::de::Error::custom),
-        }
-    }
-}
-
-/// Parses `250ms`, `1.5s`, `5m`, `1h`, `30d`, `100us`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration `{s}` (examples: 250ms, 1s, 5m, 1h)"))?;
-    let mult = match unit.trim() {
-        "us" | "µs" => 1e-6,
-        "ms" => 1e-3,
-        "" | "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "d" => 86400.0,
-        u => {
-            return Err(format!(
-                "invalid duration unit `{u}` in `{s}` (use us, ms, s, m, h, d)"
-            ))
-        }
-    };
-    Ok(Duration::from_secs_f64(n * mult))
-}
-
-/// `[server]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ServerConfig {
-    /// Address to bind (default 127.0.0.1).
-    pub host: String,
-    /// Port (default 8050).
-    pub port: u16,
-    /// Most frequent WebSocket push (default 1 s).
-    pub interval: Dur,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            host: "127.0.0.1".into(),
-            port: 8050,
-            interval: Dur(Duration::from_secs(1)),
-        }
-    }
-}
-
-/// `[store]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StoreConfig {
-    /// Live window kept in memory (default 1h).
-    pub window: Dur,
-    /// Bucket width (default 1s; whole seconds).
-    pub bucket: Dur,
-    /// Most series (default 10000).
-    pub max_series: usize,
-    /// Most label sets per KPI name before folding into `other` (default 200).
-    pub max_label_sets: usize,
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        StoreConfig {
-            window: Dur(Duration::from_secs(3600)),
-            bucket: Dur(Duration::from_secs(1)),
-            max_series: 10_000,
-            max_label_sets: 200,
-        }
-    }
-}
-
-/// `[tail]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TailSettings {
-    /// Longest line kept (default 64 KiB); longer ones are discarded and counted.
-    pub max_line_bytes: usize,
-    /// How long a last line without newline is held (default 1s).
-    pub partial_flush: Dur,
-    /// Stat poll backstop (default 250ms).
-    pub poll_interval: Dur,
-    /// Read files present at startup from their beginning (default: from their end).
-    pub from_start: bool,
-    /// How often offsets and counter totals are checkpointed (default 1s).
-    pub checkpoint_interval: Dur,
-}
-
-impl Default for TailSettings {
-    fn default() -> Self {
-        TailSettings {
-            max_line_bytes: 64 * 1024,
-            partial_flush: Dur(Duration::from_secs(1)),
-            poll_interval: Dur(Duration::from_millis(250)),
-            from_start: false,
-            checkpoint_interval: Dur(Duration::from_secs(1)),
-        }
-    }
-}
-
-/// `[[source]]`: a file or glob to tail and the parser for its lines.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SourceConfig {
-    /// Name (the `source` label); default: the file stem.
-    pub name: Option<String>,
-    /// Path or glob.
-    pub path: String,
-    /// Parser: `auto` (default), `json`, `logfmt`, `regex`, `plain`, or a plugin's name.
-    #[serde(default = "auto")]
-    pub parser: String,
-    /// Pattern for the `regex` parser.
-    pub pattern: Option<Spanned<String>>,
-    /// Options string passed to a plugin parser.
-    #[serde(default)]
-    pub options: String,
-}
-
-fn auto() -> String {
-    "auto".into()
-}
-
-impl SourceConfig {
-    /// The `source` label of this source: its name (every source has one once the config is
-    /// [`Config::resolve`]d), else the file stem of its path (for a glob, its directory).
-    pub fn label(&self) -> std::borrow::Cow<'_, str> {
-        if let Some(n) = &self.name {
-            return n.as_str().into();
-        }
-        let stem = Path::new(&self.path)
-            .file_stem()
-            .and_then(|x| x.to_str())
-            .unwrap_or("log");
-        if stem.contains(['*', '?', '[']) {
-            Path::new(&self.path)
-                .parent()
-                .and_then(|p| p.file_name())
-                .and_then(|x| x.to_str())
-                .unwrap_or("logs")
-                .to_owned()
-                .into()
-        } else {
-            stem.to_owned().into()
-        }
-    }
-}
-
-/// Kind of an explicit rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RuleKind {
-    /// Adds 1 per matching record, or the field's value.
-    Counter,
-    /// Sets the field's value.
-    Gauge,
-    /// Observes the field's value.
-    Distribution,
-}
-
-/// What records a rule reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RuleInput {
-    /// Parsed log lines (the default).
-    #[default]
-    Line,
-    /// Span closes from apps: fields `span` (name), `duration` (seconds), `error`, `parent`
-    /// and the span's own fields.
-    Span,
-    /// Events from apps: their fields, `span` (the span they happened in).
-    Event,
-    /// Metric samples from apps: `name`, `value` and their labels as fields.
-    Metric,
-}
-
-/// `[[rule]]`: an explicit KPI.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleConfig {
-    /// KPI name.
-    pub name: Spanned<String>,
-    /// Kind.
-    pub kind: RuleKind,
-    /// Records it reads: `line` (default), `span`, `event` or `metric`.
-    #[serde(default)]
-    pub input: RuleInput,
-    /// Field read (required for gauges and distributions).
-    pub field: Option<String>,
-    /// Multiplier applied to the field (e.g. 0.001 for ms → s).
-    #[serde(default = "one")]
-    pub scale: f64,
-    /// Unit shown on the dashboard.
-    #[serde(default)]
-    pub unit: String,
-    /// Help text.
-    #[serde(default)]
-    pub help: String,
-    /// Fields whose values become labels (`source` and `level` are always available).
-    #[serde(default)]
-    pub labels: Vec<String>,
-    /// Only records matching this filter count, e.g. `status >= 500 and method == "GET"`.
-    pub filter: Option<Spanned<String>>,
-    /// Only records from this source (for app records: this app).
-    pub source: Option<String>,
-    /// Fixed histogram bucket bounds (distributions; exposed as a Prometheus histogram).
-    pub buckets: Option<Spanned<Vec<f64>>>,
-}
-
-fn one() -> f64 {
-    1.0
 }
 
 /// The whole file.
@@ -375,7 +146,7 @@ impl Config {
     fn check_source_paths(&self, text: &str) -> Result<(), ConfigError> {
         #[derive(Deserialize)]
         struct At {
-            path: Spanned<String>,
+            path: toml::Spanned<String>,
         }
         #[derive(Deserialize)]
         struct Spans {
@@ -479,6 +250,7 @@ fn line_of(text: &str, pos: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn unknown_field_names_file_line_and_field() {

@@ -1,0 +1,194 @@
+//! The tables of the config file: `[server]`, `[store]`, `[tail]`, `[[source]]`, `[[rule]]`.
+
+use super::Dur;
+use serde::Deserialize;
+use std::path::Path;
+use std::time::Duration;
+use toml::Spanned;
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to bind (default 127.0.0.1).
+    pub host: String,
+    /// Port (default 8050).
+    pub port: u16,
+    /// Most frequent WebSocket push (default 1 s).
+    pub interval: Dur,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: "127.0.0.1".into(),
+            port: 8050,
+            interval: Dur(Duration::from_secs(1)),
+        }
+    }
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Live window kept in memory (default 1h).
+    pub window: Dur,
+    /// Bucket width (default 1s; whole seconds).
+    pub bucket: Dur,
+    /// Most series (default 10000).
+    pub max_series: usize,
+    /// Most label sets per KPI name before folding into `other` (default 200).
+    pub max_label_sets: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            window: Dur(Duration::from_secs(3600)),
+            bucket: Dur(Duration::from_secs(1)),
+            max_series: 10_000,
+            max_label_sets: 200,
+        }
+    }
+}
+
+/// `[tail]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TailSettings {
+    /// Longest line kept (default 64 KiB); longer ones are discarded and counted.
+    pub max_line_bytes: usize,
+    /// How long a last line without newline is held (default 1s).
+    pub partial_flush: Dur,
+    /// Stat poll backstop (default 250ms).
+    pub poll_interval: Dur,
+    /// Read files present at startup from their beginning (default: from their end).
+    pub from_start: bool,
+    /// How often offsets and counter totals are checkpointed (default 1s).
+    pub checkpoint_interval: Dur,
+}
+
+impl Default for TailSettings {
+    fn default() -> Self {
+        TailSettings {
+            max_line_bytes: 64 * 1024,
+            partial_flush: Dur(Duration::from_secs(1)),
+            poll_interval: Dur(Duration::from_millis(250)),
+            from_start: false,
+            checkpoint_interval: Dur(Duration::from_secs(1)),
+        }
+    }
+}
+
+/// `[[source]]`: a file or glob to tail and the parser for its lines.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Name (the `source` label); default: the file stem.
+    pub name: Option<String>,
+    /// Path or glob.
+    pub path: String,
+    /// Parser: `auto` (default), `json`, `logfmt`, `regex`, `plain`, or a plugin's name.
+    #[serde(default = "auto")]
+    pub parser: String,
+    /// Pattern for the `regex` parser.
+    pub pattern: Option<Spanned<String>>,
+    /// Options string passed to a plugin parser.
+    #[serde(default)]
+    pub options: String,
+}
+
+fn auto() -> String {
+    "auto".into()
+}
+
+impl SourceConfig {
+    /// The `source` label of this source: its name (every source has one once the config is
+    /// [`Config::resolve`]d), else the file stem of its path (for a glob, its directory).
+    pub fn label(&self) -> std::borrow::Cow<'_, str> {
+        if let Some(n) = &self.name {
+            return n.as_str().into();
+        }
+        let stem = Path::new(&self.path)
+            .file_stem()
+            .and_then(|x| x.to_str())
+            .unwrap_or("log");
+        if stem.contains(['*', '?', '[']) {
+            Path::new(&self.path)
+                .parent()
+                .and_then(|p| p.file_name())
+                .and_then(|x| x.to_str())
+                .unwrap_or("logs")
+                .to_owned()
+                .into()
+        } else {
+            stem.to_owned().into()
+        }
+    }
+}
+
+/// Kind of an explicit rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleKind {
+    /// Adds 1 per matching record, or the field's value.
+    Counter,
+    /// Sets the field's value.
+    Gauge,
+    /// Observes the field's value.
+    Distribution,
+}
+
+/// What records a rule reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleInput {
+    /// Parsed log lines (the default).
+    #[default]
+    Line,
+    /// Span closes from apps: fields `span` (name), `duration` (seconds), `error`, `parent`
+    /// and the span's own fields.
+    Span,
+    /// Events from apps: their fields, `span` (the span they happened in).
+    Event,
+    /// Metric samples from apps: `name`, `value` and their labels as fields.
+    Metric,
+}
+
+/// `[[rule]]`: an explicit KPI.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// KPI name.
+    pub name: Spanned<String>,
+    /// Kind.
+    pub kind: RuleKind,
+    /// Records it reads: `line` (default), `span`, `event` or `metric`.
+    #[serde(default)]
+    pub input: RuleInput,
+    /// Field read (required for gauges and distributions).
+    pub field: Option<String>,
+    /// Multiplier applied to the field (e.g. 0.001 for ms → s).
+    #[serde(default = "one")]
+    pub scale: f64,
+    /// Unit shown on the dashboard.
+    #[serde(default)]
+    pub unit: String,
+    /// Help text.
+    #[serde(default)]
+    pub help: String,
+    /// Fields whose values become labels (`source` and `level` are always available).
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Only records matching this filter count, e.g. `status >= 500 and method == "GET"`.
+    pub filter: Option<Spanned<String>>,
+    /// Only records from this source (for app records: this app).
+    pub source: Option<String>,
+    /// Fixed histogram bucket bounds (distributions; exposed as a Prometheus histogram).
+    pub buckets: Option<Spanned<Vec<f64>>>,
+}
+
+fn one() -> f64 {
+    1.0
+}
