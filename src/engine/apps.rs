@@ -86,12 +86,13 @@ pub(super) fn apply(
     now: f64,
 ) {
     let mut rest = frames;
+    let span_fields = rules.wants_fields(RecordKind::Span);
     while let Ok(Some((ty, body, used))) = wire::split_frame(rest, usize::MAX) {
         rest = &rest[used..];
         c.frames += 1;
         let mut r = std::mem::take(rec).recycle();
         let kind = match FrameType::from_u8(ty) {
-            Some(FrameType::Span) => span(&mut r, body).map(|()| {
+            Some(FrameType::Span) => span(&mut r, body, span_fields).map(|()| {
                 c.spans += 1;
                 RecordKind::Span
             }),
@@ -131,7 +132,8 @@ pub(super) fn apply(
     }
 }
 
-fn span<'a>(r: &mut Record<'a>, body: &'a [u8]) -> Result<(), Option<()>> {
+/// A span close as a record; its own fields only when a rule reads them (`with_fields`).
+fn span<'a>(r: &mut Record<'a>, body: &'a [u8], with_fields: bool) -> Result<(), Option<()>> {
     let s = wire::decode_span(body).map_err(|_| Some(()))?;
     r.level = Some(level(s.level));
     r.target = Some(Cow::Borrowed(s.target.as_bytes()));
@@ -148,8 +150,10 @@ fn span<'a>(r: &mut Record<'a>, body: &'a [u8]) -> Result<(), Option<()>> {
             Value::Str(Cow::Borrowed(s.parent.as_bytes())),
         );
     }
-    for (k, v) in s.fields {
-        r.push(k.as_bytes(), value(v));
+    if with_fields {
+        for (k, v) in s.fields {
+            r.push(k.as_bytes(), value(v));
+        }
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 use super::{RecordKind, Rule};
 use crate::kpi::{Kind, SeriesSpec};
+use std::sync::Arc;
 
 fn rule(
     name: &str,
@@ -11,7 +12,7 @@ fn rule(
     field: Option<&str>,
     unit: &str,
     help: &str,
-    labels: [&str; 2],
+    labels: &Arc<[String]>,
 ) -> Rule {
     Rule {
         name: name.into(),
@@ -22,7 +23,7 @@ fn rule(
         offset: 0.0,
         unit: unit.into(),
         help: help.into(),
-        labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+        labels: labels.clone(),
         filter: None,
         source: None,
         buckets: None,
@@ -33,8 +34,8 @@ fn rule(
 pub(super) fn rules() -> Vec<Rule> {
     use Kind::{Counter, Distribution};
     use RecordKind::{Drops, Event, Span};
-    let span = ["app", "span"];
-    let level = ["app", "level"];
+    let names = |l: [&str; 2]| -> Arc<[String]> { l.iter().map(|s| (*s).to_owned()).collect() };
+    let (span, level) = (&names(["app", "span"]), &names(["app", "level"]));
     vec![
         rule("span_total", Counter, Span, None, "", "spans closed", span),
         rule(

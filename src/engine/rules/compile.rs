@@ -4,7 +4,6 @@ use super::{builtin, Rule, Rules};
 use crate::config::{Config, ConfigError, RuleInput, RuleKind};
 use crate::engine::filter::Filter;
 use crate::kpi::{sanitize_name, units, Kind, Limits};
-use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 impl Rules {
@@ -79,12 +78,16 @@ impl Rules {
                 } else {
                     r.help.clone()
                 },
-                labels: r.labels.clone(),
+                labels: r.labels.clone().into(),
                 filter,
                 source: r.source.clone(),
                 buckets,
                 name: exposed.name,
             });
+        }
+        let mut user_rules = [false; 5];
+        for r in &rules[builtin::rules().len()..] {
+            user_rules[r.input as usize] = true;
         }
         let mut by_input: [Vec<usize>; 5] = Default::default();
         for (i, r) in rules.iter().enumerate() {
@@ -95,11 +98,11 @@ impl Rules {
             by_input,
             auto_gauges: cfg.auto_gauges,
             consumed,
-            caches: FxHashMap::default(),
+            caches: Default::default(),
+            user_rules,
             // Past its name's label-set cap every new value folds into one `other` series.
             rule_cap: limits.max_label_sets + 1,
             auto_cap: limits.max_series,
-            cache_resets: 0,
             key: Vec::new(),
         })
     }

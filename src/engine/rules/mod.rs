@@ -68,7 +68,8 @@ struct Rule {
     offset: f64,
     unit: String,
     help: String,
-    labels: Vec<String>,
+    /// Label names; rules that share them share the one allocation (see the key reuse).
+    labels: Arc<[String]>,
     filter: Option<Filter>,
     source: Option<String>,
     buckets: Option<Arc<[f64]>>,
@@ -96,12 +97,12 @@ pub struct Rules {
     by_input: [Vec<usize>; 5],
     auto_gauges: bool,
     consumed: Vec<Vec<u8>>,
-    caches: FxHashMap<Arc<str>, Cache>,
+    caches: Origins,
     /// Cache caps, from the store's caps.
     rule_cap: usize,
     auto_cap: usize,
-    /// Times the origin caches were dropped for being too many.
-    pub cache_resets: u64,
+    /// Per kind: does a `[[rule]]` of the user read it (then records carry every field)?
+    user_rules: [bool; 5],
     key: Vec<u8>,
 }
 
@@ -127,25 +128,65 @@ fn obs(kind: Kind, v: f64) -> Obs {
     }
 }
 
-fn cache_of<'c>(
-    caches: &'c mut FxHashMap<Arc<str>, Cache>,
-    resets: &mut u64,
-    origin: &Arc<str>,
-    nrules: usize,
-) -> &'c mut Cache {
-    // Looked up by `&str` first: no reference-count traffic on the per-record path.
-    if !caches.contains_key(&**origin) {
-        if caches.len() >= MAX_ORIGINS {
-            caches.clear();
-            *resets += 1;
+/// The caches of every origin, and which one was used last: the records of a batch share
+/// their origin's `Arc`, so most records find their cache by pointer, without hashing.
+#[derive(Debug, Default)]
+struct Origins {
+    index: FxHashMap<Arc<str>, usize>,
+    caches: Vec<(Arc<str>, Cache)>,
+    last: usize,
+    /// Times the caches were dropped for there being too many origins.
+    resets: u64,
+}
+
+impl Origins {
+    fn of(&mut self, origin: &Arc<str>, nrules: usize) -> &mut Cache {
+        let hit = self
+            .caches
+            .get(self.last)
+            .is_some_and(|(o, _)| Arc::ptr_eq(o, origin));
+        if !hit {
+            self.last = match self.index.get(&**origin) {
+                Some(&i) => i,
+                None => {
+                    if self.caches.len() >= MAX_ORIGINS {
+                        self.caches.clear();
+                        self.index.clear();
+                        self.resets += 1;
+                    }
+                    let cache = Cache {
+                        rules: (0..nrules).map(|_| RefCache::default()).collect(),
+                        ..Cache::default()
+                    };
+                    self.caches.push((origin.clone(), cache));
+                    self.index.insert(origin.clone(), self.caches.len() - 1);
+                    self.caches.len() - 1
+                }
+            };
         }
-        let cache = Cache {
-            rules: (0..nrules).map(|_| RefCache::default()).collect(),
-            ..Cache::default()
-        };
-        caches.insert(origin.clone(), cache);
+        &mut self.caches[self.last].1
     }
-    caches.get_mut(&**origin).expect("just inserted")
+}
+
+/// Resolves the series of `rule` for the label values of `rec`.
+fn resolve(store: &mut Store, rule: &Rule, origin: &str, rec: &Record<'_>) -> Option<SeriesRef> {
+    let values: Vec<(String, String)> = rule
+        .labels
+        .iter()
+        .map(|l| (l.clone(), label_value(l, origin, rec)))
+        .collect();
+    let labels: Vec<(&str, &str)> = values
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    store.resolve(&SeriesSpec {
+        name: &rule.name,
+        labels: &labels,
+        kind: rule.kind,
+        unit: &rule.unit,
+        help: &rule.help,
+        buckets: rule.buckets.as_ref(),
+    })
 }
 
 /// Adds 1 to the series in `slot`, resolving it from `spec` the first time.
@@ -175,6 +216,12 @@ impl Rules {
             && rule.filter.as_ref().is_none_or(|f| f.matches(origin, rec))
     }
 
+    /// True when every field of a record of `kind` matters: a `[[rule]]` of the user reads
+    /// that kind (the built-in rules of spans read only `span`, `duration` and `error`).
+    pub fn wants_fields(&self, kind: RecordKind) -> bool {
+        self.user_rules[kind as usize]
+    }
+
     fn auto_gauge(&self, key: &[u8], v: &Value<'_>) -> bool {
         self.auto_gauges && v.is_numeric() && !self.consumed.iter().any(|c| c == key)
     }
@@ -188,8 +235,7 @@ impl Rules {
         rec: &Record<'_>,
         now: f64,
     ) {
-        let nrules = self.rules.len();
-        let cache = cache_of(&mut self.caches, &mut self.cache_resets, origin, nrules);
+        let cache = self.caches.of(origin, self.rules.len());
         let li = rec.level.map_or(5, |l| l as usize);
         match kind {
             RecordKind::Line => {
@@ -215,6 +261,8 @@ impl Rules {
             }
             RecordKind::Span | RecordKind::Drops => {}
         }
+        // The rule whose labels the key in `self.key` was built from, for this record.
+        let mut keyed: Option<usize> = None;
         for &i in &self.by_input[kind as usize] {
             let rule = &self.rules[i];
             if !Self::applies(rule, origin, rec) {
@@ -223,36 +271,24 @@ impl Rules {
             let Some(obs) = Self::obs(rule, rec) else {
                 continue;
             };
-            self.key.clear();
-            for l in &rule.labels {
-                match l.as_str() {
-                    "source" | "app" => {}
-                    "level" => self.key.push(li as u8),
-                    // The same text as `label_value`, appended without allocating.
-                    _ => {
-                        rec.text_into(l.as_bytes(), &mut self.key);
+            // Rules with the labels of the rule before (the built-in span rules) share its key.
+            if !keyed.is_some_and(|k| Arc::ptr_eq(&self.rules[k].labels, &rule.labels)) {
+                keyed = Some(i);
+                self.key.clear();
+                for l in rule.labels.iter() {
+                    match l.as_str() {
+                        "source" | "app" => {}
+                        "level" => self.key.push(li as u8),
+                        // The same text as `label_value`, appended without allocating.
+                        _ => {
+                            rec.text_into(l.as_bytes(), &mut self.key);
+                        }
                     }
+                    self.key.push(0xff);
                 }
-                self.key.push(0xff);
             }
             let r = cache.rules[i].get_or(&self.key, self.rule_cap, || {
-                let values: Vec<(String, String)> = rule
-                    .labels
-                    .iter()
-                    .map(|l| (l.clone(), label_value(l, origin, rec)))
-                    .collect();
-                let labels: Vec<(&str, &str)> = values
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-                store.resolve(&SeriesSpec {
-                    name: &rule.name,
-                    labels: &labels,
-                    kind: rule.kind,
-                    unit: &rule.unit,
-                    help: &rule.help,
-                    buckets: rule.buckets.as_ref(),
-                })
+                resolve(store, rule, origin, rec)
             });
             if let Some(r) = r {
                 store.apply(r, obs, now);
@@ -263,8 +299,7 @@ impl Rules {
     /// Counts a line the parser of `source` rejected: in `log_lines_total` (level `none`) and
     /// `log_parse_errors_total`. No other rule sees it: a rejected line has no fields.
     pub fn parse_error(&mut self, store: &mut Store, source: &Arc<str>, now: f64) {
-        let nrules = self.rules.len();
-        let cache = cache_of(&mut self.caches, &mut self.cache_resets, source, nrules);
+        let cache = self.caches.of(source, self.rules.len());
         let labels = [("source", &**source), ("level", LEVELS[5])];
         count_one(store, &mut cache.lines[5], &builtin::lines(&labels), now);
         let labels = [("source", &**source)];

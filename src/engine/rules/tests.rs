@@ -106,7 +106,7 @@ fn caches_stay_bounded_under_a_cardinality_bomb() {
         r.push(&b"user"[..], Value::Str(Cow::Borrowed(user.as_bytes())));
         rules.apply(&mut store, &src, RecordKind::Line, &r, 1.0);
     }
-    let cache = &rules.caches[&*src];
+    let cache = rules.caches.of(&src, 0);
     assert!(
         cache.gauges.len() <= limits.max_series,
         "{}",
