@@ -16,7 +16,7 @@ use crate::parse::stage::{self, StageConfig};
 use crate::plugin_host::PluginHost;
 use crate::server::{self, AppState, HealthSection};
 use crate::sources::socket::{self, default_socket_path, SocketConfig, SocketStats};
-use crate::sources::tail::{self, TailConfig, TailSource};
+use crate::sources::tail::{self, Checkpoints, TailConfig, TailSource};
 use crate::sources::SourcesHealth;
 use crate::state::{restore_counters, StateDir};
 use anyhow::Context;
@@ -103,6 +103,9 @@ pub async fn start(
         None => Default::default(),
     };
     restore_counters(&mut store.lock(), &checkpoint.counters);
+    // The tailer owns the checkpoint (offsets of every file it opens); the parse stage
+    // acknowledges what it applied, with the counter totals that include it.
+    let checkpoints = Checkpoints::new(state, checkpoint);
     let health = SourcesHealth::shared();
     let changed = Arc::new(Notify::new());
     let (tx, rx) = mpsc::channel(BATCH_QUEUE);
@@ -119,17 +122,17 @@ pub async fn start(
         partial_flush: cfg.tail.partial_flush.0,
         poll_interval: cfg.tail.poll_interval.0,
         from_start: cfg.tail.from_start,
-        resume: checkpoint.files.clone(),
+        checkpoint_interval: cfg.tail.checkpoint_interval.0,
         exit_at_eof: one_shot,
         ..TailConfig::default()
     };
-    let tailer = tail::spawn(tcfg, tx, health.clone()).context("starting the tailer")?;
+    let tailer = tail::spawn(tcfg, tx, health.clone(), checkpoints.clone())
+        .context("starting the tailer")?;
     let scfg = StageConfig {
         parsers,
         rules,
-        state,
+        checkpoints,
         checkpoint_interval: cfg.tail.checkpoint_interval.0,
-        resumed: checkpoint.files,
     };
     let stage = stage::spawn(scfg, rx, store.clone(), health.clone(), changed.clone())
         .context("starting the parse stage")?;

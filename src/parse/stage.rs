@@ -1,12 +1,14 @@
 //! The parse stage: a thread that takes [`Batch`]es from the tailer, parses each line with its
 //! source's parser, applies the rules to the store under one lock per batch, records the
-//! offsets it applied, and checkpoints offsets with counter totals.
+//! offsets it applied, and acknowledges them, with the counter totals that include exactly
+//! those lines, to the tailer's [`Checkpoints`] (every checkpoint interval while lines arrive,
+//! on the next tick when the source goes quiet, and at the end).
 
 use super::rules::Rules;
 use crate::kpi::{self, SharedStore};
-use crate::sources::tail::FileCheckpoint;
+use crate::sources::tail::{Checkpoints, FileCheckpoint};
 use crate::sources::{Batch, SourcesHealth};
-use crate::state::{counter_totals, Checkpoint, StateDir};
+use crate::state::counter_totals;
 use kpid_parsers::{Parser, Record};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,12 +21,10 @@ pub struct StageConfig {
     pub parsers: HashMap<Arc<str>, Box<dyn Parser>>,
     /// Compiled rules.
     pub rules: Rules,
-    /// Where checkpoints go (none: no persistence).
-    pub state: Option<StateDir>,
-    /// How often to checkpoint.
+    /// The tailer's checkpoints, told what was applied.
+    pub checkpoints: Arc<Checkpoints>,
+    /// How often to acknowledge what was applied.
     pub checkpoint_interval: Duration,
-    /// Checkpointed offsets the tailer resumed from (kept until superseded).
-    pub resumed: Vec<FileCheckpoint>,
 }
 
 impl std::fmt::Debug for StageConfig {
@@ -62,8 +62,8 @@ impl<'a> Iterator for Lines<'a> {
     }
 }
 
-/// Starts the stage on its own thread; it ends (after a final checkpoint) when the channel
-/// closes.
+/// Starts the stage on its own thread; it ends (after a final acknowledgement) when the
+/// channel closes.
 pub fn spawn(
     mut cfg: StageConfig,
     mut rx: mpsc::Receiver<Batch>,
@@ -71,40 +71,34 @@ pub fn spawn(
     health: Arc<SourcesHealth>,
     changed: Arc<Notify>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
+    // The thread has no runtime of its own: a small one makes the timed receive possible, so
+    // that the last offsets of a quiet source are acknowledged on the next tick.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
     std::thread::Builder::new()
         .name("kpid-parse".into())
         .spawn(move || {
             let mut rec: Record<'static> = Record::new();
-            let mut committed: HashMap<(u64, u64), (FileCheckpoint, Instant)> = cfg
-                .resumed
-                .drain(..)
-                .map(|c| ((c.identity.dev, c.identity.ino), (c, Instant::now())))
-                .collect();
-            let mut last_cp = Instant::now();
+            let mut applied: HashMap<(u64, u64), (FileCheckpoint, Instant)> = HashMap::new();
+            let mut last_ack = Instant::now();
             let mut dirty = false;
             let mut fallback: Option<Box<dyn Parser>> = None;
-            // With a runtime around, wake up at least every checkpoint interval so that a quiet
-            // source still gets its last offsets written.
-            let rt = tokio::runtime::Handle::try_current().ok();
-            let interval = cfg.checkpoint_interval;
+            let interval = cfg.checkpoint_interval.max(Duration::from_millis(10));
             loop {
-                let next = match &rt {
-                    Some(h) => match h
-                        .block_on(async { tokio::time::timeout(interval, rx.recv()).await })
-                    {
-                        Ok(b) => b,
-                        Err(_) => {
-                            if dirty {
-                                checkpoint(&cfg.state, &store, &mut committed);
-                                last_cp = Instant::now();
-                                dirty = false;
-                            }
-                            continue;
+                let wait = interval.saturating_sub(last_ack.elapsed());
+                let batch = match rt.block_on(tokio::time::timeout(wait, rx.recv())) {
+                    Ok(Some(b)) => b,
+                    Ok(None) => break,
+                    Err(_) => {
+                        if dirty {
+                            ack(&cfg.checkpoints, &store, &mut applied);
+                            dirty = false;
                         }
-                    },
-                    None => rx.blocking_recv(),
+                        last_ack = Instant::now();
+                        continue;
+                    }
                 };
-                let Some(batch) = next else { break };
                 let now = kpi::now();
                 let mut errors = 0u64;
                 {
@@ -132,53 +126,43 @@ pub fn spawn(
                         h.parse_errors += errors;
                     }
                 }
-                // A file seen for the first time is checkpointed at once: a restart must know
-                // where reading it began, even if it comes before the next tick.
-                let first_sight = committed
-                    .insert(
-                        (batch.identity.dev, batch.identity.ino),
-                        (FileCheckpoint::after(&batch), Instant::now()),
-                    )
-                    .is_none();
+                applied.insert(
+                    (batch.identity.dev, batch.identity.ino),
+                    (FileCheckpoint::after(&batch), Instant::now()),
+                );
                 dirty = true;
                 changed.notify_one();
-                if first_sight || last_cp.elapsed() >= cfg.checkpoint_interval {
-                    checkpoint(&cfg.state, &store, &mut committed);
-                    last_cp = Instant::now();
+                if last_ack.elapsed() >= interval {
+                    ack(&cfg.checkpoints, &store, &mut applied);
+                    last_ack = Instant::now();
                     dirty = false;
                 }
             }
             if dirty {
-                checkpoint(&cfg.state, &store, &mut committed);
+                ack(&cfg.checkpoints, &store, &mut applied);
             }
         })
 }
 
-/// Most file entries kept in a checkpoint (the least recently read go first).
-const MAX_FILES: usize = 256;
+/// Most file entries acknowledged (the least recently read go first).
+const MAX_FILES: usize = 4096;
 
-fn checkpoint(
-    state: &Option<StateDir>,
+/// Tells the checkpoints every offset applied, with the counter totals that include them.
+fn ack(
+    checkpoints: &Checkpoints,
     store: &SharedStore,
-    committed: &mut HashMap<(u64, u64), (FileCheckpoint, Instant)>,
+    applied: &mut HashMap<(u64, u64), (FileCheckpoint, Instant)>,
 ) {
-    let Some(state) = state else { return };
-    if committed.len() > MAX_FILES {
-        let mut by_age: Vec<_> = committed.iter().map(|(k, (_, t))| (*t, *k)).collect();
+    if applied.len() > MAX_FILES {
+        let mut by_age: Vec<_> = applied.iter().map(|(k, (_, t))| (*t, *k)).collect();
         by_age.sort();
-        for (_, k) in by_age.iter().take(committed.len() - MAX_FILES) {
-            committed.remove(k);
+        for (_, k) in by_age.iter().take(applied.len() - MAX_FILES) {
+            applied.remove(k);
         }
     }
     let counters = counter_totals(&store.lock());
-    let cp = Checkpoint {
-        version: 1,
-        files: committed.values().map(|(c, _)| c.clone()).collect(),
-        counters,
-    };
-    if let Err(e) = state.save(&cp) {
-        tracing::warn!("{e}");
-    }
+    let files: Vec<FileCheckpoint> = applied.values().map(|(c, _)| c.clone()).collect();
+    checkpoints.applied(&files, counters);
 }
 
 #[cfg(test)]

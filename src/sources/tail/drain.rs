@@ -7,7 +7,6 @@ use super::identity::find_sibling;
 use super::lines::Lines;
 use super::open_file::{OpenFile, Read, Start};
 use super::worker::{Ctx, Stopped};
-use super::FileCheckpoint;
 use crate::sources::Batch;
 use std::sync::Arc;
 
@@ -30,6 +29,8 @@ impl Follower {
                 if let Err(e) = cur.rewind() {
                     h.last_error = Some(e.to_string());
                 }
+                ctx.reg.opened(&copy, false);
+                ctx.reg.opened(cur, false);
                 self.draining.push(copy);
                 h.rotations += 1;
             }
@@ -69,11 +70,7 @@ impl Follower {
                 let mut f = self.draining.remove(i);
                 let lines = f.asm.flush();
                 emit(ctx, self.health, &self.source, Some(&f), lines, false)?;
-                ctx.known.insert(FileCheckpoint {
-                    path: (*f.path).clone(),
-                    identity: f.id,
-                    offset: f.asm.line_start(),
-                });
+                ctx.reg.closed(&f);
             } else {
                 let flush = ctx.settings.partial_flush;
                 let f = &mut self.draining[i];
@@ -106,6 +103,7 @@ pub(super) fn emit(
 ) -> Result<(), Stopped> {
     let Some(file) = file else { return Ok(()) };
     let (n, bytes) = (lines.lines, lines.data.len() as u64);
+    ctx.reg.track(file);
     if !lines.data.is_empty() {
         ctx.sink.send(Batch {
             file: health,

@@ -10,15 +10,17 @@
 //! file is read from 0; with no copy the bytes never read are counted as lost.
 
 use super::drain::emit;
-use super::identity::find_sibling;
+use super::identity::{find_sibling, matches};
 use super::open_file::{OpenFile, Read, Start};
+use super::siblings::mtime;
 use super::worker::{Ctx, Settings, Stopped};
 use super::FileCheckpoint;
 use std::fs::{self, File};
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 /// A followed path.
 #[derive(Debug)]
@@ -36,21 +38,25 @@ pub(crate) struct Follower {
     initial: bool,
     /// A checkpoint named this path: a file here that is not the checkpointed one is new.
     resumed: bool,
+    /// Modification time of the last file that left the path: rotation siblings modified since
+    /// are files that came after it (looked for when the next file appears).
+    reference: Option<SystemTime>,
+    /// The file at the path is followed under another path.
+    elsewhere: bool,
     error: Option<String>,
 }
 
 impl Follower {
-    /// Follows `path`. `checkpoints` are where reading stopped last time in files followed at
-    /// this path: one that is no longer the file at `path` is looked for beside it (renamed, or a
-    /// copytruncate copy) and finished from its checkpoint first.
+    /// Follows `path`. `resumed`: a checkpoint named this path, so a file here that is not the
+    /// checkpointed one is new (read from 0).
     pub fn new(
         source: Arc<str>,
         path: PathBuf,
         health: usize,
         initial: bool,
-        checkpoints: &[&FileCheckpoint],
+        resumed: bool,
     ) -> Self {
-        let mut f = Self {
+        Self {
             source,
             path,
             health,
@@ -58,34 +64,50 @@ impl Follower {
             draining: Vec::new(),
             had_file: false,
             initial,
-            resumed: !checkpoints.is_empty(),
+            resumed,
+            reference: None,
+            elsewhere: false,
             error: None,
-        };
-        for cp in checkpoints {
-            f.find_checkpointed(cp);
         }
-        // Several old files: the least recently modified first.
-        f.draining
-            .sort_by_key(|d| d.file.metadata().and_then(|m| m.modified()).ok());
-        f
     }
 
-    fn find_checkpointed(&mut self, cp: &FileCheckpoint) {
-        let at_path = File::open(&self.path).and_then(|file| {
-            let meta = file.metadata()?;
-            super::identity::matches(&file, &meta, &cp.identity, true)
-        });
-        if matches!(at_path, Ok(true)) {
-            return; // resumed from the known offset when opened
-        }
-        let open: Vec<(u64, u64)> = self.open_inodes().collect();
-        let found = find_sibling(&self.path, &cp.identity, true, &open)
-            .or_else(|| find_sibling(&self.path, &cp.identity, false, &open));
-        if let Some((file, meta, _)) = found {
-            let path = Arc::new(self.path.clone());
-            if let Ok(old) = OpenFile::new(file, &meta, path, Start::At(cp.offset)) {
-                self.draining.push(old);
+    /// At startup, with `checkpoints` of files followed at this path last time: finds each one
+    /// that is no longer the file at the path among the rotation siblings (renamed, or a
+    /// copytruncate copy) and queues it from its checkpoint, then queues every sibling written
+    /// since (rotated while kpid was down, never read) from 0, oldest first.
+    pub fn recover_at_start(&mut self, ctx: &mut Ctx, checkpoints: &[FileCheckpoint]) {
+        let mut newest: Option<SystemTime> = None;
+        let mut seen = |m: &fs::Metadata| {
+            let t = mtime(m);
+            newest = Some(newest.map_or(t, |n| n.max(t)));
+        };
+        for cp in checkpoints {
+            let at_path = File::open(&self.path).and_then(|file| {
+                let meta = file.metadata()?;
+                Ok(matches(&file, &meta, &cp.identity, true)?.then_some(meta))
+            });
+            if let Ok(Some(meta)) = at_path {
+                seen(&meta); // resumed from its offset when opened
+                continue;
             }
+            let open: Vec<(u64, u64)> = ctx.reg.open.iter().copied().collect();
+            let found = find_sibling(&self.path, &cp.identity, true, &open)
+                .or_else(|| find_sibling(&self.path, &cp.identity, false, &open));
+            if let Some((file, meta, _)) = found {
+                seen(&meta);
+                let path = Arc::new(self.path.clone());
+                let same = meta.ino() == cp.identity.ino && meta.dev() == cp.identity.dev;
+                if let Ok(old) = OpenFile::new(file, &meta, path, Start::At(cp.offset)) {
+                    ctx.reg.opened(&old, same);
+                    self.draining.push(old);
+                }
+            }
+        }
+        // Several old files: the least recently modified first.
+        self.draining
+            .sort_by_key(|d| d.file.metadata().map(|m| mtime(&m)).ok());
+        if let Some(since) = newest.or_else(|| ctx.reg.checkpoints.loaded_at()) {
+            self.recover_siblings(ctx, since, true);
         }
     }
 
@@ -191,15 +213,28 @@ impl Follower {
             .iter()
             .position(|d| d.is(&meta))
             .map(|i| self.draining.remove(i));
+        let fresh = back.is_none();
         let next = match back {
             Some(f) => f,
             None => match self.open(ctx) {
-                Ok(f) => f,
+                Ok(Some(f)) => f,
+                Ok(None) => {
+                    self.gone(None);
+                    self.elsewhere = true;
+                    return;
+                }
                 Err(e) => return self.gone(Some(e.to_string())),
             },
         };
+        self.elsewhere = false;
         if let Some(old) = self.current.replace(next) {
+            self.reference = old.file.metadata().ok().map(|m| mtime(&m));
             self.draining.push(old);
+        }
+        // Files that were at the path between the last one and this one (renamed away before
+        // they could be opened here) are read now, between the two.
+        if let (true, Some(since)) = (fresh, self.reference) {
+            self.recover_siblings(ctx, since, false);
         }
         if self.had_file || !self.draining.is_empty() {
             ctx.health.files.lock()[self.health].rotations += 1;
@@ -208,26 +243,35 @@ impl Follower {
         self.error = None;
     }
 
-    fn open(&mut self, ctx: &mut Ctx) -> io::Result<OpenFile> {
+    /// Opens the file at the path; `None` when it is open here under another path.
+    fn open(&mut self, ctx: &mut Ctx) -> io::Result<Option<OpenFile>> {
         let file = File::open(&self.path)?;
         let meta = file.metadata()?;
         if !meta.is_file() {
             return Err(io::Error::other("not a regular file"));
         }
+        if ctx.reg.open.contains(&(meta.dev(), meta.ino())) {
+            return Ok(None);
+        }
         let path = Arc::new(self.path.clone());
-        let start = match ctx.known.take(&file, &meta) {
+        let resume = ctx.reg.resume(&file, &meta);
+        let start = match resume {
             Some(offset) => Start::At(offset),
             None if self.initial && !self.resumed && !ctx.settings.from_start => Start::End,
             None => Start::At(0),
         };
-        OpenFile::new(file, &meta, path, start)
+        let f = OpenFile::new(file, &meta, path, start)?;
+        ctx.reg.opened(&f, resume.is_some());
+        Ok(Some(f))
     }
 
     /// The path no longer names a readable regular file (`error` says why, `None`: absent).
     fn gone(&mut self, error: Option<String>) {
         if let Some(old) = self.current.take() {
+            self.reference = old.file.metadata().ok().map(|m| mtime(&m));
             self.draining.push(old);
         }
+        self.elsewhere = false;
         self.error = error;
     }
 
@@ -258,6 +302,7 @@ impl Follower {
         h.state = match (&self.error, &self.current) {
             (Some(_), _) => "error",
             (None, Some(_)) => "following",
+            (None, None) if self.elsewhere => "following",
             (None, None) => "waiting",
         }
         .to_string();
