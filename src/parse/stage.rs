@@ -87,7 +87,8 @@ pub fn spawn(
             let interval = cfg.checkpoint_interval.max(Duration::from_millis(10));
             loop {
                 let wait = interval.saturating_sub(last_ack.elapsed());
-                let batch = match rt.block_on(tokio::time::timeout(wait, rx.recv())) {
+                let recv = async { tokio::time::timeout(wait, rx.recv()).await };
+                let batch = match rt.block_on(recv) {
                     Ok(Some(b)) => b,
                     Ok(None) => break,
                     Err(_) => {
