@@ -58,7 +58,20 @@ impl Follower {
                         false,
                     )?,
                     Ok(Read::Eof) => break,
-                    Ok(Read::Truncated { .. }) | Err(_) => {
+                    Ok(Read::Truncated { size }) => {
+                        // Truncated after it left the path: go on from where it now starts.
+                        match self.draining[i].restart_after_truncation(size) {
+                            Ok(lost) => {
+                                ctx.health.files.lock()[self.health].truncated_bytes_lost += lost;
+                                ctx.reg.opened(&self.draining[i], false);
+                            }
+                            Err(_) => {
+                                done = true;
+                                break;
+                            }
+                        }
+                    }
+                    Err(_) => {
                         done = true;
                         break;
                     }

@@ -22,6 +22,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+/// How far file modification times may lag behind the system clock.
+const CLOCK_SLACK: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// A followed path.
 #[derive(Debug)]
 pub(crate) struct Follower {
@@ -43,6 +46,11 @@ pub(crate) struct Follower {
     reference: Option<SystemTime>,
     /// The file at the path is followed under another path.
     elsewhere: bool,
+    /// When following began: the reference before any file left the path.
+    created_at: SystemTime,
+    /// Modification time of the directory when its siblings were last looked at while the
+    /// path was absent.
+    dir_seen: Option<SystemTime>,
     error: Option<String>,
 }
 
@@ -67,6 +75,9 @@ impl Follower {
             resumed,
             reference: None,
             elsewhere: false,
+            // File times come from the kernel's coarse clock, a tick behind.
+            created_at: SystemTime::now() - CLOCK_SLACK,
+            dir_seen: None,
             error: None,
         }
     }
@@ -199,7 +210,8 @@ impl Follower {
                     io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
                 ) =>
             {
-                return self.gone(None)
+                self.gone(None);
+                return self.scan_while_absent(ctx);
             }
             Err(e) => return self.gone(Some(e.to_string())),
         };
@@ -233,7 +245,8 @@ impl Follower {
         }
         // Files that were at the path between the last one and this one (renamed away before
         // they could be opened here) are read now, between the two.
-        if let (true, Some(since)) = (fresh, self.reference) {
+        if fresh && !self.initial {
+            let since = self.reference.unwrap_or(self.created_at);
             self.recover_siblings(ctx, since, false);
         }
         if self.had_file || !self.draining.is_empty() {
@@ -263,6 +276,26 @@ impl Follower {
         let f = OpenFile::new(file, &meta, path, start)?;
         ctx.reg.opened(&f, resume.is_some());
         Ok(Some(f))
+    }
+
+    /// The path is absent: a file created there and renamed away between two looks is among
+    /// the siblings (looked for when the directory changed).
+    fn scan_while_absent(&mut self, ctx: &mut Ctx) {
+        if self.initial {
+            return;
+        }
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        let Ok(changed) = fs::metadata(dir).map(|m| mtime(&m)) else {
+            return;
+        };
+        if self.dir_seen != Some(changed) {
+            self.dir_seen = Some(changed);
+            let since = self.reference.unwrap_or(self.created_at);
+            self.recover_siblings(ctx, since, false);
+        }
     }
 
     /// The path no longer names a readable regular file (`error` says why, `None`: absent).

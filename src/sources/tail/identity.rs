@@ -106,8 +106,8 @@ pub(crate) fn find_sibling(
     same_inode: bool,
     exclude: &[(u64, u64)],
 ) -> Option<(File, Metadata, PathBuf)> {
-    if id.fp_len == 0 {
-        return None;
+    if id.fp_len == 0 && !same_inode {
+        return None; // an empty file has no content to recognise a copy by
     }
     let mut dirs: Vec<PathBuf> = Vec::new();
     if let Some(parent) = path.parent() {

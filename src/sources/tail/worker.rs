@@ -278,6 +278,9 @@ impl Worker {
             if self.pass().is_err() || self.settings.exit_at_eof {
                 return;
             }
+            // A file opened in this pass is on disk before anything is read from it is applied:
+            // after a crash it is found again, wherever it was renamed.
+            self.reg.checkpoints.save_if_dirty();
             let deadline = self
                 .next_deadline()
                 .map_or(next_poll, |d| d.min(next_poll))
