@@ -130,7 +130,7 @@ impl Follower {
                 found.push((mtime(&meta), Reverse(sib.rank), f));
             }
         }
-        found.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        found.sort_by_key(|f| (f.0, f.1));
         self.draining.extend(found.into_iter().map(|(_, _, f)| f));
     }
 }
