@@ -10,7 +10,7 @@
 //! file is read from 0; with no copy the bytes never read are counted as lost.
 
 use super::drain::emit;
-use super::identity::{find_sibling, matches};
+use super::identity::{find_inode, find_sibling, matches};
 use super::open_file::{OpenFile, Read, Start};
 use super::siblings::mtime;
 use super::worker::{Ctx, Settings, Stopped};
@@ -41,13 +41,13 @@ pub(crate) struct Follower {
     initial: bool,
     /// A checkpoint named this path: a file here that is not the checkpointed one is new.
     resumed: bool,
-    /// Modification time of the last file that left the path: rotation siblings modified since
-    /// are files that came after it (looked for when the next file appears).
-    reference: Option<SystemTime>,
     /// The file at the path is followed under another path.
     elsewhere: bool,
-    /// When following began: the reference before any file left the path.
+    /// When following began: a rotation sibling modified since and never opened is a file
+    /// that was at the path (or came after one that was) and was renamed away unread.
     created_at: SystemTime,
+    /// The last look at the siblings raced with renames: look again at the next pass.
+    sibling_retry: bool,
     /// Modification time of the directory when its siblings were last looked at while the
     /// path was absent.
     dir_seen: Option<SystemTime>,
@@ -73,11 +73,11 @@ impl Follower {
             had_file: false,
             initial,
             resumed,
-            reference: None,
             elsewhere: false,
             // File times come from the kernel's coarse clock, a tick behind.
             created_at: SystemTime::now() - CLOCK_SLACK,
             dir_seen: None,
+            sibling_retry: false,
             error: None,
         }
     }
@@ -103,12 +103,22 @@ impl Follower {
             }
             let open: Vec<(u64, u64)> = ctx.reg.open.iter().copied().collect();
             let found = find_sibling(&self.path, &cp.identity, true, &open)
-                .or_else(|| find_sibling(&self.path, &cp.identity, false, &open));
-            if let Some((file, meta, _)) = found {
+                .map(|f| (f, cp.offset, true))
+                .or_else(|| {
+                    // Rewritten since (truncated, or a recycled inode): read from 0.
+                    let f = find_inode(&self.path, &cp.identity)?;
+                    let key = (f.1.dev(), f.1.ino());
+                    let at_path = fs::metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == key);
+                    (!at_path && !open.contains(&key)).then_some((f, 0, false))
+                })
+                .or_else(|| {
+                    let copy = find_sibling(&self.path, &cp.identity, false, &open)?;
+                    Some((copy, cp.offset, false))
+                });
+            if let Some(((file, meta, _), offset, same)) = found {
                 seen(&meta);
                 let path = Arc::new(self.path.clone());
-                let same = meta.ino() == cp.identity.ino && meta.dev() == cp.identity.dev;
-                if let Ok(old) = OpenFile::new(file, &meta, path, Start::At(cp.offset)) {
+                if let Ok(old) = OpenFile::new(file, &meta, path, Start::At(offset)) {
                     ctx.reg.opened(&old, same);
                     self.draining.push(old);
                 }
@@ -118,7 +128,7 @@ impl Follower {
         self.draining
             .sort_by_key(|d| d.file.metadata().map(|m| mtime(&m)).ok());
         if let Some(since) = newest.or_else(|| ctx.reg.checkpoints.loaded_at()) {
-            self.recover_siblings(ctx, since, true);
+            self.sibling_retry = self.recover_siblings(ctx, since, true);
         }
     }
 
@@ -217,6 +227,9 @@ impl Follower {
         };
         if self.current.as_ref().is_some_and(|c| c.is(&meta)) {
             self.error = None;
+            if self.sibling_retry {
+                self.sibling_retry = self.recover_siblings(ctx, self.created_at, false);
+            }
             return;
         }
         // A symlink switched back to a file still being drained: follow it again.
@@ -240,14 +253,12 @@ impl Follower {
         };
         self.elsewhere = false;
         if let Some(old) = self.current.replace(next) {
-            self.reference = old.file.metadata().ok().map(|m| mtime(&m));
             self.draining.push(old);
         }
         // Files that were at the path between the last one and this one (renamed away before
         // they could be opened here) are read now, between the two.
-        if fresh && !self.initial {
-            let since = self.reference.unwrap_or(self.created_at);
-            self.recover_siblings(ctx, since, false);
+        if (fresh || self.sibling_retry) && !self.initial {
+            self.sibling_retry = self.recover_siblings(ctx, self.created_at, false);
         }
         if self.had_file || !self.draining.is_empty() {
             ctx.health.files.lock()[self.health].rotations += 1;
@@ -291,17 +302,15 @@ impl Follower {
         let Ok(changed) = fs::metadata(dir).map(|m| mtime(&m)) else {
             return;
         };
-        if self.dir_seen != Some(changed) {
+        if self.dir_seen != Some(changed) || self.sibling_retry {
             self.dir_seen = Some(changed);
-            let since = self.reference.unwrap_or(self.created_at);
-            self.recover_siblings(ctx, since, false);
+            self.sibling_retry = self.recover_siblings(ctx, self.created_at, false);
         }
     }
 
     /// The path no longer names a readable regular file (`error` says why, `None`: absent).
     fn gone(&mut self, error: Option<String>) {
         if let Some(old) = self.current.take() {
-            self.reference = old.file.metadata().ok().map(|m| mtime(&m));
             self.draining.push(old);
         }
         self.elsewhere = false;

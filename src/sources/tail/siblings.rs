@@ -3,10 +3,12 @@
 //! among them the files written while they could not be read (kpid down, or a file renamed away
 //! before it was ever opened).
 //!
-//! A sibling is "new" when it was modified at or after the reference file (the file followed
-//! before it: rotation writes the next file after the previous one) and is neither a file seen
-//! before (its identity is known: it resumes where reading stopped) nor a copy of one (its
-//! leading bytes are those of a known file). New files are read from 0, oldest first.
+//! A sibling is "new" when it was modified since a reference time (at startup: the last file
+//! read from the previous run, or when the checkpoint was written; while running: when the
+//! path began to be followed) and is neither a file seen before (its identity is known: it
+//! resumes where reading stopped) nor a copy of one (its leading bytes are those of a known
+//! file). New files are read from 0, oldest first. A look that raced with renames (an entry
+//! vanished) is repeated at the next pass.
 
 use super::follower::Follower;
 use super::open_file::{OpenFile, Start};
@@ -32,8 +34,10 @@ pub(crate) struct Sibling {
 }
 
 /// Regular files beside `path` named after it plus a separator (`.`, `-`, `_`) and anything,
-/// in its directory and, for a symlink, beside its target.
-pub(crate) fn rotation_siblings(path: &Path) -> Vec<Sibling> {
+/// in its directory and, for a symlink, beside its target. `true` with them when an entry
+/// vanished while looking (renamed meanwhile: it may have been missed under its new name).
+pub(crate) fn rotation_siblings(path: &Path) -> (Vec<Sibling>, bool) {
+    let mut raced = false;
     let mut places: Vec<(PathBuf, String)> = Vec::new();
     let mut add = |p: &Path| {
         let (Some(dir), Some(name)) = (p.parent(), p.file_name().and_then(|n| n.to_str())) else {
@@ -70,6 +74,7 @@ pub(crate) fn rotation_siblings(path: &Path) -> Vec<Sibling> {
             };
             let candidate = entry.path();
             let Ok(meta) = std::fs::metadata(&candidate) else {
+                raced = true;
                 continue;
             };
             if !meta.is_file() || out.iter().any(|s: &Sibling| same(&s.meta, &meta)) {
@@ -84,7 +89,7 @@ pub(crate) fn rotation_siblings(path: &Path) -> Vec<Sibling> {
             });
         }
     }
-    out
+    (out, raced)
 }
 
 fn same(a: &Metadata, b: &Metadata) -> bool {
@@ -100,10 +105,16 @@ impl Follower {
     /// Opens every new rotation sibling (modified at or after `since`) and queues it for
     /// draining, oldest first, after the files already draining. `startup`: compressed new
     /// siblings are counted as missed files (at runtime the files they were made from were
-    /// open here).
-    pub(super) fn recover_siblings(&mut self, ctx: &mut Ctx, since: SystemTime, startup: bool) {
+    /// open here). Returns `true` when renames raced with the look (look again).
+    pub(super) fn recover_siblings(
+        &mut self,
+        ctx: &mut Ctx,
+        since: SystemTime,
+        startup: bool,
+    ) -> bool {
         let mut found: Vec<(SystemTime, Reverse<u64>, OpenFile)> = Vec::new();
-        for sib in rotation_siblings(&self.path) {
+        let (siblings, mut raced) = rotation_siblings(&self.path);
+        for sib in siblings {
             let key = (sib.meta.dev(), sib.meta.ino());
             if mtime(&sib.meta) < since || ctx.reg.open.contains(&key) {
                 continue;
@@ -115,9 +126,17 @@ impl Follower {
                 continue;
             }
             let Ok(file) = File::open(&sib.path) else {
+                raced = true;
                 continue;
             };
+            // What was opened, not what was listed: a rename may have put another file there.
             let Ok(meta) = file.metadata() else { continue };
+            if !meta.is_file()
+                || mtime(&meta) < since
+                || ctx.reg.open.contains(&(meta.dev(), meta.ino()))
+            {
+                continue;
+            }
             let (start, same) = match ctx.reg.resume(&file, &meta) {
                 Some(off) if off >= meta.len() => continue,
                 Some(off) => (off, true),
@@ -132,6 +151,7 @@ impl Follower {
         }
         found.sort_by_key(|f| (f.0, f.1));
         self.draining.extend(found.into_iter().map(|(_, _, f)| f));
+        raced
     }
 }
 
@@ -154,6 +174,7 @@ mod tests {
         }
         std::fs::create_dir(dir.path().join("app.log.d")).unwrap();
         let mut got: Vec<(String, bool, u64)> = rotation_siblings(&dir.path().join("app.log"))
+            .0
             .into_iter()
             .map(|s| {
                 let n = s.path.file_name().unwrap().to_str().unwrap().to_string();
