@@ -184,3 +184,62 @@ fn back_to_back_renames_under_30k_lines_per_second() {
     let health = h.health_of("app.log");
     assert_eq!(health.missed_files, 0, "{health:?}");
 }
+
+/// Files created at the path and deleted at once, 50 times: each one is either read whole
+/// (the tailer opened it in time: it reads through its descriptor) or counted as missed, never
+/// silently lost. Files renamed away at once are read (found among the rotation siblings).
+#[test]
+fn files_gone_before_they_could_be_opened_are_counted() {
+    let mut h = Harness::new();
+    let cfg = h.config(&["app.log"]);
+    h.start(cfg, 4);
+    wait_until("waiting", || h.health_of("app.log").state == "waiting");
+    let p = h.path("app.log");
+    const N: usize = 50;
+    let mut renamed = Vec::new();
+    for i in 0..N {
+        fs::write(&p, lines(&format!("d{i}"), 0..10)).unwrap();
+        fs::remove_file(&p).unwrap();
+        let tag = format!("r{i}");
+        fs::write(&p, lines(&tag, 0..10)).unwrap();
+        rotate(&p);
+        renamed.extend(lines(&tag, 0..10));
+    }
+    let deleted_read = |h: &Harness| {
+        let data = h.got.data.lock().clone();
+        by_tag(&data).keys().filter(|t| t[0] == b'd').count()
+    };
+    wait_until("every deleted file read or counted", || {
+        deleted_read(&h) + h.health_of("app.log").missed_files as usize >= N
+            && h.got.len() >= renamed.len()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let data = h.stop();
+    let health = h.health_of("app.log");
+    eprintln!(
+        "{} deleted files read, {} counted as missed",
+        deleted_read(&h),
+        health.missed_files
+    );
+    let tags = by_tag(&data);
+    for (tag, l) in &tags {
+        assert_eq!(
+            l.len(),
+            10,
+            "file {:?} read in part",
+            String::from_utf8_lossy(tag)
+        );
+    }
+    assert_eq!(
+        deleted_read(&h) + health.missed_files as usize,
+        N,
+        "{health:?}"
+    );
+    let renamed_got: Vec<u8> = data
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|l| l[0] == b'r')
+        .flatten()
+        .copied()
+        .collect();
+    assert_each_once_in_order(&renamed_got, &renamed);
+}

@@ -136,6 +136,7 @@ struct Case {
     applied: Arc<Mutex<Applied>>,
     run: Option<Run>,
     lost_counted: u64,
+    missed_counted: u64,
     ack_every: u64,
 }
 
@@ -244,13 +245,9 @@ impl Case {
                 f.unwitnessed = true;
             }
         }
-        self.lost_counted += run
-            .health
-            .files
-            .lock()
-            .iter()
-            .map(|f| f.truncated_bytes_lost)
-            .sum::<u64>();
+        let health = run.health.files.lock();
+        self.lost_counted += health.iter().map(|f| f.truncated_bytes_lost).sum::<u64>();
+        self.missed_counted += health.iter().map(|f| f.missed_files).sum::<u64>();
     }
 
     /// Lines that must be applied by now.
@@ -412,6 +409,19 @@ impl Case {
                 return Err(format!("line {fid}/{seq} lost"));
             }
         }
+        // Only a file deleted before anything of it was read can be counted as missed.
+        let deleted_unread = self
+            .files
+            .iter()
+            .enumerate()
+            .filter(|(fid, f)| f.deleted && !last.contains_key(&(*fid as u32)))
+            .count() as u64;
+        if self.missed_counted > deleted_unread {
+            return Err(format!(
+                "{} files counted as missed, only {deleted_unread} deleted unread",
+                self.missed_counted
+            ));
+        }
         if self.lost_counted > missing_lossy {
             return Err(format!(
                 "{} bytes counted as lost, only {missing_lossy} missing",
@@ -488,6 +498,7 @@ fn run_case(seed: u64) -> Result<(), String> {
         applied: Arc::default(),
         run: None,
         lost_counted: 0,
+        missed_counted: 0,
         ack_every: 1 + rng.below(3),
     };
     case.start();

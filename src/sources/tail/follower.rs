@@ -13,6 +13,7 @@ use super::drain::emit;
 use super::identity::{find_inode, find_sibling, matches};
 use super::open_file::{OpenFile, Read, Start};
 use super::siblings::mtime;
+use super::watch::arrival_key;
 use super::worker::{Ctx, Settings, Stopped};
 use super::FileCheckpoint;
 use std::fs::{self, File};
@@ -48,6 +49,16 @@ pub(crate) struct Follower {
     created_at: SystemTime,
     /// The last look at the siblings raced with renames: look again at the next pass.
     sibling_retry: bool,
+    /// Files renamed onto the path count as arrivals (a literal path, not a glob match).
+    pub literal: bool,
+    /// Key of the path in the arrival counts (once its directory exists).
+    arrival_key: Option<PathBuf>,
+    /// Distinct files seen at the path, or found renamed away from it.
+    pub(super) observed: u64,
+    /// Arrivals never seen, already counted in `missed_files`.
+    missed_counted: u64,
+    /// The file last seen at the path (device, inode, birth time).
+    last_at_path: Option<(u64, u64, Option<SystemTime>)>,
     /// Modification time of the directory when its siblings were last looked at while the
     /// path was absent.
     dir_seen: Option<SystemTime>,
@@ -78,6 +89,11 @@ impl Follower {
             created_at: SystemTime::now() - CLOCK_SLACK,
             dir_seen: None,
             sibling_retry: false,
+            literal: true,
+            arrival_key: None,
+            observed: 0,
+            missed_counted: 0,
+            last_at_path: None,
             error: None,
         }
     }
@@ -209,8 +225,39 @@ impl Follower {
         Ok(())
     }
 
-    /// Stats the path: opens the file that is there, makes the previous one draining.
+    /// Stats the path: opens the file that is there, makes the previous one draining, and
+    /// counts as missed the files created at the path (inotify says so) that were never seen
+    /// there nor found renamed away (deleted before they could be opened).
     fn check_path(&mut self, ctx: &mut Ctx) {
+        if self.arrival_key.is_none() {
+            self.arrival_key = arrival_key(&self.path);
+        }
+        // Taken before looking: every arrival counted here happened before the look.
+        let arrivals = self
+            .arrival_key
+            .as_ref()
+            .map_or(0, |k| ctx.signal.arrivals(k, self.literal));
+        let at_path = fs::metadata(&self.path)
+            .ok()
+            .filter(fs::Metadata::is_file)
+            .map(|m| (m.dev(), m.ino(), m.created().ok()));
+        self.look(ctx);
+        match at_path {
+            Some(k) if self.last_at_path != Some(k) => {
+                self.observed += 1;
+                self.last_at_path = Some(k);
+            }
+            Some(_) => {}
+            None => self.last_at_path = None,
+        }
+        let unexplained = arrivals.saturating_sub(self.observed);
+        if unexplained > self.missed_counted {
+            ctx.health.files.lock()[self.health].missed_files += unexplained - self.missed_counted;
+            self.missed_counted = unexplained;
+        }
+    }
+
+    fn look(&mut self, ctx: &mut Ctx) {
         let meta = match fs::metadata(&self.path) {
             Ok(m) if m.is_file() => m,
             Ok(_) => return self.gone(Some("not a regular file".to_string())),

@@ -150,6 +150,9 @@ impl Follower {
             }
         }
         found.sort_by_key(|f| (f.0, f.1));
+        if !startup {
+            self.observed += found.len() as u64;
+        }
         self.draining.extend(found.into_iter().map(|(_, _, f)| f));
         raced
     }

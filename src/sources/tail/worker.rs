@@ -170,6 +170,7 @@ pub(crate) struct Ctx<'a> {
     pub sink: &'a Sink,
     pub health: &'a SourcesHealth,
     pub reg: &'a mut Registry,
+    pub signal: &'a Signal,
     pub now: Instant,
 }
 
@@ -253,6 +254,7 @@ impl Worker {
             sink: &self.sink,
             health: &self.health,
             reg: &mut self.reg,
+            signal: &self.signal,
             now: Instant::now(),
         };
         for f in &mut self.followers {
@@ -314,6 +316,7 @@ impl Worker {
             sink: &self.sink,
             health: &self.health,
             reg: &mut self.reg,
+            signal: &self.signal,
             now: Instant::now(),
         };
         for f in &mut self.followers {
@@ -431,6 +434,7 @@ impl Worker {
         let checkpoints: Vec<FileCheckpoint> = checkpoints.into_iter().cloned().collect();
         let name = self.sources[i].name.clone();
         let mut f = Follower::new(name, path, slot, initial, !checkpoints.is_empty());
+        f.literal = !is_glob(&self.sources[i].pattern);
         if !checkpoints.is_empty() {
             self.reg.open = self
                 .followers
@@ -442,6 +446,7 @@ impl Worker {
                 sink: &self.sink,
                 health: &self.health,
                 reg: &mut self.reg,
+                signal: &self.signal,
                 now: Instant::now(),
             };
             f.recover_at_start(&mut ctx, &checkpoints);
