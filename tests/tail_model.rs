@@ -12,7 +12,8 @@
 //! run starts from the checkpoint on disk. Three layouts: a plain path, a glob that also matches
 //! the rotated files, and a symlink switched between dated targets.
 //!
-//! `KPID_MODEL_CASES` (default 3000) sets the number of cases, `KPID_MODEL_SEED` runs one case.
+//! `KPID_MODEL_CASES` (default 3000) sets the number of cases, `KPID_MODEL_FIRST_SEED` the
+//! first seed (default 1), `KPID_MODEL_SEED` runs one case.
 //! A failure prints the seed and the operations.
 
 use kpid::sources::tail::{self, Checkpoints, FileCheckpoint, TailConfig, TailSource, Tailer};
@@ -527,9 +528,13 @@ fn tailer_against_model() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3000);
+    let first: u64 = std::env::var("KPID_MODEL_FIRST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
     let start = Instant::now();
     let mut failures = Vec::new();
-    for seed in 1..=cases {
+    for seed in first..first + cases {
         if let Err(e) = run_case(seed) {
             eprintln!("{e}");
             failures.push(e);

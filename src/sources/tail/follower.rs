@@ -10,18 +10,20 @@
 //! file is read from 0; with no copy the bytes never read are counted as lost.
 
 use super::drain::emit;
-use super::identity::{find_inode, find_sibling, matches};
 use super::open_file::{OpenFile, Read, Start};
 use super::siblings::mtime;
 use super::watch::arrival_key;
 use super::worker::{Ctx, Settings, Stopped};
-use super::FileCheckpoint;
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
+
+/// Device, inode and birth time: one file, even where inode numbers are reused.
+type FileKey = (u64, u64, Option<SystemTime>);
 
 /// How far file modification times may lag behind the system clock.
 const CLOCK_SLACK: std::time::Duration = std::time::Duration::from_millis(50);
@@ -48,17 +50,19 @@ pub(crate) struct Follower {
     /// that was at the path (or came after one that was) and was renamed away unread.
     created_at: SystemTime,
     /// The last look at the siblings raced with renames: look again at the next pass.
-    sibling_retry: bool,
+    pub(super) sibling_retry: bool,
     /// Files renamed onto the path count as arrivals (a literal path, not a glob match).
     pub literal: bool,
     /// Key of the path in the arrival counts (once its directory exists).
     arrival_key: Option<PathBuf>,
-    /// Distinct files seen at the path, or found renamed away from it.
-    pub(super) observed: u64,
+    /// Files seen at the path, or beside it (rotated away from it), since following began.
+    seen_here: HashSet<FileKey>,
+    /// Files seen before `seen_here` was last emptied (it is bounded).
+    seen_before: u64,
+    /// Arrivals already counted when following began.
+    arrivals_base: u64,
     /// Arrivals never seen, already counted in `missed_files`.
     missed_counted: u64,
-    /// The file last seen at the path (device, inode, birth time).
-    last_at_path: Option<(u64, u64, Option<SystemTime>)>,
     /// Modification time of the directory when its siblings were last looked at while the
     /// path was absent.
     dir_seen: Option<SystemTime>,
@@ -91,60 +95,11 @@ impl Follower {
             sibling_retry: false,
             literal: true,
             arrival_key: None,
-            observed: 0,
+            seen_here: HashSet::new(),
+            seen_before: 0,
+            arrivals_base: 0,
             missed_counted: 0,
-            last_at_path: None,
             error: None,
-        }
-    }
-
-    /// At startup, with `checkpoints` of files followed at this path last time: finds each one
-    /// that is no longer the file at the path among the rotation siblings (renamed, or a
-    /// copytruncate copy) and queues it from its checkpoint, then queues every sibling written
-    /// since (rotated while kpid was down, never read) from 0, oldest first.
-    pub fn recover_at_start(&mut self, ctx: &mut Ctx, checkpoints: &[FileCheckpoint]) {
-        let mut newest: Option<SystemTime> = None;
-        let mut seen = |m: &fs::Metadata| {
-            let t = mtime(m);
-            newest = Some(newest.map_or(t, |n| n.max(t)));
-        };
-        for cp in checkpoints {
-            let at_path = File::open(&self.path).and_then(|file| {
-                let meta = file.metadata()?;
-                Ok(matches(&file, &meta, &cp.identity, true)?.then_some(meta))
-            });
-            if let Ok(Some(meta)) = at_path {
-                seen(&meta); // resumed from its offset when opened
-                continue;
-            }
-            let open: Vec<(u64, u64)> = ctx.reg.open.iter().copied().collect();
-            let found = find_sibling(&self.path, &cp.identity, true, &open)
-                .map(|f| (f, cp.offset, true))
-                .or_else(|| {
-                    // Rewritten since (truncated, or a recycled inode): read from 0.
-                    let f = find_inode(&self.path, &cp.identity)?;
-                    let key = (f.1.dev(), f.1.ino());
-                    let at_path = fs::metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == key);
-                    (!at_path && !open.contains(&key)).then_some((f, 0, false))
-                })
-                .or_else(|| {
-                    let copy = find_sibling(&self.path, &cp.identity, false, &open)?;
-                    Some((copy, cp.offset, false))
-                });
-            if let Some(((file, meta, _), offset, same)) = found {
-                seen(&meta);
-                let path = Arc::new(self.path.clone());
-                if let Ok(old) = OpenFile::new(file, &meta, path, Start::At(offset)) {
-                    ctx.reg.opened(&old, same);
-                    self.draining.push(old);
-                }
-            }
-        }
-        // Several old files: the least recently modified first.
-        self.draining
-            .sort_by_key(|d| d.file.metadata().map(|m| mtime(&m)).ok());
-        if let Some(since) = newest.or_else(|| ctx.reg.checkpoints.loaded_at()) {
-            self.sibling_retry = self.recover_siblings(ctx, since, true);
         }
     }
 
@@ -231,30 +186,37 @@ impl Follower {
     fn check_path(&mut self, ctx: &mut Ctx) {
         if self.arrival_key.is_none() {
             self.arrival_key = arrival_key(&self.path);
+            if let Some(k) = &self.arrival_key {
+                self.arrivals_base = ctx.signal.arrivals(k, self.literal);
+            }
         }
         // Taken before looking: every arrival counted here happened before the look.
-        let arrivals = self
-            .arrival_key
-            .as_ref()
-            .map_or(0, |k| ctx.signal.arrivals(k, self.literal));
-        let at_path = fs::metadata(&self.path)
-            .ok()
-            .filter(fs::Metadata::is_file)
-            .map(|m| (m.dev(), m.ino(), m.created().ok()));
-        self.look(ctx);
-        match at_path {
-            Some(k) if self.last_at_path != Some(k) => {
-                self.observed += 1;
-                self.last_at_path = Some(k);
+        let arrivals = self.arrival_key.as_ref().map_or(0, |k| {
+            ctx.signal
+                .arrivals(k, self.literal)
+                .saturating_sub(self.arrivals_base)
+        });
+        if let Ok(m) = fs::metadata(&self.path) {
+            if m.is_file() {
+                self.seen(&m);
             }
-            Some(_) => {}
-            None => self.last_at_path = None,
         }
-        let unexplained = arrivals.saturating_sub(self.observed);
+        self.look(ctx);
+        let seen = self.seen_before + self.seen_here.len() as u64;
+        let unexplained = arrivals.saturating_sub(seen);
         if unexplained > self.missed_counted {
             ctx.health.files.lock()[self.health].missed_files += unexplained - self.missed_counted;
             self.missed_counted = unexplained;
         }
+    }
+
+    /// Notes a file seen at the path or beside it (an arrival it may explain).
+    pub(super) fn seen(&mut self, m: &fs::Metadata) {
+        if self.seen_here.len() >= 4096 {
+            self.seen_before += self.seen_here.len() as u64;
+            self.seen_here.clear();
+        }
+        self.seen_here.insert((m.dev(), m.ino(), m.created().ok()));
     }
 
     fn look(&mut self, ctx: &mut Ctx) {

@@ -11,10 +11,12 @@
 //! vanished) is repeated at the next pass.
 
 use super::follower::Follower;
+use super::identity::{find_inode, find_sibling, matches};
 use super::open_file::{OpenFile, Start};
 use super::worker::Ctx;
+use super::FileCheckpoint;
 use std::cmp::Reverse;
-use std::fs::{File, Metadata};
+use std::fs::{self, File, Metadata};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -102,6 +104,56 @@ pub(crate) fn mtime(meta: &Metadata) -> SystemTime {
 }
 
 impl Follower {
+    /// At startup, with `checkpoints` of files followed at this path last time: finds each one
+    /// that is no longer the file at the path among the rotation siblings (renamed, or a
+    /// copytruncate copy) and queues it from its checkpoint, then queues every sibling written
+    /// since (rotated while kpid was down, never read) from 0, oldest first.
+    pub fn recover_at_start(&mut self, ctx: &mut Ctx, checkpoints: &[FileCheckpoint]) {
+        let mut newest: Option<SystemTime> = None;
+        let mut seen = |m: &fs::Metadata| {
+            let t = mtime(m);
+            newest = Some(newest.map_or(t, |n| n.max(t)));
+        };
+        for cp in checkpoints {
+            let at_path = File::open(&self.path).and_then(|file| {
+                let meta = file.metadata()?;
+                Ok(matches(&file, &meta, &cp.identity, true)?.then_some(meta))
+            });
+            if let Ok(Some(meta)) = at_path {
+                seen(&meta); // resumed from its offset when opened
+                continue;
+            }
+            let open: Vec<(u64, u64)> = ctx.reg.open.iter().copied().collect();
+            let found = find_sibling(&self.path, &cp.identity, true, &open)
+                .map(|f| (f, cp.offset, true))
+                .or_else(|| {
+                    // Rewritten since (truncated, or a recycled inode): read from 0.
+                    let f = find_inode(&self.path, &cp.identity)?;
+                    let key = (f.1.dev(), f.1.ino());
+                    let at_path = fs::metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == key);
+                    (!at_path && !open.contains(&key)).then_some((f, 0, false))
+                })
+                .or_else(|| {
+                    let copy = find_sibling(&self.path, &cp.identity, false, &open)?;
+                    Some((copy, cp.offset, false))
+                });
+            if let Some(((file, meta, _), offset, same)) = found {
+                seen(&meta);
+                let path = Arc::new(self.path.clone());
+                if let Ok(old) = OpenFile::new(file, &meta, path, Start::At(offset)) {
+                    ctx.reg.opened(&old, same);
+                    self.draining.push(old);
+                }
+            }
+        }
+        // Several old files: the least recently modified first.
+        self.draining
+            .sort_by_key(|d| d.file.metadata().map(|m| mtime(&m)).ok());
+        if let Some(since) = newest.or_else(|| ctx.reg.checkpoints.loaded_at()) {
+            self.sibling_retry = self.recover_siblings(ctx, since, true);
+        }
+    }
+
     /// Opens every new rotation sibling (modified at or after `since`) and queues it for
     /// draining, oldest first, after the files already draining. `startup`: compressed new
     /// siblings are counted as missed files (at runtime the files they were made from were
@@ -116,7 +168,13 @@ impl Follower {
         let (siblings, mut raced) = rotation_siblings(&self.path);
         for sib in siblings {
             let key = (sib.meta.dev(), sib.meta.ino());
-            if mtime(&sib.meta) < since || ctx.reg.open.contains(&key) {
+            if mtime(&sib.meta) < since {
+                continue;
+            }
+            if !startup {
+                self.seen(&sib.meta);
+            }
+            if ctx.reg.open.contains(&key) {
                 continue;
             }
             if sib.compressed {
@@ -150,9 +208,7 @@ impl Follower {
             }
         }
         found.sort_by_key(|f| (f.0, f.1));
-        if !startup {
-            self.observed += found.len() as u64;
-        }
+
         self.draining.extend(found.into_iter().map(|(_, _, f)| f));
         raced
     }
