@@ -196,14 +196,14 @@ impl Follower {
                 .arrivals(k, self.literal)
                 .saturating_sub(self.arrivals_base)
         });
-        if let Ok(m) = fs::metadata(&self.path) {
-            if m.is_file() {
-                self.seen(&m);
-            }
-        }
         self.look(ctx);
-        let seen = self.seen_before + self.seen_here.len() as u64;
-        let unexplained = arrivals.saturating_sub(seen);
+        let seen = |f: &Self| f.seen_before + f.seen_here.len() as u64;
+        let mut unexplained = arrivals.saturating_sub(seen(self));
+        if unexplained > self.missed_counted && !self.initial {
+            // Before counting: the files may be beside the path, renamed (read them).
+            self.sibling_retry |= self.recover_siblings(ctx, self.created_at, false);
+            unexplained = arrivals.saturating_sub(seen(self));
+        }
         if unexplained > self.missed_counted {
             ctx.health.files.lock()[self.health].missed_files += unexplained - self.missed_counted;
             self.missed_counted = unexplained;
@@ -221,7 +221,10 @@ impl Follower {
 
     fn look(&mut self, ctx: &mut Ctx) {
         let meta = match fs::metadata(&self.path) {
-            Ok(m) if m.is_file() => m,
+            Ok(m) if m.is_file() => {
+                self.seen(&m);
+                m
+            }
             Ok(_) => return self.gone(Some("not a regular file".to_string())),
             Err(e)
                 if matches!(
@@ -283,6 +286,7 @@ impl Follower {
         if !meta.is_file() {
             return Err(io::Error::other("not a regular file"));
         }
+        self.seen(&meta);
         if ctx.reg.open.contains(&(meta.dev(), meta.ino())) {
             return Ok(None);
         }
