@@ -20,4 +20,4 @@ mod kpi;
 pub mod plugin_host;
 mod server;
 pub mod sources;
-mod state;
+pub mod state;

@@ -84,6 +84,11 @@ impl StateDir {
         self.dir.join("checkpoint.json")
     }
 
+    /// The checkpoint file's path.
+    pub fn path(&self) -> PathBuf {
+        self.file()
+    }
+
     /// Reads the last checkpoint (empty when there is none).
     pub fn load(&self) -> Result<Checkpoint, StateError> {
         let path = self.file();

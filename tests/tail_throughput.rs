@@ -47,7 +47,13 @@ fn tail_throughput() {
     // Warm the page cache so the figure is the tailer's, not the disk's.
     std::fs::read(&path).unwrap();
     let t0 = Instant::now();
-    let tailer = tail::spawn(cfg, tx, SourcesHealth::shared()).unwrap();
+    let tailer = tail::spawn(
+        cfg,
+        tx,
+        SourcesHealth::shared(),
+        tail::Checkpoints::new(None, Default::default()),
+    )
+    .unwrap();
     let (mut lines, mut batches) = (0usize, 0usize);
     while let Some(Input::Lines(b)) = rx.blocking_recv() {
         lines += memchr::memchr_iter(b'\n', &b.data).count();

@@ -101,10 +101,11 @@ pub async fn start(
         None => Default::default(),
     };
     restore_counters(&mut store, &checkpoint.counters);
+    // The tailer owns the checkpoint (offsets of every file it opens); the engine acknowledges
+    // what it applied, with the counter totals that include it.
+    let checkpoints = Checkpoints::new(state, checkpoint);
     let health = SourcesHealth::shared();
     let (tx, rx) = mpsc::channel(INPUT_QUEUE);
-    let resume = checkpoint.files.clone();
-    let checkpoints = state.map(|s| Checkpoints::new(Some(s), checkpoint));
     let tcfg = TailConfig {
         sources: cfg
             .sources
@@ -118,7 +119,7 @@ pub async fn start(
         partial_flush: cfg.tail.partial_flush.0,
         poll_interval: cfg.tail.poll_interval.0,
         from_start: cfg.tail.from_start,
-        resume,
+        checkpoint_interval: cfg.tail.checkpoint_interval.0,
         exit_at_eof: one_shot,
         ..TailConfig::default()
     };
@@ -127,14 +128,15 @@ pub async fn start(
         parsers,
         rules,
         store,
-        checkpoints,
+        checkpoints: checkpoints.clone(),
         checkpoint_interval: cfg.tail.checkpoint_interval.0,
         publish_pace: server::pace(cfg.server.interval.0),
         health: health.clone(),
         socket: socket_stats.clone(),
     };
     let (engine, published) = engine::spawn(ecfg, rx).context("starting the engine")?;
-    let tailer = tail::spawn(tcfg, tx.clone(), health.clone()).context("starting the tailer")?;
+    let tailer = tail::spawn(tcfg, tx.clone(), health.clone(), checkpoints)
+        .context("starting the tailer")?;
     let socket = if one_shot || no_socket {
         None
     } else {

@@ -22,8 +22,8 @@ pub struct EngineConfig {
     pub rules: Rules,
     /// The store (counter totals already restored).
     pub store: Store,
-    /// Where acknowledged offsets go (none: nothing is checkpointed).
-    pub checkpoints: Option<Arc<Checkpoints>>,
+    /// The tailer's checkpoints, where applied offsets are acknowledged.
+    pub checkpoints: Arc<Checkpoints>,
     /// How often applied offsets are acknowledged.
     pub checkpoint_interval: Duration,
     /// Least time between two publications of changes (the WebSocket interval, less a margin).
@@ -201,9 +201,7 @@ impl Engine {
 
     fn ack(&mut self) {
         self.unacked = false;
-        let Some(cp) = &self.cfg.checkpoints else {
-            return;
-        };
+        let cp = &self.cfg.checkpoints;
         if self.applied.len() > MAX_FILES {
             let mut by_age: Vec<_> = self.applied.iter().map(|(k, (_, s))| (*s, *k)).collect();
             by_age.sort_unstable();

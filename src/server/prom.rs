@@ -53,7 +53,7 @@ pub fn exposition(state: &AppState) -> String {
     }
     let files = state.sources.files.lock().clone();
     type Get = fn(&crate::sources::FileHealth) -> u64;
-    let per_file: [(&str, &str, Get); 5] = [
+    let per_file: [(&str, &str, Get); 6] = [
         ("kpid_source_lines_total", "lines read per file", |f| {
             f.lines
         }),
@@ -74,6 +74,11 @@ pub fn exposition(state: &AppState) -> String {
             "kpid_source_truncated_bytes_lost_total",
             "bytes lost to in-place truncation before they were read",
             |f| f.truncated_bytes_lost,
+        ),
+        (
+            "kpid_source_missed_files_total",
+            "files with lines never read (compressed or gone before they could be opened)",
+            |f| f.missed_files,
         ),
     ];
     for (name, help, get) in per_file {

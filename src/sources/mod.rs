@@ -87,6 +87,9 @@ pub struct FileHealth {
     pub discarded_long_lines: u64,
     /// Bytes lost because the file was truncated in place before they were read.
     pub truncated_bytes_lost: u64,
+    /// Files that held lines never read: rotated and compressed while kpid was down, or gone
+    /// before they could be opened.
+    pub missed_files: u64,
     /// Rotations followed (rename, copytruncate, recreate, symlink switch).
     pub rotations: u64,
     /// Invalid UTF-8 lines (kept, decoded lossily where text is needed).

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use kpid::sources::tail::{self, FileCheckpoint, TailConfig, TailSource, Tailer};
+use kpid::sources::tail::{self, Checkpoints, FileCheckpoint, TailConfig, TailSource, Tailer};
 use kpid::sources::{Batch, FileHealth, Input, SourcesHealth};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -132,10 +132,15 @@ impl Harness {
         }
     }
 
-    /// Starts the tailer with `cfg` and a channel of `capacity` batches.
+    /// Starts the tailer with `cfg` and a channel of `capacity` batches (no checkpoint kept).
     pub fn start(&mut self, cfg: TailConfig, capacity: usize) {
+        self.start_with(cfg, capacity, Checkpoints::new(None, Default::default()));
+    }
+
+    /// Starts the tailer with `cfg`, a channel of `capacity` batches and `checkpoints`.
+    pub fn start_with(&mut self, cfg: TailConfig, capacity: usize, checkpoints: Arc<Checkpoints>) {
         let (tx, mut rx) = mpsc::channel::<Input>(capacity);
-        self.tailer = Some(tail::spawn(cfg, tx, self.health.clone()).unwrap());
+        self.tailer = Some(tail::spawn(cfg, tx, self.health.clone(), checkpoints).unwrap());
         let got = self.got.clone();
         self.collector = Some(std::thread::spawn(move || loop {
             if got.paused.load(Ordering::SeqCst) {

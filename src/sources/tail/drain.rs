@@ -7,7 +7,6 @@ use super::identity::find_sibling;
 use super::lines::Lines;
 use super::open_file::{OpenFile, Read, Start};
 use super::worker::{Ctx, Stopped};
-use super::FileCheckpoint;
 use crate::sources::Batch;
 use std::sync::Arc;
 
@@ -30,6 +29,8 @@ impl Follower {
                 if let Err(e) = cur.rewind() {
                     h.last_error = Some(e.to_string());
                 }
+                ctx.reg.opened(&copy, false);
+                ctx.reg.opened(cur, false);
                 self.draining.push(copy);
                 h.rotations += 1;
             }
@@ -57,7 +58,20 @@ impl Follower {
                         false,
                     )?,
                     Ok(Read::Eof) => break,
-                    Ok(Read::Truncated { .. }) | Err(_) => {
+                    Ok(Read::Truncated { size }) => {
+                        // Truncated after it left the path: go on from where it now starts.
+                        match self.draining[i].restart_after_truncation(size) {
+                            Ok(lost) => {
+                                ctx.health.files.lock()[self.health].truncated_bytes_lost += lost;
+                                ctx.reg.opened(&self.draining[i], false);
+                            }
+                            Err(_) => {
+                                done = true;
+                                break;
+                            }
+                        }
+                    }
+                    Err(_) => {
                         done = true;
                         break;
                     }
@@ -69,11 +83,7 @@ impl Follower {
                 let mut f = self.draining.remove(i);
                 let lines = f.asm.flush();
                 emit(ctx, self.health, &self.source, Some(&f), lines, false)?;
-                ctx.known.insert(FileCheckpoint {
-                    path: (*f.path).clone(),
-                    identity: f.id,
-                    offset: f.asm.line_start(),
-                });
+                ctx.reg.closed(&f);
             } else {
                 let flush = ctx.settings.partial_flush;
                 let f = &mut self.draining[i];
@@ -106,6 +116,7 @@ pub(super) fn emit(
 ) -> Result<(), Stopped> {
     let Some(file) = file else { return Ok(()) };
     let (n, bytes) = (lines.lines, lines.data.len() as u64);
+    ctx.reg.track(file);
     if !lines.data.is_empty() {
         ctx.sink.send(Batch {
             file: health,

@@ -10,15 +10,23 @@
 //! file is read from 0; with no copy the bytes never read are counted as lost.
 
 use super::drain::emit;
-use super::identity::find_sibling;
 use super::open_file::{OpenFile, Read, Start};
+use super::siblings::mtime;
+use super::watch::arrival_key;
 use super::worker::{Ctx, Settings, Stopped};
-use super::FileCheckpoint;
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
+
+/// Device, inode and birth time: one file, even where inode numbers are reused.
+type FileKey = (u64, u64, Option<SystemTime>);
+
+/// How far file modification times may lag behind the system clock.
+const CLOCK_SLACK: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// A followed path.
 #[derive(Debug)]
@@ -36,21 +44,42 @@ pub(crate) struct Follower {
     initial: bool,
     /// A checkpoint named this path: a file here that is not the checkpointed one is new.
     resumed: bool,
+    /// The file at the path is followed under another path.
+    elsewhere: bool,
+    /// When following began: a rotation sibling modified since and never opened is a file
+    /// that was at the path (or came after one that was) and was renamed away unread.
+    created_at: SystemTime,
+    /// The last look at the siblings raced with renames: look again at the next pass.
+    pub(super) sibling_retry: bool,
+    /// Files renamed onto the path count as arrivals (a literal path, not a glob match).
+    pub literal: bool,
+    /// Key of the path in the arrival counts (once its directory exists).
+    arrival_key: Option<PathBuf>,
+    /// Files seen at the path, or beside it (rotated away from it), since following began.
+    seen_here: HashSet<FileKey>,
+    /// Files seen before `seen_here` was last emptied (it is bounded).
+    seen_before: u64,
+    /// Arrivals already counted when following began.
+    arrivals_base: u64,
+    /// Arrivals never seen, already counted in `missed_files`.
+    missed_counted: u64,
+    /// Modification time of the directory when its siblings were last looked at while the
+    /// path was absent.
+    dir_seen: Option<SystemTime>,
     error: Option<String>,
 }
 
 impl Follower {
-    /// Follows `path`. `checkpoints` are where reading stopped last time in files followed at
-    /// this path: one that is no longer the file at `path` is looked for beside it (renamed, or a
-    /// copytruncate copy) and finished from its checkpoint first.
+    /// Follows `path`. `resumed`: a checkpoint named this path, so a file here that is not the
+    /// checkpointed one is new (read from 0).
     pub fn new(
         source: Arc<str>,
         path: PathBuf,
         health: usize,
         initial: bool,
-        checkpoints: &[&FileCheckpoint],
+        resumed: bool,
     ) -> Self {
-        let mut f = Self {
+        Self {
             source,
             path,
             health,
@@ -58,34 +87,19 @@ impl Follower {
             draining: Vec::new(),
             had_file: false,
             initial,
-            resumed: !checkpoints.is_empty(),
+            resumed,
+            elsewhere: false,
+            // File times come from the kernel's coarse clock, a tick behind.
+            created_at: SystemTime::now() - CLOCK_SLACK,
+            dir_seen: None,
+            sibling_retry: false,
+            literal: true,
+            arrival_key: None,
+            seen_here: HashSet::new(),
+            seen_before: 0,
+            arrivals_base: 0,
+            missed_counted: 0,
             error: None,
-        };
-        for cp in checkpoints {
-            f.find_checkpointed(cp);
-        }
-        // Several old files: the least recently modified first.
-        f.draining
-            .sort_by_key(|d| d.file.metadata().and_then(|m| m.modified()).ok());
-        f
-    }
-
-    fn find_checkpointed(&mut self, cp: &FileCheckpoint) {
-        let at_path = File::open(&self.path).and_then(|file| {
-            let meta = file.metadata()?;
-            super::identity::matches(&file, &meta, &cp.identity, true)
-        });
-        if matches!(at_path, Ok(true)) {
-            return; // resumed from the known offset when opened
-        }
-        let open: Vec<(u64, u64)> = self.open_inodes().collect();
-        let found = find_sibling(&self.path, &cp.identity, true, &open)
-            .or_else(|| find_sibling(&self.path, &cp.identity, false, &open));
-        if let Some((file, meta, _)) = found {
-            let path = Arc::new(self.path.clone());
-            if let Ok(old) = OpenFile::new(file, &meta, path, Start::At(cp.offset)) {
-                self.draining.push(old);
-            }
         }
     }
 
@@ -166,10 +180,51 @@ impl Follower {
         Ok(())
     }
 
-    /// Stats the path: opens the file that is there, makes the previous one draining.
+    /// Stats the path: opens the file that is there, makes the previous one draining, and
+    /// counts as missed the files created at the path (inotify says so) that were never seen
+    /// there nor found renamed away (deleted before they could be opened).
     fn check_path(&mut self, ctx: &mut Ctx) {
+        if self.arrival_key.is_none() {
+            self.arrival_key = arrival_key(&self.path);
+            if let Some(k) = &self.arrival_key {
+                self.arrivals_base = ctx.signal.arrivals(k, self.literal);
+            }
+        }
+        // Taken before looking: every arrival counted here happened before the look.
+        let arrivals = self.arrival_key.as_ref().map_or(0, |k| {
+            ctx.signal
+                .arrivals(k, self.literal)
+                .saturating_sub(self.arrivals_base)
+        });
+        self.look(ctx);
+        let seen = |f: &Self| f.seen_before + f.seen_here.len() as u64;
+        let mut unexplained = arrivals.saturating_sub(seen(self));
+        if unexplained > self.missed_counted && !self.initial {
+            // Before counting: the files may be beside the path, renamed (read them).
+            self.sibling_retry |= self.recover_siblings(ctx, self.created_at, false);
+            unexplained = arrivals.saturating_sub(seen(self));
+        }
+        if unexplained > self.missed_counted {
+            ctx.health.files.lock()[self.health].missed_files += unexplained - self.missed_counted;
+            self.missed_counted = unexplained;
+        }
+    }
+
+    /// Notes a file seen at the path or beside it (an arrival it may explain).
+    pub(super) fn seen(&mut self, m: &fs::Metadata) {
+        if self.seen_here.len() >= 4096 {
+            self.seen_before += self.seen_here.len() as u64;
+            self.seen_here.clear();
+        }
+        self.seen_here.insert((m.dev(), m.ino(), m.created().ok()));
+    }
+
+    fn look(&mut self, ctx: &mut Ctx) {
         let meta = match fs::metadata(&self.path) {
-            Ok(m) if m.is_file() => m,
+            Ok(m) if m.is_file() => {
+                self.seen(&m);
+                m
+            }
             Ok(_) => return self.gone(Some("not a regular file".to_string())),
             Err(e)
                 if matches!(
@@ -177,12 +232,16 @@ impl Follower {
                     io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
                 ) =>
             {
-                return self.gone(None)
+                self.gone(None);
+                return self.scan_while_absent(ctx);
             }
             Err(e) => return self.gone(Some(e.to_string())),
         };
         if self.current.as_ref().is_some_and(|c| c.is(&meta)) {
             self.error = None;
+            if self.sibling_retry {
+                self.sibling_retry = self.recover_siblings(ctx, self.created_at, false);
+            }
             return;
         }
         // A symlink switched back to a file still being drained: follow it again.
@@ -191,15 +250,27 @@ impl Follower {
             .iter()
             .position(|d| d.is(&meta))
             .map(|i| self.draining.remove(i));
+        let fresh = back.is_none();
         let next = match back {
             Some(f) => f,
             None => match self.open(ctx) {
-                Ok(f) => f,
+                Ok(Some(f)) => f,
+                Ok(None) => {
+                    self.gone(None);
+                    self.elsewhere = true;
+                    return;
+                }
                 Err(e) => return self.gone(Some(e.to_string())),
             },
         };
+        self.elsewhere = false;
         if let Some(old) = self.current.replace(next) {
             self.draining.push(old);
+        }
+        // Files that were at the path between the last one and this one (renamed away before
+        // they could be opened here) are read now, between the two.
+        if (fresh || self.sibling_retry) && !self.initial {
+            self.sibling_retry = self.recover_siblings(ctx, self.created_at, false);
         }
         if self.had_file || !self.draining.is_empty() {
             ctx.health.files.lock()[self.health].rotations += 1;
@@ -208,19 +279,46 @@ impl Follower {
         self.error = None;
     }
 
-    fn open(&mut self, ctx: &mut Ctx) -> io::Result<OpenFile> {
+    /// Opens the file at the path; `None` when it is open here under another path.
+    fn open(&mut self, ctx: &mut Ctx) -> io::Result<Option<OpenFile>> {
         let file = File::open(&self.path)?;
         let meta = file.metadata()?;
         if !meta.is_file() {
             return Err(io::Error::other("not a regular file"));
         }
+        self.seen(&meta);
+        if ctx.reg.open.contains(&(meta.dev(), meta.ino())) {
+            return Ok(None);
+        }
         let path = Arc::new(self.path.clone());
-        let start = match ctx.known.take(&file, &meta) {
+        let resume = ctx.reg.resume(&file, &meta);
+        let start = match resume {
             Some(offset) => Start::At(offset),
             None if self.initial && !self.resumed && !ctx.settings.from_start => Start::End,
             None => Start::At(0),
         };
-        OpenFile::new(file, &meta, path, start)
+        let f = OpenFile::new(file, &meta, path, start)?;
+        ctx.reg.opened(&f, resume.is_some());
+        Ok(Some(f))
+    }
+
+    /// The path is absent: a file created there and renamed away between two looks is among
+    /// the siblings (looked for when the directory changed).
+    fn scan_while_absent(&mut self, ctx: &mut Ctx) {
+        if self.initial {
+            return;
+        }
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        let Ok(changed) = fs::metadata(dir).map(|m| mtime(&m)) else {
+            return;
+        };
+        if self.dir_seen != Some(changed) || self.sibling_retry {
+            self.dir_seen = Some(changed);
+            self.sibling_retry = self.recover_siblings(ctx, self.created_at, false);
+        }
     }
 
     /// The path no longer names a readable regular file (`error` says why, `None`: absent).
@@ -228,6 +326,7 @@ impl Follower {
         if let Some(old) = self.current.take() {
             self.draining.push(old);
         }
+        self.elsewhere = false;
         self.error = error;
     }
 
@@ -258,6 +357,7 @@ impl Follower {
         h.state = match (&self.error, &self.current) {
             (Some(_), _) => "error",
             (None, Some(_)) => "following",
+            (None, None) if self.elsewhere => "following",
             (None, None) => "waiting",
         }
         .to_string();

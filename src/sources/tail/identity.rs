@@ -106,27 +106,11 @@ pub(crate) fn find_sibling(
     same_inode: bool,
     exclude: &[(u64, u64)],
 ) -> Option<(File, Metadata, PathBuf)> {
-    if id.fp_len == 0 {
-        return None;
-    }
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    if let Some(parent) = path.parent() {
-        dirs.push(parent.to_path_buf());
-    }
-    if let Ok(real) = std::fs::canonicalize(path) {
-        if let Some(parent) = real.parent() {
-            if !dirs.iter().any(|d| d == parent) {
-                dirs.push(parent.to_path_buf());
-            }
-        }
+    if id.fp_len == 0 && !same_inode {
+        return None; // an empty file has no content to recognise a copy by
     }
     let mut best: Option<(File, Metadata, PathBuf)> = None;
-    for dir in dirs {
-        let dir = if dir.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            dir
-        };
+    for dir in sibling_dirs(path) {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
@@ -144,7 +128,11 @@ pub(crate) fn find_sibling(
             let Ok(file) = File::open(&candidate) else {
                 continue;
             };
-            if !matches(&file, &meta, id, same_inode).unwrap_or(false) {
+            // What was opened, not what was listed (a rename may have come in between).
+            let Ok(meta) = file.metadata() else { continue };
+            if exclude.contains(&(meta.dev(), meta.ino()))
+                || !matches(&file, &meta, id, same_inode).unwrap_or(false)
+            {
                 continue;
             }
             let newer = match &best {
@@ -160,6 +148,55 @@ pub(crate) fn find_sibling(
         }
     }
     best
+}
+
+/// The directory of `path` and, when it is a symlink, its target's directory.
+fn sibling_dirs(path: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(parent) = path.parent() {
+        dirs.push(parent.to_path_buf());
+    }
+    if let Ok(real) = std::fs::canonicalize(path) {
+        if let Some(parent) = real.parent() {
+            if !dirs.iter().any(|d| d == parent) {
+                dirs.push(parent.to_path_buf());
+            }
+        }
+    }
+    for d in &mut dirs {
+        if d.as_os_str().is_empty() {
+            *d = PathBuf::from(".");
+        }
+    }
+    dirs
+}
+
+/// Finds the file with `id`'s device and inode beside `path` (or at it), whatever its content
+/// now: a checkpointed file truncated and rewritten since.
+pub(crate) fn find_inode(path: &Path, id: &FileIdentity) -> Option<(File, Metadata, PathBuf)> {
+    for dir in sibling_dirs(path) {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let candidate = entry.path();
+            let Ok(meta) = std::fs::metadata(&candidate) else {
+                continue;
+            };
+            if meta.is_file() && meta.dev() == id.dev && meta.ino() == id.ino {
+                let Ok(file) = File::open(&candidate) else {
+                    continue;
+                };
+                match file.metadata() {
+                    Ok(m) if m.dev() == id.dev && m.ino() == id.ino => {
+                        return Some((file, m, candidate))
+                    }
+                    _ => continue,
+                }
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -17,8 +17,14 @@
 //! line cap, drops invalid UTF-8 and does not follow symlink switches.
 //!
 //! A file is identified by device, inode and a fingerprint of its first bytes ([`FileIdentity`]),
-//! so a [`FileCheckpoint`] taken from the last batch applied resumes exactly there, even if the
-//! file was rotated in the meantime (the old file is then looked for beside the new one).
+//! and read once whatever paths, globs or symlinks reach it. The tailer owns the checkpoint
+//! ([`Checkpoints`]): every file it opens is registered with its start offset (written at start,
+//! on a timer and at shutdown), and the engine acknowledges the offsets it applied with the
+//! counter totals that include them. On restart each checkpointed file resumes exactly where it
+//! stopped, also when it was rotated while kpid was down: it is looked for among the path's
+//! rotation siblings, and the siblings written since (never read) are read after it, oldest
+//! first, before the current file. The same search finds a file renamed away before it could
+//! be opened at its path.
 
 mod checkpoint;
 mod drain;
@@ -26,6 +32,8 @@ mod follower;
 mod identity;
 mod lines;
 mod open_file;
+mod registry;
+mod siblings;
 mod watch;
 mod worker;
 
@@ -34,6 +42,7 @@ pub use checkpoint::Checkpoints;
 use crate::sources::{Batch, FileIdentity, Input, SourcesHealth};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -90,6 +99,9 @@ pub struct TailConfig {
     pub resume: Vec<FileCheckpoint>,
     /// A rotated-away file is closed after being quiet this long. Default 5 s.
     pub rotate_wait: Duration,
+    /// How often the tailer writes the checkpoint when files were opened since the last write.
+    /// Default 1 s.
+    pub checkpoint_interval: Duration,
     /// One-shot: read every matching file to its end once (from 0, or from its checkpoint),
     /// send it all, flush partial last lines, and stop. [`Tailer::wait`] returns then.
     pub exit_at_eof: bool,
@@ -105,6 +117,7 @@ impl Default for TailConfig {
             from_start: false,
             resume: Vec::new(),
             rotate_wait: Duration::from_secs(5),
+            checkpoint_interval: Duration::from_secs(1),
             exit_at_eof: false,
         }
     }
@@ -115,6 +128,7 @@ impl Default for TailConfig {
 pub struct Tailer {
     signal: Arc<watch::Signal>,
     stop: Arc<Notify>,
+    skip_save: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -126,6 +140,14 @@ impl Tailer {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+
+    /// Stops the tailer without its shutdown checkpoint, as if the process had been killed
+    /// (`kill -9`): for tests of restarts.
+    #[doc(hidden)]
+    pub fn abandon(self) {
+        self.skip_save.store(true, Ordering::SeqCst);
+        self.stop();
     }
 
     /// Waits for the thread to end: in one-shot mode, once everything present was sent.
@@ -152,16 +174,31 @@ impl Drop for Tailer {
 
 /// Starts tailing on a thread of its own. Files present when this is called are the files
 /// "present at startup" of [`TailConfig::from_start`]; each followed file (or pattern waiting
-/// for a match) has its entry in `health` when this returns. The thread ends when stopped, when the receiver is dropped, or in
-/// one-shot mode when done; `tx` is dropped then.
+/// for a match) has its entry in `health` when this returns. The thread ends when stopped, when
+/// the receiver is dropped, or in one-shot mode when done; `tx` is dropped then.
+///
+/// `checkpoints`: every file opened is registered there with the offset reading starts at, and
+/// the checkpoint is written once the files present now are open, every
+/// [`TailConfig::checkpoint_interval`] when files were opened since, and when the thread ends.
+/// The files of the checkpoint it was created with are resumed (as [`TailConfig::resume`]).
 pub fn spawn(
     cfg: TailConfig,
     tx: mpsc::Sender<Input>,
     health: Arc<SourcesHealth>,
+    checkpoints: Arc<Checkpoints>,
 ) -> std::io::Result<Tailer> {
     let signal = Arc::new(watch::Signal::default());
     let stop = Arc::new(Notify::new());
-    let mut worker = worker::Worker::new(cfg, tx, health, signal.clone(), stop.clone())?;
+    let skip_save = Arc::new(AtomicBool::new(false));
+    let mut worker = worker::Worker::new(
+        cfg,
+        tx,
+        health,
+        signal.clone(),
+        stop.clone(),
+        checkpoints,
+        skip_save.clone(),
+    )?;
     worker.prime();
     let thread = std::thread::Builder::new()
         .name("kpid-tail".into())
@@ -169,6 +206,7 @@ pub fn spawn(
     Ok(Tailer {
         signal,
         stop,
+        skip_save,
         thread: Some(thread),
     })
 }

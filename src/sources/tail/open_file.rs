@@ -8,6 +8,7 @@
 use super::identity::{check_head, identify, HeadCheck};
 use super::lines::{LineAssembler, Lines};
 use crate::sources::FileIdentity;
+use std::cell::Cell;
 use std::fs::{File, Metadata};
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -50,6 +51,8 @@ pub(crate) struct OpenFile {
     pub seen_size: u64,
     /// Last time bytes were read from it (draining files are closed after a quiet period).
     pub last_growth: Instant,
+    /// Fingerprint last registered with the checkpoints (length, hash).
+    pub noted: Cell<(u32, u64)>,
 }
 
 impl OpenFile {
@@ -68,6 +71,7 @@ impl OpenFile {
             asm: LineAssembler::new(pos),
             seen_size: size,
             last_growth: Instant::now(),
+            noted: Cell::new((id.fp_len, id.fingerprint)),
         })
     }
 

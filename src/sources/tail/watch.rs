@@ -4,10 +4,10 @@
 //! Events are only wake-ups: every pass re-stats the followed paths, so a lost or coalesced
 //! event costs at most one poll interval, never a line.
 
-use notify::event::{EventKind, ModifyKind};
+use notify::event::{CreateKind, EventKind, ModifyKind, RenameMode};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use parking_lot::{Condvar, Mutex};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,11 +23,12 @@ pub(crate) struct Wake {
     pub stop: bool,
 }
 
-/// Wake-up flags plus a condition variable.
+/// Wake-up flags plus a condition variable, and how many files were created at each path.
 #[derive(Debug, Default)]
 pub(crate) struct Signal {
     state: Mutex<Wake>,
     cv: Condvar,
+    arrivals: Mutex<HashMap<PathBuf, u64>>,
 }
 
 impl Signal {
@@ -37,6 +38,24 @@ impl Signal {
         s.dirty = true;
         s.rescan |= rescan;
         self.cv.notify_one();
+    }
+
+    /// A file was created at `path` (or renamed to it: `rename`).
+    fn arrived(&self, path: &Path, rename: bool) {
+        let Some(key) = arrival_key(path) else { return };
+        let key = if rename { renamed_key(&key) } else { key };
+        *self.arrivals.lock().entry(key).or_default() += 1;
+    }
+
+    /// Files created at `key` (see [`arrival_key`]) so far; with `renames`, also those renamed
+    /// to it.
+    pub fn arrivals(&self, key: &Path, renames: bool) -> u64 {
+        let a = self.arrivals.lock();
+        let created = a.get(key).copied().unwrap_or(0);
+        match renames {
+            true => created + a.get(&renamed_key(key)).copied().unwrap_or(0),
+            false => created,
+        }
     }
 
     /// Asks the worker to stop.
@@ -76,6 +95,17 @@ impl Watches {
     /// A watcher that wakes `signal`. Fails when inotify is unavailable (the poll still works).
     pub fn new(signal: Arc<Signal>) -> notify::Result<Self> {
         let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            if let Ok(ev) = &res {
+                match ev.kind {
+                    EventKind::Create(CreateKind::File) => {
+                        ev.paths.iter().for_each(|p| signal.arrived(p, false))
+                    }
+                    EventKind::Modify(ModifyKind::Name(RenameMode::To)) => {
+                        ev.paths.iter().for_each(|p| signal.arrived(p, true))
+                    }
+                    _ => {}
+                }
+            }
             let rescan = match &res {
                 Ok(ev) => {
                     ev.need_rescan()
@@ -113,6 +143,23 @@ impl Watches {
             }
         }
     }
+}
+
+fn renamed_key(key: &Path) -> PathBuf {
+    let mut k = key.as_os_str().to_owned();
+    k.push("\0renamed");
+    PathBuf::from(k)
+}
+
+/// The key arrivals at `path` are counted under: its directory's canonical path joined with
+/// its name (`None` while the directory does not exist).
+pub(crate) fn arrival_key(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::canonicalize(dir).ok().map(|d| d.join(name))
 }
 
 /// True when `s` has glob metacharacters.

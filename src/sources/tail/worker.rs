@@ -1,14 +1,15 @@
 //! The tailer thread: finds the files, runs passes over them when woken, sends batches.
 
+use super::checkpoint::Checkpoints;
 use super::follower::Follower;
-use super::identity::matches;
+use super::registry::{key, Registry};
 use super::watch::{is_glob, nearest_existing, watch_dir, Signal, Watches};
 use super::{FileCheckpoint, TailConfig, TailSource};
 use crate::sources::{Batch, FileHealth, Input, SourcesHealth};
 use std::collections::{HashMap, HashSet};
-use std::fs::{File, Metadata};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Notify};
@@ -52,37 +53,14 @@ impl Sink {
     }
 }
 
-/// Offsets of files seen before (checkpoints, files closed after draining), by dev/inode.
-#[derive(Debug, Default)]
-pub(crate) struct Known(HashMap<(u64, u64), FileCheckpoint>);
-
-impl Known {
-    pub fn insert(&mut self, cp: FileCheckpoint) {
-        if self.0.len() >= 4096 {
-            self.0.clear();
-        }
-        self.0.insert((cp.identity.dev, cp.identity.ino), cp);
-    }
-
-    /// The offset to resume `file` at, if it is a file seen before (same leading bytes).
-    pub fn take(&mut self, file: &File, meta: &Metadata) -> Option<u64> {
-        let key = (meta.dev(), meta.ino());
-        let cp = self.0.get(&key)?;
-        if matches(file, meta, &cp.identity, true).unwrap_or(false) {
-            self.0.remove(&key).map(|cp| cp.offset)
-        } else {
-            None
-        }
-    }
-}
-
 /// What a follower's pass works with.
 #[derive(Debug)]
 pub(crate) struct Ctx<'a> {
     pub settings: &'a Settings,
     pub sink: &'a Sink,
     pub health: &'a SourcesHealth,
-    pub known: &'a mut Known,
+    pub reg: &'a mut Registry,
+    pub signal: &'a Signal,
     pub now: Instant,
 }
 
@@ -98,7 +76,9 @@ pub(crate) struct Worker {
     slots: HashMap<PathBuf, usize>,
     followers: Vec<Follower>,
     resume: Vec<FileCheckpoint>,
-    known: Known,
+    reg: Registry,
+    checkpoint_interval: Duration,
+    skip_save: Arc<AtomicBool>,
     sink: Sink,
     health: Arc<SourcesHealth>,
     signal: Arc<Signal>,
@@ -112,6 +92,8 @@ impl Worker {
         health: Arc<SourcesHealth>,
         signal: Arc<Signal>,
         stop: Arc<Notify>,
+        checkpoints: Arc<Checkpoints>,
+        skip_save: Arc<AtomicBool>,
     ) -> std::io::Result<Self> {
         let rt = tokio::runtime::Builder::new_current_thread().build()?;
         let watches = if cfg.exit_at_eof {
@@ -121,10 +103,15 @@ impl Worker {
                 .map_err(|e| tracing::warn!("tail: inotify unavailable, polling only: {e}"))
                 .ok()
         };
-        let mut known = Known::default();
-        for cp in &cfg.resume {
-            known.insert(cp.clone());
-        }
+        // Checkpoints given in the config win over those loaded with the same file.
+        let mut resume: Vec<FileCheckpoint> = checkpoints
+            .loaded()
+            .iter()
+            .filter(|l| !cfg.resume.iter().any(|c| key(c) == key(l)))
+            .cloned()
+            .collect();
+        resume.extend(cfg.resume.iter().cloned());
+        let reg = Registry::new(checkpoints, &resume);
         Ok(Self {
             settings: Settings {
                 max_line: cfg.max_line_bytes,
@@ -138,8 +125,10 @@ impl Worker {
             sources: cfg.sources,
             slots: HashMap::new(),
             followers: Vec::new(),
-            resume: cfg.resume,
-            known,
+            resume,
+            reg,
+            checkpoint_interval: cfg.checkpoint_interval.max(Duration::from_millis(10)),
+            skip_save,
             sink: Sink { tx, rt, stop },
             health,
             signal,
@@ -154,27 +143,49 @@ impl Worker {
             settings: &self.settings,
             sink: &self.sink,
             health: &self.health,
-            known: &mut self.known,
+            reg: &mut self.reg,
+            signal: &self.signal,
             now: Instant::now(),
         };
         for f in &mut self.followers {
             f.prime(&mut ctx);
         }
+        // Every file found is in the checkpoint from the start: lines written to it while kpid
+        // is down are read after a restart, even if none arrives before.
+        self.reg.checkpoints.save();
     }
 
     /// Runs until stopped (or, in one-shot mode, until everything present was sent).
     pub fn run(mut self) {
+        self.run_loop();
+        if !self.skip_save.load(Ordering::SeqCst) {
+            self.reg.checkpoints.save();
+        }
+    }
+
+    fn run_loop(&mut self) {
         let mut next_poll = Instant::now() + self.poll;
+        let mut next_save = Instant::now() + self.checkpoint_interval;
         loop {
             if self.pass().is_err() || self.settings.exit_at_eof {
                 return;
             }
-            let deadline = self.next_deadline().map_or(next_poll, |d| d.min(next_poll));
+            // A file opened in this pass is on disk before anything is read from it is applied:
+            // after a crash it is found again, wherever it was renamed.
+            self.reg.checkpoints.save_if_dirty();
+            let deadline = self
+                .next_deadline()
+                .map_or(next_poll, |d| d.min(next_poll))
+                .min(next_save);
             let wake = self.signal.wait(deadline);
             if wake.stop {
                 return;
             }
             let now = Instant::now();
+            if now >= next_save {
+                self.reg.checkpoints.save_if_dirty();
+                next_save = now + self.checkpoint_interval;
+            }
             if wake.rescan || now >= next_poll {
                 self.discover(false);
             }
@@ -185,11 +196,17 @@ impl Worker {
     }
 
     fn pass(&mut self) -> Result<(), Stopped> {
+        self.reg.open = self
+            .followers
+            .iter()
+            .flat_map(Follower::open_inodes)
+            .collect();
         let mut ctx = Ctx {
             settings: &self.settings,
             sink: &self.sink,
             health: &self.health,
-            known: &mut self.known,
+            reg: &mut self.reg,
+            signal: &self.signal,
             now: Instant::now(),
         };
         for f in &mut self.followers {
@@ -287,7 +304,7 @@ impl Worker {
                 .iter()
                 .any(|f| f.open_inodes().any(|k| k == key))
             {
-                return; // a rotated file still being finished by another path
+                return; // followed under another name, or a rotated file being finished
             }
         }
         let slot = match (self.slots.get(&path), self.pattern_slot[i].take()) {
@@ -304,9 +321,27 @@ impl Worker {
         } else {
             Vec::new()
         };
+        let checkpoints: Vec<FileCheckpoint> = checkpoints.into_iter().cloned().collect();
         let name = self.sources[i].name.clone();
-        self.followers
-            .push(Follower::new(name, path, slot, initial, &checkpoints));
+        let mut f = Follower::new(name, path, slot, initial, !checkpoints.is_empty());
+        f.literal = !is_glob(&self.sources[i].pattern);
+        if !checkpoints.is_empty() {
+            self.reg.open = self
+                .followers
+                .iter()
+                .flat_map(Follower::open_inodes)
+                .collect();
+            let mut ctx = Ctx {
+                settings: &self.settings,
+                sink: &self.sink,
+                health: &self.health,
+                reg: &mut self.reg,
+                signal: &self.signal,
+                now: Instant::now(),
+            };
+            f.recover_at_start(&mut ctx, &checkpoints);
+        }
+        self.followers.push(f);
     }
 
     fn new_slot(&self, i: usize, path: String) -> usize {
