@@ -24,7 +24,11 @@ pub fn health_json(state: &AppState) -> Value {
         if f.state == "error" {
             status = Status::Error;
         }
-        losses += f.parse_errors + f.discarded_long_lines + f.truncated_bytes_lost + f.missed_files;
+        losses += f.parse_errors
+            + f.discarded_long_lines
+            + f.truncated_bytes_lost
+            + f.missed_files
+            + f.event_overflows;
     }
     let ws_dropped = state.ws.dropped.load(Ordering::Relaxed);
     losses += ws_dropped;

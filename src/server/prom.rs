@@ -53,7 +53,7 @@ pub fn exposition(state: &AppState) -> String {
     }
     let files = state.sources.files.lock().clone();
     type Get = fn(&crate::sources::FileHealth) -> u64;
-    let per_file: [(&str, &str, Get); 6] = [
+    let per_file: [(&str, &str, Get); 7] = [
         ("kpid_source_lines_total", "lines read per file", |f| {
             f.lines
         }),
@@ -79,6 +79,11 @@ pub fn exposition(state: &AppState) -> String {
             "kpid_source_missed_files_total",
             "files with lines never read (compressed or gone before they could be opened)",
             |f| f.missed_files,
+        ),
+        (
+            "kpid_source_event_overflows_total",
+            "inotify queue overflows: files created and deleted meanwhile could not be counted",
+            |f| f.event_overflows,
         ),
     ];
     for (name, help, get) in per_file {

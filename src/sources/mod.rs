@@ -90,6 +90,10 @@ pub struct FileHealth {
     /// Files that held lines never read: rotated and compressed while kpid was down, or gone
     /// before they could be opened.
     pub missed_files: u64,
+    /// Times the kernel's inotify queue overflowed (or the watch failed) while this path was
+    /// followed: files created and deleted meanwhile were never reported, so `missed_files`
+    /// cannot count them. Each overflow is counted here as a possible loss of unknown size.
+    pub event_overflows: u64,
     /// Rotations followed (rename, copytruncate, recreate, symlink switch).
     pub rotations: u64,
     /// Invalid UTF-8 lines (kept, decoded lossily where text is needed).

@@ -63,6 +63,9 @@ pub(crate) struct Follower {
     arrivals_base: u64,
     /// Arrivals never seen, already counted in `missed_files`.
     missed_counted: u64,
+    /// Lost inotify events (queue overflows) already counted in `event_overflows`, from the
+    /// count when following began.
+    overflows_counted: Option<u64>,
     /// Modification time of the directory when its siblings were last looked at while the
     /// path was absent.
     dir_seen: Option<SystemTime>,
@@ -99,6 +102,7 @@ impl Follower {
             seen_before: 0,
             arrivals_base: 0,
             missed_counted: 0,
+            overflows_counted: None,
             error: None,
         }
     }
@@ -190,6 +194,14 @@ impl Follower {
                 self.arrivals_base = ctx.signal.arrivals(k, self.literal);
             }
         }
+        // Creations lost with the kernel's queue cannot be counted as missed files: the
+        // overflow itself is shown as a possible loss (in every follower it may concern).
+        let overflows = ctx.signal.overflows();
+        let counted = *self.overflows_counted.get_or_insert(overflows);
+        if overflows > counted {
+            ctx.health.files.lock()[self.health].event_overflows += overflows - counted;
+            self.overflows_counted = Some(overflows);
+        }
         // Taken before looking: every arrival counted here happened before the look.
         let arrivals = self.arrival_key.as_ref().map_or(0, |k| {
             ctx.signal
@@ -210,7 +222,10 @@ impl Follower {
         }
     }
 
-    /// Notes a file seen at the path or beside it (an arrival it may explain).
+    /// Notes a file seen at the path or beside it (an arrival it may explain). Only for a file
+    /// whose lines are read: open here or in another follower, or read to its end before. A
+    /// file merely listed or stat-ed may be deleted before it is opened: noting it would
+    /// explain its arrival while nothing of it was read (a silent loss).
     pub(super) fn seen(&mut self, m: &fs::Metadata) {
         if self.seen_here.len() >= 4096 {
             self.seen_before += self.seen_here.len() as u64;
@@ -220,11 +235,10 @@ impl Follower {
     }
 
     fn look(&mut self, ctx: &mut Ctx) {
+        // Not noted as seen here: a stat reads nothing. A file is seen once it is open (here
+        // or in another follower), so its lines are read whatever happens to its name.
         let meta = match fs::metadata(&self.path) {
-            Ok(m) if m.is_file() => {
-                self.seen(&m);
-                m
-            }
+            Ok(m) if m.is_file() => m,
             Ok(_) => return self.gone(Some("not a regular file".to_string())),
             Err(e)
                 if matches!(
@@ -260,6 +274,12 @@ impl Follower {
                     self.elsewhere = true;
                     return;
                 }
+                // Deleted or renamed away between the stat and the open: absent (not an error);
+                // renamed, it is among the siblings; deleted, it is counted as missed.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    self.gone(None);
+                    return self.scan_while_absent(ctx);
+                }
                 Err(e) => return self.gone(Some(e.to_string())),
             },
         };
@@ -286,8 +306,8 @@ impl Follower {
         if !meta.is_file() {
             return Err(io::Error::other("not a regular file"));
         }
-        self.seen(&meta);
         if ctx.reg.open.contains(&(meta.dev(), meta.ino())) {
+            self.seen(&meta); // read by the follower that has it open
             return Ok(None);
         }
         let path = Arc::new(self.path.clone());
@@ -298,6 +318,7 @@ impl Follower {
             None => Start::At(0),
         };
         let f = OpenFile::new(file, &meta, path, start)?;
+        self.seen(&meta);
         ctx.reg.opened(&f, resume.is_some());
         Ok(Some(f))
     }

@@ -171,10 +171,13 @@ impl Follower {
             if mtime(&sib.meta) < since {
                 continue;
             }
-            if !startup {
-                self.seen(&sib.meta);
-            }
+            // Seen (an arrival it explains) only once its lines are sure to be read: open here
+            // or elsewhere (an open file keeps its inode: the key is that file), read to its
+            // end before, or opened now. Not when listed, compressed (never read) or a copy.
             if ctx.reg.open.contains(&key) {
+                if !startup {
+                    self.seen(&sib.meta);
+                }
                 continue;
             }
             if sib.compressed {
@@ -189,20 +192,31 @@ impl Follower {
             };
             // What was opened, not what was listed: a rename may have put another file there.
             let Ok(meta) = file.metadata() else { continue };
-            if !meta.is_file()
-                || mtime(&meta) < since
-                || ctx.reg.open.contains(&(meta.dev(), meta.ino()))
-            {
+            if !meta.is_file() || mtime(&meta) < since {
+                continue;
+            }
+            if ctx.reg.open.contains(&(meta.dev(), meta.ino())) {
+                if !startup {
+                    self.seen(&meta);
+                }
                 continue;
             }
             let (start, same) = match ctx.reg.resume(&file, &meta) {
-                Some(off) if off >= meta.len() => continue,
+                Some(off) if off >= meta.len() => {
+                    if !startup {
+                        self.seen(&meta);
+                    }
+                    continue;
+                }
                 Some(off) => (off, true),
                 None if ctx.reg.is_copy_of_known(&file, &meta) => continue,
                 None => (0, false),
             };
             let path = Arc::new(self.path.clone());
             if let Ok(f) = OpenFile::new(file, &meta, path, Start::At(start)) {
+                if !startup {
+                    self.seen(&meta);
+                }
                 ctx.reg.opened(&f, same);
                 found.push((mtime(&meta), Reverse(sib.rank), f));
             }

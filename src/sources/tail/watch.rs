@@ -1,14 +1,17 @@
 //! Waking the tailer: inotify (through `notify`) on the directories that matter, a timed poll
 //! as backstop, and the stop request, all funnelled into one [`Signal`].
 //!
-//! Events are only wake-ups: every pass re-stats the followed paths, so a lost or coalesced
-//! event costs at most one poll interval, never a line.
+//! Events are wake-ups: every pass re-stats the followed paths, so a lost or coalesced event
+//! costs at most one poll interval, never a line of a file that is still there. They also
+//! count the files created at each path (for `missed_files`); when the kernel's queue
+//! overflows those counts are incomplete, and the overflow itself is counted.
 
 use notify::event::{CreateKind, EventKind, ModifyKind, RenameMode};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,6 +32,8 @@ pub(crate) struct Signal {
     state: Mutex<Wake>,
     cv: Condvar,
     arrivals: Mutex<HashMap<PathBuf, u64>>,
+    /// Events lost: inotify queue overflows and watcher errors.
+    overflows: AtomicU64,
 }
 
 impl Signal {
@@ -38,6 +43,43 @@ impl Signal {
         s.dirty = true;
         s.rescan |= rescan;
         self.cv.notify_one();
+    }
+
+    /// Handles one event (or watcher error) from `notify`: counts arrivals and lost events,
+    /// and wakes the worker.
+    fn on_event(&self, res: notify::Result<notify::Event>) {
+        if let Ok(ev) = &res {
+            match ev.kind {
+                EventKind::Create(CreateKind::File) => {
+                    ev.paths.iter().for_each(|p| self.arrived(p, false))
+                }
+                EventKind::Modify(ModifyKind::Name(RenameMode::To)) => {
+                    ev.paths.iter().for_each(|p| self.arrived(p, true))
+                }
+                _ => {}
+            }
+        }
+        let rescan = match &res {
+            Ok(ev) => {
+                ev.need_rescan()
+                    || !matches!(
+                        ev.kind,
+                        EventKind::Access(_) | EventKind::Modify(ModifyKind::Data(_))
+                    )
+            }
+            Err(_) => true,
+        };
+        // IN_Q_OVERFLOW (notify flags it "rescan"), or events that could not be read: some
+        // creations were never reported and the arrival counts are short by an unknown number.
+        if res.as_ref().map_or(true, notify::Event::need_rescan) {
+            self.overflows.fetch_add(1, Ordering::SeqCst);
+        }
+        self.wake(rescan);
+    }
+
+    /// Events lost so far (queue overflows, watcher errors): each may hide missed files.
+    pub fn overflows(&self) -> u64 {
+        self.overflows.load(Ordering::SeqCst)
     }
 
     /// A file was created at `path` (or renamed to it: `rename`).
@@ -95,28 +137,7 @@ impl Watches {
     /// A watcher that wakes `signal`. Fails when inotify is unavailable (the poll still works).
     pub fn new(signal: Arc<Signal>) -> notify::Result<Self> {
         let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if let Ok(ev) = &res {
-                match ev.kind {
-                    EventKind::Create(CreateKind::File) => {
-                        ev.paths.iter().for_each(|p| signal.arrived(p, false))
-                    }
-                    EventKind::Modify(ModifyKind::Name(RenameMode::To)) => {
-                        ev.paths.iter().for_each(|p| signal.arrived(p, true))
-                    }
-                    _ => {}
-                }
-            }
-            let rescan = match &res {
-                Ok(ev) => {
-                    ev.need_rescan()
-                        || !matches!(
-                            ev.kind,
-                            EventKind::Access(_) | EventKind::Modify(ModifyKind::Data(_))
-                        )
-                }
-                Err(_) => true,
-            };
-            signal.wake(rescan);
+            signal.on_event(res)
         })?;
         Ok(Self {
             watcher,
@@ -202,6 +223,29 @@ pub(crate) fn nearest_existing(dir: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queue_overflow_and_watcher_errors_are_counted_as_lost_events() {
+        use notify::event::Flag;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        let s = Signal::default();
+        let create = notify::Event::new(EventKind::Create(CreateKind::File)).add_path(p.clone());
+        s.on_event(Ok(create));
+        assert_eq!(
+            (s.arrivals(&arrival_key(&p).unwrap(), false), s.overflows()),
+            (1, 0)
+        );
+        // What notify reports for IN_Q_OVERFLOW.
+        s.on_event(Ok(
+            notify::Event::new(EventKind::Other).set_flag(Flag::Rescan)
+        ));
+        assert_eq!(s.overflows(), 1);
+        s.on_event(Err(notify::Error::generic("read failed")));
+        assert_eq!(s.overflows(), 2);
+        let wake = s.wait(Instant::now());
+        assert!(wake.dirty && wake.rescan);
+    }
 
     #[test]
     fn watch_dir_stops_at_globs_and_missing_dirs() {
