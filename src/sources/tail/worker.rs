@@ -83,6 +83,8 @@ pub(crate) struct Worker {
     health: Arc<SourcesHealth>,
     signal: Arc<Signal>,
     watches: Option<Watches>,
+    /// Polls since the watched directories were last recomputed, and the followers then.
+    watch_age: (u32, usize),
 }
 
 impl Worker {
@@ -133,6 +135,7 @@ impl Worker {
             health,
             signal,
             watches,
+            watch_age: (0, 0),
         })
     }
 
@@ -187,6 +190,9 @@ impl Worker {
                 next_save = now + self.checkpoint_interval;
             }
             if wake.rescan || now >= next_poll {
+                if wake.rescan {
+                    self.watch_age.0 = u32::MAX; // something changed: recompute the watches
+                }
                 self.discover(false);
             }
             if now >= next_poll {
@@ -274,7 +280,17 @@ impl Worker {
             keep
         });
         drop(table);
-        if let Some(w) = self.watches.as_mut() {
+        // Recomputing the watched directories resolves every followed path (a few syscalls
+        // each): only at start, on an inotify rescan, when the followers changed, and every 8th
+        // poll as the backstop, so that an idle tailer stays cheap.
+        let (age, followed) = self.watch_age;
+        let due = initial || age >= 8 || followed != self.followers.len();
+        self.watch_age = if due {
+            (0, self.followers.len())
+        } else {
+            (age + 1, followed)
+        };
+        if let Some(w) = self.watches.as_mut().filter(|_| due) {
             let mut dirs: HashSet<PathBuf> =
                 self.sources.iter().map(|s| watch_dir(&s.pattern)).collect();
             for f in &self.followers {
