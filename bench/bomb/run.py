@@ -3,11 +3,12 @@
 label value each, through the release binary; prints lines/s and peak RSS (VmHWM) of each.
 
     cargo build --release && python3 bench/bomb/run.py [LINES]
+    KPID=path/to/another/kpid python3 bench/bomb/run.py     # an earlier build, side by side
 """
 import json, os, subprocess, sys, tempfile, time, urllib.request
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 4_000_000
-BIN = os.path.join(os.path.dirname(__file__), "..", "..", "target", "release", "kpid")
+BIN = os.environ.get("KPID") or os.path.join(os.path.dirname(__file__), "..", "..", "target", "release", "kpid")
 
 
 def vm(pid, key):

@@ -178,9 +178,10 @@ impl Engine {
             }
             if now >= next_refresh {
                 // Only while something moved within the window: an idle daemon stays idle.
+                // A refresh carries no new input: it does not hold the next change back (only
+                // changes are paced), so a line after a refresh still goes out at once.
                 if last_input.is_some_and(|t| now.duration_since(t) < window) {
                     self.publish(true);
-                    last_publish = now;
                     dirty = false;
                 }
                 next_refresh = now + REFRESH;
