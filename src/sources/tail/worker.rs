@@ -201,13 +201,15 @@ impl Worker {
         }
     }
 
-    fn pass(&mut self) -> Result<(), Stopped> {
+    /// What a follower's work needs, with the registry's set of open files brought up to
+    /// date; and the followers, borrowed beside it.
+    fn ctx(&mut self) -> (Ctx<'_>, &mut Vec<Follower>) {
         self.reg.open = self
             .followers
             .iter()
             .flat_map(Follower::open_inodes)
             .collect();
-        let mut ctx = Ctx {
+        let ctx = Ctx {
             settings: &self.settings,
             sink: &self.sink,
             health: &self.health,
@@ -215,7 +217,12 @@ impl Worker {
             signal: &self.signal,
             now: Instant::now(),
         };
-        for f in &mut self.followers {
+        (ctx, &mut self.followers)
+    }
+
+    fn pass(&mut self) -> Result<(), Stopped> {
+        let (mut ctx, followers) = self.ctx();
+        for f in followers.iter_mut() {
             f.pass(&mut ctx)?;
         }
         Ok(())
@@ -342,19 +349,7 @@ impl Worker {
         let mut f = Follower::new(name, path, slot, initial, !checkpoints.is_empty());
         f.literal = !is_glob(&self.sources[i].pattern);
         if !checkpoints.is_empty() {
-            self.reg.open = self
-                .followers
-                .iter()
-                .flat_map(Follower::open_inodes)
-                .collect();
-            let mut ctx = Ctx {
-                settings: &self.settings,
-                sink: &self.sink,
-                health: &self.health,
-                reg: &mut self.reg,
-                signal: &self.signal,
-                now: Instant::now(),
-            };
+            let (mut ctx, _) = self.ctx();
             f.recover_at_start(&mut ctx, &checkpoints);
         }
         self.followers.push(f);
