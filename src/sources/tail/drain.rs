@@ -4,11 +4,8 @@
 
 use super::follower::Follower;
 use super::identity::find_sibling;
-use super::lines::Lines;
 use super::open_file::{OpenFile, Read, Start};
-use super::worker::{Ctx, Stopped};
-use crate::sources::Batch;
-use std::sync::Arc;
+use super::pass::{emit, Ctx, Stopped};
 
 impl Follower {
     /// The current file was truncated: finish its copy if there is one, else count the loss.
@@ -103,40 +100,4 @@ impl Follower {
         }
         Ok(())
     }
-}
-
-/// Sends `lines` read from `file` and counts them in the health table.
-pub(super) fn emit(
-    ctx: &mut Ctx,
-    health: usize,
-    source: &Arc<str>,
-    file: Option<&OpenFile>,
-    lines: Lines,
-    current: bool,
-) -> Result<(), Stopped> {
-    let Some(file) = file else { return Ok(()) };
-    let (n, bytes) = (lines.lines, lines.data.len() as u64);
-    ctx.reg.track(file);
-    if !lines.data.is_empty() {
-        ctx.sink.send(Batch {
-            file: health,
-            source: source.clone(),
-            identity: file.id,
-            path: file.path.clone(),
-            data: lines.data,
-            end_offset: lines.end_offset,
-        })?;
-    }
-    if n > 0 || lines.long > 0 || lines.invalid_utf8 > 0 || current {
-        let mut table = ctx.health.files.lock();
-        let h = &mut table[health];
-        h.lines += n;
-        h.bytes += bytes;
-        h.discarded_long_lines += lines.long;
-        h.invalid_utf8_lines += lines.invalid_utf8;
-        if current {
-            h.offset = file.asm.pos;
-        }
-    }
-    Ok(())
 }

@@ -9,11 +9,10 @@
 //! with the same leading bytes (copytruncate) is finished from where reading stopped, then the
 //! file is read from 0; with no copy the bytes never read are counted as lost.
 
-use super::drain::emit;
+use super::identity::mtime;
 use super::open_file::{OpenFile, Read, Start};
-use super::siblings::mtime;
+use super::pass::{emit, Ctx, Settings, Stopped};
 use super::watch::arrival_key;
-use super::worker::{Ctx, Settings, Stopped};
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io;

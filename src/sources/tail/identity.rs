@@ -199,6 +199,11 @@ pub(crate) fn find_inode(path: &Path, id: &FileIdentity) -> Option<(File, Metada
     None
 }
 
+/// Modification time, for ordering.
+pub(crate) fn mtime(meta: &Metadata) -> std::time::SystemTime {
+    meta.modified().unwrap_or(std::time::SystemTime::UNIX_EPOCH)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,6 +32,7 @@ mod follower;
 mod identity;
 mod lines;
 mod open_file;
+mod pass;
 mod registry;
 mod siblings;
 mod watch;

@@ -11,9 +11,9 @@
 //! vanished) is repeated at the next pass.
 
 use super::follower::Follower;
-use super::identity::{find_inode, find_sibling, matches};
+use super::identity::{find_inode, find_sibling, matches, mtime};
 use super::open_file::{OpenFile, Start};
-use super::worker::Ctx;
+use super::pass::Ctx;
 use super::FileCheckpoint;
 use std::cmp::Reverse;
 use std::fs::{self, File, Metadata};
@@ -96,11 +96,6 @@ pub(crate) fn rotation_siblings(path: &Path) -> (Vec<Sibling>, bool) {
 
 fn same(a: &Metadata, b: &Metadata) -> bool {
     a.dev() == b.dev() && a.ino() == b.ino()
-}
-
-/// Modification time, for ordering.
-pub(crate) fn mtime(meta: &Metadata) -> SystemTime {
-    meta.modified().unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
 impl Follower {

@@ -2,10 +2,11 @@
 
 use super::checkpoint::Checkpoints;
 use super::follower::Follower;
+use super::pass::{Ctx, Settings, Sink, Stopped};
 use super::registry::{key, Registry};
 use super::watch::{is_glob, nearest_existing, watch_dir, Signal, Watches};
 use super::{FileCheckpoint, TailConfig, TailSource};
-use crate::sources::{Batch, FileHealth, Input, SourcesHealth};
+use crate::sources::{FileHealth, Input, SourcesHealth};
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -13,56 +14,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Notify};
-
-/// The settings a pass needs.
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    pub max_line: usize,
-    pub partial_flush: Duration,
-    pub rotate_wait: Duration,
-    pub from_start: bool,
-    pub exit_at_eof: bool,
-}
-
-/// The tailer was asked to stop, or the receiver is gone.
-#[derive(Debug)]
-pub(crate) struct Stopped;
-
-/// Sends batches, waiting while the channel is full, until stopped.
-#[derive(Debug)]
-pub(crate) struct Sink {
-    tx: mpsc::Sender<Input>,
-    rt: tokio::runtime::Runtime,
-    stop: Arc<Notify>,
-}
-
-impl Sink {
-    pub fn send(&self, batch: Batch) -> Result<(), Stopped> {
-        let batch = match self.tx.try_send(Input::Lines(batch)) {
-            Ok(()) => return Ok(()),
-            Err(mpsc::error::TrySendError::Closed(_)) => return Err(Stopped),
-            Err(mpsc::error::TrySendError::Full(b)) => b,
-        };
-        self.rt.block_on(async {
-            tokio::select! {
-                biased;
-                _ = self.stop.notified() => Err(Stopped),
-                r = self.tx.send(batch) => r.map_err(|_| Stopped),
-            }
-        })
-    }
-}
-
-/// What a follower's pass works with.
-#[derive(Debug)]
-pub(crate) struct Ctx<'a> {
-    pub settings: &'a Settings,
-    pub sink: &'a Sink,
-    pub health: &'a SourcesHealth,
-    pub reg: &'a mut Registry,
-    pub signal: &'a Signal,
-    pub now: Instant,
-}
 
 /// The tailer's state, owned by its thread.
 #[derive(Debug)]
