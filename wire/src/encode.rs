@@ -36,7 +36,7 @@ pub fn clip_to(s: &str, max: usize) -> &str {
 
 /// Appends a string (varint length, bytes), clipped to [`MAX_STR_LEN`].
 #[inline]
-pub fn put_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
     let s = clip(s);
     put_varint(out, s.len() as u64);
     out.extend_from_slice(s.as_bytes());

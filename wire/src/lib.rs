@@ -22,7 +22,7 @@ pub use decode::{
 };
 pub use encode::{
     clip, clip_to, encode_drops, encode_error, encode_event, encode_hello, encode_metric,
-    encode_span, encode_welcome, put_field, put_str, put_varint, FrameWriter,
+    encode_span, encode_welcome, put_field, put_varint, FrameWriter,
 };
 
 #[cfg(test)]
