@@ -15,16 +15,7 @@ use tail_support::*;
 
 /// logrotate `create`: numbered files shift up, the log becomes `.1`, a new one is created.
 fn rotate(p: &Path) {
-    let name = p.file_name().unwrap().to_str().unwrap().to_string();
-    let numbered = |i: usize| p.with_file_name(format!("{name}.{i}"));
-    let mut n = 1;
-    while numbered(n).exists() {
-        n += 1;
-    }
-    for i in (1..n).rev() {
-        fs::rename(numbered(i), numbered(i + 1)).unwrap();
-    }
-    fs::rename(p, numbered(1)).unwrap();
+    rotate_numbered(p);
     drop(append(p));
 }
 

@@ -16,6 +16,7 @@
 //! first seed (default 1), `KPID_MODEL_SEED` runs one case.
 //! A failure prints the seed and the operations.
 
+mod tail_support;
 use kpid::sources::tail::{self, Checkpoints, FileCheckpoint, TailConfig, TailSource, Tailer};
 use kpid::sources::{Input, SourcesHealth};
 use kpid::state::StateDir;
@@ -29,6 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use tail_support::rotate_numbered;
 use tokio::sync::mpsc;
 
 /// xorshift64*.
@@ -340,7 +342,7 @@ impl Case {
                     self.prev = self.cur;
                     self.create();
                 } else {
-                    rotate(&self.log());
+                    rotate_numbered(&self.log());
                     self.prev = self.cur.take();
                     if matches!(op, Op::Rotate) {
                         self.create();
@@ -440,20 +442,6 @@ fn append(path: &Path) -> File {
         .append(true)
         .open(path)
         .unwrap()
-}
-
-/// logrotate `create` without the create: numbered files shift up, the log becomes `.1`.
-fn rotate(p: &Path) {
-    let name = p.file_name().unwrap().to_str().unwrap().to_string();
-    let numbered = |i: usize| p.with_file_name(format!("{name}.{i}"));
-    let mut n = 1;
-    while numbered(n).exists() {
-        n += 1;
-    }
-    for i in (1..n).rev() {
-        fs::rename(numbered(i), numbered(i + 1)).unwrap();
-    }
-    fs::rename(p, numbered(1)).unwrap();
 }
 
 fn ops(rng: &mut Rng) -> Vec<Op> {

@@ -266,3 +266,18 @@ pub fn assert_same(got: &[u8], want: &[u8]) {
         String::from_utf8_lossy(&want[from..(at + 64).min(want.len())]),
     );
 }
+
+/// logrotate without its `create`: numbered files shift up (`.1` → `.2` ...) and the log
+/// becomes `.1`.
+pub fn rotate_numbered(p: &Path) {
+    let name = p.file_name().unwrap().to_str().unwrap().to_string();
+    let numbered = |i: usize| p.with_file_name(format!("{name}.{i}"));
+    let mut n = 1;
+    while numbered(n).exists() {
+        n += 1;
+    }
+    for i in (1..n).rev() {
+        std::fs::rename(numbered(i), numbered(i + 1)).unwrap();
+    }
+    std::fs::rename(p, numbered(1)).unwrap();
+}
