@@ -37,14 +37,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .name("demo-pipeline".into())
             .spawn(move || simulator::run(&log, &stop))?
     };
-    // The same pipeline, instrumented with kpid-layer: its spans arrive over the socket.
-    let spans_thread = {
-        let stop = stop.clone();
-        let sock = cfg.socket.clone().expect("demo socket set above");
-        std::thread::Builder::new()
-            .name("demo-spans".into())
-            .spawn(move || spans::run(sock, stop))?
-    };
     let (running, server) = daemon::start(
         &cfg,
         daemon::Mode {
@@ -55,6 +47,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         daemon::signal(),
     )
     .await?;
+    // The same pipeline, instrumented with kpid-layer: its spans arrive over the socket. It
+    // starts once the socket is there, so that it has nothing to drop while kpid comes up.
+    let spans_thread = {
+        let stop = stop.clone();
+        let sock = cfg.socket.clone().expect("demo socket set above");
+        std::thread::Builder::new()
+            .name("demo-spans".into())
+            .spawn(move || spans::run(sock, stop))?
+    };
     if let Some(a) = running.addr {
         println!("kpid demo: simulated pipeline writing {}", log.display());
         println!("kpid demo: dashboard on http://{a}/  (Ctrl-C to stop)");
