@@ -54,7 +54,7 @@ pub struct Mode {
     pub no_socket: bool,
 }
 
-/// Starts sources, the parse stage and (unless one-shot) the server.
+/// Starts the engine, the sources and (unless one-shot) the server.
 pub async fn start(
     cfg: &Config,
     mode: Mode,

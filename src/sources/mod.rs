@@ -81,7 +81,7 @@ pub struct FileHealth {
     pub lines: u64,
     /// Bytes read.
     pub bytes: u64,
-    /// Lines the parser rejected (set by the parse stage).
+    /// Lines the parser rejected (set by the engine).
     pub parse_errors: u64,
     /// Lines longer than the cap, discarded.
     pub discarded_long_lines: u64,
@@ -102,7 +102,7 @@ pub struct FileHealth {
     pub last_error: Option<String>,
 }
 
-/// Health of every followed file, shared between the tailer, the parse stage and the server.
+/// Health of every followed file, shared between the tailer, the engine and the server.
 #[derive(Debug, Default)]
 pub struct SourcesHealth {
     /// One entry per followed file or pattern; indexes are stable.
