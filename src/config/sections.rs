@@ -16,6 +16,9 @@ pub struct ServerConfig {
     pub port: u16,
     /// Most frequent WebSocket push (default 1 s).
     pub interval: Dur,
+    /// Names besides `localhost`, `127.0.0.1`, `[::1]` and the bound address that a request's
+    /// `Host` (and a page's `Origin`) may use, e.g. `["kpid.lan"]`.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -24,6 +27,7 @@ impl Default for ServerConfig {
             host: "127.0.0.1".into(),
             port: 8050,
             interval: Dur(Duration::from_secs(1)),
+            allowed_hosts: Vec::new(),
         }
     }
 }

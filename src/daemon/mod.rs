@@ -170,7 +170,13 @@ pub async fn start(
     if one_shot {
         return Ok((running, None));
     }
-    let app = AppState::new(published, health, sections, cfg.server.interval.0);
+    let app = AppState::new(
+        published,
+        health,
+        sections,
+        cfg.server.interval.0,
+        cfg.server.allowed_hosts.clone(),
+    );
     let host: std::net::IpAddr = cfg
         .server
         .host

@@ -6,10 +6,12 @@
 
 mod api;
 mod assets;
+mod guard;
 mod health;
 mod prom;
 mod ws;
 
+pub use guard::Refusals;
 pub use health::health_json;
 
 use crate::health::HealthSection;
@@ -50,6 +52,10 @@ pub struct AppState {
     pub interval: Duration,
     /// WebSocket counters.
     pub ws: WsStats,
+    /// Names a request's `Host` may use besides the local ones (`[server] allowed_hosts`).
+    pub allowed_hosts: Vec<String>,
+    /// Requests refused for their `Host` or `Origin`.
+    pub refusals: Refusals,
     pub(crate) hub: ws::Hub,
     pub(crate) warn: parking_lot::Mutex<health::WarnTracker>,
 }
@@ -69,6 +75,7 @@ impl AppState {
         sources: Arc<SourcesHealth>,
         sections: Vec<Arc<dyn HealthSection>>,
         interval: Duration,
+        allowed_hosts: Vec<String>,
     ) -> Arc<Self> {
         Arc::new(AppState {
             published,
@@ -77,6 +84,8 @@ impl AppState {
             started: Instant::now(),
             interval,
             ws: WsStats::default(),
+            allowed_hosts,
+            refusals: Refusals::default(),
             hub: ws::Hub::default(),
             warn: Default::default(),
         })
@@ -115,9 +124,41 @@ pub async fn bind(
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     tokio::spawn(ws::broadcaster(state.clone()));
-    let server = warp::serve(routes(state))
-        .incoming(listener)
-        .graceful(shutdown)
-        .run();
+    let guard = guard::Guard::new(local, &state.allowed_hosts);
+    let checked = {
+        let state = state.clone();
+        warp::header::optional::<String>("host")
+            .and(warp::header::optional::<String>("origin"))
+            .and(warp::header::optional::<String>("upgrade"))
+            .and(warp::method())
+            .and_then(
+                move |host: Option<String>,
+                      origin: Option<String>,
+                      upgrade: Option<String>,
+                      method: warp::http::Method| {
+                    // Origin is checked on WebSocket upgrades and on anything but GET/HEAD.
+                    let checks_origin = upgrade.is_some()
+                        || !(method == warp::http::Method::GET
+                            || method == warp::http::Method::HEAD);
+                    let r = guard.check(
+                        host.as_deref(),
+                        origin.as_deref(),
+                        checks_origin,
+                        &state.refusals,
+                    );
+                    std::future::ready(r.map_err(warp::reject::custom))
+                },
+            )
+            .untuple_one()
+    };
+    let app = checked
+        .and(routes(state))
+        .recover(|r: warp::Rejection| async move {
+            match r.find::<guard::Refused>() {
+                Some(guard::Refused(status, msg)) => Ok(api::error_reply(*status, msg.clone())),
+                None => Err(r),
+            }
+        });
+    let server = warp::serve(app).incoming(listener).graceful(shutdown).run();
     Ok((local, server))
 }

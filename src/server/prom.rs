@@ -51,6 +51,12 @@ pub fn exposition(state: &AppState) -> String {
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
         );
     }
+    let _ = writeln!(
+        out,
+        "# HELP kpid_http_refused_total requests refused for their host or origin\n# TYPE kpid_http_refused_total counter\nkpid_http_refused_total{{reason=\"host\"}} {}\nkpid_http_refused_total{{reason=\"origin\"}} {}",
+        state.refusals.host.load(Ordering::Relaxed),
+        state.refusals.origin.load(Ordering::Relaxed)
+    );
     let files = state.sources.files.lock().clone();
     type Get = fn(&crate::sources::FileHealth) -> u64;
     let per_file: [(&str, &str, Get); 7] = [
