@@ -11,15 +11,12 @@ use rustc_hash::FxHashMap;
 #[derive(Debug)]
 pub(crate) struct RefCache<V = Option<SeriesRef>> {
     map: FxHashMap<Box<[u8]>, V>,
-    /// Lookups that missed while the cache was full.
-    pub(crate) overflow: u64,
 }
 
 impl<V> Default for RefCache<V> {
     fn default() -> Self {
         RefCache {
             map: FxHashMap::default(),
-            overflow: 0,
         }
     }
 }
@@ -34,8 +31,6 @@ impl<V: Copy> RefCache<V> {
         let r = resolve();
         if self.map.len() < cap {
             self.map.insert(key.into(), r);
-        } else {
-            self.overflow += 1;
         }
         r
     }
@@ -61,7 +56,6 @@ mod tests {
             });
         }
         assert_eq!(c.len(), 10);
-        assert_eq!(c.overflow, 90);
         c.get_or(&3u32.to_le_bytes(), 10, || unreachable!("cached"));
         assert_eq!(calls, 100);
     }

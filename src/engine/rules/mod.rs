@@ -135,8 +135,6 @@ struct Origins {
     index: FxHashMap<Arc<str>, usize>,
     caches: Vec<(Arc<str>, Cache)>,
     last: usize,
-    /// Times the caches were dropped for there being too many origins.
-    resets: u64,
 }
 
 impl Origins {
@@ -152,7 +150,6 @@ impl Origins {
                     if self.caches.len() >= MAX_ORIGINS {
                         self.caches.clear();
                         self.index.clear();
-                        self.resets += 1;
                     }
                     let cache = Cache {
                         rules: (0..nrules).map(|_| RefCache::default()).collect(),
