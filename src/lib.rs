@@ -21,3 +21,4 @@ pub mod plugin_host;
 mod server;
 pub mod sources;
 pub mod state;
+pub mod trust;

@@ -1,14 +1,14 @@
 //! The checkpoint: file offsets and counter totals, written together and atomically, so a
 //! restart (even after `kill -9`) resumes exactly where the last checkpoint stopped.
 //!
-//! The file is JSON, `<state-dir>/checkpoint.json`, written to a temporary file (mode 0600,
-//! in a 0700 directory) and renamed over the old one.
+//! The file is JSON, `<state-dir>/checkpoint.json`, written to a temporary file created
+//! exclusively (mode 0600, no symlink followed) and renamed over the old one, in a directory
+//! checked first: kpid's own, mode 0700 ([`crate::trust`]).
 
 use crate::kpi::{Kind, SeriesSpec, Store};
 use crate::sources::tail::FileCheckpoint;
+use crate::trust::{self, Sharing, TrustError};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// One counter's running total.
@@ -56,6 +56,9 @@ pub enum StateError {
         /// Cause.
         source: serde_json::Error,
     },
+    /// The directory is not one kpid may trust.
+    #[error(transparent)]
+    Untrusted(#[from] TrustError),
 }
 
 /// The state directory.
@@ -65,19 +68,20 @@ pub struct StateDir {
 }
 
 impl StateDir {
-    /// Opens (creating with mode 0700) the state directory.
+    /// Opens the state directory: creates it (mode 0700) or checks that kpid owns it and
+    /// that no one else can write it (fixing the mode of its own, with a warning).
     pub fn open(dir: &Path) -> Result<StateDir, StateError> {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|source| StateError::Io {
-                path: dir.to_owned(),
-                source,
-            })?;
+        if let Some(warning) = trust::dir(dir, "state directory", Sharing::Private)? {
+            tracing::warn!("{warning}");
+        }
         Ok(StateDir {
             dir: dir.to_owned(),
         })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     fn file(&self) -> PathBuf {
@@ -89,37 +93,22 @@ impl StateDir {
         self.file()
     }
 
-    /// Reads the last checkpoint (empty when there is none).
+    /// Reads the last checkpoint (empty when there is none). A symlink is not followed.
     pub fn load(&self) -> Result<Checkpoint, StateError> {
         let path = self.file();
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
+        match trust::read(&path, false) {
+            Ok(Some(bytes)) => serde_json::from_slice(&bytes)
                 .map_err(|source| StateError::Corrupt { path, source }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Checkpoint::default()),
+            Ok(None) => Ok(Checkpoint::default()),
             Err(source) => Err(StateError::Io { path, source }),
         }
     }
 
     /// Writes a checkpoint atomically.
     pub fn save(&self, cp: &Checkpoint) -> Result<(), StateError> {
-        let path = self.file();
-        let tmp = self.dir.join("checkpoint.json.tmp");
-        let io = |source| StateError::Io {
-            path: tmp.clone(),
-            source,
-        };
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io)?;
         let bytes = serde_json::to_vec(cp).expect("checkpoint serializes");
-        f.write_all(&bytes).map_err(io)?;
-        f.sync_data().map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(|source| StateError::Io {
-            path: path.clone(),
+        trust::write_atomic(&self.dir, "checkpoint.json", &bytes).map_err(|source| StateError::Io {
+            path: self.file(),
             source,
         })
     }

@@ -3,6 +3,7 @@
 //! anyone else), then renamed into place. The rename is atomic and replaces a stale socket
 //! file; a live one (another daemon answers) or a file that is not a socket is left alone.
 
+use crate::trust::{self, Sharing};
 use std::fs::{self, DirBuilder};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
@@ -67,7 +68,8 @@ fn check_existing(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Binds `path` owner-only (see the module doc). Creates missing parent directories `0700`.
+/// Binds `path` owner-only (see the module doc). Creates missing parent directories `0700`;
+/// an existing one must be kpid's (or root's and closed to others, or sticky like `/tmp`).
 pub(crate) fn bind(path: &Path) -> io::Result<(UnixListener, FileId)> {
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -79,16 +81,12 @@ pub(crate) fn bind(path: &Path) -> io::Result<(UnixListener, FileId)> {
             format!("socket path {} has no file name", path.display()),
         ));
     }
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&parent)
-        .map_err(|e| {
-            err(
-                e.kind(),
-                format!("socket directory {}: {e}", parent.display()),
-            )
-        })?;
+    // Another user who can write the directory could rename the socket away and bind theirs.
+    match trust::dir(&parent, "socket directory", Sharing::SocketParent) {
+        Ok(Some(warning)) => tracing::warn!("{warning}"),
+        Ok(None) => {}
+        Err(e) => return Err(err(io::ErrorKind::PermissionDenied, e.to_string())),
+    }
     check_existing(path)?;
     let nonce = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -130,8 +128,7 @@ pub(crate) fn remove_if_ours(path: &Path, id: FileId) {
 
 /// The effective uid of this process.
 pub(crate) fn own_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    trust::euid()
 }
 
 #[cfg(test)]
