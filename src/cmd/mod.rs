@@ -91,6 +91,10 @@ pub struct RunArgs {
     /// Parser for `--log` files: auto, json, logfmt, plain [default: auto].
     #[arg(long, default_value = "auto")]
     pub parser: String,
+    /// Bound beyond loopback (--host), serve every read without the API token. Anyone who
+    /// can reach the port then sees every KPI, file path and app name.
+    #[arg(long)]
+    pub insecure: bool,
 }
 
 /// Options of `kpid demo`.

@@ -62,6 +62,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         one_shot: args.one_shot,
         no_state: args.no_state,
         no_socket: args.no_socket,
+        insecure: args.insecure,
     };
     let (running, server) = daemon::start(&cfg, mode, Vec::new(), daemon::signal()).await?;
     match server {
@@ -70,11 +71,28 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
         Some(server) => {
             if let Some(a) = running.addr {
-                println!("kpid listening on http://{a}/");
+                // One write, errors ignored: whoever started kpid may stop reading its output.
+                let mut out = format!("kpid listening on http://{a}/\n");
+                if let Some(t) = &running.token {
+                    out += &token_line(a, t);
+                    out.push('\n');
+                }
+                let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
             }
             server.await;
             tokio::task::spawn_blocking(move || running.stop()).await?;
         }
     }
     Ok(())
+}
+
+/// The dashboard link with the token, and where the token lives.
+pub(crate) fn token_line(a: std::net::SocketAddr, t: &crate::server::auth::Token) -> String {
+    use crate::server::auth::Origin;
+    let whence = match &t.origin {
+        Origin::Config => "from [server] token".to_owned(),
+        Origin::File(p) | Origin::Created(p) => format!("kept in {}", p.display()),
+        Origin::Ephemeral => "for this run only: no state directory".to_owned(),
+    };
+    format!("kpid dashboard with the API token ({whence}): http://{a}/?token={}", t.secret)
 }

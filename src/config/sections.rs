@@ -19,6 +19,30 @@ pub struct ServerConfig {
     /// Names besides `localhost`, `127.0.0.1`, `[::1]` and the bound address that a request's
     /// `Host` (and a page's `Origin`) may use, e.g. `["kpid.lan"]`.
     pub allowed_hosts: Vec<String>,
+    /// The API token (default: generated at first start into `<state-dir>/token`, or for
+    /// this run only without a state directory). Required for every call that changes
+    /// state, and for everything when the server is bound beyond loopback.
+    pub token: Option<String>,
+    /// Bound beyond loopback, serve reads without the token (default false: refused).
+    pub insecure: bool,
+    /// Most open HTTP connections, WebSockets included (default 2048; less when the
+    /// open-file limit is low: the tailer and the socket keep a reserve).
+    pub max_connections: usize,
+    /// Most open HTTP connections from one address (default 1024).
+    pub max_connections_per_peer: usize,
+    /// Time a client has to send a request's headers, from the connection's start or the
+    /// end of the previous response; an idle keep-alive connection is closed after it too
+    /// (default 10s; 408 when part of a request had come).
+    pub header_timeout: Dur,
+    /// A connection that neither reads nor writes anything for this long is closed
+    /// (default 60s; WebSocket clients get a heartbeat every 5 s).
+    pub idle_timeout: Dur,
+    /// Largest request head, bytes (default 16384, at least 8192; 431 above).
+    pub max_header_bytes: usize,
+    /// Longest request target (path and query), bytes (default 8192; 414 above).
+    pub max_uri_bytes: usize,
+    /// Largest request body, bytes (default 65536; 413 above).
+    pub max_body_bytes: u64,
 }
 
 impl Default for ServerConfig {
@@ -28,6 +52,15 @@ impl Default for ServerConfig {
             port: 8050,
             interval: Dur(Duration::from_secs(1)),
             allowed_hosts: Vec::new(),
+            token: None,
+            insecure: false,
+            max_connections: 2048,
+            max_connections_per_peer: 1024,
+            header_timeout: Dur(Duration::from_secs(10)),
+            idle_timeout: Dur(Duration::from_secs(60)),
+            max_header_bytes: 16 << 10,
+            max_uri_bytes: 8 << 10,
+            max_body_bytes: 64 << 10,
         }
     }
 }

@@ -23,12 +23,16 @@ use tokio::sync::mpsc;
 /// Inputs in flight between the sources and the engine (line batches are up to 1 MiB each,
 /// app batches up to one socket read).
 const INPUT_QUEUE: usize = 16;
+/// File descriptors kept for files, plugins, state and the rest, whatever the connections.
+const FD_RESERVE: u64 = 256;
 /// Everything running, for shutdown.
 pub struct Running {
     /// Bound address (none in one-shot mode).
     pub addr: Option<SocketAddr>,
     /// What the engine publishes.
     pub published: Published,
+    /// The API token (none in one-shot mode).
+    pub token: Option<crate::server::auth::Token>,
     tailer: Option<tail::Tailer>,
     socket: Option<socket::SocketHandle>,
     engine: Option<EngineHandle>,
@@ -52,6 +56,8 @@ pub struct Mode {
     pub no_state: bool,
     /// Open no socket for apps.
     pub no_socket: bool,
+    /// Bound beyond loopback, serve reads without the token.
+    pub insecure: bool,
 }
 
 /// Starts the engine, the sources and (unless one-shot) the server.
@@ -65,7 +71,11 @@ pub async fn start(
         one_shot,
         no_state,
         no_socket,
+        insecure,
     } = mode;
+    // File descriptors: a reserve for files, plugins and state; the rest shared by the HTTP
+    // side and the socket, so that a flood on one leaves the tailer and the other working.
+    let fds = server::fd_budget(FD_RESERVE);
     let limits = Limits {
         max_series: cfg.store.max_series,
         max_label_sets: cfg.store.max_label_sets,
@@ -95,6 +105,11 @@ pub async fn start(
     } else {
         let dir = cfg.state_dir.clone().unwrap_or_else(default_state_dir);
         Some(StateDir::open(&dir)?)
+    };
+    let token = if one_shot {
+        None
+    } else {
+        Some(server::auth::load(cfg.server.token.as_deref(), state.as_ref())?)
     };
     let checkpoint = match &state {
         Some(s) => s.load()?,
@@ -141,9 +156,11 @@ pub async fn start(
         None
     } else {
         let explicit = cfg.socket.is_some();
+        let defaults = SocketConfig::default();
         let scfg = SocketConfig {
             path: cfg.socket.clone().unwrap_or_else(default_socket_path),
-            ..SocketConfig::default()
+            max_connections: defaults.max_connections.min(fds as usize / 2).max(8),
+            ..defaults
         };
         match socket::spawn(scfg.clone(), tx.clone(), socket_stats.clone()) {
             Ok(h) => {
@@ -164,25 +181,47 @@ pub async fn start(
         socket,
         addr: None,
         published: published.clone(),
+        token: token.clone(),
         tailer: Some(tailer),
         engine: Some(engine),
     };
     if one_shot {
         return Ok((running, None));
     }
-    let app = AppState::new(
-        published,
-        health,
-        sections,
-        cfg.server.interval.0,
-        cfg.server.allowed_hosts.clone(),
-    );
+    let app = AppState::new(published, health, sections, cfg.server.interval.0);
     let host: std::net::IpAddr = cfg
         .server
         .host
         .parse()
         .with_context(|| format!("invalid --host `{}`", cfg.server.host))?;
-    let (addr, server) = server::bind(app, SocketAddr::new(host, cfg.server.port), shutdown)
+    let sc = &cfg.server;
+    let insecure = insecure || sc.insecure;
+    if !host.is_loopback() {
+        if insecure {
+            tracing::warn!("INSECURE: bound to {host}, beyond loopback, and serving every KPI, path and app name to anyone who can reach it without a token (--insecure)");
+        } else {
+            tracing::warn!("bound to {host}, beyond loopback: every request needs the API token");
+        }
+    }
+    let max_connections = sc.max_connections.min(fds as usize / 2).max(8);
+    if max_connections < sc.max_connections {
+        tracing::info!("open-file limit: at most {max_connections} http connections");
+    }
+    let opts = server::Options {
+        allowed_hosts: sc.allowed_hosts.clone(),
+        token: token.expect("a server has a token").secret,
+        insecure,
+        limits: server::Limits {
+            max_connections,
+            per_peer: sc.max_connections_per_peer.max(1),
+            header_timeout: sc.header_timeout.0.max(std::time::Duration::from_millis(100)),
+            idle_timeout: sc.idle_timeout.0.max(std::time::Duration::from_millis(100)),
+            max_header_bytes: sc.max_header_bytes,
+        },
+        max_uri: sc.max_uri_bytes,
+        max_body: sc.max_body_bytes,
+    };
+    let (addr, server) = server::bind(app, SocketAddr::new(host, cfg.server.port), opts, shutdown)
         .await
         .with_context(|| format!("cannot listen on {}:{}", cfg.server.host, cfg.server.port))?;
     running.addr = Some(addr);

@@ -48,10 +48,7 @@ pub fn health_json(state: &AppState) -> Value {
             "clients": state.ws.clients.load(Ordering::Relaxed),
             "frames": state.ws.frames.load(Ordering::Relaxed),
         },
-        "http": {
-            "refused_host": state.refusals.host.load(Ordering::Relaxed),
-            "refused_origin": state.refusals.origin.load(Ordering::Relaxed),
-        },
+        "http": state.http.snapshot(),
     });
     for s in &state.sections {
         status = status.max(s.status());

@@ -6,13 +6,18 @@
 
 mod api;
 mod assets;
+pub mod auth;
+mod conn;
+mod counters;
 mod guard;
 mod health;
+mod listen;
 mod prom;
 mod ws;
 
-pub use guard::Refusals;
+pub use counters::HttpCounters;
 pub use health::health_json;
+pub use listen::{fd_budget, Limits};
 
 use crate::health::HealthSection;
 pub use ws::pace;
@@ -52,10 +57,8 @@ pub struct AppState {
     pub interval: Duration,
     /// WebSocket counters.
     pub ws: WsStats,
-    /// Names a request's `Host` may use besides the local ones (`[server] allowed_hosts`).
-    pub allowed_hosts: Vec<String>,
-    /// Requests refused for their `Host` or `Origin`.
-    pub refusals: Refusals,
+    /// HTTP counters: refusals, timeouts, connections.
+    pub http: Arc<HttpCounters>,
     pub(crate) hub: ws::Hub,
     pub(crate) warn: parking_lot::Mutex<health::WarnTracker>,
 }
@@ -75,7 +78,6 @@ impl AppState {
         sources: Arc<SourcesHealth>,
         sections: Vec<Arc<dyn HealthSection>>,
         interval: Duration,
-        allowed_hosts: Vec<String>,
     ) -> Arc<Self> {
         Arc::new(AppState {
             published,
@@ -84,8 +86,7 @@ impl AppState {
             started: Instant::now(),
             interval,
             ws: WsStats::default(),
-            allowed_hosts,
-            refusals: Refusals::default(),
+            http: Arc::default(),
             hub: ws::Hub::default(),
             warn: Default::default(),
         })
@@ -114,51 +115,100 @@ fn routes(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn warp::Rep
         .boxed()
 }
 
+/// How the server guards itself (from `[server]`).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Names a request's `Host` may use besides the local ones.
+    pub allowed_hosts: Vec<String>,
+    /// The API token.
+    pub token: Arc<str>,
+    /// Bound beyond loopback, serve reads without the token.
+    pub insecure: bool,
+    /// Connection limits and timeouts.
+    pub limits: Limits,
+    /// Longest request target.
+    pub max_uri: usize,
+    /// Largest request body.
+    pub max_body: u64,
+}
+
 /// Binds `addr` and serves until `shutdown` resolves. Returns the bound address (useful with
 /// port 0) and the server future.
 pub async fn bind(
     state: Arc<AppState>,
     addr: SocketAddr,
+    opts: Options,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = ()>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     tokio::spawn(ws::broadcaster(state.clone()));
-    let guard = guard::Guard::new(local, &state.allowed_hosts);
+    let token_for_all = !local.ip().is_loopback() && !opts.insecure;
+    let guard = guard::Guard::new(
+        local,
+        &opts.allowed_hosts,
+        opts.token.clone(),
+        token_for_all,
+        (opts.max_uri, opts.max_body),
+    );
     let checked = {
         let state = state.clone();
+        let query = warp::query::raw()
+            .or(warp::any().map(String::new))
+            .unify();
         warp::header::optional::<String>("host")
             .and(warp::header::optional::<String>("origin"))
             .and(warp::header::optional::<String>("upgrade"))
+            .and(warp::header::optional::<String>("authorization"))
+            .and(warp::header::optional::<u64>("content-length"))
             .and(warp::method())
+            .and(warp::path::full())
+            .and(query)
             .and_then(
                 move |host: Option<String>,
                       origin: Option<String>,
                       upgrade: Option<String>,
-                      method: warp::http::Method| {
-                    // Origin is checked on WebSocket upgrades and on anything but GET/HEAD.
-                    let checks_origin = upgrade.is_some()
-                        || !(method == warp::http::Method::GET
-                            || method == warp::http::Method::HEAD);
-                    let r = guard.check(
-                        host.as_deref(),
-                        origin.as_deref(),
-                        checks_origin,
-                        &state.refusals,
-                    );
+                      authorization: Option<String>,
+                      content_length: Option<u64>,
+                      method: warp::http::Method,
+                      path: warp::path::FullPath,
+                      query: String| {
+                    let head = guard::Head {
+                        host: host.as_deref(),
+                        origin: origin.as_deref(),
+                        upgrade: upgrade.is_some(),
+                        read_only: guard::read_only(&method),
+                        authorization: authorization.as_deref(),
+                        content_length,
+                        path: path.as_str(),
+                        query: &query,
+                    };
+                    let r = guard.check(&head, &state.http);
                     std::future::ready(r.map_err(warp::reject::custom))
                 },
             )
             .untuple_one()
     };
     let app = checked
-        .and(routes(state))
+        .and(routes(state.clone()))
         .recover(|r: warp::Rejection| async move {
             match r.find::<guard::Refused>() {
-                Some(guard::Refused(status, msg)) => Ok(api::error_reply(*status, msg.clone())),
+                Some(guard::Refused(status, msg)) => {
+                    let reply = api::error_reply(*status, msg.clone());
+                    Ok(if *status == warp::http::StatusCode::UNAUTHORIZED {
+                        Box::new(warp::reply::with_header(
+                            reply,
+                            "www-authenticate",
+                            "Bearer realm=\"kpid\"",
+                        )) as Box<dyn warp::Reply>
+                    } else {
+                        reply
+                    })
+                }
                 None => Err(r),
             }
         });
-    let server = warp::serve(app).incoming(listener).graceful(shutdown).run();
+    let service = warp::service(app);
+    let server = listen::serve(listener, service, opts.limits, state.http.clone(), shutdown);
     Ok((local, server))
 }

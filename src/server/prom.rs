@@ -51,11 +51,18 @@ pub fn exposition(state: &AppState) -> String {
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
         );
     }
+    let http = state.http.snapshot();
     let _ = writeln!(
         out,
-        "# HELP kpid_http_refused_total requests refused for their host or origin\n# TYPE kpid_http_refused_total counter\nkpid_http_refused_total{{reason=\"host\"}} {}\nkpid_http_refused_total{{reason=\"origin\"}} {}",
-        state.refusals.host.load(Ordering::Relaxed),
-        state.refusals.origin.load(Ordering::Relaxed)
+        "# HELP kpid_http_refused_total requests and connections refused, closed or failed, by reason\n# TYPE kpid_http_refused_total counter"
+    );
+    for (reason, v) in http.refusals() {
+        let _ = writeln!(out, "kpid_http_refused_total{{reason=\"{reason}\"}} {v}");
+    }
+    let _ = writeln!(
+        out,
+        "# HELP kpid_http_connections open http connections, websockets included\n# TYPE kpid_http_connections gauge\nkpid_http_connections {}\n# HELP kpid_http_accept_errors_total failed accepts (out of file descriptors, ...)\n# TYPE kpid_http_accept_errors_total counter\nkpid_http_accept_errors_total {}",
+        http.connections_open, http.accept_errors
     );
     let files = state.sources.files.lock().clone();
     type Get = fn(&crate::sources::FileHealth) -> u64;

@@ -209,6 +209,18 @@ fn snapshot(state: &AppState, sub: &[String]) -> String {
     serde_json::to_string(&frame).unwrap_or_default()
 }
 
+/// A message over the size limit (tungstenite's capacity error, inside warp's).
+fn too_large(e: &warp::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(t) = s.downcast_ref::<tungstenite::Error>() {
+            return matches!(t, tungstenite::Error::Capacity(_));
+        }
+        source = s.source();
+    }
+    false
+}
+
 async fn client(ws: WebSocket, state: Arc<AppState>) {
     let (mut out, mut inc) = ws.split();
     let (tx, mut rx) = mpsc::channel::<Arc<Update>>(CLIENT_QUEUE);
@@ -217,6 +229,7 @@ async fn client(ws: WebSocket, state: Arc<AppState>) {
     state.ws.clients.fetch_add(1, Ordering::Relaxed);
     let mut sub: Vec<String> = Vec::new();
     let mut pending = Some(snapshot(&state, &sub));
+    let mut close: (u16, &str) = (1008, "too slow or closed");
     loop {
         if let Some(frame) = pending.take() {
             tokio::select! {
@@ -247,14 +260,17 @@ async fn client(ws: WebSocket, state: Arc<AppState>) {
                 }
                 Some(Ok(m)) if m.is_close() => break,
                 Some(Ok(_)) => {}
+                Some(Err(e)) if too_large(&e) => {
+                    state.http.ws_too_large.fetch_add(1, Ordering::Relaxed);
+                    close = (1009, "message too big: at most 65536 bytes");
+                    break;
+                }
                 _ => break,
             },
             _ = kill.notified() => break,
         }
     }
-    let _ = out
-        .send(Message::close_with(1008u16, "too slow or closed"))
-        .await;
+    let _ = out.send(Message::close_with(close.0, close.1)).await;
     state.hub.remove(id);
     state.ws.clients.fetch_sub(1, Ordering::Relaxed);
 }
@@ -266,6 +282,7 @@ pub(super) fn route(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn
             let s = state.clone();
             Box::new(
                 ws.max_message_size(MAX_WS_MESSAGE)
+                    .max_frame_size(MAX_WS_MESSAGE)
                     .on_upgrade(move |sock| client(sock, s)),
             ) as Box<dyn Reply>
         })
