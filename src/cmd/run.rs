@@ -94,5 +94,8 @@ pub(crate) fn token_line(a: std::net::SocketAddr, t: &crate::server::auth::Token
         Origin::File(p) | Origin::Created(p) => format!("kept in {}", p.display()),
         Origin::Ephemeral => "for this run only: no state directory".to_owned(),
     };
-    format!("kpid dashboard with the API token ({whence}): http://{a}/?token={}", t.secret)
+    format!(
+        "kpid dashboard with the API token ({whence}): http://{a}/?token={}",
+        t.secret
+    )
 }

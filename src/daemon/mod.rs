@@ -109,7 +109,10 @@ pub async fn start(
     let token = if one_shot {
         None
     } else {
-        Some(server::auth::load(cfg.server.token.as_deref(), state.as_ref())?)
+        Some(server::auth::load(
+            cfg.server.token.as_deref(),
+            state.as_ref(),
+        )?)
     };
     let checkpoint = match &state {
         Some(s) => s.load()?,
@@ -214,7 +217,10 @@ pub async fn start(
         limits: server::Limits {
             max_connections,
             per_peer: sc.max_connections_per_peer.max(1),
-            header_timeout: sc.header_timeout.0.max(std::time::Duration::from_millis(100)),
+            header_timeout: sc
+                .header_timeout
+                .0
+                .max(std::time::Duration::from_millis(100)),
             idle_timeout: sc.idle_timeout.0.max(std::time::Duration::from_millis(100)),
             max_header_bytes: sc.max_header_bytes,
         },

@@ -40,8 +40,7 @@ const MIN_LEN: usize = 16;
 /// Letters, digits and `-._~`: what a URL carries as is.
 fn valid(t: &str) -> bool {
     t.len() >= MIN_LEN
-        && t
-            .bytes()
+        && t.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
@@ -73,8 +72,8 @@ pub fn load(configured: Option<&str>, state: Option<&StateDir>) -> anyhow::Resul
     };
     let path = state.dir().join("token");
     let read = || -> anyhow::Result<Option<String>> {
-        let Some(bytes) = trust::read(&path, true)
-            .with_context(|| format!("token file {}", path.display()))?
+        let Some(bytes) =
+            trust::read(&path, true).with_context(|| format!("token file {}", path.display()))?
         else {
             return Ok(None);
         };
@@ -143,12 +142,21 @@ mod tests {
         let a = load(None, Some(&sd)).unwrap();
         assert!(matches!(a.origin, Origin::Created(_)));
         assert_eq!(a.secret.len(), 64);
-        let mode = std::fs::metadata(tmp.path().join("token")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(tmp.path().join("token"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let b = load(None, Some(&sd)).unwrap();
-        assert_eq!((a.secret, matches!(b.origin, Origin::File(_))), (b.secret, true));
+        assert_eq!(
+            (a.secret, matches!(b.origin, Origin::File(_))),
+            (b.secret, true)
+        );
         assert!(load(Some("short"), Some(&sd)).is_err());
-        assert_eq!(&*load(Some("0123456789abcdefX"), None).unwrap().secret, "0123456789abcdefX");
+        assert_eq!(
+            &*load(Some("0123456789abcdefX"), None).unwrap().secret,
+            "0123456789abcdefX"
+        );
         let e = load(None, None).unwrap();
         assert_eq!((e.origin, e.secret.len()), (Origin::Ephemeral, 64));
     }

@@ -8,9 +8,9 @@ use super::counters::HttpCounters;
 use super::listen::Limits;
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
+use std::future::Future;
 use std::io;
 use std::net::IpAddr;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
@@ -61,7 +61,9 @@ impl Tracker {
             let n = peers.entry(peer).or_insert(0);
             if *n >= self.limits.per_peer {
                 HttpCounters::bump(&self.counters.peer_busy);
-                return Err("too many connections from this address ([server] max_connections_per_peer)");
+                return Err(
+                    "too many connections from this address ([server] max_connections_per_peer)",
+                );
             }
             *n += 1;
         }
@@ -137,7 +139,9 @@ pub(super) struct Conn {
 
 impl std::fmt::Debug for Conn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Conn").field("idle_for", &self.idle_for).finish_non_exhaustive()
+        f.debug_struct("Conn")
+            .field("idle_for", &self.idle_for)
+            .finish_non_exhaustive()
     }
 }
 

@@ -150,16 +150,32 @@ impl Guard {
         }
         let checks_origin = r.upgrade || !r.read_only;
         if let Some(o) = r.origin.filter(|o| checks_origin && !self.origin_ok(o)) {
-            return refuse(&counters.origin, StatusCode::FORBIDDEN,
-                format!("origin `{o}` is not allowed: only pages served by this kpid may connect"));
+            return refuse(
+                &counters.origin,
+                StatusCode::FORBIDDEN,
+                format!("origin `{o}` is not allowed: only pages served by this kpid may connect"),
+            );
         }
         if r.path.len() + r.query.len() > self.max_uri {
-            return refuse(&counters.uri_too_long, StatusCode::URI_TOO_LONG,
-                format!("request target of {} bytes is over the limit of {} ([server] max_uri_bytes)", r.path.len() + r.query.len(), self.max_uri));
+            return refuse(
+                &counters.uri_too_long,
+                StatusCode::URI_TOO_LONG,
+                format!(
+                    "request target of {} bytes is over the limit of {} ([server] max_uri_bytes)",
+                    r.path.len() + r.query.len(),
+                    self.max_uri
+                ),
+            );
         }
         if let Some(n) = r.content_length.filter(|n| *n > self.max_body) {
-            return refuse(&counters.body_too_large, StatusCode::PAYLOAD_TOO_LARGE,
-                format!("request body of {n} bytes is over the limit of {} ([server] max_body_bytes)", self.max_body));
+            return refuse(
+                &counters.body_too_large,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "request body of {n} bytes is over the limit of {} ([server] max_body_bytes)",
+                    self.max_body
+                ),
+            );
         }
         let needs_token = !r.read_only || (self.token_for_all && !is_static(r.path));
         if needs_token {
@@ -271,13 +287,32 @@ mod tests {
             .is_ok());
         assert!(g.check(&get(None, None), &c).is_ok());
         let long = "x".repeat(101);
-        let e = g.check(&Head { query: &long, ..get(None, None) }, &c).unwrap_err();
+        let e = g
+            .check(
+                &Head {
+                    query: &long,
+                    ..get(None, None)
+                },
+                &c,
+            )
+            .unwrap_err();
         assert_eq!(e.0, StatusCode::URI_TOO_LONG);
-        let body = Head { content_length: Some(11), ..get(None, None) };
-        assert_eq!(g.check(&body, &c).unwrap_err().0, StatusCode::PAYLOAD_TOO_LARGE);
+        let body = Head {
+            content_length: Some(11),
+            ..get(None, None)
+        };
+        assert_eq!(
+            g.check(&body, &c).unwrap_err().0,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
         let s = c.snapshot();
         assert_eq!(
-            (s.refused_host, s.refused_origin, s.refused_uri_too_long, s.refused_body_too_large),
+            (
+                s.refused_host,
+                s.refused_origin,
+                s.refused_uri_too_long,
+                s.refused_body_too_large
+            ),
             (1, 1, 1, 1)
         );
     }
@@ -292,20 +327,42 @@ mod tests {
             ..get(None, None)
         };
         let g = guard();
-        assert_eq!(g.check(&post(None, ""), &c).unwrap_err().0, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            g.check(&post(None, ""), &c).unwrap_err().0,
+            StatusCode::UNAUTHORIZED
+        );
         assert!(g.check(&post(Some("Bearer nope"), ""), &c).is_err());
-        assert!(g.check(&post(Some("Bearer 0123456789abcdef0123"), ""), &c).is_ok());
-        assert!(g.check(&post(None, "token=0123456789abcdef0123"), &c).is_ok());
+        assert!(g
+            .check(&post(Some("Bearer 0123456789abcdef0123"), ""), &c)
+            .is_ok());
+        assert!(g
+            .check(&post(None, "token=0123456789abcdef0123"), &c)
+            .is_ok());
         assert!(g.check(&get(None, None), &c).is_ok());
         let all = guard_for(true);
-        assert_eq!(all.check(&get(None, None), &c).unwrap_err().0, StatusCode::UNAUTHORIZED);
-        let page = Head { path: "/", ..get(None, None) };
+        assert_eq!(
+            all.check(&get(None, None), &c).unwrap_err().0,
+            StatusCode::UNAUTHORIZED
+        );
+        let page = Head {
+            path: "/",
+            ..get(None, None)
+        };
         assert!(all.check(&page, &c).is_ok());
-        let with = Head { query: "token=0123456789abcdef0123", ..get(None, None) };
+        let with = Head {
+            query: "token=0123456789abcdef0123",
+            ..get(None, None)
+        };
         assert!(all.check(&with, &c).is_ok());
         // The Host check comes first, token or not.
-        let evil = Head { host: Some("evil.example"), ..with };
-        assert_eq!(all.check(&evil, &c).unwrap_err().0, StatusCode::MISDIRECTED_REQUEST);
+        let evil = Head {
+            host: Some("evil.example"),
+            ..with
+        };
+        assert_eq!(
+            all.check(&evil, &c).unwrap_err().0,
+            StatusCode::MISDIRECTED_REQUEST
+        );
         assert_eq!(c.snapshot().refused_token, 3);
     }
 }

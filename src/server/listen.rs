@@ -146,7 +146,9 @@ pub(super) async fn serve<S, B>(
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout)
                 .max_buf_size(limits.max_header_bytes.max(8192));
-            let served = builder.serve_connection(TokioIo::new(conn), svc).with_upgrades();
+            let served = builder
+                .serve_connection(TokioIo::new(conn), svc)
+                .with_upgrades();
             tokio::pin!(served);
             let result = tokio::select! {
                 r = &mut served => r,
@@ -189,5 +191,5 @@ pub fn fd_budget(reserve: u64) -> u64 {
             lim.rlim_cur = raised.rlim_cur;
         }
     }
-    (lim.rlim_cur as u64).saturating_sub(reserve)
+    lim.rlim_cur.saturating_sub(reserve)
 }

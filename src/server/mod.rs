@@ -153,9 +153,7 @@ pub async fn bind(
     );
     let checked = {
         let state = state.clone();
-        let query = warp::query::raw()
-            .or(warp::any().map(String::new))
-            .unify();
+        let query = warp::query::raw().or(warp::any().map(String::new)).unify();
         warp::header::optional::<String>("host")
             .and(warp::header::optional::<String>("origin"))
             .and(warp::header::optional::<String>("upgrade"))

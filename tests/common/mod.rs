@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 pub struct Kpid {
     pub child: Child,
     pub port: u16,
+    /// What kpid printed at start after its address (the dashboard link with the token).
+    pub banner: String,
 }
 
 impl Kpid {
@@ -28,16 +30,24 @@ impl Kpid {
             .expect("spawn kpid");
         let out = child.stdout.take().unwrap();
         let mut line = String::new();
-        BufReader::new(out)
-            .read_line(&mut line)
-            .expect("read kpid's first line");
+        let mut out = BufReader::new(out);
+        out.read_line(&mut line).expect("read kpid's first line");
+        // kpid prints its address and the token link in one write.
+        let mut banner = String::new();
+        if !out.buffer().is_empty() {
+            let _ = out.read_line(&mut banner);
+        }
         let port = line
             .trim()
             .rsplit(':')
             .next()
             .and_then(|p| p.trim_end_matches('/').parse().ok())
             .unwrap_or_else(|| panic!("kpid did not print its address, got {line:?}"));
-        Kpid { child, port }
+        Kpid {
+            child,
+            port,
+            banner,
+        }
     }
 
     pub fn get(&self, path: &str) -> (u16, String) {
@@ -84,6 +94,23 @@ fn unsafe_kill(pid: u32, sig: i32) {
         .arg(format!("-{sig}"))
         .arg(pid.to_string())
         .status();
+}
+
+/// Sends `raw` as is and reads until the server closes; returns status (0 if none) and the
+/// whole answer.
+pub fn http_raw(port: u16, raw: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = s.write_all(raw);
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    let text = String::from_utf8_lossy(&got).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
 }
 
 /// GET over HTTP/1.0; returns status and body.
