@@ -7,7 +7,8 @@ mod sections;
 
 pub use duration::{parse_duration, Dur};
 pub use sections::{
-    RuleConfig, RuleInput, RuleKind, ServerConfig, SourceConfig, StoreConfig, TailSettings,
+    AppsConfig, RuleConfig, RuleInput, RuleKind, ServerConfig, SourceConfig, StoreConfig,
+    TailSettings,
 };
 
 use serde::Deserialize;
@@ -46,6 +47,9 @@ pub struct Config {
     /// `[store]`.
     #[serde(default)]
     pub store: StoreConfig,
+    /// `[apps]`.
+    #[serde(default)]
+    pub apps: AppsConfig,
     /// `[tail]`.
     #[serde(default)]
     pub tail: TailSettings,

@@ -65,6 +65,28 @@ impl Default for ServerConfig {
     }
 }
 
+/// `[apps]`: limits of the socket instrumented apps send to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AppsConfig {
+    /// Most connected apps (default 1024; less when the open-file limit is low).
+    pub max_connections: usize,
+    /// Bytes all connections' read buffers may hold together (default 16 MiB).
+    pub memory_budget: usize,
+    /// Time a frame may take to arrive once begun (default 10s).
+    pub frame_timeout: Dur,
+}
+
+impl Default for AppsConfig {
+    fn default() -> Self {
+        AppsConfig {
+            max_connections: 1024,
+            memory_budget: 16 << 20,
+            frame_timeout: Dur(Duration::from_secs(10)),
+        }
+    }
+}
+
 /// `[store]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -159,11 +159,16 @@ pub async fn start(
         None
     } else {
         let explicit = cfg.socket.is_some();
-        let defaults = SocketConfig::default();
         let scfg = SocketConfig {
             path: cfg.socket.clone().unwrap_or_else(default_socket_path),
-            max_connections: defaults.max_connections.min(fds as usize / 2).max(8),
-            ..defaults
+            max_connections: cfg.apps.max_connections.min(fds as usize / 2).max(8),
+            memory_budget: cfg.apps.memory_budget.max(64 << 10),
+            frame_timeout: cfg
+                .apps
+                .frame_timeout
+                .0
+                .max(std::time::Duration::from_millis(100)),
+            ..SocketConfig::default()
         };
         match socket::spawn(scfg.clone(), tx.clone(), socket_stats.clone()) {
             Ok(h) => {

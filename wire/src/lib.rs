@@ -196,8 +196,10 @@ pub mod code {
     pub const PEER_UID: u16 = 3;
     /// A frame exceeded [`crate::MAX_FRAME_LEN`].
     pub const OVERSIZED: u16 = 4;
-    /// The daemon has too many connections.
+    /// The daemon has too many connections, or no memory left for this one's frame.
     pub const BUSY: u16 = 5;
+    /// A frame was started and not completed in time.
+    pub const STALLED: u16 = 6;
 }
 
 /// Why bytes could not be decoded.

@@ -12,8 +12,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
-/// Initial read buffer; grows up to the frame limit for large frames.
-const READ_BUF: usize = 256 << 10;
+use super::budget::{Buf, BUSY_MAX};
 
 /// Sends an `Error` frame (best effort) before the connection is dropped, then drains what
 /// the peer still sends for a moment, so that a client writing its hello after the refusal
@@ -37,23 +36,30 @@ pub(crate) async fn refuse(stream: &mut UnixStream, code: u16, msg: &str) {
     .await;
 }
 
-/// Reads until one whole frame is in `buf[..end]`; returns (type, body range, frame end).
+/// Largest hello accepted.
+const MAX_HELLO: usize = 64 << 10;
+
+/// Reads until one whole frame is in the buffer; returns (type, body range, frame end).
 async fn read_hello(
     stream: &mut UnixStream,
-    buf: &mut [u8],
-    end: &mut usize,
+    buf: &mut Buf,
 ) -> Result<(u8, std::ops::Range<usize>, usize), String> {
     loop {
-        match wire::split_frame(&buf[..*end], 64 << 10) {
+        match wire::split_frame(&buf.bytes, MAX_HELLO) {
             Ok(Some((t, body, used))) => {
                 return Ok((t, wire::HEADER_LEN..wire::HEADER_LEN + body.len(), used))
             }
             Ok(None) => {}
             Err(e) => return Err(format!("not a kpid hello: {e}")),
         }
-        match stream.read(&mut buf[*end..]).await {
+        if buf.bytes.len() == buf.capacity()
+            && !buf.grow_to((2 * buf.capacity()).min(MAX_HELLO + wire::HEADER_LEN))
+        {
+            return Err("kpid's socket memory budget is spent; try again later".into());
+        }
+        match buf.read_from(stream).await {
             Ok(0) => return Err("closed before the hello".into()),
-            Ok(n) => *end += n,
+            Ok(_) => {}
             Err(e) => return Err(format!("reading the hello: {e}")),
         }
     }
@@ -72,14 +78,19 @@ pub(crate) async fn serve(mut stream: UnixStream, ctx: Arc<Ctx>) {
         refuse(&mut stream, code::PEER_UID, &msg).await;
         return;
     }
-    let mut buf = vec![0u8; READ_BUF];
-    let mut end = 0;
-    let hello = tokio::time::timeout(
-        ctx.cfg.handshake_timeout,
-        read_hello(&mut stream, &mut buf, &mut end),
-    )
-    .await;
-    let (t, body, mut start) = match hello {
+    let Some(mut buf) = Buf::new(ctx.budget.clone()) else {
+        stats.rejected.memory.fetch_add(1, Relaxed);
+        refuse(
+            &mut stream,
+            code::BUSY,
+            "kpid's socket memory budget is spent; try again later",
+        )
+        .await;
+        return;
+    };
+    let hello =
+        tokio::time::timeout(ctx.cfg.handshake_timeout, read_hello(&mut stream, &mut buf)).await;
+    let (t, body, hello_len) = match hello {
         Ok(Ok(h)) => h,
         Ok(Err(msg)) => {
             stats.rejected.bad_handshake.fetch_add(1, Relaxed);
@@ -98,7 +109,7 @@ pub(crate) async fn serve(mut stream: UnixStream, ctx: Arc<Ctx>) {
         }
     };
     let hello = match FrameType::from_u8(t) {
-        Some(FrameType::Hello) => wire::decode_hello(&buf[body]),
+        Some(FrameType::Hello) => wire::decode_hello(&buf.bytes[body]),
         _ => Err(wire::WireError::Invalid("first frame: expected a hello")),
     };
     let hello = match hello {
@@ -138,13 +149,14 @@ pub(crate) async fn serve(mut stream: UnixStream, ctx: Arc<Ctx>) {
         return;
     }
     let id = stats.app_connected(info);
-    stats.bytes.fetch_add(start as u64, Relaxed);
+    stats.bytes.fetch_add(hello_len as u64, Relaxed);
+    buf.consume(hello_len);
     loop {
         // Forward every complete frame in the buffer, in one batch.
         let mut bad_len = None;
-        let first = start;
+        let mut start = 0;
         loop {
-            match wire::split_frame(&buf[start..end], ctx.cfg.max_frame_len) {
+            match wire::split_frame(&buf.bytes[start..], ctx.cfg.max_frame_len) {
                 Ok(Some((_, _, used))) => start += used,
                 Ok(None) => break,
                 Err(e) => {
@@ -153,14 +165,16 @@ pub(crate) async fn serve(mut stream: UnixStream, ctx: Arc<Ctx>) {
                 }
             }
         }
-        if start > first {
-            let batch = AppBatch {
-                app: app.clone(),
-                frames: buf[first..start].to_vec(),
-            };
-            if ctx.tx.send(Input::App(batch)).await.is_err() {
+        if start > 0 {
+            // A slot first, then the copy: waiting connections hold no batch.
+            let Ok(slot) = ctx.tx.reserve().await else {
                 break; // the engine stopped
-            }
+            };
+            slot.send(Input::App(AppBatch {
+                app: app.clone(),
+                frames: buf.bytes[..start].to_vec(),
+            }));
+            buf.consume(start);
         }
         if let Some(e) = bad_len {
             stats.rejected.oversized.fetch_add(1, Relaxed);
@@ -172,28 +186,53 @@ pub(crate) async fn serve(mut stream: UnixStream, ctx: Arc<Ctx>) {
             .await;
             break;
         }
-        // Make room: move the partial frame to the front, grow for a large one.
-        if start > 0 {
-            buf.copy_within(start..end, 0);
-            end -= start;
-            start = 0;
+        // Room for the partial frame (from the budget), or more room for a busy app.
+        let held = buf.bytes.len();
+        let need = if held >= 4 {
+            4 + u32::from_le_bytes([buf.bytes[0], buf.bytes[1], buf.bytes[2], buf.bytes[3]])
+                as usize
+        } else {
+            0
+        };
+        if need > buf.capacity() && !buf.grow_to(need) {
+            stats.rejected.memory.fetch_add(1, Relaxed);
+            let msg = format!("a frame of {need} bytes does not fit kpid's socket memory budget now; closing the connection");
+            refuse(&mut stream, code::BUSY, &msg).await;
+            break;
         }
-        if end >= 4 {
-            let need = 4 + u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-            if need > buf.len() {
-                buf.resize(need, 0);
+        if held == 0 {
+            buf.shrink();
+        }
+        // A partial frame must be completed in time; an idle app may wait forever.
+        let read = if held > 0 {
+            match tokio::time::timeout(ctx.cfg.frame_timeout, buf.read_from(&mut stream)).await {
+                Ok(r) => r,
+                Err(_) => {
+                    stats.rejected.stalled.fetch_add(1, Relaxed);
+                    let msg = format!(
+                        "frame not completed within {:?}; closing the connection",
+                        ctx.cfg.frame_timeout
+                    );
+                    refuse(&mut stream, code::STALLED, &msg).await;
+                    break;
+                }
             }
-        }
-        match stream.read(&mut buf[end..]).await {
+        } else {
+            buf.read_from(&mut stream).await
+        };
+        match read {
             Ok(0) | Err(_) => {
-                if end > 0 {
+                if !buf.bytes.is_empty() {
                     stats.rejected.truncated.fetch_add(1, Relaxed);
                 }
                 break;
             }
             Ok(n) => {
-                end += n;
                 stats.bytes.fetch_add(n as u64, Relaxed);
+                // A read that filled the buffer: a busy app gets a larger one if there is room.
+                if buf.bytes.len() == buf.capacity() && buf.capacity() < BUSY_MAX {
+                    let _ = buf.grow_to(2 * buf.capacity());
+                }
             }
         }
     }

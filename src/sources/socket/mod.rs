@@ -17,6 +17,7 @@
 //! uid are refused, frames over the limit close their connection, malformed records are
 //! skipped; all of it is counted in [`SocketStats`] (shown by `/api/health`).
 
+mod budget;
 mod conn;
 mod listen;
 
@@ -42,6 +43,10 @@ pub struct SocketConfig {
     pub max_connections: usize,
     /// How long a new connection may take to send its hello.
     pub handshake_timeout: Duration,
+    /// Bytes all connections' read buffers may hold together.
+    pub memory_budget: usize,
+    /// How long a frame may take to arrive once begun.
+    pub frame_timeout: Duration,
 }
 
 impl Default for SocketConfig {
@@ -51,6 +56,8 @@ impl Default for SocketConfig {
             max_frame_len: kpid_wire::MAX_FRAME_LEN,
             max_connections: 1024,
             handshake_timeout: Duration::from_secs(5),
+            memory_budget: 16 << 20,
+            frame_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -74,6 +81,10 @@ pub struct Rejected {
     pub truncated: AtomicU64,
     /// Over the connection limit (refused).
     pub busy: AtomicU64,
+    /// No room in the memory budget for the connection or its frame (closed).
+    pub memory: AtomicU64,
+    /// A frame begun and not completed within the frame timeout (closed).
+    pub stalled: AtomicU64,
 }
 
 /// A connected app.
@@ -112,6 +123,8 @@ pub struct SocketStats {
     pub app_dropped: AtomicU64,
     apps: Mutex<Vec<(u64, AppInfo)>>,
     next_id: AtomicU64,
+    budget: Mutex<Option<Arc<budget::Budget>>>,
+    memory_budget: AtomicU64,
 }
 
 /// A point-in-time copy of [`SocketStats`], as JSON.
@@ -139,6 +152,10 @@ pub struct SocketStatsSnapshot {
     pub rejected_total: u64,
     /// Records apps reported dropping.
     pub app_dropped: u64,
+    /// Bytes the connections' read buffers hold now (capacity, charged to the budget).
+    pub buffered_bytes: u64,
+    /// The budget.
+    pub memory_budget: u64,
 }
 
 impl SocketStats {
@@ -159,6 +176,8 @@ impl SocketStats {
             ("peer_uid", &r.peer_uid),
             ("truncated", &r.truncated),
             ("busy", &r.busy),
+            ("memory", &r.memory),
+            ("stalled", &r.stalled),
         ]
         .into_iter()
         .map(|(k, v)| (k, v.load(Relaxed)))
@@ -175,6 +194,8 @@ impl SocketStats {
             rejected_total: rejected.values().sum(),
             rejected,
             app_dropped: self.app_dropped.load(Relaxed),
+            buffered_bytes: self.budget.lock().as_ref().map_or(0, |b| b.used() as u64),
+            memory_budget: self.memory_budget.load(Relaxed),
         }
     }
 
@@ -201,6 +222,7 @@ struct Ctx {
     tx: tokio::sync::mpsc::Sender<Input>,
     stats: Arc<SocketStats>,
     own_uid: u32,
+    budget: Arc<budget::Budget>,
 }
 
 /// The running source. Dropping it stops accepting and removes the socket file (if it is
@@ -242,11 +264,15 @@ pub fn spawn(
     let listener = tokio::net::UnixListener::from_std(std_listener)?;
     *stats.path.lock() = cfg.path.display().to_string();
     let path = cfg.path.clone();
+    let budget = budget::Budget::new(cfg.memory_budget);
+    *stats.budget.lock() = Some(budget.clone());
+    stats.memory_budget.store(cfg.memory_budget as u64, Relaxed);
     let ctx = Arc::new(Ctx {
         cfg,
         tx,
         stats,
         own_uid: listen::own_uid(),
+        budget,
     });
     let open = Arc::new(AtomicU64::new(0));
     let task = rt.spawn(async move {
