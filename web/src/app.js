@@ -24,6 +24,27 @@
     quantile: {}, // chart name -> quantile drawn when a distribution has several label sets
   };
 
+  // The API token, from the link kpid printed at start (?token=...): taken out of the address
+  // bar and kept for this tab only (no cookie). Needed beyond loopback, and to change state.
+  const TOKEN = (() => {
+    const u = new URL(location.href);
+    const t = u.searchParams.get("token");
+    if (t) {
+      try {
+        sessionStorage.setItem("kpid-token", t);
+      } catch (e) {}
+      u.searchParams.delete("token");
+      history.replaceState(null, "", u.pathname + u.search + u.hash);
+      return t;
+    }
+    try {
+      return sessionStorage.getItem("kpid-token") || "";
+    } catch (e) {
+      return "";
+    }
+  })();
+  const api = (path) => fetch(path, TOKEN ? { headers: { Authorization: `Bearer ${TOKEN}` } } : undefined);
+
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   const nowS = () => Date.now() / 1000 + state.offset;
@@ -213,7 +234,7 @@
     ids.forEach((i) => heal.delete(i));
     try {
       const q = ids.map((i) => `kpi=${encodeURIComponent(i)}`).join("&");
-      const r = await fetch(`/api/metrics/history?${q}&from=${Math.floor(from)}&last=${MAX_WINDOW_S}`);
+      const r = await api(`/api/metrics/history?${q}&from=${Math.floor(from)}&last=${MAX_WINDOW_S}`);
       if (r.ok) {
         const body = await r.json();
         for (const sr of body.series || []) {
@@ -257,7 +278,8 @@
     const proto = location.protocol === "https:" ? "wss" : "ws";
     let sock;
     try {
-      sock = new WebSocket(`${proto}://${location.host}/ws/metrics`);
+      const q = TOKEN ? `?token=${encodeURIComponent(TOKEN)}` : "";
+      sock = new WebSocket(`${proto}://${location.host}/ws/metrics${q}`);
     } catch (e) {
       scheduleReconnect();
       return;
@@ -300,6 +322,12 @@
     const offline = Date.now() - offlineSince > 30000 || !navigator.onLine;
     setConn(offline ? "offline" : "reconnecting", `retry in ${Math.max(1, Math.round(delay / 1000))}s`);
     retryTimer = setTimeout(connect, delay);
+    // Refused for want of the token: say so rather than retrying in silence.
+    api("/api/health")
+      .then((r) => {
+        if (r.status === 401) setConn("locked", "this kpid needs its API token: open the link kpid printed at start (…/?token=…)");
+      })
+      .catch(() => {});
   }
 
   // Application-level heartbeat: a silent connection (no frame, no pong) is reopened.
@@ -351,7 +379,7 @@
   // Longer windows than the snapshot's 300 points come from the REST history.
   async function fetchHistory(last) {
     try {
-      const r = await fetch(`/api/metrics/history?last=${last}`);
+      const r = await api(`/api/metrics/history?last=${last}`);
       if (!r.ok) return;
       const body = await r.json();
       if (body.bucket_s) state.bucket = body.bucket_s;
