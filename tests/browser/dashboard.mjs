@@ -96,7 +96,9 @@ try {
   if (chips < 1) fail("drops strip is empty");
   const sources = await page.locator("#sources tbody tr").count();
   if (sources < 1) fail("sources panel is empty");
-  step(`health ${health}, ${chips} drop counters, ${sources} source rows`);
+  const conns = await page.locator("#conns tbody tr").allInnerTexts();
+  if (!conns.some((r) => r.startsWith("HTTP"))) fail(`connections panel has no HTTP row: ${JSON.stringify(conns)}`);
+  step(`health ${health}, ${chips} drop counters, ${sources} source rows, connections ${JSON.stringify(conns)}`);
 
   const before = await page.evaluate(() => window.__kpid.charts());
   step(`recorded ${before.length} charts' last points; waiting for one to change`);

@@ -434,6 +434,7 @@
   function render() {
     const names = byName();
     renderHealth();
+    renderConnections();
     renderDrops();
     renderCards(names);
     renderSpans(names);
@@ -479,6 +480,29 @@
     });
     const anyBad = Object.values(d).some((v) => typeof v === "number" && v > 0);
     el.innerHTML = `<span class="strip-title${anyBad ? " bad" : ""}">Drops</span>${chips.join("")}`;
+  }
+
+  // Who is connected, and what was refused or timed out, HTTP side and app socket.
+  function renderConnections() {
+    const h = state.health;
+    const panel = $("conns-panel");
+    const http = h?.http;
+    const sock = h?.socket;
+    panel.hidden = !http;
+    if (!http) return;
+    const chips = (entries) =>
+      entries
+        .filter(([, v]) => v > 0)
+        .map(([k, v]) => `<span class="chip bad" data-refused="${esc(k)}"><span class="chip-k">${esc(human(k))}</span><span class="chip-v">${esc(num(v))}</span></span>`)
+        .join(" ") || `<span class="muted">none</span>`;
+    const refused = Object.entries(http).filter(([k]) => /^refused_|timeouts$|^accept_errors$|^ws_too_large$/.test(k)).map(([k, v]) => [k.replace(/^refused_/, ""), v]);
+    const rows = [`<tr><td>HTTP</td><td class="n">${esc(num(http.connections_open))}</td><td class="n">${esc(num(http.connections_accepted))}</td><td>${chips(refused)}</td><td class="muted">—</td></tr>`];
+    if (sock) {
+      const rej = Object.entries(sock.rejected || {});
+      const mem = sock.memory_budget ? `${fmt(sock.buffered_bytes || 0, "bytes")} of ${fmt(sock.memory_budget, "bytes")}` : "—";
+      rows.push(`<tr><td>app socket</td><td class="n">${esc(num((sock.apps || []).length))}</td><td class="n">${esc(num(sock.connections))}</td><td>${chips(rej)}</td><td>${esc(mem)}</td></tr>`);
+    }
+    $("conns").innerHTML = `<thead><tr><th>side</th><th class="n">open</th><th class="n">accepted</th><th>refused / timed out</th><th>buffered</th></tr></thead><tbody>${rows.join("")}</tbody>`;
   }
 
   // ---------- cards ----------
