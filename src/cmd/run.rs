@@ -63,6 +63,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         no_state: args.no_state,
         no_socket: args.no_socket,
         insecure: args.insecure,
+        tree: None,
     };
     let (running, server) = daemon::start(&cfg, mode, Vec::new(), daemon::signal()).await?;
     match server {

@@ -7,8 +7,8 @@ mod sections;
 
 pub use duration::{parse_duration, Dur};
 pub use sections::{
-    AppsConfig, RuleConfig, RuleInput, RuleKind, ServerConfig, SourceConfig, StoreConfig,
-    TailSettings,
+    AppsConfig, RuleConfig, RuleInput, RuleKind, SampleSettings, ServerConfig, SourceConfig,
+    StoreConfig, TailSettings,
 };
 
 use serde::Deserialize;
@@ -50,6 +50,9 @@ pub struct Config {
     /// `[apps]`.
     #[serde(default)]
     pub apps: AppsConfig,
+    /// `[sample]`.
+    #[serde(default)]
+    pub sample: SampleSettings,
     /// `[tail]`.
     #[serde(default)]
     pub tail: TailSettings,

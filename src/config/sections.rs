@@ -87,6 +87,31 @@ impl Default for AppsConfig {
     }
 }
 
+/// `[sample]`: the machine beside the pipeline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SampleSettings {
+    /// Time between samples (default 1s).
+    pub interval: Dur,
+    /// Sample the host: CPU, memory, disks, network, pressure, cgroup (default true).
+    pub host: bool,
+    /// Processes to follow by pid.
+    pub pids: Vec<u32>,
+    /// Processes to follow whose name or command line matches one of these regexes.
+    pub processes: Vec<String>,
+}
+
+impl Default for SampleSettings {
+    fn default() -> Self {
+        SampleSettings {
+            interval: Dur(Duration::from_secs(1)),
+            host: true,
+            pids: Vec::new(),
+            processes: Vec::new(),
+        }
+    }
+}
+
 /// `[store]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -12,6 +12,7 @@ use crate::health::HealthSection;
 use crate::kpi::{prom, Limits, Store};
 use crate::plugin_host::PluginHost;
 use crate::server::{self, AppState};
+use crate::sources::sample::{self, ProcSelect, SampleConfig, SamplersHealth};
 use crate::sources::socket::{self, default_socket_path, SocketConfig, SocketStats};
 use crate::sources::tail::{self, Checkpoints, TailConfig, TailSource};
 use crate::sources::SourcesHealth;
@@ -35,6 +36,7 @@ pub struct Running {
     pub token: Option<crate::server::auth::Token>,
     tailer: Option<tail::Tailer>,
     socket: Option<socket::SocketHandle>,
+    samplers: Option<sample::SamplerHandle>,
     engine: Option<EngineHandle>,
 }
 
@@ -58,6 +60,8 @@ pub struct Mode {
     pub no_socket: bool,
     /// Bound beyond loopback, serve reads without the token.
     pub insecure: bool,
+    /// Follow this process and its descendants (`kpid run -- CMD`'s child).
+    pub tree: Option<u32>,
 }
 
 /// Starts the engine, the sources and (unless one-shot) the server.
@@ -72,6 +76,7 @@ pub async fn start(
         no_state,
         no_socket,
         insecure,
+        tree,
     } = mode;
     // File descriptors: a reserve for files, plugins and state; the rest shared by the HTTP
     // side and the socket, so that a flood on one leaves the tailer and the other working.
@@ -185,7 +190,34 @@ pub async fn start(
             }
         }
     };
+    let samplers = if one_shot {
+        None
+    } else {
+        let patterns = cfg
+            .sample
+            .processes
+            .iter()
+            .map(|p| regex::Regex::new(p).with_context(|| format!("[sample] processes: `{p}`")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let scfg = SampleConfig {
+            interval: cfg
+                .sample
+                .interval
+                .0
+                .max(std::time::Duration::from_millis(100)),
+            host: cfg.sample.host,
+            procs: ProcSelect {
+                pids: cfg.sample.pids.clone(),
+                patterns,
+                tree,
+            },
+        };
+        let h = Arc::new(SamplersHealth::default());
+        sections.push(h.clone());
+        Some(sample::spawn(scfg, tx.clone(), h).context("starting the samplers")?)
+    };
     let mut running = Running {
+        samplers,
         socket,
         addr: None,
         published: published.clone(),
@@ -246,6 +278,7 @@ impl Running {
     pub fn stop(mut self) {
         // Dropping the socket handle stops accepting apps and removes the socket file.
         self.socket.take();
+        self.samplers.take();
         if let Some(t) = self.tailer.take() {
             t.stop();
         }

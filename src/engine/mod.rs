@@ -11,6 +11,7 @@
 mod apps;
 pub mod filter;
 pub mod rules;
+mod samples;
 pub mod stage;
 
 pub use stage::{spawn, EngineConfig, EngineHandle, Published};

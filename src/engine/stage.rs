@@ -72,6 +72,7 @@ struct Engine {
     cfg: EngineConfig,
     publisher: Publisher,
     app_counts: apps::Counts,
+    samples: super::samples::SampleCache,
     rec: Record<'static>,
     fallback: Option<Box<dyn Parser>>,
     applied: HashMap<(u64, u64), (FileCheckpoint, u64)>,
@@ -114,6 +115,7 @@ pub fn spawn(
         cfg: store_cfg,
         publisher,
         app_counts: apps::Counts::default(),
+        samples: Default::default(),
         rec: Record::new(),
         fallback: None,
         applied: HashMap::new(),
@@ -230,6 +232,7 @@ impl Engine {
                 &mut self.app_counts,
                 now,
             ),
+            Input::Samples(b) => self.samples.apply(&mut self.cfg.store, b, now),
         }
     }
 

@@ -7,6 +7,7 @@
 //! own bounded queue drops and counts instead of blocking it). Every file the tailer follows
 //! has a [`FileHealth`] entry in the shared [`SourcesHealth`], which `/api/health` reports.
 
+pub mod sample;
 pub mod socket;
 pub mod tail;
 
@@ -64,6 +65,8 @@ pub enum Input {
     Lines(Batch),
     /// Frames of an app.
     App(AppBatch),
+    /// What the samplers found (host, processes, GPU).
+    Samples(sample::SampleBatch),
 }
 
 /// State of one followed file, as `/api/health` shows it.
