@@ -23,7 +23,7 @@ fn main() -> std::process::ExitCode {
     };
     let result = rt.block_on(kpid::cmd::main(cli));
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {
             eprintln!("kpid: {e:#}");
             std::process::ExitCode::from(2)

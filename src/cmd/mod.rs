@@ -5,6 +5,7 @@ mod demo;
 mod parse;
 mod plugins;
 mod run;
+mod supervise;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -13,14 +14,16 @@ pub use parse::parse_to;
 pub use plugins::list_to;
 pub use run::config_from;
 
-/// Runs the command line: a subcommand, or the daemon.
-pub async fn main(cli: Cli) -> anyhow::Result<()> {
-    match cli.cmd {
+/// Runs the command line: a subcommand, or the daemon. Returns the exit code.
+pub async fn main(cli: Cli) -> anyhow::Result<u8> {
+    let done = match cli.cmd {
         Some(Cmd::Demo(d)) => demo::run(d).await,
         Some(Cmd::Parse(a)) => parse::run(&a),
         Some(Cmd::Plugins(a)) => plugins::run(&a),
+        Some(Cmd::Run(a)) => return Ok(supervise::run(a).await?.clamp(0, 255) as u8),
         None => run::run(cli.run).await,
-    }
+    };
+    done.map(|()| 0)
 }
 
 /// kpid: live KPIs from what your pipeline says about itself.
@@ -44,6 +47,23 @@ pub enum Cmd {
     Parse(ParseArgs),
     /// List parser plugins with their ABI version, path and status.
     Plugins(PluginsArgs),
+    /// Run a pipeline under kpid: `kpid run [OPTIONS] -- CMD ARGS...` (its stdout and stderr
+    /// become sources, its processes are sampled, kpid exits with its exit code).
+    Run(SuperviseArgs),
+}
+
+/// Options of `kpid run`.
+#[derive(Debug, Args, Clone)]
+pub struct SuperviseArgs {
+    /// Daemon options.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Keep the dashboard up after the pipeline exits (until Ctrl-C).
+    #[arg(long)]
+    pub keep: bool,
+    /// The pipeline's command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 /// Options of the daemon.

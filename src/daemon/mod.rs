@@ -34,6 +34,10 @@ pub struct Running {
     pub published: Published,
     /// The API token (none in one-shot mode).
     pub token: Option<crate::server::auth::Token>,
+    /// A way into the engine, for sources started after the daemon (`kpid run`'s pipes).
+    pub input: mpsc::Sender<crate::sources::Input>,
+    /// Health of every followed file and pipe.
+    pub sources: Arc<SourcesHealth>,
     tailer: Option<tail::Tailer>,
     socket: Option<socket::SocketHandle>,
     samplers: Option<sample::SamplerHandle>,
@@ -50,7 +54,7 @@ impl std::fmt::Debug for Running {
 }
 
 /// How [`start`] runs, beyond the config.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Mode {
     /// Read every file to its end, then stop (no server, no socket, no state).
     pub one_shot: bool,
@@ -60,8 +64,9 @@ pub struct Mode {
     pub no_socket: bool,
     /// Bound beyond loopback, serve reads without the token.
     pub insecure: bool,
-    /// Follow this process and its descendants (`kpid run -- CMD`'s child).
-    pub tree: Option<u32>,
+    /// Follow the process whose pid is stored here, and its descendants (`kpid run -- CMD`
+    /// stores its child's).
+    pub tree: Option<Arc<std::sync::atomic::AtomicU32>>,
 }
 
 /// Starts the engine, the sources and (unless one-shot) the server.
@@ -222,6 +227,8 @@ pub async fn start(
         addr: None,
         published: published.clone(),
         token: token.clone(),
+        input: tx.clone(),
+        sources: health.clone(),
         tailer: Some(tailer),
         engine: Some(engine),
     };
@@ -285,6 +292,11 @@ impl Running {
         if let Some(e) = self.engine.take() {
             e.stop();
         }
+    }
+
+    /// The socket apps connect to, when one is open.
+    pub fn socket_path(&self) -> Option<&std::path::Path> {
+        self.socket.as_ref().map(|s| s.path())
     }
 
     /// One-shot: waits until every file was read and applied, then returns the exposition.

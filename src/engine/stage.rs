@@ -264,11 +264,13 @@ impl Engine {
                 h.parse_errors += errors;
             }
         }
-        self.applied_seq += 1;
-        let key = (batch.identity.dev, batch.identity.ino);
-        self.applied
-            .insert(key, (FileCheckpoint::after(&batch), self.applied_seq));
-        self.unacked = true;
+        if batch.checkpoint {
+            self.applied_seq += 1;
+            let key = (batch.identity.dev, batch.identity.ino);
+            self.applied
+                .insert(key, (FileCheckpoint::after(&batch), self.applied_seq));
+            self.unacked = true;
+        }
     }
 }
 

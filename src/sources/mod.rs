@@ -7,6 +7,7 @@
 //! own bounded queue drops and counts instead of blocking it). Every file the tailer follows
 //! has a [`FileHealth`] entry in the shared [`SourcesHealth`], which `/api/health` reports.
 
+pub mod pipe;
 pub mod sample;
 pub mod socket;
 pub mod tail;
@@ -47,6 +48,8 @@ pub struct Batch {
     pub data: Vec<u8>,
     /// File offset after `data`.
     pub end_offset: u64,
+    /// Acknowledge `end_offset` in the checkpoint once applied (files; not pipes).
+    pub checkpoint: bool,
 }
 
 /// Whole frames sent by one app (checked for framing, not yet decoded).

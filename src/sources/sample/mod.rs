@@ -13,6 +13,7 @@
 
 mod host;
 mod linux;
+mod proc_stat;
 mod procs;
 
 pub use procs::ProcSelect;

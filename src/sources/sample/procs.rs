@@ -1,16 +1,23 @@
 //! The pipeline's processes: chosen by pid, by a pattern on their name or command line, or
 //! as the tree under a root pid (`kpid run`'s child: new children followed, exited ones
-//! dropped). Every tick refreshes only the tracked pids; the whole process table is scanned
-//! again every few seconds to find new matches and children.
+//! dropped). Every tick reads only the tracked pids; the whole process table is scanned again
+//! every few seconds to find new matches, and each tick asks the kernel for the tracked
+//! processes' new children (`/proc/PID/task/PID/children`), so a tree's new processes are
+//! followed from the next tick.
 //!
-//! Per process (`process`, `pid` labels): CPU (cores in use, so 1.5 is one and a half
-//! cores), resident memory, threads, open files, bytes read and written; and the totals over
-//! all tracked processes (`pipeline_*`), grandchildren included.
+//! Read from `/proc` directly (`proc_stat`): sysinfo's process refresh was measured to report
+//! a process's CPU against the whole machine's time between its own refreshes, and to cost
+//! more per tick; see BENCHMARKS.md. Per process (`process`, `pid` labels): CPU in cores (1.5
+//! is one and a half cores), resident memory, threads, open files, bytes read and written;
+//! and the totals over all tracked processes (`pipeline_*`), grandchildren included.
 
+use super::proc_stat::{self, Stat};
 use super::{Out, Sampler};
 use regex::Regex;
-use std::collections::HashSet;
-use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
+use rustc_hash::FxHashMap;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
 
 /// Which processes to follow.
 #[derive(Debug, Clone, Default)]
@@ -19,8 +26,9 @@ pub struct ProcSelect {
     pub pids: Vec<u32>,
     /// Processes whose name or command line matches one of these.
     pub patterns: Vec<Regex>,
-    /// This pid and all its descendants.
-    pub tree: Option<u32>,
+    /// The pid stored here (0: none yet) and all its descendants; `kpid run` stores its
+    /// child's pid once it has started it.
+    pub tree: Option<Arc<AtomicU32>>,
 }
 
 impl ProcSelect {
@@ -35,92 +43,98 @@ const RESCAN: u64 = 5;
 /// Most processes followed at once.
 const MAX_TRACKED: usize = 256;
 
+/// What the last tick read of a tracked process.
+#[derive(Debug, Clone)]
+struct Prev {
+    at: Instant,
+    cpu_ticks: u64,
+    read: u64,
+    written: u64,
+}
+
 pub(crate) struct Procs {
     sel: ProcSelect,
-    sys: Option<System>,
-    why: Option<String>,
-    tracked: Vec<Pid>,
+    tracked: Vec<u32>,
+    prev: FxHashMap<u32, Prev>,
     ticks: u64,
     over_cap: bool,
+    root: u32,
+    buf: String,
 }
 
 impl Procs {
     pub(crate) fn new(sel: ProcSelect) -> Procs {
-        let (sys, why) = match System::new() {
-            Ok(s) => (Some(s), None),
-            Err(e) => (None, Some(format!("processes: {e}"))),
-        };
         Procs {
             sel,
-            sys,
-            why,
             tracked: Vec::new(),
+            prev: FxHashMap::default(),
             ticks: 0,
             over_cap: false,
+            root: 0,
+            buf: String::new(),
         }
     }
 
-    /// Scans the whole table (names, parents, command lines only) for what is selected.
+    /// Scans the whole table for what is selected.
     fn rescan(&mut self) {
-        let Some(sys) = &mut self.sys else { return };
-        let kind = ProcessRefreshKind::nothing()
-            .without_tasks()
-            .with_cmd(UpdateKind::OnlyIfNotSet);
-        sys.refresh_processes_specifics(ProcessesToUpdate::All, true, kind);
-        let procs = sys.processes();
-        let mut chosen: HashSet<Pid> = self
+        self.root = self.sel.tree.as_ref().map_or(0, |t| t.load(Relaxed));
+        let table = proc_stat::table(&mut self.buf);
+        let mut chosen: Vec<u32> = self
             .sel
             .pids
             .iter()
-            .map(|p| Pid::from_u32(*p))
-            .filter(|p| procs.contains_key(p))
+            .copied()
+            .filter(|p| table.iter().any(|(q, _, _)| q == p))
             .collect();
         if !self.sel.patterns.is_empty() {
-            for (pid, p) in procs {
-                if p.thread_kind().is_some() {
-                    continue;
-                }
-                let name = p.name().to_string_lossy();
-                let cmd = p
-                    .cmd()
-                    .iter()
-                    .map(|a| a.to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join(" ");
+            for (pid, _, comm) in &table {
+                let cmd = proc_stat::cmdline(*pid).unwrap_or_default();
                 if self
                     .sel
                     .patterns
                     .iter()
-                    .any(|r| r.is_match(&name) || r.is_match(&cmd))
+                    .any(|r| r.is_match(comm) || r.is_match(&cmd))
                 {
-                    chosen.insert(*pid);
+                    chosen.push(*pid);
                 }
             }
         }
-        if let Some(root) = self.sel.tree.map(Pid::from_u32) {
-            if procs.contains_key(&root) {
-                chosen.insert(root);
-                // Descendants: repeat until no process's parent is newly chosen.
-                loop {
-                    let before = chosen.len();
-                    for (pid, p) in procs {
-                        if p.thread_kind().is_none()
-                            && p.parent().is_some_and(|pp| chosen.contains(&pp))
-                        {
-                            chosen.insert(*pid);
-                        }
+        if self.root != 0 && table.iter().any(|(p, _, _)| *p == self.root) {
+            chosen.push(self.root);
+            loop {
+                let before = chosen.len();
+                for (pid, ppid, _) in &table {
+                    if chosen.contains(ppid) && !chosen.contains(pid) {
+                        chosen.push(*pid);
                     }
-                    if chosen.len() == before {
-                        break;
-                    }
+                }
+                if chosen.len() == before {
+                    break;
                 }
             }
         }
-        let mut v: Vec<Pid> = chosen.into_iter().collect();
-        v.sort_unstable();
-        self.over_cap = v.len() > MAX_TRACKED;
-        v.truncate(MAX_TRACKED);
-        self.tracked = v;
+        chosen.sort_unstable();
+        chosen.dedup();
+        self.over_cap = chosen.len() > MAX_TRACKED;
+        chosen.truncate(MAX_TRACKED);
+        self.tracked = chosen;
+    }
+
+    /// Children started since the last scan, from the kernel's list of each tracked
+    /// process's children.
+    fn new_children(&mut self) {
+        let mut found = Vec::new();
+        for pid in &self.tracked {
+            for c in proc_stat::children(*pid, &mut self.buf) {
+                if !self.tracked.contains(&c) && !found.contains(&c) {
+                    found.push(c);
+                }
+            }
+        }
+        if !found.is_empty() && self.tracked.len() + found.len() <= MAX_TRACKED {
+            self.tracked.extend(found);
+            self.tracked.sort_unstable();
+        }
     }
 }
 
@@ -130,62 +144,93 @@ impl Sampler for Procs {
     }
 
     fn unavailable(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.why.iter().cloned().collect();
         if self.over_cap {
-            v.push(format!("more than {MAX_TRACKED} processes selected: the first {MAX_TRACKED} by pid are followed"));
+            vec![format!("more than {MAX_TRACKED} processes selected: the first {MAX_TRACKED} by pid are followed")]
+        } else {
+            Vec::new()
         }
-        v
     }
 
     fn sample(&mut self, out: &mut Out<'_>) {
-        if self.ticks % RESCAN == 0 {
+        let root = self.sel.tree.as_ref().map_or(0, |t| t.load(Relaxed));
+        if self.ticks % RESCAN == 0 || root != self.root {
             self.rescan();
+        } else if root != 0 {
+            self.new_children();
         }
         self.ticks += 1;
-        let kind = ProcessRefreshKind::nothing()
-            .with_cpu()
-            .with_memory()
-            .with_disk_usage()
-            .with_tasks();
-        let Some(sys) = &mut self.sys else { return };
-        sys.refresh_processes_specifics(ProcessesToUpdate::Some(&self.tracked), true, kind);
-        let (mut cpu, mut rss, mut n) = (0.0, 0.0, 0.0);
-        let (mut read, mut written) = (0.0, 0.0);
+        let (mut cpu, mut rss, mut n, mut read, mut written) = (0.0, 0.0, 0.0, 0.0, 0.0);
         let mut alive = Vec::with_capacity(self.tracked.len());
-        for pid in &self.tracked {
-            let Some(p) = sys.process(*pid) else {
-                continue; // exited: dropped from the next scan
+        let tick = proc_stat::clock_ticks();
+        for &pid in &self.tracked {
+            let Some(st) = Stat::read(pid, &mut self.buf) else {
+                self.prev.remove(&pid);
+                continue; // exited
             };
-            alive.push(*pid);
-            let name = p.name().to_string_lossy().into_owned();
-            let pid_s = pid.to_string();
-            let l: [(&'static str, &str); 2] = [("process", &name), ("pid", &pid_s)];
-            let c = f64::from(p.cpu_usage()) / 100.0;
-            let du = p.disk_usage();
-            out.gauge(
-                "process_cpu_utilization_ratio",
-                &l,
-                "ratio",
-                "cpu in use by the process, in cores (1.5 = one and a half cores)",
-                c,
+            alive.push(pid);
+            let now = Instant::now();
+            let io = proc_stat::io(pid, &mut self.buf);
+            let (r, w) = io.unwrap_or((0, 0));
+            let prev = self.prev.insert(
+                pid,
+                Prev {
+                    at: now,
+                    cpu_ticks: st.cpu_ticks,
+                    read: r,
+                    written: w,
+                },
             );
+            let pid_s = pid.to_string();
+            let l: [(&'static str, &str); 2] = [("process", &st.comm), ("pid", &pid_s)];
+            if let Some(p) = &prev {
+                let secs = now.duration_since(p.at).as_secs_f64().max(1e-3);
+                let c = st.cpu_ticks.saturating_sub(p.cpu_ticks) as f64 / tick / secs;
+                out.gauge(
+                    "process_cpu_utilization_ratio",
+                    &l,
+                    "ratio",
+                    "cpu in use by the process, in cores (1.5 = one and a half cores)",
+                    c,
+                );
+                cpu += c;
+                if io.is_some() {
+                    let (dr, dw) = (
+                        r.saturating_sub(p.read) as f64,
+                        w.saturating_sub(p.written) as f64,
+                    );
+                    out.counter(
+                        "process_io_read_bytes_total",
+                        &l,
+                        "bytes",
+                        "bytes the process read from storage",
+                        dr,
+                    );
+                    out.counter(
+                        "process_io_written_bytes_total",
+                        &l,
+                        "bytes",
+                        "bytes the process wrote to storage",
+                        dw,
+                    );
+                    read += dr;
+                    written += dw;
+                }
+            }
             out.gauge(
                 "process_resident_memory_bytes",
                 &l,
                 "bytes",
                 "resident memory of the process",
-                p.memory() as f64,
+                st.rss_bytes as f64,
             );
-            if let Some(t) = p.tasks() {
-                out.gauge(
-                    "process_threads",
-                    &l,
-                    "",
-                    "threads of the process",
-                    t.len().max(1) as f64,
-                );
-            }
-            if let Some(f) = p.open_files() {
+            out.gauge(
+                "process_threads",
+                &l,
+                "",
+                "threads of the process",
+                st.threads as f64,
+            );
+            if let Some(f) = proc_stat::open_fds(pid) {
                 out.gauge(
                     "process_open_fds",
                     &l,
@@ -194,24 +239,7 @@ impl Sampler for Procs {
                     f as f64,
                 );
             }
-            out.counter(
-                "process_io_read_bytes_total",
-                &l,
-                "bytes",
-                "bytes the process read from storage",
-                du.read_bytes as f64,
-            );
-            out.counter(
-                "process_io_written_bytes_total",
-                &l,
-                "bytes",
-                "bytes the process wrote to storage",
-                du.written_bytes as f64,
-            );
-            cpu += c;
-            rss += p.memory() as f64;
-            read += du.read_bytes as f64;
-            written += du.written_bytes as f64;
+            rss += st.rss_bytes as f64;
             n += 1.0;
         }
         self.tracked = alive;

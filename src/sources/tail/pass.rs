@@ -81,6 +81,7 @@ pub(crate) fn emit(
             path: file.path.clone(),
             data: lines.data,
             end_offset: lines.end_offset,
+            checkpoint: true,
         })?;
     }
     if n > 0 || lines.long > 0 || lines.invalid_utf8 > 0 || current {
