@@ -1,8 +1,10 @@
 //! `kpid demo`: a simulated inference pipeline writing `logs/pipeline.log` and reporting its
-//! spans through kpid-layer over `logs/kpid.sock`, and kpid following it with the rules in
+//! spans through kpid-layer over `logs/kpid.sock`, run under kpid as `kpid run` runs a real
+//! one (its processes sampled beside the host), and kpid following it with the rules in
 //! `demo.toml`, dashboard on http://127.0.0.1:8050.
 
-use super::DemoArgs;
+use super::supervise::supervise;
+use super::{DemoArgs, DemoPipelineArgs};
 use crate::config::{Config, Dur, SourceConfig};
 use crate::daemon;
 use crate::demo::{simulator, spans, DEMO_TOML};
@@ -30,42 +32,51 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     cfg.resolve()?;
     // A fresh log each run: the demo shows live data, not a replay.
     let _ = std::fs::remove_file(&log);
+    // The simulated pipeline is a process of its own run under kpid, as `kpid run` runs a
+    // real one: its processes are sampled beside the host, and its spans reach kpid through
+    // the socket named in its environment.
+    let exe = std::env::current_exe()?;
+    let command = vec![
+        exe.to_string_lossy().into_owned(),
+        "demo-pipeline".into(),
+        "--log".into(),
+        log.to_string_lossy().into_owned(),
+    ];
+    let mode = daemon::Mode {
+        no_state: true,
+        ..Default::default()
+    };
+    let announce = |a: std::net::SocketAddr, _: Option<&crate::server::auth::Token>| {
+        println!("kpid demo: simulated pipeline writing {}", log.display());
+        println!("kpid demo: dashboard on http://{a}/  (Ctrl-C to stop)");
+    };
+    supervise(&cfg, mode, &command, false, announce).await?;
+    Ok(())
+}
+
+/// `kpid demo-pipeline --log PATH`: the simulated pipeline itself, run by `kpid demo`. It
+/// writes its log and reports its spans to `$KPID_SOCKET` until SIGINT or SIGTERM, and ends
+/// with kpid if kpid is killed.
+pub async fn pipeline(args: DemoPipelineArgs) -> anyhow::Result<()> {
+    // SAFETY: prctl with PR_SET_PDEATHSIG and a valid signal number has no other effect.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) };
     let stop = Arc::new(AtomicBool::new(false));
     let sim = {
-        let (stop, log) = (stop.clone(), log.clone());
+        let (stop, log) = (stop.clone(), args.log.clone());
         std::thread::Builder::new()
             .name("demo-pipeline".into())
             .spawn(move || simulator::run(&log, &stop))?
     };
-    let (running, server) = daemon::start(
-        &cfg,
-        daemon::Mode {
-            no_state: true,
-            ..Default::default()
-        },
-        Vec::new(),
-        daemon::signal(),
-    )
-    .await?;
-    // The same pipeline, instrumented with kpid-layer: its spans arrive over the socket. It
-    // starts once the socket is there, so that it has nothing to drop while kpid comes up.
     let spans_thread = {
         let stop = stop.clone();
-        let sock = cfg.socket.clone().expect("demo socket set above");
+        let sock = kpid_wire::default_socket_path();
         std::thread::Builder::new()
             .name("demo-spans".into())
             .spawn(move || spans::run(sock, stop))?
     };
-    if let Some(a) = running.addr {
-        println!("kpid demo: simulated pipeline writing {}", log.display());
-        println!("kpid demo: dashboard on http://{a}/  (Ctrl-C to stop)");
-    }
-    if let Some(server) = server {
-        server.await;
-    }
+    daemon::signal().await;
     stop.store(true, Ordering::Relaxed);
     let _ = sim.join();
     let _ = spans_thread.join();
-    tokio::task::spawn_blocking(move || running.stop()).await?;
     Ok(())
 }

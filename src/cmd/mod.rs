@@ -18,6 +18,7 @@ pub use run::config_from;
 pub async fn main(cli: Cli) -> anyhow::Result<u8> {
     let done = match cli.cmd {
         Some(Cmd::Demo(d)) => demo::run(d).await,
+        Some(Cmd::DemoPipeline(a)) => demo::pipeline(a).await,
         Some(Cmd::Parse(a)) => parse::run(&a),
         Some(Cmd::Plugins(a)) => plugins::run(&a),
         Some(Cmd::Run(a)) => return Ok(supervise::run(a).await?.clamp(0, 255) as u8),
@@ -50,6 +51,17 @@ pub enum Cmd {
     /// Run a pipeline under kpid: `kpid run [OPTIONS] -- CMD ARGS...` (its stdout and stderr
     /// become sources, its processes are sampled, kpid exits with its exit code).
     Run(SuperviseArgs),
+    /// The demo's simulated pipeline (run by `kpid demo`).
+    #[command(hide = true)]
+    DemoPipeline(DemoPipelineArgs),
+}
+
+/// Options of the demo's simulated pipeline.
+#[derive(Debug, Args, Clone)]
+pub struct DemoPipelineArgs {
+    /// Log file to write.
+    #[arg(long)]
+    pub log: PathBuf,
 }
 
 /// Options of `kpid run`.

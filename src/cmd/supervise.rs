@@ -8,6 +8,7 @@
 
 use super::run::{config_from, token_line};
 use super::SuperviseArgs;
+use crate::config::Config;
 use crate::daemon::{self, Mode};
 use crate::sources::pipe;
 use std::process::Stdio;
@@ -28,35 +29,48 @@ fn exit_code(st: std::process::ExitStatus) -> i32 {
     st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
 }
 
-/// Runs the pipeline under kpid; returns the exit code kpid should end with.
+/// `kpid run`: returns the exit code kpid should end with.
 pub async fn run(args: SuperviseArgs) -> anyhow::Result<i32> {
     let cfg = config_from(&args.run)?;
-    let follow = Arc::new(AtomicU32::new(0));
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let mode = Mode {
         no_state: args.run.no_state,
         no_socket: args.run.no_socket,
         insecure: args.run.insecure,
-        tree: Some(follow.clone()),
         ..Mode::default()
     };
-    let shutdown = async move {
-        let _ = stop_rx.await;
-    };
-    let (running, server) = daemon::start(&cfg, mode, Vec::new(), shutdown).await?;
-    let server = tokio::spawn(server.expect("a daemon with a server"));
-    if let Some(a) = running.addr {
+    let announce = |a: std::net::SocketAddr, t: Option<&crate::server::auth::Token>| {
+        // On stderr: the pipeline's stdout stays the pipeline's.
         let mut out = format!("kpid listening on http://{a}/\n");
-        if let Some(t) = &running.token {
+        if let Some(t) = t {
             out += &token_line(a, t);
             out.push('\n');
         }
         eprint!("{out}");
+    };
+    supervise(&cfg, mode, &args.command, args.keep, announce).await
+}
+
+/// Starts the daemon as `cfg` and `mode` say, then `command` under it (see the module doc);
+/// `announce` is told the address once the server listens. Returns the exit code.
+pub(super) async fn supervise(
+    cfg: &Config,
+    mut mode: Mode,
+    command: &[String],
+    keep: bool,
+    announce: impl FnOnce(std::net::SocketAddr, Option<&crate::server::auth::Token>),
+) -> anyhow::Result<i32> {
+    let follow = Arc::new(AtomicU32::new(0));
+    mode.tree = Some(follow.clone());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        let _ = stop_rx.await;
+    };
+    let (running, server) = daemon::start(cfg, mode, Vec::new(), shutdown).await?;
+    let server = tokio::spawn(server.expect("a daemon with a server"));
+    if let Some(a) = running.addr {
+        announce(a, running.token.as_ref());
     }
-    let (prog, rest) = args
-        .command
-        .split_first()
-        .expect("clap requires the command");
+    let (prog, rest) = command.split_first().expect("clap requires the command");
     let mut cmd = tokio::process::Command::new(prog);
     cmd.args(rest)
         .process_group(0)
@@ -102,7 +116,7 @@ pub async fn run(args: SuperviseArgs) -> anyhow::Result<i32> {
                     h,
                 )));
             }
-            let status = supervise(&mut child, pid).await;
+            let status = wait_forwarding(&mut child, pid).await;
             let _ = tokio::time::timeout(DRAIN, async {
                 for p in pipes {
                     let _ = p.await;
@@ -112,7 +126,7 @@ pub async fn run(args: SuperviseArgs) -> anyhow::Result<i32> {
             exit_code(status?)
         }
     };
-    if args.keep {
+    if keep {
         eprintln!("kpid: the pipeline exited with {code}; the dashboard stays up (Ctrl-C to stop)");
         daemon::signal().await;
     }
@@ -123,7 +137,7 @@ pub async fn run(args: SuperviseArgs) -> anyhow::Result<i32> {
 }
 
 /// Waits for the child, forwarding SIGINT, SIGTERM and SIGHUP to its process group.
-async fn supervise(
+async fn wait_forwarding(
     child: &mut tokio::process::Child,
     pid: u32,
 ) -> std::io::Result<std::process::ExitStatus> {

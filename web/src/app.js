@@ -7,6 +7,10 @@
   const MAX_WINDOW_S = 3600; // longest selectable chart window; history kept client-side
   const CHART_H = 190;
   const SPAN_KPIS = ["span_duration_seconds", "span_total", "span_errors_total"];
+  // The machine's KPIs: shown in the System panel and the processes table, not as cards;
+  // charted only where a line over time says something (not sizes, limits or per-pid series).
+  const SYSTEM = /^(host|process|pipeline)_/;
+  const SYSTEM_NO_CHART = /^(process_|host_cpu_cores$|host_(memory|swap|disk)_total_bytes$|host_cgroup_|host_pressure_.*_full_ratio$|host_load(5|15)$|host_swap_)/;
   const PALETTE = ["#4f7cff", "#22c55e", "#f59e0b", "#ef4444", "#a855f7", "#06b6d4", "#ec4899", "#84cc16", "#f97316", "#14b8a6"];
   const QCOLORS = { p50: "#4f7cff", p95: "#f59e0b", p99: "#ef4444" };
   const BAD_NAME = /(^|_)(drop|drops|dropped|error|errors|err|fail|failed|failures|lost|discarded|rejected)(_|$)/;
@@ -434,6 +438,8 @@
   function render() {
     const names = byName();
     renderHealth();
+    renderSystem(names);
+    renderProcesses();
     renderConnections();
     renderDrops();
     renderCards(names);
@@ -480,6 +486,87 @@
     });
     const anyBad = Object.values(d).some((v) => typeof v === "number" && v > 0);
     el.innerHTML = `<span class="strip-title${anyBad ? " bad" : ""}">Drops</span>${chips.join("")}`;
+  }
+
+  // The machine at a glance: CPU per core, memory, load and pressure, disks, network.
+  function renderSystem(names) {
+    const one = (n) => names.get(n)?.[0]?.latest?.value;
+    const all = (n) => names.get(n) || [];
+    const panel = $("system-panel");
+    panel.hidden = one("host_memory_total_bytes") == null;
+    if (panel.hidden) return;
+    const bar = (ratio) => {
+      const r = Math.max(0, Math.min(1, ratio || 0));
+      return `<div class="bar${r > 0.9 ? " bad" : r > 0.75 ? " warn" : ""}"><i style="width:${(r * 100).toFixed(1)}%"></i></div>`;
+    };
+    const row = (k, ratio, v) => `<div class="sys-row"><span class="k" title="${esc(k)}">${esc(k)}</span>${ratio == null ? "<span></span>" : bar(ratio)}<span class="v">${esc(v)}</span></div>`;
+    const pct = (r) => (r == null ? "—" : `${(r * 100).toFixed(r < 0.1 ? 1 : 0)} %`);
+    const rate = (k) => fmtRate(k?.latest?.rate || 0, "bytes");
+    const boxes = [];
+    const cpu = one("host_cpu_utilization_ratio");
+    const cores = all("host_cpu_core_utilization_ratio").slice().sort((a, b) => Number(a.labels.cpu) - Number(b.labels.cpu));
+    boxes.push(`<div class="sys-box" data-sys="cpu"><h3>CPU</h3>${row("all", cpu, pct(cpu))}${cores.map((k) => row(`cpu ${k.labels.cpu}`, k.latest?.value, pct(k.latest?.value))).join("")}</div>`);
+    const mt = one("host_memory_total_bytes");
+    const mu = one("host_memory_used_bytes");
+    const st = one("host_swap_total_bytes");
+    const su = one("host_swap_used_bytes");
+    let mem = row("used", mt ? mu / mt : null, `${fmt(mu || 0, "bytes")} of ${fmt(mt, "bytes")}`);
+    if (st) mem += row("swap", su / st, `${fmt(su || 0, "bytes")} of ${fmt(st, "bytes")}`);
+    const cl = one("host_cgroup_memory_limit_bytes");
+    if (cl) mem += row("cgroup", one("host_cgroup_memory_used_bytes") / cl, `${fmt(one("host_cgroup_memory_used_bytes") || 0, "bytes")} of ${fmt(cl, "bytes")}`);
+    const cc = one("host_cgroup_cpu_limit_cores");
+    if (cc) mem += row("cpu quota", null, `${cc.toFixed(2)} cores`);
+    boxes.push(`<div class="sys-box" data-sys="memory"><h3>Memory</h3>${mem}</div>`);
+    const load = ["host_load1", "host_load5", "host_load15"].map(one);
+    let lp = row("load", null, load.map((l) => (l == null ? "—" : l.toFixed(2))).join(" · "));
+    for (const r of ["cpu", "memory", "io"]) {
+      const v = one(`host_pressure_${r}_some_ratio`);
+      if (v != null) lp += row(`${r} stall`, v, pct(v));
+    }
+    boxes.push(`<div class="sys-box" data-sys="load"><h3>Load and pressure</h3>${lp}</div>`);
+    const used = new Map(all("host_disk_used_bytes").map((k) => [k.labels.mount, k.latest?.value]));
+    const reads = new Map(all("host_disk_read_bytes_total").map((k) => [k.labels.mount, k]));
+    const writes = new Map(all("host_disk_written_bytes_total").map((k) => [k.labels.mount, k]));
+    const disks = all("host_disk_total_bytes")
+      .map((k) => row(k.labels.mount, (used.get(k.labels.mount) || 0) / k.latest?.value, `${fmt(used.get(k.labels.mount) || 0, "bytes")} of ${fmt(k.latest?.value, "bytes")}`) + row("", null, `read ${rate(reads.get(k.labels.mount))} · write ${rate(writes.get(k.labels.mount))}`))
+      .join("");
+    if (disks) boxes.push(`<div class="sys-box" data-sys="disks"><h3>Disks</h3>${disks}</div>`);
+    const tx = new Map(all("host_network_transmit_bytes_total").map((k) => [k.labels.interface, k]));
+    const nets = all("host_network_receive_bytes_total")
+      .map((k) => row(k.labels.interface, null, `↓ ${rate(k)} · ↑ ${rate(tx.get(k.labels.interface))}`))
+      .join("");
+    if (nets) boxes.push(`<div class="sys-box" data-sys="network"><h3>Network</h3>${nets}</div>`);
+    $("system").innerHTML = boxes.join("");
+    const pc = one("pipeline_cpu_utilization_ratio");
+    const pm = one("pipeline_resident_memory_bytes");
+    $("system-sum").textContent = pc == null ? `${cores.length} cores` : `${cores.length} cores · the pipeline: ${pct(pc)} of a core, ${fmt(pm || 0, "bytes")} resident`;
+  }
+
+  // The pipeline's processes (process_* KPIs, one row per pid seen in the last 10 s).
+  function renderProcesses() {
+    const rows = new Map();
+    const now = nowS();
+    for (const k of state.kpis.values()) {
+      if (!k.name.startsWith("process_") || !k.labels?.pid) continue;
+      if (k.latest?.t != null && now - k.latest.t > 10) continue;
+      const key = k.labels.pid;
+      if (!rows.has(key)) rows.set(key, { pid: key, name: k.labels.process || "", gpu: 0 });
+      const r = rows.get(key);
+      const v = k.kind === "counter" ? k.latest?.rate : k.latest?.value;
+      if (k.name === "process_gpu_memory_bytes") r.gpu += v || 0;
+      else r[k.name] = v;
+    }
+    const panel = $("procs-panel");
+    panel.hidden = rows.size === 0;
+    if (panel.hidden) return;
+    const list = [...rows.values()].sort((a, b) => (b.process_cpu_utilization_ratio || 0) - (a.process_cpu_utilization_ratio || 0));
+    const cell = (v, unit) => (v == null ? "—" : unit === "cores" ? `${(v * 100).toFixed(0)} %` : unit === "bytes" ? fmt(v, "bytes") : unit === "bytes/s" ? fmtRate(v, "bytes") : num(v));
+    const head = `<thead><tr><th>process</th><th class="n">pid</th><th class="n" title="100 % = one core">CPU</th><th class="n">RSS</th><th class="n">threads</th><th class="n">open files</th><th class="n">read</th><th class="n">written</th><th class="n">GPU memory</th></tr></thead>`;
+    const body = list
+      .map((r) => `<tr data-pid="${esc(r.pid)}"><td class="mono">${esc(r.name)}</td><td class="n">${esc(r.pid)}</td><td class="n">${esc(cell(r.process_cpu_utilization_ratio, "cores"))}</td><td class="n">${esc(cell(r.process_resident_memory_bytes, "bytes"))}</td><td class="n">${esc(cell(r.process_threads))}</td><td class="n">${esc(cell(r.process_open_fds))}</td><td class="n">${esc(cell(r.process_io_read_bytes_total, "bytes/s"))}</td><td class="n">${esc(cell(r.process_io_written_bytes_total, "bytes/s"))}</td><td class="n">${esc(r.gpu ? cell(r.gpu, "bytes") : "—")}</td></tr>`)
+      .join("");
+    $("procs").innerHTML = head + `<tbody>${body}</tbody>`;
+    $("procs-sum").textContent = `${list.length} process${list.length === 1 ? "" : "es"} of the pipeline, sampled every second`;
   }
 
   // Who is connected, and what was refused or timed out, HTTP side and app socket.
@@ -618,7 +705,7 @@
   function renderCards(names) {
     const root = $("cards");
     state.globalLabels = globalLabels();
-    const groups = groupsOf(new Map([...names].filter(([n]) => !SPAN_KPIS.includes(n))));
+    const groups = groupsOf(new Map([...names].filter(([n]) => !SPAN_KPIS.includes(n) && !SYSTEM.test(n))));
     $("cards-empty").hidden = groups.length > 0;
     const live = new Set();
     let prevG = $("cards-empty");
@@ -951,7 +1038,7 @@
     state.firstT = Infinity;
     for (const k of state.kpis.values()) if (k.h.t.length && k.h.t[0] < state.firstT) state.firstT = k.h.t[0];
     const root = $("charts");
-    const groups = groupsOf(names);
+    const groups = groupsOf(new Map([...names].filter(([n]) => !SYSTEM_NO_CHART.test(n))));
     const live = new Set();
     let prevG = null;
     for (const [prefix, list] of groups) {
