@@ -196,6 +196,10 @@ pub struct SamplerHealth {
     pub last_tick_us: u64,
     /// Slowest tick, microseconds.
     pub max_tick_us: u64,
+    /// CPU time of the last tick, microseconds (what it cost, whatever else ran).
+    pub last_tick_cpu_us: u64,
+    /// CPU time of all ticks so far, microseconds.
+    pub total_cpu_us: u64,
     /// Series reported by the last tick.
     pub series: usize,
     /// What it cannot measure here, and why.
@@ -288,6 +292,7 @@ fn run(
         let mut hs = Vec::with_capacity(samplers.len());
         for (s, reg) in samplers.iter_mut().zip(regs.iter_mut()) {
             let t0 = Instant::now();
+            let c0 = proc_stat::thread_cpu_us();
             let before = batch.len();
             s.sample(&mut Out {
                 reg,
@@ -295,16 +300,19 @@ fn run(
             });
             reg.end_tick();
             let us = t0.elapsed().as_micros() as u64;
-            hs.push((s.name(), us, batch.len() - before, s.unavailable()));
+            let cpu = proc_stat::thread_cpu_us().saturating_sub(c0);
+            hs.push((s.name(), us, cpu, batch.len() - before, s.unavailable()));
         }
         {
             let mut h = health.samplers.lock();
             h.resize_with(hs.len(), SamplerHealth::default);
-            for (slot, (name, us, n, unavailable)) in h.iter_mut().zip(hs) {
+            for (slot, (name, us, cpu, n, unavailable)) in h.iter_mut().zip(hs) {
                 slot.name = name;
                 slot.ticks += 1;
                 slot.last_tick_us = us;
                 slot.max_tick_us = slot.max_tick_us.max(us);
+                slot.last_tick_cpu_us = cpu;
+                slot.total_cpu_us += cpu;
                 slot.series = n;
                 slot.unavailable = unavailable;
             }

@@ -94,14 +94,37 @@ pub(super) fn open_fds(pid: u32) -> Option<usize> {
         .map(|d| d.count())
 }
 
-/// Children of the process's main thread.
-pub(super) fn children(pid: u32, buf: &mut String) -> Vec<u32> {
-    if !read_into(&format!("/proc/{pid}/task/{pid}/children"), buf) {
-        return Vec::new();
+/// Children of the process's main thread, or of all its threads.
+pub(super) fn children(pid: u32, all_threads: bool, buf: &mut String) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut read = |tid: &str, buf: &mut String| {
+        if read_into(&format!("/proc/{pid}/task/{tid}/children"), buf) {
+            out.extend(buf.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
+        }
+    };
+    if all_threads {
+        if let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+            for t in dir.flatten() {
+                read(&t.file_name().to_string_lossy(), buf);
+            }
+        }
+    } else {
+        read(&pid.to_string(), buf);
     }
-    buf.split_whitespace()
-        .filter_map(|c| c.parse().ok())
-        .collect()
+    out
+}
+
+/// CPU time this thread has used, in microseconds.
+pub(super) fn thread_cpu_us() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the struct we own.
+    if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000 + ts.tv_nsec as u64 / 1000
 }
 
 /// The command line, arguments joined by spaces.

@@ -38,8 +38,14 @@ impl ProcSelect {
     }
 }
 
-/// Ticks between two scans of the whole process table.
+/// Ticks between two scans of the whole process table, to find new processes matching a
+/// pattern.
 const RESCAN: u64 = 5;
+/// Ticks between two scans when only a tree is followed (its new processes are found each
+/// tick from the kernel's children lists; the scan is a backstop).
+const RESCAN_TREE: u64 = 60;
+/// Ticks between two looks at the children of every thread (each tick: main threads only).
+const ALL_THREADS: u64 = 5;
 /// Most processes followed at once.
 const MAX_TRACKED: usize = 256;
 
@@ -121,11 +127,11 @@ impl Procs {
     }
 
     /// Children started since the last scan, from the kernel's list of each tracked
-    /// process's children.
-    fn new_children(&mut self) {
+    /// process's children (of its main thread, or of all its threads).
+    fn new_children(&mut self, all_threads: bool) {
         let mut found = Vec::new();
         for pid in &self.tracked {
-            for c in proc_stat::children(*pid, &mut self.buf) {
+            for c in proc_stat::children(*pid, all_threads, &mut self.buf) {
                 if !self.tracked.contains(&c) && !found.contains(&c) {
                     found.push(c);
                 }
@@ -153,10 +159,15 @@ impl Sampler for Procs {
 
     fn sample(&mut self, out: &mut Out<'_>) {
         let root = self.sel.tree.as_ref().map_or(0, |t| t.load(Relaxed));
-        if self.ticks % RESCAN == 0 || root != self.root {
+        let every = if self.sel.patterns.is_empty() && self.sel.pids.is_empty() {
+            RESCAN_TREE
+        } else {
+            RESCAN
+        };
+        if self.ticks % every == 0 || root != self.root {
             self.rescan();
         } else if root != 0 {
-            self.new_children();
+            self.new_children(self.ticks % ALL_THREADS == 0);
         }
         self.ticks += 1;
         let (mut cpu, mut rss, mut n, mut read, mut written) = (0.0, 0.0, 0.0, 0.0, 0.0);
