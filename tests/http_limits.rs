@@ -192,6 +192,27 @@ fn connections_over_the_per_address_cap_get_503_and_the_others_go_on() {
 }
 
 #[test]
+fn connections_over_the_total_cap_get_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "max_connections = 8");
+    let k = Kpid::start(dir.path(), &["--config", &cfg, "--no-state", "--no-socket"]);
+    let held: Vec<TcpStream> = (0..8)
+        .map(|_| TcpStream::connect(("127.0.0.1", k.port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let (s, text) = k.get("/api/health");
+    assert_eq!(s, 503, "{text}");
+    assert!(text.contains("[server] max_connections"), "{text}");
+    drop(held);
+    let h = common::wait_for(5, "a slot again", || {
+        let (s, b) = k.get("/api/health");
+        (s == 200).then_some(b)
+    });
+    let h: serde_json::Value = serde_json::from_str(&h).unwrap();
+    assert!(h["http"]["refused_busy"].as_u64().unwrap() >= 1, "{h}");
+}
+
+#[test]
 fn a_websocket_message_over_the_limit_is_closed_with_1009() {
     let dir = tempfile::tempdir().unwrap();
     let k = Kpid::start(dir.path(), &["--no-state", "--no-socket"]);
