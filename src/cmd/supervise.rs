@@ -89,36 +89,29 @@ pub(super) async fn supervise(
             let pid = child.id().unwrap_or(0);
             follow.store(pid, Ordering::Relaxed);
             let max = cfg.tail.max_line_bytes;
-            let mut pipes = Vec::new();
-            if let Some(o) = child.stdout.take() {
-                let (tx, h) = (running.input.clone(), running.sources.clone());
-                let path = format!("stdout of {prog} (pid {pid})");
-                pipes.push(tokio::spawn(pipe::follow(
-                    o,
+            let pipes = [
+                tee(
+                    &running,
+                    child.stdout.take(),
                     tokio::io::stdout(),
                     "stdout",
-                    path,
+                    prog,
+                    pid,
                     max,
-                    tx,
-                    h,
-                )));
-            }
-            if let Some(e) = child.stderr.take() {
-                let (tx, h) = (running.input.clone(), running.sources.clone());
-                let path = format!("stderr of {prog} (pid {pid})");
-                pipes.push(tokio::spawn(pipe::follow(
-                    e,
+                ),
+                tee(
+                    &running,
+                    child.stderr.take(),
                     tokio::io::stderr(),
                     "stderr",
-                    path,
+                    prog,
+                    pid,
                     max,
-                    tx,
-                    h,
-                )));
-            }
+                ),
+            ];
             let status = wait_forwarding(&mut child, pid).await;
             let _ = tokio::time::timeout(DRAIN, async {
-                for p in pipes {
+                for p in pipes.into_iter().flatten() {
                     let _ = p.await;
                 }
             })
@@ -134,6 +127,27 @@ pub(super) async fn supervise(
     let _ = server.await;
     tokio::task::spawn_blocking(move || running.stop()).await?;
     Ok(code)
+}
+
+/// Follows one of the child's pipes as source `name` (see [`pipe::follow`]).
+fn tee<R, W>(
+    running: &daemon::Running,
+    from: Option<R>,
+    to: W,
+    name: &'static str,
+    prog: &str,
+    pid: u32,
+    max_line: usize,
+) -> Option<tokio::task::JoinHandle<()>>
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (tx, health) = (running.input.clone(), running.sources.clone());
+    let path = format!("{name} of {prog} (pid {pid})");
+    Some(tokio::spawn(pipe::follow(
+        from?, to, name, path, max_line, tx, health,
+    )))
 }
 
 /// Waits for the child, forwarding SIGINT, SIGTERM and SIGHUP to its process group.
