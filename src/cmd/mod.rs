@@ -19,6 +19,13 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
         Some(Cmd::Demo(d)) => demo::run(d).await,
         Some(Cmd::Parse(a)) => parse::run(&a),
         Some(Cmd::Plugins(a)) => plugins::run(&a),
+        Some(Cmd::PluginWorker(w)) => {
+            std::process::exit(crate::plugin_host::worker::child::run(
+                &w.name,
+                &w.options,
+                w.memory_limit,
+            ))
+        }
         None => run::run(cli.run).await,
     }
 }
@@ -44,6 +51,23 @@ pub enum Cmd {
     Parse(ParseArgs),
     /// List parser plugins with their ABI version, path and status.
     Plugins(PluginsArgs),
+    /// Internal: a plugin's worker process, started by the daemon (docs/plugin-worker.md).
+    #[command(hide = true)]
+    PluginWorker(WorkerArgs),
+}
+
+/// Options of the hidden `kpid plugin-worker` (set by the daemon, never by hand).
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    /// The plugin's name.
+    #[arg(long)]
+    pub name: String,
+    /// The parser's options.
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
+    pub options: String,
+    /// Address-space limit in bytes (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub memory_limit: u64,
 }
 
 /// Options of the daemon.

@@ -55,7 +55,7 @@ pub fn parse_to(
     };
     cfg.resolve()?;
     let rules = Rules::new(&cfg, &crate::kpi::Limits::default())?;
-    let host = host_for(plugin_dir(args.plugin_dir.as_deref(), Some(&cfg)));
+    let host = host_for(plugin_dir(args.plugin_dir.as_deref(), Some(&cfg)), Some(&cfg));
     let src = source_config(&cfg, args);
     let source = match (&args.source, src) {
         (Some(s), _) => s.clone(),

@@ -1,0 +1,203 @@
+//! The frames between the daemon and a plugin worker (docs/plugin-worker.md). All integers
+//! little-endian.
+//!
+//! - request (daemon → worker): `u32 lines, u32 bytes, lines × u32 length, bytes`.
+//! - hello (worker → daemon, once): `u32 status (0: ready), u32 length, message`.
+//! - reply (worker → daemon, one per request): `u32 length`, then per line `u32 length` and
+//!   an entry: `u8 tag` (0 record, 1 no match, 2 invalid, 3 output refused); a record is
+//!   `f64 timestamp (NaN: none), u8 level (0: none), text target, text message, u16 fields`,
+//!   each field `u8 kind, text key, value` (kind 0 i64, 1 f64, 2 u8 bool, 3 text, 4 f64
+//!   seconds); an error is a text message.
+//! - text: `u32 x`; `NONE` is absent; with the top bit set, `x & !TOP` inline bytes follow;
+//!   otherwise `x` is an offset into the line and a `u32` length follows.
+//!
+//! Decoding never trusts the worker: every offset is checked against the line, every length
+//! against what is left, and a malformed entry is an error (the worker is then restarted).
+
+use kpid_parsers::{Level, Record, Value};
+use std::borrow::Cow;
+
+const NONE: u32 = u32::MAX;
+const TOP: u32 = 1 << 31;
+
+/// Entry tags.
+pub const OK: u8 = 0;
+/// The line is not in the plugin's format.
+pub const NO_MATCH: u8 = 1;
+/// The plugin rejected the line.
+pub const INVALID: u8 = 2;
+/// The plugin's output for the line was out of bounds.
+pub const REFUSED: u8 = 3;
+
+/// Appends a request for `lines` to `out`.
+pub fn request(lines: &[&[u8]], out: &mut Vec<u8>) {
+    out.clear();
+    let total: usize = lines.iter().map(|l| l.len()).sum();
+    out.extend_from_slice(&(lines.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(total as u32).to_le_bytes());
+    for l in lines {
+        out.extend_from_slice(&(l.len() as u32).to_le_bytes());
+    }
+    for l in lines {
+        out.extend_from_slice(l);
+    }
+}
+
+fn text(out: &mut Vec<u8>, line: &[u8], t: Option<&[u8]>) {
+    let Some(t) = t else {
+        return out.extend_from_slice(&NONE.to_le_bytes());
+    };
+    let (l, p) = (line.as_ptr() as usize, t.as_ptr() as usize);
+    if p >= l && p + t.len() <= l + line.len() && t.len() < TOP as usize {
+        out.extend_from_slice(&((p - l) as u32).to_le_bytes());
+        out.extend_from_slice(&(t.len() as u32).to_le_bytes());
+    } else {
+        let n = t.len().min(TOP as usize - 1);
+        out.extend_from_slice(&(n as u32 | TOP).to_le_bytes());
+        out.extend_from_slice(&t[..n]);
+    }
+}
+
+/// Appends the entry for a parsed line (the record's slices of `line` become offsets).
+pub fn record(out: &mut Vec<u8>, line: &[u8], r: &Record<'_>) {
+    out.push(OK);
+    out.extend_from_slice(&r.timestamp.unwrap_or(f64::NAN).to_le_bytes());
+    out.push(match r.level {
+        None => 0,
+        Some(Level::Error) => 1,
+        Some(Level::Warn) => 2,
+        Some(Level::Info) => 3,
+        Some(Level::Debug) => 4,
+        Some(Level::Trace) => 5,
+    });
+    text(out, line, r.target.as_deref());
+    text(out, line, r.message.as_deref());
+    let n = r.fields.len().min(u16::MAX as usize);
+    out.extend_from_slice(&(n as u16).to_le_bytes());
+    for f in &r.fields[..n] {
+        let (kind, num) = match &f.value {
+            Value::Int(v) => (0, v.to_le_bytes()),
+            Value::Float(v) => (1, v.to_le_bytes()),
+            Value::Bool(v) => (2, [*v as u8, 0, 0, 0, 0, 0, 0, 0]),
+            Value::Str(_) => (3, [0; 8]),
+            Value::Duration(v) => (4, v.to_le_bytes()),
+        };
+        out.push(kind);
+        text(out, line, Some(&f.key));
+        match (&f.value, kind) {
+            (Value::Str(s), _) => text(out, line, Some(s)),
+            (_, 2) => out.push(num[0]),
+            _ => out.extend_from_slice(&num),
+        }
+    }
+}
+
+/// Appends the entry for a rejected line.
+pub fn error(out: &mut Vec<u8>, tag: u8, message: &str) {
+    out.push(tag);
+    text(out, &[], (tag != NO_MATCH).then_some(message.as_bytes()));
+}
+
+/// A cursor over bytes the worker sent.
+#[derive(Debug)]
+pub struct Reader<'b> {
+    pub(super) b: &'b [u8],
+}
+
+/// A malformed reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("malformed reply from the plugin worker")]
+pub struct Malformed;
+
+impl<'b> Reader<'b> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&'b [u8], Malformed> {
+        if n > self.b.len() {
+            return Err(Malformed);
+        }
+        let (h, t) = self.b.split_at(n);
+        self.b = t;
+        Ok(h)
+    }
+    pub(super) fn u8(&mut self) -> Result<u8, Malformed> {
+        Ok(self.take(1)?[0])
+    }
+    pub(super) fn u32(&mut self) -> Result<u32, Malformed> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap_or_default()))
+    }
+    fn u64(&mut self) -> Result<[u8; 8], Malformed> {
+        self.take(8)?.try_into().map_err(|_| Malformed)
+    }
+
+    /// A text: a slice of `line`, or bytes of the reply (`Err` for one, to copy or intern).
+    fn text<'a>(&mut self, line: &'a [u8]) -> Result<Option<Result<&'a [u8], &'b [u8]>>, Malformed> {
+        let x = self.u32()?;
+        if x == NONE {
+            return Ok(None);
+        }
+        if x & TOP != 0 {
+            return Ok(Some(Err(self.take((x & !TOP) as usize)?)));
+        }
+        let (at, n) = (x as usize, self.u32()? as usize);
+        match line.get(at..at.checked_add(n).ok_or(Malformed)?) {
+            Some(s) => Ok(Some(Ok(s))),
+            None => Err(Malformed),
+        }
+    }
+}
+
+/// Decodes one entry into `out`; `Ok(Err((tag, message)))` for a rejected line. `key` turns
+/// a key that is not a slice of the line into a `Cow` (interned or copied).
+pub fn decode<'a>(
+    entry: &[u8],
+    line: &'a [u8],
+    out: &mut Record<'a>,
+    key: &mut impl FnMut(&[u8]) -> Cow<'a, [u8]>,
+) -> Result<Result<(), (u8, String)>, Malformed> {
+    let mut r = Reader { b: entry };
+    let tag = r.u8()?;
+    if tag != OK {
+        let msg = match r.text(&[])? {
+            Some(Err(m)) => String::from_utf8_lossy(m).into_owned(),
+            _ => String::new(),
+        };
+        return Ok(Err((tag, msg)));
+    }
+    let own = |t: Result<&'a [u8], &[u8]>| match t {
+        Ok(s) => Cow::Borrowed(s),
+        Err(b) => Cow::Owned(b.to_vec()),
+    };
+    let ts = f64::from_le_bytes(r.u64()?);
+    out.timestamp = ts.is_finite().then_some(ts);
+    out.level = match r.u8()? {
+        0 => None,
+        1 => Some(Level::Error),
+        2 => Some(Level::Warn),
+        3 => Some(Level::Info),
+        4 => Some(Level::Debug),
+        5 => Some(Level::Trace),
+        _ => return Err(Malformed),
+    };
+    out.target = r.text(line)?.map(own);
+    out.message = r.text(line)?.map(own);
+    let n = u16::from_le_bytes(r.take(2)?.try_into().map_err(|_| Malformed)?);
+    for _ in 0..n {
+        let kind = r.u8()?;
+        let k = match r.text(line)?.ok_or(Malformed)? {
+            Ok(s) => Cow::Borrowed(s),
+            Err(b) => key(b),
+        };
+        let value = match kind {
+            0 => Value::Int(i64::from_le_bytes(r.u64()?)),
+            1 => Value::Float(f64::from_le_bytes(r.u64()?)),
+            2 => Value::Bool(r.u8()? != 0),
+            3 => Value::Str(own(r.text(line)?.ok_or(Malformed)?)),
+            4 => Value::Duration(f64::from_le_bytes(r.u64()?)),
+            _ => return Err(Malformed),
+        };
+        out.push(k, value);
+    }
+    if !r.b.is_empty() {
+        return Err(Malformed);
+    }
+    Ok(Ok(()))
+}
