@@ -68,7 +68,7 @@ pub enum Violation {
     /// More fields than the limit.
     #[error("more than {0} fields")]
     TooManyFields(usize),
-    /// A range that starts or ends inside the line but not both.
+    /// A range that overlaps the line, or starts at its end, without lying inside it.
     #[error("a range of {len} bytes at line offset {offset} that runs past the line ({line} bytes)")]
     PastLine {
         /// Start relative to the line's start (negative: before it).
@@ -109,7 +109,8 @@ pub fn locate(
         let at = addr - line.start;
         return Ok(Span::Line(at..at + len));
     }
-    if addr < line.end && end > line.start {
+    // Starting at the line's end counts as running past it (the bytes after the line).
+    if addr <= line.end && end > line.start {
         return Err(Violation::PastLine {
             offset: addr as i128 - line.start as i128,
             len,
@@ -158,7 +159,8 @@ mod tests {
             })
         );
         assert!(matches!(at(990, 20), Err(Violation::PastLine { .. })));
-        assert_eq!(at(1100, 8), Err(Violation::OutsideLine(8)));
+        assert!(matches!(at(1100, 8), Err(Violation::PastLine { .. })));
+        assert_eq!(at(1101, 8), Err(Violation::OutsideLine(8)));
         assert_eq!(at(600, 8), Err(Violation::OutsideLine(8)));
         assert_eq!(at(0, 3), Err(Violation::Null(3)));
         assert_eq!(at(usize::MAX, 2), Err(Violation::Wraps(2)));

@@ -221,7 +221,7 @@ impl Process {
                 return Err(Failure {
                     kind: FailureKind::Timeout,
                     line,
-                    reason: format!("timed out after {t:?} on one line"),
+                    reason: format!("timed out (over {t:?})"),
                 });
             }
             if now >= deadline {
