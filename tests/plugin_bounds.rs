@@ -45,10 +45,7 @@ fn batch(p: &mut dyn Parser, data: &[u8]) -> Vec<Result<usize, ParseError>> {
 fn refusals(isolation: Isolation) {
     let (_dir, host) = evil_host(isolation);
     let mut p = host.make("evil", "").unwrap().unwrap();
-    let got = batch(
-        p.as_mut(),
-        b"a=1\nhugekey\nhugeval\nmany\noob\nb=2\n",
-    );
+    let got = batch(p.as_mut(), b"a=1\nhugekey\nhugeval\nmany\noob\nb=2\n");
     assert_eq!(got[0], Ok(2));
     assert_eq!(got[5], Ok(2));
     let why = |i: usize| match &got[i] {
@@ -63,13 +60,20 @@ fn refusals(isolation: Isolation) {
         why(2),
         "plugin `evil`: output refused: a value of 8388608 bytes (at most 4096 outside the line)"
     );
-    assert_eq!(why(3), "plugin `evil`: output refused: more than 128 fields");
+    assert_eq!(
+        why(3),
+        "plugin `evil`: output refused: more than 128 fields"
+    );
     assert_eq!(
         why(4),
         "plugin `evil`: output refused: a range of 64 bytes at line offset 3 that runs past the line (3 bytes)"
     );
     let info = &host.list()[0];
-    assert_eq!((info.lines, info.errors, info.refused_output), (6, 4, 4), "{info:?}");
+    assert_eq!(
+        (info.lines, info.errors, info.refused_output),
+        (6, 4, 4),
+        "{info:?}"
+    );
 }
 
 #[test]
@@ -118,5 +122,8 @@ fn a_worker_gives_the_records_the_in_process_parser_gives() {
         panic!("bad options accepted")
     };
     let options = e.to_string();
-    assert!(options.starts_with("plugin `nginx`: cannot create a parser: "), "{options}");
+    assert!(
+        options.starts_with("plugin `nginx`: cannot create a parser: "),
+        "{options}"
+    );
 }

@@ -69,7 +69,9 @@ source = "bad"
     }
 
     fn bad_len(&self) -> u64 {
-        std::fs::metadata(self.dir.path().join("bad.log")).unwrap().len()
+        std::fs::metadata(self.dir.path().join("bad.log"))
+            .unwrap()
+            .len()
     }
 }
 
@@ -95,7 +97,9 @@ fn gauge(k: &Kpid, id: &str) -> Option<f64> {
 }
 
 fn figure(p: &Value, key: &str) -> u64 {
-    p[key].as_u64().unwrap_or_else(|| panic!("{key} missing in {p}"))
+    p[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{key} missing in {p}"))
 }
 
 #[test]
@@ -139,7 +143,9 @@ fn each_failure_costs_its_line_and_nothing_else() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| f["source"] == "bad" || f["path"].as_str().is_some_and(|p| p.ends_with("bad.log")))
+        .find(|f| {
+            f["source"] == "bad" || f["path"].as_str().is_some_and(|p| p.ends_with("bad.log"))
+        })
         .unwrap_or_else(|| panic!("bad.log missing in {h}"));
     // segv, abort, loop, four refused outputs, the leak lines at the limit.
     assert_eq!(bad["parse_errors"], 7 + memory, "{h}");
@@ -177,19 +183,32 @@ fn a_plugin_that_keeps_crashing_is_quarantined_until_its_file_changes() {
     });
     assert_eq!(total(&k, "evil_sum_total"), Some(1.0));
     let h = k.json("/api/health");
-    assert_eq!(h["status"], "error", "a quarantined plugin loses lines: {h}");
+    assert_eq!(
+        h["status"], "error",
+        "a quarantined plugin loses lines: {h}"
+    );
 
     // A new file: a new version, out of quarantine.
     let build = tempfile::tempdir().unwrap();
-    cc_plugin("evil.c", &build.path().join("evil.so"), &["-DEVIL_VERSION=\"2.0\""]);
+    cc_plugin(
+        "evil.c",
+        &build.path().join("evil.so"),
+        &["-DEVIL_VERSION=\"2.0\""],
+    );
     install(&build.path().join("evil.so"), s.plugins.path(), "evil.so");
-    wait_for(20, "version 2.0", || (evil(&k)["version"] == "2.0").then_some(()));
+    wait_for(20, "version 2.0", || {
+        (evil(&k)["version"] == "2.0").then_some(())
+    });
     s.bad("c=4\n");
     wait_for(20, "a line parsed by the new version", || {
         (total(&k, "evil_sum_total") == Some(5.0)).then_some(())
     });
     let p = evil(&k);
-    assert_eq!((p["quarantined"].clone(), figure(&p, "crashes")), (false.into(), 0), "{p}");
+    assert_eq!(
+        (p["quarantined"].clone(), figure(&p, "crashes")),
+        (false.into(), 0),
+        "{p}"
+    );
     assert_ne!(k.json("/api/health")["status"], "error");
 }
 

@@ -19,13 +19,11 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
         Some(Cmd::Demo(d)) => demo::run(d).await,
         Some(Cmd::Parse(a)) => parse::run(&a),
         Some(Cmd::Plugins(a)) => plugins::run(&a),
-        Some(Cmd::PluginWorker(w)) => {
-            std::process::exit(crate::plugin_host::worker::child::run(
-                &w.name,
-                &w.options,
-                w.memory_limit,
-            ))
-        }
+        Some(Cmd::PluginWorker(w)) => std::process::exit(crate::plugin_host::worker::child::run(
+            &w.name,
+            &w.options,
+            w.memory_limit,
+        )),
         None => run::run(cli.run).await,
     }
 }

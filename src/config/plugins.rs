@@ -97,9 +97,14 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
-        u => return Err(format!("invalid size unit `{u}` in `{s}` (use KiB, MiB, GiB)")),
+        u => {
+            return Err(format!(
+                "invalid size unit `{u}` in `{s}` (use KiB, MiB, GiB)"
+            ))
+        }
     };
-    n.checked_mul(mult).ok_or_else(|| format!("size `{s}` is too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size `{s}` is too large"))
 }
 
 #[cfg(test)]

@@ -69,7 +69,9 @@ pub enum Violation {
     #[error("more than {0} fields")]
     TooManyFields(usize),
     /// A range that overlaps the line, or starts at its end, without lying inside it.
-    #[error("a range of {len} bytes at line offset {offset} that runs past the line ({line} bytes)")]
+    #[error(
+        "a range of {len} bytes at line offset {offset} that runs past the line ({line} bytes)"
+    )]
     PastLine {
         /// Start relative to the line's start (negative: before it).
         offset: i128,

@@ -22,9 +22,10 @@ pub fn host_for(dir: Option<PathBuf>, cfg: Option<&Config>) -> PluginHost {
         Some(d) => PluginHost::load_dir(&d),
         None => PluginHost::empty(),
     };
-    host.set_isolation(cfg.map(|c| c.plugins.isolation()).unwrap_or_else(|| {
-        crate::config::PluginsConfig::default().isolation()
-    }));
+    host.set_isolation(
+        cfg.map(|c| c.plugins.isolation())
+            .unwrap_or_else(|| crate::config::PluginsConfig::default().isolation()),
+    );
     host
 }
 

@@ -138,6 +138,9 @@ mod tests {
         let g = Guard::default();
         assert!(!g.failed(FailureKind::Crash, p(), short));
         std::thread::sleep(Duration::from_millis(2));
-        assert!(!g.failed(FailureKind::Crash, p(), short), "outside the window");
+        assert!(
+            !g.failed(FailureKind::Crash, p(), short),
+            "outside the window"
+        );
     }
 }

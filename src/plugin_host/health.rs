@@ -49,7 +49,11 @@ impl HealthSection for PluginHost {
             .iter()
             .map(|p| {
                 let g = &p.guard;
-                g.crashes + g.timeouts + g.memory_limit_hits + g.quarantined_lines + p.refused_output
+                g.crashes
+                    + g.timeouts
+                    + g.memory_limit_hits
+                    + g.quarantined_lines
+                    + p.refused_output
             })
             .sum();
         self.refusals() + lost

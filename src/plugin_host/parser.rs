@@ -6,8 +6,8 @@
 //! is kept without copying when it lies inside the line or inside the plugin's read-only data
 //! (string literals; plugins are never unloaded), and copied otherwise.
 
-use super::load::Plugin;
 use super::bounds::{self, OutputLimits, Span, Violation};
+use super::load::Plugin;
 use kpid_parsers::{BatchInfo, Level, ParseError, Parser, Record, Value};
 use kpid_plugin::abi::{self, Sink};
 use std::borrow::Cow;
@@ -184,7 +184,9 @@ impl Ctx<'_> {
             // SAFETY: the plugin passes (pointer, length) of readable bytes for this call; the
             // range is outside the line and its batch, and at most max_value_bytes long.
             Ok(Span::ReadOnly) => Some(Cow::Borrowed(unsafe { std::slice::from_raw_parts(p, n) })),
-            Ok(Span::Copy) => Some(Cow::Owned(unsafe { std::slice::from_raw_parts(p, n) }.to_vec())),
+            Ok(Span::Copy) => Some(Cow::Owned(
+                unsafe { std::slice::from_raw_parts(p, n) }.to_vec(),
+            )),
             Err(v) => {
                 self.refuse(v);
                 None

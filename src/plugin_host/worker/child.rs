@@ -45,7 +45,13 @@ extern "C" fn fatal(sig: libc::c_int) {
 }
 
 fn install_handlers() {
-    for sig in [libc::SIGSEGV, libc::SIGBUS, libc::SIGABRT, libc::SIGILL, libc::SIGFPE] {
+    for sig in [
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGABRT,
+        libc::SIGILL,
+        libc::SIGFPE,
+    ] {
         // SAFETY: a zeroed sigaction with a handler of the right type, on the alternate stack
         // std set up for the main thread (so a stack overflow is caught too).
         unsafe {
@@ -105,9 +111,14 @@ pub fn run(name: &str, options: &str, memory_limit: u64) -> i32 {
         .and_then(|_| load::load_bytes(Path::new(name), &bytes).map_err(|e| e.to_string()))
         .and_then(|p| {
             if p.name() != name {
-                return Err(format!("plugin worker: expected plugin `{name}`, found `{}`", p.name()));
+                return Err(format!(
+                    "plugin worker: expected plugin `{name}`, found `{}`",
+                    p.name()
+                ));
             }
-            std::sync::Arc::new(p).make(options).map_err(|e| e.to_string())
+            std::sync::Arc::new(p)
+                .make(options)
+                .map_err(|e| e.to_string())
         });
     drop(bytes);
     let mut parser = match made {

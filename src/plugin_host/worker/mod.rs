@@ -140,7 +140,10 @@ impl WorkerParser {
     /// Switches to the newest version of a quarantined plugin, once its file changed.
     fn follow_new_version(&mut self) {
         if let Some(newest) = self.plugin.newest() {
-            tracing::info!(plugin = newest.name(), "plugin file changed: leaving quarantine");
+            tracing::info!(
+                plugin = newest.name(),
+                "plugin file changed: leaving quarantine"
+            );
             self.slot = newest.slot();
             self.plugin = newest;
             self.worker = None;
@@ -164,7 +167,10 @@ impl WorkerParser {
             }
             if self.plugin.guard.quarantined() {
                 self.plugin.guard.skipped(pending.len() as u64);
-                let why = format!("plugin `{}` is quarantined until its file changes", self.plugin.name());
+                let why = format!(
+                    "plugin `{}` is quarantined until its file changes",
+                    self.plugin.name()
+                );
                 self.fill(&pending, &why);
                 break;
             }
@@ -172,13 +178,16 @@ impl WorkerParser {
                 match self.start() {
                     Ok(w) => self.worker = Some(w),
                     Err(e) => {
-                        let why = format!("plugin `{}`: worker not started: {e}", self.plugin.name());
+                        let why =
+                            format!("plugin `{}`: worker not started: {e}", self.plugin.name());
                         self.fill(&pending, &why);
                         break;
                     }
                 }
             }
-            let Some(worker) = self.worker.as_mut() else { break };
+            let Some(worker) = self.worker.as_mut() else {
+                break;
+            };
             let sent: Vec<&[u8]> = pending.iter().map(|&i| lines[i]).collect();
             match worker.roundtrip(&sent, &mut self.request, &mut self.reply, &self.settings) {
                 Ok(()) => match self.index(&pending) {
@@ -200,7 +209,8 @@ impl WorkerParser {
             }
         }
         let n = lines.len() as u64;
-        self.slot.count_batch(n, started.elapsed().as_nanos() as u64);
+        self.slot
+            .count_batch(n, started.elapsed().as_nanos() as u64);
     }
 
     /// Counts a failure and takes the line it happened on out of `pending`.
@@ -236,9 +246,15 @@ impl WorkerParser {
             "plugin worker {}; the line is skipped",
             f.reason
         );
-        let quarantined = self.plugin.guard.failed(f.kind, poison, self.settings.policy);
+        let quarantined = self
+            .plugin
+            .guard
+            .failed(f.kind, poison, self.settings.policy);
         if quarantined {
-            tracing::warn!(plugin = self.plugin.name(), "plugin quarantined until its file changes");
+            tracing::warn!(
+                plugin = self.plugin.name(),
+                "plugin quarantined until its file changes"
+            );
         }
         let why = format!("plugin `{}` {} on this line", self.plugin.name(), f.reason);
         self.set(line, Outcome::Failed(why));
@@ -329,11 +345,17 @@ impl Parser for WorkerParser {
                         }
                         Err(ParseError::Invalid(m))
                     }
-                    Err(e) => Err(ParseError::Invalid(format!("plugin `{}`: {e}", self.plugin.name()))),
+                    Err(e) => Err(ParseError::Invalid(format!(
+                        "plugin `{}`: {e}",
+                        self.plugin.name()
+                    ))),
                 }
             }
             Some(Outcome::Failed(why)) => Err(ParseError::Invalid(why.clone())),
-            None => Err(ParseError::Invalid(format!("plugin `{}`: no result", self.plugin.name()))),
+            None => Err(ParseError::Invalid(format!(
+                "plugin `{}`: no result",
+                self.plugin.name()
+            ))),
         };
         if result.is_err() {
             out.fields.clear();

@@ -241,7 +241,10 @@ impl Process {
         let line = seq.and_then(|s| self.progress.line_of(s));
         let status = self.child.wait().ok();
         let (vm, sig) = self.progress.fatal();
-        let reason = match (status.and_then(|s| s.signal()), status.and_then(|s| s.code())) {
+        let reason = match (
+            status.and_then(|s| s.signal()),
+            status.and_then(|s| s.code()),
+        ) {
             (Some(s), _) => format!("crashed ({})", signal_name(s)),
             (None, Some(c)) => format!("exited with status {c}"),
             (None, None) => "closed its pipe".into(),

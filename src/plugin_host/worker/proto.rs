@@ -122,14 +122,19 @@ impl<'b> Reader<'b> {
         Ok(self.take(1)?[0])
     }
     pub(super) fn u32(&mut self) -> Result<u32, Malformed> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap_or_default()))
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().unwrap_or_default(),
+        ))
     }
     fn u64(&mut self) -> Result<[u8; 8], Malformed> {
         self.take(8)?.try_into().map_err(|_| Malformed)
     }
 
     /// A text: a slice of `line`, or bytes of the reply (`Err` for one, to copy or intern).
-    fn text<'a>(&mut self, line: &'a [u8]) -> Result<Option<Result<&'a [u8], &'b [u8]>>, Malformed> {
+    fn text<'a>(
+        &mut self,
+        line: &'a [u8],
+    ) -> Result<Option<Result<&'a [u8], &'b [u8]>>, Malformed> {
         let x = self.u32()?;
         if x == NONE {
             return Ok(None);
