@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Bytes of whole lines handed to the parser at a time.
-const CHUNK: usize = 64 << 10;
+const CHUNK: usize = 128 << 10;
 
 /// `kpid parse`: reads the file or stdin, line by line.
 pub fn run(args: &ParseArgs) -> anyhow::Result<()> {
@@ -92,7 +92,7 @@ pub fn parse_to(
     let (mut lines, mut errors) = (0u64, 0u64);
     let mut spent = Duration::ZERO;
     let mut rec: Record<'static> = Record::new();
-    // Lines go to the parser in batches of about CHUNK bytes, as the daemon's tailer sends
+    // Lines go to the parser in batches of about CHUNK bytes, as the daemon's tailer reads
     // them (a plugin in a worker process gets each batch in one request).
     let mut chunk = Vec::new();
     let (mut i, mut offset) = (0u64, 0u64);

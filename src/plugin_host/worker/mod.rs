@@ -10,6 +10,7 @@
 //! within `crash_window` is quarantined until its file changes.
 
 pub mod child;
+mod keys;
 mod process;
 pub mod proto;
 mod shm;
@@ -18,9 +19,9 @@ use super::guard::{CrashPolicy, FailureKind, Poison};
 use super::load::Plugin;
 use super::parser::Slot;
 use super::PluginError;
+use keys::Keys;
 use kpid_parsers::{BatchInfo, ParseError, Parser, Record};
 use process::{Failure, Process};
-use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 use std::ops::Range;
 use std::path::PathBuf;
@@ -75,9 +76,6 @@ enum Outcome {
     Failed(String),
 }
 
-/// Most keys interned per parser (keys the plugin does not take from the line).
-const MAX_INTERNED: usize = 1024;
-
 /// A parser whose plugin runs in a worker process.
 #[derive(Debug)]
 pub struct WorkerParser {
@@ -93,7 +91,7 @@ pub struct WorkerParser {
     replies: Vec<u8>,
     reply: Vec<u8>,
     request: Vec<u8>,
-    keys: FxHashMap<Box<[u8]>, &'static [u8]>,
+    keys: Keys,
 }
 
 impl WorkerParser {
@@ -115,7 +113,7 @@ impl WorkerParser {
             replies: Vec::new(),
             reply: Vec::new(),
             request: Vec::new(),
-            keys: FxHashMap::default(),
+            keys: Keys::default(),
         };
         p.worker = Some(p.start().map_err(|message| PluginError::Create {
             name: p.plugin.name().to_string(),
@@ -294,19 +292,6 @@ impl WorkerParser {
         }
         Ok(())
     }
-
-    fn intern(keys: &mut FxHashMap<Box<[u8]>, &'static [u8]>, k: &[u8]) -> Cow<'static, [u8]> {
-        if let Some(s) = keys.get(k) {
-            return Cow::Borrowed(s);
-        }
-        if keys.len() >= MAX_INTERNED {
-            return Cow::Owned(k.to_vec());
-        }
-        // Bounded: at most MAX_INTERNED keys of at most max_key_bytes each, per parser.
-        let s: &'static [u8] = Box::leak(k.to_vec().into_boxed_slice());
-        keys.insert(k.into(), s);
-        Cow::Borrowed(s)
-    }
 }
 
 impl Parser for WorkerParser {
@@ -335,7 +320,7 @@ impl Parser for WorkerParser {
             Some(Outcome::Entry(r)) => {
                 let keys = &mut self.keys;
                 let entry = &self.replies[r.clone()];
-                let mut key = |k: &[u8]| -> Cow<'a, [u8]> { Self::intern(keys, k) };
+                let mut key = |i: usize, k: &[u8]| -> Cow<'a, [u8]> { keys.get(i, k) };
                 match proto::decode(entry, line, out, &mut key) {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err((proto::NO_MATCH, _))) => Err(ParseError::NoMatch),

@@ -151,12 +151,12 @@ impl<'b> Reader<'b> {
 }
 
 /// Decodes one entry into `out`; `Ok(Err((tag, message)))` for a rejected line. `key` turns
-/// a key that is not a slice of the line into a `Cow` (interned or copied).
+/// the key of field `i` that is not a slice of the line into a `Cow` (interned or copied).
 pub fn decode<'a>(
     entry: &[u8],
     line: &'a [u8],
     out: &mut Record<'a>,
-    key: &mut impl FnMut(&[u8]) -> Cow<'a, [u8]>,
+    key: &mut impl FnMut(usize, &[u8]) -> Cow<'a, [u8]>,
 ) -> Result<Result<(), (u8, String)>, Malformed> {
     let mut r = Reader { b: entry };
     let tag = r.u8()?;
@@ -185,11 +185,11 @@ pub fn decode<'a>(
     out.target = r.text(line)?.map(own);
     out.message = r.text(line)?.map(own);
     let n = u16::from_le_bytes(r.take(2)?.try_into().map_err(|_| Malformed)?);
-    for _ in 0..n {
+    for i in 0..n as usize {
         let kind = r.u8()?;
         let k = match r.text(line)?.ok_or(Malformed)? {
             Ok(s) => Cow::Borrowed(s),
-            Err(b) => key(b),
+            Err(b) => key(i, b),
         };
         let value = match kind {
             0 => Value::Int(i64::from_le_bytes(r.u64()?)),
