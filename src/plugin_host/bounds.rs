@@ -140,7 +140,8 @@ mod tests {
     const B: Range<usize> = 500..2000;
 
     fn at(addr: usize, len: usize) -> Result<Span, Violation> {
-        locate(addr, len, L, B, &[5000..6000], 64)
+        let read_only = [5000..6000, 7000..7100];
+        locate(addr, len, L, B, &read_only, 64)
     }
 
     #[test]

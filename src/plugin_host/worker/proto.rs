@@ -98,6 +98,10 @@ pub fn error(out: &mut Vec<u8>, tag: u8, message: &str) {
     text(out, &[], (tag != NO_MATCH).then_some(message.as_bytes()));
 }
 
+/// A decoded text: a slice of the line (`Ok`), or bytes of the reply (`Err`), to copy or
+/// intern.
+type Text<'a, 'b> = Result<&'a [u8], &'b [u8]>;
+
 /// A cursor over bytes the worker sent.
 #[derive(Debug)]
 pub struct Reader<'b> {
@@ -131,10 +135,7 @@ impl<'b> Reader<'b> {
     }
 
     /// A text: a slice of `line`, or bytes of the reply (`Err` for one, to copy or intern).
-    fn text<'a>(
-        &mut self,
-        line: &'a [u8],
-    ) -> Result<Option<Result<&'a [u8], &'b [u8]>>, Malformed> {
+    fn text<'a>(&mut self, line: &'a [u8]) -> Result<Option<Text<'a, 'b>>, Malformed> {
         let x = self.u32()?;
         if x == NONE {
             return Ok(None);
