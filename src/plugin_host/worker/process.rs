@@ -239,7 +239,20 @@ impl Process {
     /// Reaps a worker that closed its pipe, and says why it died.
     fn died(&mut self, seq: Option<u64>) -> Failure {
         let line = seq.and_then(|s| self.progress.line_of(s));
-        let status = self.child.wait().ok();
+        // A worker that closed its pipe without exiting (a plugin closing descriptors) gets
+        // a moment to exit, then is killed: the daemon never waits on it for good.
+        let until = Instant::now() + Duration::from_secs(1);
+        let mut status = None;
+        while status.is_none() && Instant::now() < until {
+            status = self.child.try_wait().ok().flatten();
+            if status.is_none() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        if status.is_none() {
+            let _ = self.child.kill();
+            status = self.child.wait().ok();
+        }
         let (vm, sig) = self.progress.fatal();
         let reason = match (
             status.and_then(|s| s.signal()),
