@@ -20,10 +20,10 @@ pub struct Plugin {
     version: String,
     description: String,
     pub(super) create: abi::CreateFn,
-    pub(super) parse: abi::ParseFn,
+    pub(crate) parse: abi::ParseFn,
     pub(super) destroy: abi::DestroyFn,
     /// Address ranges of the library's non-writable segments.
-    pub(super) read_only: Vec<Range<usize>>,
+    pub(crate) read_only: Vec<Range<usize>>,
     slots: Mutex<Vec<Arc<Slot>>>,
     /// The private copy of the checked bytes (a memfd), handed to worker processes.
     pub(super) copy_fd: Option<std::os::fd::RawFd>,

@@ -112,6 +112,11 @@ pub struct PluginParser {
 unsafe impl Send for PluginParser {}
 
 impl PluginParser {
+    /// The plugin and the parser state, for a sink of another kind (the worker's encoder).
+    pub(crate) fn parts(&self) -> (&Plugin, *mut c_void) {
+        (&self.plugin, self.state)
+    }
+
     pub(crate) fn new(plugin: Arc<Plugin>, state: *mut c_void, slot: Arc<Slot>) -> Self {
         let sink = Sink {
             size: std::mem::size_of::<Sink>() as u32,

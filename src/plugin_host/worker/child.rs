@@ -3,10 +3,9 @@
 //! (the same load path as in-process, output bounds included), makes one parser, says hello,
 //! then parses requests until its request pipe closes.
 
-use super::proto;
+use super::encode::Encoder;
 use super::shm::{Progress, FD_PLUGIN, FD_PROGRESS, FD_REPLIES, FD_REQUESTS};
 use crate::plugin_host::load;
-use kpid_parsers::{BatchInfo, ParseError, Parser, Record};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::FromRawFd;
@@ -122,7 +121,7 @@ pub fn run(name: &str, options: &str, memory_limit: u64) -> i32 {
         });
     drop(bytes);
     let mut parser = match made {
-        Ok(p) => p,
+        Ok(p) => Encoder::new(p),
         Err(e) => {
             let _ = hello(&mut tx, 1, &e);
             return 2;
@@ -135,9 +134,8 @@ pub fn run(name: &str, options: &str, memory_limit: u64) -> i32 {
     0
 }
 
-fn serve(parser: &mut dyn Parser, page: &Progress, rx: &mut File, tx: &mut File) {
+fn serve(parser: &mut Encoder, page: &Progress, rx: &mut File, tx: &mut File) {
     let (mut req, mut out) = (Vec::new(), Vec::new());
-    let mut rec: Record<'static> = Record::new();
     let mut seq = 0u64;
     loop {
         let mut head = [0u8; 8];
@@ -161,33 +159,16 @@ fn serve(parser: &mut dyn Parser, page: &Progress, rx: &mut File, tx: &mut File)
             lines.push(&data[at..end]);
             at = end;
         }
-        let info = BatchInfo {
-            source: "",
-            data,
-            offset: None,
-        };
-        parser.prepare(&info, &lines);
+        let around = data.as_ptr() as usize..data.as_ptr() as usize + data.len();
         out.clear();
         out.extend_from_slice(&[0; 4]);
         for (i, line) in lines.iter().enumerate() {
             page.line(i);
-            let mut r = rec.recycle();
             let mark = out.len();
             out.extend_from_slice(&[0; 4]);
-            match parser.parse(line, &mut r) {
-                Ok(()) => proto::record(&mut out, line, &r),
-                Err(ParseError::NoMatch) => proto::error(&mut out, proto::NO_MATCH, ""),
-                Err(ParseError::Invalid(m)) => {
-                    let tag = match m.contains(": output refused: ") {
-                        true => proto::REFUSED,
-                        false => proto::INVALID,
-                    };
-                    proto::error(&mut out, tag, &m)
-                }
-            }
+            parser.line(line, around.clone(), &mut out);
             let len = (out.len() - mark - 4) as u32;
             out[mark..mark + 4].copy_from_slice(&len.to_le_bytes());
-            rec = r.recycle();
         }
         let len = (out.len() - 4) as u32;
         out[..4].copy_from_slice(&len.to_le_bytes());

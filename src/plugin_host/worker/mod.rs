@@ -10,6 +10,7 @@
 //! within `crash_window` is quarantined until its file changes.
 
 pub mod child;
+mod encode;
 mod keys;
 mod process;
 pub mod proto;

@@ -5,9 +5,9 @@
 //! - hello (worker → daemon, once): `u32 status (0: ready), u32 length, message`.
 //! - reply (worker → daemon, one per request): `u32 length`, then per line `u32 length` and
 //!   an entry: `u8 tag` (0 record, 1 no match, 2 invalid, 3 output refused); a record is
-//!   `f64 timestamp (NaN: none), u8 level (0: none), text target, text message, u16 fields`,
-//!   each field `u8 kind, text key, value` (kind 0 i64, 1 f64, 2 u8 bool, 3 text, 4 f64
-//!   seconds); an error is a text message.
+//!   `f64 timestamp (NaN: none), u8 level (0: none), u16 fields`, the fields, each `u8 kind,
+//!   text key, value` (kind 0 i64, 1 f64, 2 u8 bool, 3 text, 4 f64 seconds), then `text
+//!   target, text message`; an error is a text message.
 //! - text: `u32 x`; `NONE` is absent; with the top bit set, `x & !TOP` inline bytes follow;
 //!   otherwise `x` is an offset into the line and a `u32` length follows.
 //!
@@ -43,51 +43,45 @@ pub fn request(lines: &[&[u8]], out: &mut Vec<u8>) {
     }
 }
 
-fn text(out: &mut Vec<u8>, line: &[u8], t: Option<&[u8]>) {
-    let Some(t) = t else {
-        return out.extend_from_slice(&NONE.to_le_bytes());
-    };
-    let (l, p) = (line.as_ptr() as usize, t.as_ptr() as usize);
-    if p >= l && p + t.len() <= l + line.len() && t.len() < TOP as usize {
-        out.extend_from_slice(&((p - l) as u32).to_le_bytes());
-        out.extend_from_slice(&(t.len() as u32).to_le_bytes());
-    } else {
-        let n = t.len().min(TOP as usize - 1);
-        out.extend_from_slice(&(n as u32 | TOP).to_le_bytes());
-        out.extend_from_slice(&t[..n]);
-    }
+/// Field kinds.
+pub const KIND_INT: u8 = 0;
+/// A float.
+pub const KIND_FLOAT: u8 = 1;
+/// A boolean (one byte).
+pub const KIND_BOOL: u8 = 2;
+/// A text.
+pub const KIND_STR: u8 = 3;
+/// A duration in seconds.
+pub const KIND_DURATION: u8 = 4;
+
+/// A checked text to encode: a range of the line, or bytes elsewhere (copied inline).
+#[derive(Debug, Clone, Copy)]
+pub enum Put {
+    /// Offset and length in the line.
+    Line(usize, usize),
+    /// Pointer and length of bytes outside the line.
+    Bytes(*const u8, usize),
 }
 
-/// Appends the entry for a parsed line (the record's slices of `line` become offsets).
-pub fn record(out: &mut Vec<u8>, line: &[u8], r: &Record<'_>) {
-    out.push(OK);
-    out.extend_from_slice(&r.timestamp.unwrap_or(f64::NAN).to_le_bytes());
-    out.push(match r.level {
-        None => 0,
-        Some(Level::Error) => 1,
-        Some(Level::Warn) => 2,
-        Some(Level::Info) => 3,
-        Some(Level::Debug) => 4,
-        Some(Level::Trace) => 5,
-    });
-    text(out, line, r.target.as_deref());
-    text(out, line, r.message.as_deref());
-    let n = r.fields.len().min(u16::MAX as usize);
-    out.extend_from_slice(&(n as u16).to_le_bytes());
-    for f in &r.fields[..n] {
-        let (kind, num) = match &f.value {
-            Value::Int(v) => (0, v.to_le_bytes()),
-            Value::Float(v) => (1, v.to_le_bytes()),
-            Value::Bool(v) => (2, [*v as u8, 0, 0, 0, 0, 0, 0, 0]),
-            Value::Str(_) => (3, [0; 8]),
-            Value::Duration(v) => (4, v.to_le_bytes()),
-        };
-        out.push(kind);
-        text(out, line, Some(&f.key));
-        match (&f.value, kind) {
-            (Value::Str(s), _) => text(out, line, Some(s)),
-            (_, 2) => out.push(num[0]),
-            _ => out.extend_from_slice(&num),
+/// Appends a text.
+///
+/// # Safety
+/// A `Put::Bytes` must describe readable bytes.
+#[inline(always)]
+pub unsafe fn put_text(out: &mut Vec<u8>, t: Put) {
+    match t {
+        Put::Line(at, n) if n < TOP as usize && at < TOP as usize => {
+            out.extend_from_slice(&(at as u32).to_le_bytes());
+            out.extend_from_slice(&(n as u32).to_le_bytes());
+        }
+        Put::Line(..) => out.extend_from_slice(&NONE.to_le_bytes()),
+        Put::Bytes(p, n) => {
+            let n = n.min(TOP as usize - 1);
+            out.extend_from_slice(&(n as u32 | TOP).to_le_bytes());
+            if n > 0 {
+                // SAFETY: per this function's contract.
+                out.extend_from_slice(unsafe { std::slice::from_raw_parts(p, n) });
+            }
         }
     }
 }
@@ -95,7 +89,11 @@ pub fn record(out: &mut Vec<u8>, line: &[u8], r: &Record<'_>) {
 /// Appends the entry for a rejected line.
 pub fn error(out: &mut Vec<u8>, tag: u8, message: &str) {
     out.push(tag);
-    text(out, &[], (tag != NO_MATCH).then_some(message.as_bytes()));
+    match tag {
+        NO_MATCH => out.extend_from_slice(&NONE.to_le_bytes()),
+        // SAFETY: the bytes of a str.
+        _ => unsafe { put_text(out, Put::Bytes(message.as_ptr(), message.len())) },
+    }
 }
 
 /// A decoded text: a slice of the line (`Ok`), or bytes of the reply (`Err`), to copy or
@@ -183,8 +181,6 @@ pub fn decode<'a>(
         5 => Some(Level::Trace),
         _ => return Err(Malformed),
     };
-    out.target = r.text(line)?.map(own);
-    out.message = r.text(line)?.map(own);
     let n = u16::from_le_bytes(r.take(2)?.try_into().map_err(|_| Malformed)?);
     for i in 0..n as usize {
         let kind = r.u8()?;
@@ -202,6 +198,8 @@ pub fn decode<'a>(
         };
         out.push(k, value);
     }
+    out.target = r.text(line)?.map(own);
+    out.message = r.text(line)?.map(own);
     if !r.b.is_empty() {
         return Err(Malformed);
     }
