@@ -10,6 +10,11 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // A plugin worker runs alone: no runtime, no threads (docs/plugin-worker.md).
+    if let Some(kpid::cmd::Cmd::PluginWorker(w)) = &cli.cmd {
+        let code = kpid::plugin_host::worker::child::run(&w.name, &w.options, w.memory_limit);
+        return std::process::ExitCode::from(code as u8);
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -14,8 +14,8 @@
 
 mod plugin_support;
 
-use kpid::plugin_host::PluginHost;
-use kpid_parsers::{Level, ParseError, Parser, ParserOptions, Record, Value};
+use kpid::plugin_host::{Isolation, PluginHost, WorkerSettings};
+use kpid_parsers::{BatchInfo, Level, ParseError, Parser, ParserOptions, Record, Value};
 use kpid_plugin_nginx::clf;
 use plugin_support::*;
 use std::path::PathBuf;
@@ -102,6 +102,139 @@ fn pass(p: &mut dyn Parser, lines: &[&[u8]]) -> (Duration, usize, usize) {
         rec = r.recycle();
     }
     (start.elapsed(), fields, errors)
+}
+
+/// The file cut into batches of whole lines of about 128 KiB (the tailer's read size;
+/// `KPID_BENCH_BATCH` bytes overrides).
+fn batches(data: &[u8]) -> Vec<(&[u8], Vec<&[u8]>)> {
+    let size: usize = std::env::var("KPID_BENCH_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(128 << 10);
+    let mut out = Vec::new();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let cut = rest.len().min(size);
+        let end = match memchr_back(&rest[..cut]) {
+            Some(i) if cut < rest.len() => i + 1,
+            _ => cut,
+        };
+        let (chunk, tail) = rest.split_at(end);
+        out.push((chunk, kpid::engine::stage::lines(chunk).collect()));
+        rest = tail;
+    }
+    out
+}
+
+fn memchr_back(b: &[u8]) -> Option<usize> {
+    b.iter().rposition(|&c| c == b'\n')
+}
+
+/// Parses every batch (prepare, then each line) once; returns (elapsed, fields, errors).
+fn pass_batched(p: &mut dyn Parser, batches: &[(&[u8], Vec<&[u8]>)]) -> (Duration, usize, usize) {
+    let (mut fields, mut errors) = (0, 0);
+    let mut rec: Record<'static> = Record::new();
+    let start = Instant::now();
+    for (data, lines) in batches {
+        let info = BatchInfo {
+            source: "bench",
+            data,
+            offset: None,
+        };
+        p.prepare(&info, lines);
+        for line in lines {
+            let mut r = rec.recycle();
+            match p.parse(line, &mut r) {
+                Ok(()) => fields += r.fields.len(),
+                Err(_) => errors += 1,
+            }
+            rec = r.recycle();
+        }
+    }
+    (start.elapsed(), fields, errors)
+}
+
+/// Nanoseconds on CPU of this thread plus its child processes (the plugin workers it
+/// started), from /proc's schedstat: on a shared, loaded machine wall time also counts the
+/// time spent waiting for a core.
+fn cpu_ns() -> u64 {
+    let read = |p: &str| -> u64 {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let mut total = read("/proc/thread-self/schedstat");
+    let children = std::fs::read_to_string("/proc/thread-self/children").unwrap_or_default();
+    for pid in children.split_whitespace() {
+        total += read(&format!("/proc/{pid}/schedstat"));
+    }
+    total
+}
+
+/// In-process against worker process (issue 9, crash-contained plugins): the same plugin
+/// and file, in batches of about 128 KiB as the tailer sends them.
+#[test]
+#[ignore = "benchmark: run with --release -- --ignored --nocapture"]
+fn worker_process_overhead() {
+    let data = std::fs::read(apache_log()).unwrap();
+    let batches = batches(&data);
+    let n: usize = batches.iter().map(|b| b.1.len()).sum();
+    let dir = plugin_dir();
+    install(&workspace_plugin("nginx"), dir.path(), "nginx.so");
+    let host = PluginHost::load_dir(dir.path());
+    let mut inproc = host.make("nginx", "request_time=us").unwrap().unwrap();
+    host.set_isolation(Isolation::Worker(WorkerSettings {
+        exe: env!("CARGO_BIN_EXE_kpid").into(),
+        ..WorkerSettings::default()
+    }));
+    let mut worker = host.make("nginx", "request_time=us").unwrap().unwrap();
+    let mut builtin = BuiltinNginx;
+    let (_, f1, e1) = pass_batched(inproc.as_mut(), &batches[..20]);
+    let (_, f2, e2) = pass_batched(worker.as_mut(), &batches[..20]);
+    assert_eq!((f1, e1), (f2, e2));
+    let runs = 5;
+    let (mut best_in, mut best_worker, mut best_builtin) =
+        (Duration::MAX, Duration::MAX, Duration::MAX);
+    let (mut cpu_in, mut cpu_worker) = (u64::MAX, u64::MAX);
+    for _ in 0..runs {
+        let c = cpu_ns();
+        best_in = best_in.min(pass_batched(inproc.as_mut(), &batches).0);
+        cpu_in = cpu_in.min(cpu_ns() - c);
+        let c = cpu_ns();
+        best_worker = best_worker.min(pass_batched(worker.as_mut(), &batches).0);
+        cpu_worker = cpu_worker.min(cpu_ns() - c);
+        best_builtin = best_builtin.min(pass_batched(&mut builtin, &batches).0);
+    }
+    let per = |d: Duration| d.as_nanos() as f64 / n as f64;
+    println!(
+        "lines {n} in {} batches, best of {runs} passes",
+        batches.len()
+    );
+    for (what, d) in [
+        ("nginx plugin in-process", best_in),
+        ("nginx plugin in a worker", best_worker),
+        ("same scanner built in", best_builtin),
+    ] {
+        println!(
+            "{what:<26} {:>7.1} ns/line  {:>6.2} M lines/s  {:>6.3} s for the file",
+            per(d),
+            n as f64 / d.as_secs_f64() / 1e6,
+            d.as_secs_f64()
+        );
+    }
+    println!(
+        "worker over in-process: {:+.1} ns/line; in-process over built in: {:+.1} ns/line",
+        per(best_worker) - per(best_in),
+        per(best_in) - per(best_builtin)
+    );
+    let cpu = |ns: u64| ns as f64 / n as f64;
+    println!(
+        "CPU (this thread + workers): in-process {:.1} ns/line, worker {:.1} ns/line ({:+.1})",
+        cpu(cpu_in),
+        cpu(cpu_worker),
+        cpu(cpu_worker) - cpu(cpu_in)
+    );
 }
 
 #[test]

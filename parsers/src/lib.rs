@@ -122,6 +122,33 @@ pub trait Parser: Send {
 
     /// Parses `line` (without its line terminator) into `out`, which arrives empty.
     fn parse<'a>(&mut self, line: &'a [u8], out: &mut Record<'a>) -> Result<(), ParseError>;
+
+    /// Called with a batch's lines before they are parsed one by one, in that order, with
+    /// the same slices. A parser that crosses a process boundary (a plugin in its worker
+    /// process) parses them all at once here and hands the results out in [`Parser::parse`];
+    /// the others need nothing (the default does nothing).
+    fn prepare(&mut self, batch: &BatchInfo<'_>, lines: &[&[u8]]) {
+        let _ = (batch, lines);
+    }
+}
+
+/// Where a batch of lines comes from, for parsers that report a line by source and offset.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchInfo<'a> {
+    /// The source's name.
+    pub source: &'a str,
+    /// The bytes the lines are slices of.
+    pub data: &'a [u8],
+    /// File offset of `data[0]`, when the lines come from a file.
+    pub offset: Option<u64>,
+}
+
+impl BatchInfo<'_> {
+    /// File offset where `line` (a slice of `data`) starts, when known.
+    pub fn offset_of(&self, line: &[u8]) -> Option<u64> {
+        let at = (line.as_ptr() as usize).checked_sub(self.data.as_ptr() as usize)?;
+        (at <= self.data.len()).then(|| self.offset.map(|o| o + at as u64))?
+    }
 }
 
 #[cfg(test)]

@@ -16,14 +16,18 @@ pub use run::config_from;
 
 /// Runs the command line: a subcommand, or the daemon. Returns the exit code.
 pub async fn main(cli: Cli) -> anyhow::Result<u8> {
-    let done = match cli.cmd {
-        Some(Cmd::Demo(d)) => demo::run(d).await,
-        Some(Cmd::DemoPipeline(a)) => demo::pipeline(a).await,
-        Some(Cmd::Parse(a)) => parse::run(&a),
-        Some(Cmd::Plugins(a)) => plugins::run(&a),
-        Some(Cmd::Run(a)) => return Ok(supervise::run(a).await?.clamp(0, 255) as u8),
-        None => run::run(cli.run).await,
-    };
+    let done =
+        match cli.cmd {
+            Some(Cmd::Demo(d)) => demo::run(d).await,
+            Some(Cmd::DemoPipeline(a)) => demo::pipeline(a).await,
+            Some(Cmd::Parse(a)) => parse::run(&a),
+            Some(Cmd::Plugins(a)) => plugins::run(&a),
+            Some(Cmd::Run(a)) => return Ok(supervise::run(a).await?.clamp(0, 255) as u8),
+            Some(Cmd::PluginWorker(w)) => std::process::exit(
+                crate::plugin_host::worker::child::run(&w.name, &w.options, w.memory_limit),
+            ),
+            None => run::run(cli.run).await,
+        };
     done.map(|()| 0)
 }
 
@@ -54,6 +58,9 @@ pub enum Cmd {
     /// The demo's simulated pipeline (run by `kpid demo`).
     #[command(hide = true)]
     DemoPipeline(DemoPipelineArgs),
+    /// Internal: a plugin's worker process, started by the daemon (docs/plugin-worker.md).
+    #[command(hide = true)]
+    PluginWorker(WorkerArgs),
 }
 
 /// Options of the demo's simulated pipeline.
@@ -76,6 +83,20 @@ pub struct SuperviseArgs {
     /// The pipeline's command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// Options of the hidden `kpid plugin-worker` (set by the daemon, never by hand).
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    /// The plugin's name.
+    #[arg(long)]
+    pub name: String,
+    /// The parser's options.
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
+    pub options: String,
+    /// Address-space limit in bytes (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub memory_limit: u64,
 }
 
 /// Options of the daemon.

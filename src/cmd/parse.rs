@@ -8,11 +8,14 @@ use crate::engine::rules::Rules;
 use crate::kpi::Obs;
 use crate::plugin_host::factory::{host_for, make_parser, plugin_dir};
 use anyhow::Context;
-use kpid_parsers::{Record, Value};
+use kpid_parsers::{BatchInfo, Record, Value};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+/// Bytes of whole lines handed to the parser at a time.
+const CHUNK: usize = 128 << 10;
 
 /// `kpid parse`: reads the file or stdin, line by line.
 pub fn run(args: &ParseArgs) -> anyhow::Result<()> {
@@ -55,7 +58,10 @@ pub fn parse_to(
     };
     cfg.resolve()?;
     let rules = Rules::new(&cfg, &crate::kpi::Limits::default())?;
-    let host = host_for(plugin_dir(args.plugin_dir.as_deref(), Some(&cfg)));
+    let host = host_for(
+        plugin_dir(args.plugin_dir.as_deref(), Some(&cfg)),
+        Some(&cfg),
+    );
     let src = source_config(&cfg, args);
     let source = match (&args.source, src) {
         (Some(s), _) => s.clone(),
@@ -86,49 +92,68 @@ pub fn parse_to(
     let (mut lines, mut errors) = (0u64, 0u64);
     let mut spent = Duration::ZERO;
     let mut rec: Record<'static> = Record::new();
-    let mut buf = Vec::new();
-    for i in 0.. {
-        buf.clear();
-        if input
-            .read_until(b'\n', &mut buf)
-            .context("cannot read the input")?
-            == 0
-        {
+    // Lines go to the parser in batches of about CHUNK bytes, as the daemon's tailer reads
+    // them (a plugin in a worker process gets each batch in one request).
+    let mut chunk = Vec::new();
+    let (mut i, mut offset) = (0u64, 0u64);
+    loop {
+        chunk.clear();
+        while chunk.len() < CHUNK {
+            if input
+                .read_until(b'\n', &mut chunk)
+                .context("cannot read the input")?
+                == 0
+            {
+                break;
+            }
+        }
+        if chunk.is_empty() {
             break;
         }
-        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let mut r = rec.recycle();
-        lines += 1;
+        let batch: Vec<&[u8]> = crate::engine::stage::lines(&chunk).collect();
+        let info = BatchInfo {
+            source: &source,
+            data: &chunk,
+            offset: Some(offset),
+        };
         let start = Instant::now();
-        let parsed = parser.parse(line, &mut r);
+        parser.prepare(&info, &batch);
         spent += start.elapsed();
-        match parsed {
-            Ok(()) => {
-                if !args.summary {
-                    writeln!(out, "{}: {}", i + 1, show_record(&r))?;
-                    for s in rules.dry_run(&source, &r) {
-                        let (verb, v) = match s.obs {
-                            Obs::Add(v) => ("add", v),
-                            Obs::Set(v) => ("set", v),
-                            Obs::Observe(v) => ("observe", v),
-                        };
-                        writeln!(out, "    {} {verb} {v}", s.id)?;
+        offset += chunk.len() as u64;
+        for line in batch {
+            i += 1;
+            let mut r = rec.recycle();
+            lines += 1;
+            let start = Instant::now();
+            let parsed = parser.parse(line, &mut r);
+            spent += start.elapsed();
+            match parsed {
+                Ok(()) => {
+                    if !args.summary {
+                        writeln!(out, "{i}: {}", show_record(&r))?;
+                        for s in rules.dry_run(&source, &r) {
+                            let (verb, v) = match s.obs {
+                                Obs::Add(v) => ("add", v),
+                                Obs::Set(v) => ("set", v),
+                                Obs::Observe(v) => ("observe", v),
+                            };
+                            writeln!(out, "    {} {verb} {v}", s.id)?;
+                        }
+                    }
+                }
+                Err(e) => {
+                    errors += 1;
+                    if !args.summary {
+                        writeln!(out, "{i}: error: {e}")?;
+                        writeln!(
+                            out,
+                            "    log_parse_errors_total{{source=\"{source}\"}} add 1"
+                        )?;
                     }
                 }
             }
-            Err(e) => {
-                errors += 1;
-                if !args.summary {
-                    writeln!(out, "{}: error: {e}", i + 1)?;
-                    writeln!(
-                        out,
-                        "    log_parse_errors_total{{source=\"{source}\"}} add 1"
-                    )?;
-                }
-            }
+            rec = r.recycle();
         }
-        rec = r.recycle();
     }
     drop(parser);
     let ns = spent.as_nanos() as f64 / lines.max(1) as f64;

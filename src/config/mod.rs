@@ -3,9 +3,11 @@
 //! Every table rejects unknown fields; errors name the file, the line and the field.
 
 mod duration;
+pub mod plugins;
 mod sections;
 
 pub use duration::{parse_duration, Dur};
+pub use plugins::PluginsConfig;
 pub use sections::{
     AppsConfig, RuleConfig, RuleInput, RuleKind, SampleSettings, ServerConfig, SourceConfig,
     StoreConfig, TailSettings,
@@ -60,6 +62,9 @@ pub struct Config {
     pub state_dir: Option<PathBuf>,
     /// Directory parser plugins load from (owner-only; none by default).
     pub plugin_dir: Option<PathBuf>,
+    /// `[plugins]`: how plugins run.
+    #[serde(default)]
+    pub plugins: PluginsConfig,
     /// Unix socket instrumented apps send to (default: `$KPID_SOCKET`, else
     /// `$XDG_RUNTIME_DIR/kpid/kpid.sock`, else
     /// `./run/kpid.sock`).

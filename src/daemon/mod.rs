@@ -10,7 +10,6 @@ use crate::engine::rules::Rules;
 use crate::engine::{self, EngineConfig, EngineHandle, Published};
 use crate::health::HealthSection;
 use crate::kpi::{prom, Limits, Store};
-use crate::plugin_host::PluginHost;
 use crate::server::{self, AppState};
 use crate::sources::sample::{self, ProcSelect, SampleConfig, SamplersHealth};
 use crate::sources::socket::{self, default_socket_path, SocketConfig, SocketStats};
@@ -94,10 +93,10 @@ pub async fn start(
             as usize,
     };
     let rules = Rules::new(cfg, &limits)?;
-    let plugins = Arc::new(match &cfg.plugin_dir {
-        Some(d) => PluginHost::load_dir(d),
-        None => PluginHost::empty(),
-    });
+    let plugins = Arc::new(crate::plugin_host::factory::host_for(
+        cfg.plugin_dir.clone(),
+        Some(cfg),
+    ));
     if let Some(problem) = plugins.problem() {
         tracing::warn!("plugins: {problem}");
     }

@@ -246,7 +246,14 @@ impl Engine {
         };
         let mut errors = 0u64;
         let mut rec = std::mem::take(&mut self.rec);
-        for line in lines(&batch.data) {
+        let all: Vec<&[u8]> = lines(&batch.data).collect();
+        let info = kpid_parsers::BatchInfo {
+            source: &batch.source,
+            data: &batch.data,
+            offset: batch.end_offset.checked_sub(batch.data.len() as u64),
+        };
+        parser.prepare(&info, &all);
+        for line in all {
             let mut r = rec.recycle();
             if parser.parse(line, &mut r).is_err() {
                 cfg.rules.parse_error(&mut cfg.store, &batch.source, now);

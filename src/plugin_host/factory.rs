@@ -15,11 +15,18 @@ pub fn plugin_dir(flag: Option<&Path>, cfg: Option<&Config>) -> Option<PathBuf> 
         .or_else(|| cfg.and_then(|c| c.plugin_dir.clone()))
 }
 
-pub fn host_for(dir: Option<PathBuf>) -> PluginHost {
-    match dir {
+/// The plugin host of `dir`, its parsers running as `cfg`'s `[plugins]` says (in a worker
+/// process by default).
+pub fn host_for(dir: Option<PathBuf>, cfg: Option<&Config>) -> PluginHost {
+    let host = match dir {
         Some(d) => PluginHost::load_dir(&d),
         None => PluginHost::empty(),
-    }
+    };
+    host.set_isolation(
+        cfg.map(|c| c.plugins.isolation())
+            .unwrap_or_else(|| crate::config::PluginsConfig::default().isolation()),
+    );
+    host
 }
 
 /// Builds the parser called `name`: a built-in, else a plugin of `host`.

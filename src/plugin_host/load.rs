@@ -3,6 +3,7 @@
 //! segments are noted (strings there are kept without copying).
 
 use super::check::{self, Entry};
+use super::guard::Guard;
 use super::parser::{PluginParser, Slot, Stats};
 use super::PluginError;
 use kpid_plugin::abi::{self, PluginTable, ABI_VERSION, ENTRY_SYMBOL};
@@ -19,11 +20,17 @@ pub struct Plugin {
     version: String,
     description: String,
     pub(super) create: abi::CreateFn,
-    pub(super) parse: abi::ParseFn,
+    pub(crate) parse: abi::ParseFn,
     pub(super) destroy: abi::DestroyFn,
     /// Address ranges of the library's non-writable segments.
-    pub(super) read_only: Vec<Range<usize>>,
+    pub(crate) read_only: Vec<Range<usize>>,
     slots: Mutex<Vec<Arc<Slot>>>,
+    /// The private copy of the checked bytes (a memfd), handed to worker processes.
+    pub(super) copy_fd: Option<std::os::fd::RawFd>,
+    /// Crashes, timeouts and quarantine of this version's workers.
+    pub(super) guard: Guard,
+    /// The version that replaced this one, once the file changed.
+    next: Mutex<Option<Arc<Plugin>>>,
 }
 
 impl Plugin {
@@ -49,6 +56,30 @@ impl Plugin {
             total.add(&slot.read());
         }
         total
+    }
+
+    /// A counter slot for one more parser of this version.
+    pub(super) fn slot(&self) -> Arc<Slot> {
+        let slot = Arc::new(Slot::default());
+        self.slots.lock().push(slot.clone());
+        slot
+    }
+
+    /// Notes the version that replaced this one.
+    pub(super) fn superseded_by(&self, next: Arc<Plugin>) {
+        *self.next.lock() = Some(next);
+    }
+
+    /// The newest version of this plugin's file, when it changed since this one loaded.
+    pub(super) fn newest(&self) -> Option<Arc<Plugin>> {
+        let mut at = self.next.lock().clone()?;
+        loop {
+            let next = at.next.lock().clone();
+            match next {
+                Some(n) => at = n,
+                None => return Some(at),
+            }
+        }
     }
 
     /// Makes a parser with these options.
@@ -79,17 +110,21 @@ impl Plugin {
                 message,
             });
         }
-        let slot = Arc::new(Slot::default());
-        self.slots.lock().push(slot.clone());
-        Ok(PluginParser::new(self.clone(), state, slot))
+        Ok(PluginParser::new(self.clone(), state, self.slot()))
     }
 }
 
 /// Checks and loads the plugin at `path`.
 pub fn load(path: &Path) -> Result<Plugin, PluginError> {
     let bytes = check::read_checked(path)?;
-    let entry = check::inspect_elf(path, &bytes, ENTRY_SYMBOL)?;
-    let lib = open_copy(path, &bytes)?;
+    load_bytes(path, &bytes)
+}
+
+/// Loads a plugin from bytes already read and checked (by [`check::read_checked`], here or,
+/// for a worker process, in the daemon that handed them over); `path` names it in errors.
+pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<Plugin, PluginError> {
+    let entry = check::inspect_elf(path, bytes, ENTRY_SYMBOL)?;
+    let (lib, copy_fd) = open_copy(path, bytes)?;
     // SAFETY: the symbol is the ABI's entry function; its signature is fixed by the ABI.
     let entry_fn = match unsafe { lib.get::<abi::EntryFn>(ENTRY_SYMBOL.as_bytes()) } {
         Ok(f) => *f,
@@ -111,6 +146,7 @@ pub fn load(path: &Path) -> Result<Plugin, PluginError> {
     let plugin = unsafe { validate(path, table) }?;
     Ok(Plugin {
         read_only: read_only_segments(entry_fn as usize),
+        copy_fd,
         ..plugin
     })
 }
@@ -191,34 +227,42 @@ unsafe fn validate(path: &Path, table: *const PluginTable) -> Result<Plugin, Plu
         destroy,
         read_only: Vec::new(),
         slots: Mutex::new(Vec::new()),
+        copy_fd: None,
+        guard: Guard::default(),
+        next: Mutex::new(None),
     })
 }
 
 /// Loads a private copy of `bytes`: a memfd on Linux, kept open for good so that its
 /// `/proc/self/fd/N` name never names anything else, or else a file in a private directory.
-fn open_copy(path: &Path, bytes: &[u8]) -> Result<libloading::os::unix::Library, PluginError> {
+fn open_copy(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(libloading::os::unix::Library, Option<std::os::fd::RawFd>), PluginError> {
     use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
     let io = |source| PluginError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let copy = memfd_copy(bytes)
-        .or_else(|_| private_copy(bytes))
-        .map_err(io)?;
+    let (copy, fd) = match memfd_copy(bytes) {
+        Ok((path, fd)) => (path, Some(fd)),
+        Err(_) => (private_copy(bytes).map_err(io)?, None),
+    };
     // SAFETY: loading runs the library's initialisers: accepted by whoever put the file in the
     // plugin directory, which passed the ownership and mode checks.
     let lib = unsafe { Library::open(Some(&copy), RTLD_NOW | RTLD_LOCAL) };
     if copy.starts_with(std::env::temp_dir()) {
         let _ = std::fs::remove_file(&copy);
     }
-    lib.map_err(|e| PluginError::Dlopen {
+    let lib = lib.map_err(|e| PluginError::Dlopen {
         path: path.to_path_buf(),
         why: e.to_string(),
-    })
+    })?;
+    Ok((lib, fd))
 }
 
 #[cfg(target_os = "linux")]
-fn memfd_copy(bytes: &[u8]) -> std::io::Result<std::path::PathBuf> {
+fn memfd_copy(bytes: &[u8]) -> std::io::Result<(std::path::PathBuf, std::os::fd::RawFd)> {
     use std::io::Write;
     use std::os::fd::FromRawFd;
     // SAFETY: a NUL-terminated name and valid flags.
@@ -238,11 +282,11 @@ fn memfd_copy(bytes: &[u8]) -> std::io::Result<std::path::PathBuf> {
     }
     // Kept open for the life of the process (see above).
     std::mem::forget(file);
-    Ok(path)
+    Ok((path, fd))
 }
 
 #[cfg(not(target_os = "linux"))]
-fn memfd_copy(_: &[u8]) -> std::io::Result<std::path::PathBuf> {
+fn memfd_copy(_: &[u8]) -> std::io::Result<(std::path::PathBuf, std::os::fd::RawFd)> {
     Err(std::io::Error::new(
         std::io::ErrorKind::Unsupported,
         "no memfd",

@@ -11,13 +11,18 @@
 //! least as large as it knows, before any other call. Plugins are never unloaded; a changed
 //! file loads as a new version, and parsers made from the old one keep running on it.
 
+pub mod bounds;
 pub mod check;
 pub mod factory;
+pub mod guard;
 mod health;
 mod load;
 mod parser;
+pub mod worker;
 
+pub use guard::{GuardFigures, Poison};
 pub use load::Plugin;
+pub use worker::{Isolation, WorkerSettings};
 
 use kpid_parsers::Parser;
 use parking_lot::Mutex;
@@ -158,6 +163,14 @@ pub struct PluginInfo {
     pub errors: u64,
     /// Mean time per line in nanoseconds, including the boundary crossing (sampled).
     pub ns_per_line: Option<f64>,
+    /// `worker` (each parser in a worker process) or `in-process`.
+    pub mode: &'static str,
+    /// Lines whose output was refused (out of bounds: too many fields, a key or value too
+    /// long, a pointer past the line).
+    pub refused_output: u64,
+    /// Workers' crashes, timeouts, memory-limit hits, quarantine and last poison line.
+    #[serde(flatten)]
+    pub guard: GuardFigures,
 }
 
 /// What the registry keeps per file version.
@@ -176,6 +189,7 @@ pub struct PluginHost {
     entries: Mutex<Vec<Entry>>,
     problem: Mutex<Option<String>>,
     refusals: AtomicU64,
+    isolation: Mutex<Isolation>,
 }
 
 /// Files younger than this are left for the next scan of a watch (they may be half-written).
@@ -189,7 +203,18 @@ impl PluginHost {
             entries: Mutex::new(Vec::new()),
             problem: Mutex::new(None),
             refusals: AtomicU64::new(0),
+            isolation: Mutex::new(Isolation::InProcess),
         }
+    }
+
+    /// How parsers made from now on run (in-process until set).
+    pub fn set_isolation(&self, isolation: Isolation) {
+        *self.isolation.lock() = isolation;
+    }
+
+    /// How parsers made from now on run.
+    pub fn isolation(&self) -> Isolation {
+        self.isolation.lock().clone()
     }
 
     /// Loads every `*.so` file of `dir`. Refusals are recorded (see [`PluginHost::list`]),
@@ -299,6 +324,9 @@ impl PluginHost {
                     .filter(|e| e.path == path && e.outcome.is_ok())
                 {
                     e.superseded = true;
+                    if let Ok(old) = &e.outcome {
+                        old.superseded_by(p.clone());
+                    }
                 }
             }
             Err(e) => {
@@ -317,10 +345,14 @@ impl PluginHost {
     }
 
     /// Makes a parser from the current version of the plugin called `name`, or `None` when
-    /// no loaded plugin has that name.
+    /// no loaded plugin has that name; it runs as [`PluginHost::isolation`] says.
     pub fn make(&self, name: &str, options: &str) -> Option<Result<Box<dyn Parser>, PluginError>> {
         let plugin = self.plugin(name)?;
-        Some(plugin.make(options).map(|p| Box::new(p) as Box<dyn Parser>))
+        Some(match self.isolation() {
+            Isolation::InProcess => plugin.make(options).map(|p| Box::new(p) as Box<dyn Parser>),
+            Isolation::Worker(settings) => worker::WorkerParser::new(plugin, options, settings)
+                .map(|p| Box::new(p) as Box<dyn Parser>),
+        })
     }
 
     /// The current version of the plugin called `name`.
@@ -338,6 +370,10 @@ impl PluginHost {
 
     /// Every file version tried, in load order, with its figures.
     pub fn list(&self) -> Vec<PluginInfo> {
+        let mode = match self.isolation() {
+            Isolation::InProcess => "in-process",
+            Isolation::Worker(_) => "worker",
+        };
         let entries = self.entries.lock();
         entries
             .iter()
@@ -353,6 +389,9 @@ impl PluginHost {
                         lines: s.lines,
                         errors: s.errors,
                         ns_per_line: s.ns_per_line(),
+                        mode,
+                        refused_output: s.refused,
+                        guard: p.guard.figures(),
                     }
                 }
                 Err(err) => PluginInfo {
@@ -371,6 +410,9 @@ impl PluginHost {
                     lines: 0,
                     errors: 0,
                     ns_per_line: None,
+                    mode,
+                    refused_output: 0,
+                    guard: GuardFigures::default(),
                 },
             })
             .collect()

@@ -6,8 +6,9 @@
 //! is kept without copying when it lies inside the line or inside the plugin's read-only data
 //! (string literals; plugins are never unloaded), and copied otherwise.
 
+use super::bounds::{self, OutputLimits, Span, Violation};
 use super::load::Plugin;
-use kpid_parsers::{Level, ParseError, Parser, Record, Value};
+use kpid_parsers::{BatchInfo, Level, ParseError, Parser, Record, Value};
 use kpid_plugin::abi::{self, Sink};
 use std::borrow::Cow;
 use std::ffi::c_void;
@@ -27,6 +28,7 @@ pub(crate) struct Slot {
     errors: AtomicU64,
     timed_lines: AtomicU64,
     timed_ns: AtomicU64,
+    refused: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64, by: u64) {
@@ -34,12 +36,30 @@ fn bump(counter: &AtomicU64, by: u64) {
 }
 
 impl Slot {
+    /// A batch of `lines` parsed in a worker in `ns` nanoseconds.
+    pub(crate) fn count_batch(&self, lines: u64, ns: u64) {
+        bump(&self.lines, lines);
+        bump(&self.timed_lines, lines);
+        bump(&self.timed_ns, ns);
+    }
+
+    /// A line rejected.
+    pub(crate) fn count_error(&self) {
+        bump(&self.errors, 1);
+    }
+
+    /// A line whose output was refused.
+    pub(crate) fn count_refused(&self) {
+        bump(&self.refused, 1);
+    }
+
     pub(crate) fn read(&self) -> Stats {
         Stats {
             lines: self.lines.load(Relaxed),
             errors: self.errors.load(Relaxed),
             timed_lines: self.timed_lines.load(Relaxed),
             timed_ns: self.timed_ns.load(Relaxed),
+            refused: self.refused.load(Relaxed),
         }
     }
 }
@@ -55,6 +75,8 @@ pub struct Stats {
     pub timed_lines: u64,
     /// Nanoseconds the timed lines took.
     pub timed_ns: u64,
+    /// Lines whose output was refused (out of bounds: see [`bounds`]).
+    pub refused: u64,
 }
 
 impl Stats {
@@ -63,6 +85,7 @@ impl Stats {
         self.errors += o.errors;
         self.timed_lines += o.timed_lines;
         self.timed_ns += o.timed_ns;
+        self.refused += o.refused;
     }
 
     /// Mean nanoseconds per line, once a line was timed.
@@ -79,6 +102,9 @@ pub struct PluginParser {
     slot: Arc<Slot>,
     seen: u64,
     sink: Sink,
+    limits: OutputLimits,
+    /// Address range of the batch the coming lines are slices of (see [`Parser::prepare`]).
+    around: Range<usize>,
 }
 
 // SAFETY: the ABI requires a parser state to be usable from any thread, one at a time; the
@@ -86,6 +112,11 @@ pub struct PluginParser {
 unsafe impl Send for PluginParser {}
 
 impl PluginParser {
+    /// The plugin and the parser state, for a sink of another kind (the worker's encoder).
+    pub(crate) fn parts(&self) -> (&Plugin, *mut c_void) {
+        (&self.plugin, self.state)
+    }
+
     pub(crate) fn new(plugin: Arc<Plugin>, state: *mut c_void, slot: Arc<Slot>) -> Self {
         let sink = Sink {
             size: std::mem::size_of::<Sink>() as u32,
@@ -108,6 +139,8 @@ impl PluginParser {
             slot,
             seen: 0,
             sink,
+            limits: OutputLimits::default(),
+            around: 0..0,
         }
     }
 }
@@ -123,46 +156,63 @@ impl Drop for PluginParser {
 /// `out` is of the line (valid for the record's lifetime) or of never-unloaded plugin data.
 struct Ctx<'r> {
     line: &'static [u8],
+    around: Range<usize>,
     out: &'r mut Record<'static>,
     read_only: &'r [Range<usize>],
+    limits: OutputLimits,
     error: Option<String>,
-    null: bool,
+    refused: Option<Violation>,
 }
 
 impl Ctx<'_> {
     /// The bytes at (p, n): a slice of the line or of read-only plugin data when they lie
-    /// there, else a copy. Inlined into each callback, so that the field is built in place
+    /// there, else a bounded copy; `None` (and the line refused) when [`bounds::locate`]
+    /// refuses them. Inlined into each callback, so that the field is built in place
     /// (passing it by value through calls cost store-forwarding stalls).
     #[inline(always)]
     unsafe fn bytes(&mut self, p: *const u8, n: usize) -> Option<Cow<'static, [u8]>> {
-        if n == 0 {
-            return Some(Cow::Borrowed(&[]));
-        }
-        if p.is_null() {
-            self.null = true;
-            return None;
-        }
         let (addr, line) = (p as usize, self.line.as_ptr() as usize);
         if addr >= line && addr - line <= self.line.len() && n <= self.line.len() - (addr - line) {
             let at = addr - line;
             return Some(Cow::Borrowed(&self.line[at..at + n]));
         }
-        // SAFETY: the plugin passes (pointer, length) of readable bytes for this call.
-        let bytes: &'static [u8] = unsafe { std::slice::from_raw_parts(p, n) };
-        let end = addr.saturating_add(n);
-        if self
-            .read_only
-            .iter()
-            .any(|r| r.start <= addr && end <= r.end)
-        {
-            Some(Cow::Borrowed(bytes))
-        } else {
-            Some(Cow::Owned(bytes.to_vec()))
+        let span = bounds::locate(
+            addr,
+            n,
+            line..line + self.line.len(),
+            self.around.clone(),
+            self.read_only,
+            self.limits.max_value_bytes,
+        );
+        match span {
+            Ok(Span::Line(r)) => Some(Cow::Borrowed(&self.line[r])),
+            // SAFETY: the plugin passes (pointer, length) of readable bytes for this call; the
+            // range is outside the line and its batch, and at most max_value_bytes long.
+            Ok(Span::ReadOnly) => Some(Cow::Borrowed(unsafe { std::slice::from_raw_parts(p, n) })),
+            Ok(Span::Copy) => Some(Cow::Owned(
+                unsafe { std::slice::from_raw_parts(p, n) }.to_vec(),
+            )),
+            Err(v) => {
+                self.refuse(v);
+                None
+            }
         }
+    }
+
+    #[cold]
+    fn refuse(&mut self, v: Violation) {
+        self.refused.get_or_insert(v);
     }
 
     #[inline(always)]
     unsafe fn field(&mut self, k: *const u8, kl: usize, value: Value<'static>) {
+        if kl > self.limits.max_key_bytes {
+            let max = self.limits.max_key_bytes;
+            return self.refuse(Violation::KeyTooLong { len: kl, max });
+        }
+        if self.out.fields.len() >= self.limits.max_fields {
+            return self.refuse(Violation::TooManyFields(self.limits.max_fields));
+        }
         // SAFETY: forwarded from the callback's contract.
         if let Some(key) = unsafe { self.bytes(k, kl) } {
             self.out.push(key, value);
@@ -218,6 +268,8 @@ unsafe extern "C" fn message(c: *mut c_void, p: *const u8, n: usize) {
 }
 unsafe extern "C" fn error(c: *mut c_void, p: *const u8, n: usize) {
     let c = unsafe { ctx(c) };
+    // An error message is bounded like a value; a longer one is cut.
+    let n = n.min(c.limits.max_value_bytes);
     let msg = if p.is_null() {
         &[][..]
     } else {
@@ -240,14 +292,22 @@ impl Parser for PluginParser {
         let timed = self.seen % TIME_EVERY == 0;
         self.seen += 1;
         let start = timed.then(Instant::now);
+        let (start_addr, len) = (line.as_ptr() as usize, line.len());
+        let around = if self.around.start <= start_addr && start_addr + len <= self.around.end {
+            self.around.clone()
+        } else {
+            start_addr..start_addr + len
+        };
         let mut cx = Ctx {
             // SAFETY: lifetimes erased for the callbacks; see `Ctx`. The record is only used
             // as Record<'a> again once this call returns.
             line: unsafe { std::mem::transmute::<&'a [u8], &'static [u8]>(line) },
+            around,
             out: unsafe { std::mem::transmute::<&mut Record<'a>, &mut Record<'static>>(out) },
             read_only: &self.plugin.read_only,
+            limits: self.limits,
             error: None,
-            null: false,
+            refused: None,
         };
         // The callbacks never change: only the context is set per line.
         self.sink.ctx = (&mut cx as *mut Ctx<'_>).cast();
@@ -256,19 +316,23 @@ impl Parser for PluginParser {
         let status =
             unsafe { (self.plugin.parse)(self.state, line.as_ptr(), line.len(), &self.sink) };
         self.sink.ctx = std::ptr::null_mut();
-        let result = match (status, cx.null) {
-            (abi::STATUS_OK, false) => Ok(()),
-            (abi::STATUS_OK, true) => Err(ParseError::Invalid(format!(
-                "plugin `{}` passed a null pointer for a field",
-                self.plugin.name()
-            ))),
+        let refused = cx.refused.take();
+        let result = match (status, refused) {
+            (_, Some(v)) => {
+                bump(&self.slot.refused, 1);
+                Err(ParseError::Invalid(format!(
+                    "plugin `{}`: output refused: {v}",
+                    self.plugin.name()
+                )))
+            }
+            (abi::STATUS_OK, None) => Ok(()),
             (abi::STATUS_NO_MATCH, _) => Err(ParseError::NoMatch),
             (abi::STATUS_INVALID, _) => {
                 Err(ParseError::Invalid(cx.error.take().unwrap_or_else(|| {
                     format!("rejected by plugin `{}`", self.plugin.name())
                 })))
             }
-            (abi::STATUS_PANIC, _) => Err(ParseError::Invalid(format!(
+            (abi::STATUS_PANIC, None) => Err(ParseError::Invalid(format!(
                 "plugin `{}` {}",
                 self.plugin.name(),
                 cx.error.take().unwrap_or_else(|| "panicked".into())
@@ -291,5 +355,10 @@ impl Parser for PluginParser {
             bump(&slot.timed_ns, start.elapsed().as_nanos() as u64);
         }
         result
+    }
+
+    fn prepare(&mut self, batch: &BatchInfo<'_>, _lines: &[&[u8]]) {
+        let start = batch.data.as_ptr() as usize;
+        self.around = start..start + batch.data.len();
     }
 }

@@ -809,12 +809,16 @@
     const panel = $("plugins-panel");
     panel.hidden = !(Array.isArray(pl) && pl.length);
     if (panel.hidden) return;
-    const head = `<thead><tr><th>plugin</th><th>version</th><th class="n">ABI</th><th>status</th><th class="n">lines</th><th class="n">errors</th><th class="n">ns / line</th><th>path</th></tr></thead>`;
+    const head = `<thead><tr><th>plugin</th><th>version</th><th class="n">ABI</th><th>status</th><th class="n">lines</th><th class="n">errors</th><th class="n">ns / line</th><th>mode</th><th class="n" title="worker crashes / line timeouts / memory-limit hits / lines with refused output">crashes · timeouts · memory · refused</th><th>last poison line</th><th>path</th></tr></thead>`;
     const body = pl
       .map((p) => {
-        const st = String(p.status || "unknown");
-        const stc = /error|fail|reject|disabled/.test(st) ? "bad" : /ok|loaded|active|running/.test(st) ? "ok" : "warn";
-        return `<tr><td class="mono">${esc(p.name)}</td><td>${esc(p.version)}</td><td class="n">${esc(p.abi)}</td><td><span class="pill ${stc}">${esc(st)}</span></td><td class="n">${esc(num(p.lines))}</td><td class="n${p.errors > 0 ? " warn" : ""}">${esc(num(p.errors))}</td><td class="n">${esc(p.ns_per_line == null ? "—" : num(p.ns_per_line))}</td><td class="mono path" title="${esc(p.path)}">${esc(p.path)}</td></tr>`;
+        const st = p.quarantined ? "quarantined until its file changes" : String(p.status || "unknown");
+        const fails = [p.crashes, p.timeouts, p.memory_limit_hits, p.refused_output].map((v) => num(v || 0)).join(" · ");
+        const failed = (p.crashes || 0) + (p.timeouts || 0) + (p.memory_limit_hits || 0) + (p.refused_output || 0) > 0;
+        const lp = p.last_poison;
+        const poison = lp ? `${lp.source || "—"} @ ${lp.offset == null ? "?" : lp.offset}: ${lp.reason}` : "—";
+        const stc = /error|fail|reject|disabled|quarantine/.test(st) ? "bad" : /ok|loaded|active|running/.test(st) ? "ok" : "warn";
+        return `<tr><td class="mono">${esc(p.name)}</td><td>${esc(p.version)}</td><td class="n">${esc(p.abi)}</td><td><span class="pill ${stc}">${esc(st)}</span></td><td class="n">${esc(num(p.lines))}</td><td class="n${p.errors > 0 ? " warn" : ""}">${esc(num(p.errors))}</td><td class="n">${esc(p.ns_per_line == null ? "—" : num(p.ns_per_line))}</td><td>${esc(p.mode || "—")}</td><td class="n${failed ? " warn" : ""}">${esc(fails)}</td><td class="mono" title="source @ byte offset: reason">${esc(poison)}</td><td class="mono path" title="${esc(p.path)}">${esc(p.path)}</td></tr>`;
       })
       .join("");
     $("plugins").innerHTML = head + `<tbody>${body}</tbody>`;
