@@ -4,13 +4,14 @@
 //! Subsystems that have something to show in `/api/health` (the socket source, plugins, ...)
 //! implement [`HealthSection`](crate::health::HealthSection) and are handed to [`AppState`].
 
-mod api;
+pub(crate) mod api;
 mod assets;
 mod guard;
 mod health;
 mod prom;
 mod ws;
 
+pub(crate) use guard::Guard;
 pub use guard::Refusals;
 pub use health::health_json;
 
