@@ -25,6 +25,10 @@ pub fn load_config(text: &str) -> Result<(), String> {
     }
     let limits = cfg.store.limits();
     assert!(limits.bucket_secs >= 1 && limits.window_buckets >= 1);
+    let span = i64::try_from(limits.window_buckets)
+        .ok()
+        .and_then(|n| n.checked_mul(limits.bucket_secs));
+    assert!(span.is_some(), "the store's window overflows: {limits:?}");
     Rules::new(&cfg, &limits).map_err(|e| e.to_string())?;
     factory::parsers(&cfg, &PluginHost::empty()).map_err(|e| e.to_string())?;
     Ok(())

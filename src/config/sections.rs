@@ -59,6 +59,8 @@ impl Default for StoreConfig {
 
 impl StoreConfig {
     /// The store's limits: bucket width in whole seconds (at least 1), buckets per window.
+    /// Durations are at most [`super::duration::MAX_DURATION`], so the products the store
+    /// computes (bucket × buckets) fit an `i64`.
     pub fn limits(&self) -> crate::kpi::Limits {
         let bucket = self.bucket.0.as_secs().max(1);
         crate::kpi::Limits {
