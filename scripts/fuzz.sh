@@ -30,8 +30,10 @@ failed=()
 for t in "${targets[@]}"; do
   run=target/fuzz/run/$t art=target/fuzz/artifacts/$t
   rm -rf "$run" && mkdir -p "$run" "$art"
+  dict=()
+  [ -f "fuzz/dict/$t.dict" ] && dict=(-dict="fuzz/dict/$t.dict")
   # The first directory receives new inputs; the committed corpus is only read.
-  if "$bin/$t" "$run" "fuzz/corpus/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+  if "$bin/$t" "$run" "fuzz/corpus/$t" "${dict[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
     -max_len=4096 -artifact_prefix="$art/" -print_final_stats=1 >"$art/log" 2>&1; then
     echo "fuzz: $t: $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$art/log" | grep -o '[0-9]*$') runs, no finding"
   else
