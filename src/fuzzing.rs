@@ -105,7 +105,7 @@ field = "value"
 "#;
 
 /// Applies a stream of app frames as the engine does (`apps::apply`, through the rules of
-/// [`APP_RULES`] into a store with small limits), twice a few seconds apart, then publishes
+/// `APP_RULES` into a store with small limits), twice a few seconds apart, then publishes
 /// a snapshot and renders the Prometheus exposition.
 pub fn app_frames(frames: &[u8]) {
     static CFG: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
