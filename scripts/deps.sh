@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and is missing: Debian's chromium (browser test),
 # prometheus (promtool and a real Prometheus server scraping kpid), the browser test's npm
-# packages. Idempotent; safe to run on every test run.
+# packages, a C++ compiler (libFuzzer, built by the fuzz targets' libfuzzer-sys). Idempotent; safe to run on every test run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -9,6 +9,7 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
+command -v c++ >/dev/null 2>&1 || need+=(g++)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}"

@@ -15,6 +15,8 @@ mod config;
 mod daemon;
 pub mod demo;
 pub mod engine;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 mod kpi;
 pub mod plugin_host;

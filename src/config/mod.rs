@@ -333,4 +333,40 @@ mod tests {
         let c = Config::parse(Path::new("k.toml"), text).unwrap();
         assert_eq!(c.server.interval.0, Duration::from_millis(50));
     }
+
+    /// Found with the config fuzz target (fuzz/corpus/config/crash-*): `window = 1e30`
+    /// panicked in `Duration`, and a `bucket` of 2^63 s or more wrapped to a negative width.
+    #[test]
+    fn fuzz_store_durations_are_bounded_and_limits_fit() {
+        for (text, line) in [
+            ("[store]\nwindow = 1e30\n", 2),
+            (
+                "[store]\nwindow = \"1h\"\nbucket = \"9999999999999999999\"\n",
+                3,
+            ),
+        ] {
+            let e = Config::parse(Path::new("k.toml"), text)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with(&format!("invalid config k.toml, line {line}: duration `")),
+                "{e}"
+            );
+            assert!(e.contains("is too long"), "{e}");
+        }
+        let text = "[store]\nwindow = \"36500d\"\nbucket = \"36500d\"\n";
+        let l = Config::parse(Path::new("k.toml"), text)
+            .unwrap()
+            .store
+            .limits();
+        assert_eq!((l.bucket_secs, l.window_buckets), (36500 * 86400, 1));
+        let text = "[store]\nwindow = \"36500d\"\n";
+        let l = Config::parse(Path::new("k.toml"), text)
+            .unwrap()
+            .store
+            .limits();
+        assert!((l.window_buckets as i64)
+            .checked_mul(l.bucket_secs)
+            .is_some());
+    }
 }

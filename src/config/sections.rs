@@ -137,6 +137,21 @@ impl Default for StoreConfig {
     }
 }
 
+impl StoreConfig {
+    /// The store's limits: bucket width in whole seconds (at least 1), buckets per window.
+    /// Durations are at most [`super::duration::MAX_DURATION`], so the products the store
+    /// computes (bucket × buckets) fit an `i64`.
+    pub fn limits(&self) -> crate::kpi::Limits {
+        let bucket = self.bucket.0.as_secs().max(1);
+        crate::kpi::Limits {
+            max_series: self.max_series,
+            max_label_sets: self.max_label_sets,
+            bucket_secs: bucket as i64,
+            window_buckets: (self.window.0.as_secs() / bucket).max(1) as usize,
+        }
+    }
+}
+
 /// `[tail]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::engine::rules::Rules;
 use crate::engine::{self, EngineConfig, EngineHandle, Published};
 use crate::health::HealthSection;
-use crate::kpi::{prom, Limits, Store};
+use crate::kpi::{prom, Store};
 use crate::server::{self, AppState};
 use crate::sources::sample::{self, ProcSelect, SampleConfig, SamplersHealth};
 use crate::sources::socket::{self, default_socket_path, SocketConfig, SocketStats};
@@ -85,13 +85,7 @@ pub async fn start(
     // File descriptors: a reserve for files, plugins and state; the rest shared by the HTTP
     // side and the socket, so that a flood on one leaves the tailer and the other working.
     let fds = server::fd_budget(FD_RESERVE);
-    let limits = Limits {
-        max_series: cfg.store.max_series,
-        max_label_sets: cfg.store.max_label_sets,
-        bucket_secs: cfg.store.bucket.0.as_secs().max(1) as i64,
-        window_buckets: (cfg.store.window.0.as_secs() / cfg.store.bucket.0.as_secs().max(1)).max(1)
-            as usize,
-    };
+    let limits = cfg.store.limits();
     let rules = Rules::new(cfg, &limits)?;
     let plugins = Arc::new(crate::plugin_host::factory::host_for(
         cfg.plugin_dir.clone(),

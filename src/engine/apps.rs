@@ -39,7 +39,7 @@ fn value(v: wire::Value<'_>) -> Value<'_> {
 /// What the frames applied since the last publication held; added to [`SocketStats`] when
 /// the engine publishes, so that health never runs ahead of the published KPIs.
 #[derive(Debug, Default)]
-pub(super) struct Counts {
+pub(crate) struct Counts {
     frames: u64,
     spans: u64,
     events: u64,
@@ -76,7 +76,7 @@ impl Counts {
 
 /// Decodes the whole frames in `frames` (their framing was checked by the connection) and
 /// applies each as a record from `app`, counting into `c`.
-pub(super) fn apply(
+pub(crate) fn apply(
     rules: &mut Rules,
     store: &mut Store,
     rec: &mut Record<'static>,

@@ -8,7 +8,7 @@
 //! publishes ([`stage::Published`]); the tailer receives its acknowledgements (offsets applied,
 //! with the counter totals that include them) and writes its checkpoints from them.
 
-mod apps;
+pub(crate) mod apps;
 pub mod filter;
 pub mod rules;
 mod samples;

@@ -46,9 +46,13 @@ impl Bins {
         if pos >= self.counts.len() {
             if pos + 1 > MAX_BINS {
                 // Keep the highest values exact: drop resolution at the bottom instead.
+                // The new value may lie past every bucket kept: then they all merge into one.
                 let shift = pos + 1 - MAX_BINS;
-                let low: u32 = self.counts.iter().take(shift + 1).sum();
-                self.counts.drain(..shift);
+                let merged = shift.min(self.counts.len() - 1);
+                let low = self.counts[..=merged]
+                    .iter()
+                    .fold(0u32, |a, &c| a.saturating_add(c));
+                self.counts.drain(..merged);
                 self.counts[0] = low;
                 self.offset += shift as i32;
                 return self.add(idx, n);
@@ -87,11 +91,12 @@ impl Sketch {
         self.count
     }
 
-    /// Adds one observation (NaN is ignored).
+    /// Adds one observation (NaN is ignored, infinities count as the largest finite value).
     pub fn add(&mut self, x: f64) {
         if x.is_nan() {
             return;
         }
+        let x = x.clamp(-f64::MAX, f64::MAX);
         self.count += 1;
         if x.abs() <= MIN_VALUE {
             self.zeros += 1;
@@ -156,6 +161,36 @@ fn value(idx: i32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing (fuzz/corpus/app_frames/crash-sketch-*): a value more than
+    /// `MAX_BINS` buckets above every bucket kept panicked in `drain` (the shift ran past the
+    /// run), and an infinite one overflowed the bucket index.
+    #[test]
+    fn fuzz_values_far_above_the_kept_buckets_merge_them_instead_of_panicking() {
+        for (low, high) in [
+            (1e-11, 1e300),
+            (1.0, f64::INFINITY),
+            (-1e-11, -f64::INFINITY),
+        ] {
+            let mut s = Sketch::new();
+            s.add(low);
+            s.add(low * 2.0);
+            s.add(high);
+            assert_eq!(s.count(), 3);
+            // The extreme quantile is the high value (for ±f64::MAX its bucket's midpoint
+            // overflows to an infinity of the same sign).
+            let got = s.quantile(if high > 0.0 { 1.0 } else { 0.0 }).unwrap();
+            let want = high.clamp(-f64::MAX, f64::MAX);
+            assert_eq!(got.signum(), want.signum());
+            assert!(
+                got.abs() >= want.abs() * (1.0 - 2.0 * RELATIVE_ACCURACY),
+                "{got} {want}"
+            );
+            let bins = if high > 0.0 { &s.pos } else { &s.neg };
+            assert!(bins.counts.len() <= MAX_BINS);
+            assert_eq!(bins.counts.iter().map(|&c| c as u64).sum::<u64>(), 3);
+        }
+    }
 
     fn exact(sorted: &[f64], q: f64) -> f64 {
         sorted[(q * (sorted.len() - 1) as f64).floor() as usize]

@@ -75,7 +75,7 @@ impl Default for HistoryQuery {
 
 impl HistoryQuery {
     /// Reads the query string's pairs; errors name the parameter and its value.
-    fn parse(q: Vec<(String, String)>) -> Result<Self, String> {
+    pub(crate) fn parse(q: Vec<(String, String)>) -> Result<Self, String> {
         let mut h = HistoryQuery::default();
         for (k, v) in q {
             let num = |v: &str| {

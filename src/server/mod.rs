@@ -4,18 +4,19 @@
 //! Subsystems that have something to show in `/api/health` (the socket source, plugins, ...)
 //! implement [`HealthSection`](crate::health::HealthSection) and are handed to [`AppState`].
 
-mod api;
+pub(crate) mod api;
 mod assets;
 pub mod auth;
 mod conn;
 mod counters;
-mod guard;
+pub(crate) mod guard;
 mod health;
 mod listen;
 mod prom;
 mod ws;
 
 pub use counters::HttpCounters;
+pub(crate) use guard::Guard;
 pub use health::health_json;
 pub use listen::{fd_budget, Limits};
 
