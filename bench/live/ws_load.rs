@@ -530,7 +530,7 @@ async fn readers(port: u16, n: usize) -> (Arc<Stats>, Vec<JoinHandle<()>>) {
         }
     }
     let t = Instant::now();
-    while st.frames().iter().any(|&f| f == 0) {
+    while st.frames().contains(&0) {
         assert!(
             t.elapsed() < Duration::from_secs(60),
             "clients without a snapshot after 60 s"
@@ -676,11 +676,10 @@ async fn slow(o: &Opts) -> bool {
     );
     // Now read the slow ones to the end: each should get its close frame.
     let mut codes = std::collections::BTreeMap::<u64, usize>::new();
-    let drained = slow.into_iter().enumerate().map(|(i, s)| {
+    let drained = slow.into_iter().map(|s| {
         let st = Stats::new(1);
         async move {
             let r = tokio::time::timeout(Duration::from_secs(10), reader(s, 0, st.clone())).await;
-            let _ = i;
             if r.is_err() {
                 0
             } else {

@@ -52,7 +52,7 @@ const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// Read buffer of each connection: client messages are small (a subscription); a larger one
 /// grows the buffer up to [`MAX_WS_MESSAGE`] as needed.
-const READ_BUFFER: usize = 4096;
+const READ_BUFFER: usize = 1024;
 
 /// One rendered update, shared by all clients.
 #[derive(Debug)]
@@ -297,12 +297,14 @@ async fn client(ws: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>, state: A
                 out.send(Message::Text(frame)).await
             };
             tokio::select! {
+                biased;
                 r = send => if r.is_err() { break End::Gone },
                 _ = kill.notified() => break End::Full,
                 _ = until(late) => break End::Lagging,
             }
             state.ws.frames.fetch_add(1, Ordering::Relaxed);
         }
+        // The hub drops a client's sender when its queue is full: `recv` then ends the loop.
         tokio::select! {
             u = rx.recv() => match u {
                 Some(u) if sub.is_empty() => pending = Some(u.all.clone()),
@@ -335,7 +337,6 @@ async fn client(ws: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>, state: A
                 Some(Err(tungstenite::Error::Capacity(_))) => break End::TooLarge,
                 _ => break End::Gone,
             },
-            _ = kill.notified() => break End::Full,
             _ = until(late) => break End::Lagging,
         }
     };
