@@ -149,10 +149,16 @@ impl Kpid {
 
     /// utime + stime, in seconds.
     fn cpu_s(&self) -> f64 {
+        let (user, sys) = self.cpu_split();
+        user + sys
+    }
+
+    /// (utime, stime) in seconds.
+    fn cpu_split(&self) -> (f64, f64) {
         let s = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
         let f: Vec<&str> = s.rsplit_once(')').unwrap().1.split_whitespace().collect();
-        let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-        ticks as f64 / clk_tck()
+        let t = |i: usize| f[i].parse::<u64>().unwrap() as f64 / clk_tck();
+        (t(11), t(12))
     }
 
     /// A `/proc/PID/status` figure in MB (VmRSS, VmHWM).
@@ -193,11 +199,14 @@ fn clk_tck() -> f64 {
     (unsafe { libc::sysconf(libc::_SC_CLK_TCK) }) as f64
 }
 
-/// CPU % of one core used by kpid over `secs`, sleeping on the runtime meanwhile.
-async fn cpu_over(k: &Kpid, secs: f64) -> f64 {
-    let (t0, c0) = (Instant::now(), k.cpu_s());
+/// CPU % of one core used by kpid over `secs` (total, user, system), sleeping on the runtime
+/// meanwhile.
+async fn cpu_over(k: &Kpid, secs: f64) -> (f64, f64, f64) {
+    let (t0, (u0, s0)) = (Instant::now(), k.cpu_split());
     tokio::time::sleep(Duration::from_secs_f64(secs)).await;
-    (k.cpu_s() - c0) / t0.elapsed().as_secs_f64() * 100.0
+    let (u1, s1) = k.cpu_split();
+    let pct = |d: f64| d / t0.elapsed().as_secs_f64() * 100.0;
+    (pct(u1 - u0 + s1 - s0), pct(u1 - u0), pct(s1 - s0))
 }
 
 fn raise_nofile(n: u64) {
@@ -253,7 +262,9 @@ fn lines(h: &Value) -> (u64, u64) {
 struct Writer {
     stop: Arc<AtomicBool>,
     written: Arc<AtomicU64>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Returns the seconds it spent writing.
+    thread: Option<std::thread::JoinHandle<f64>>,
+    secs: f64,
 }
 
 impl Writer {
@@ -284,11 +295,13 @@ impl Writer {
                 let next = start + Duration::from_millis(10 * i);
                 std::thread::sleep(next.saturating_duration_since(Instant::now()));
             }
+            start.elapsed().as_secs_f64()
         });
         Writer {
             stop,
             written,
             thread: Some(thread),
+            secs: 0.0,
         }
     }
 
@@ -336,11 +349,13 @@ impl Writer {
                     std::thread::sleep(Duration::from_micros(500));
                 }
             }
+            start.elapsed().as_secs_f64()
         });
         Writer {
             stop,
             written,
             thread: Some(thread),
+            secs: 0.0,
         }
     }
 
@@ -350,15 +365,12 @@ impl Writer {
 
     fn finish(&mut self) -> u64 {
         self.stop.store(true, Relaxed);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-        self.written()
+        self.join()
     }
 
     fn join(&mut self) -> u64 {
         if let Some(t) = self.thread.take() {
-            t.join().unwrap();
+            self.secs = t.join().unwrap();
         }
         self.written()
     }
@@ -579,7 +591,7 @@ async fn fanout(o: &Opts) -> bool {
     let k = Kpid::start(o, &log, "fanout");
     let mut w = Writer::steady(&log);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let cpu0 = cpu_over(&k, o.secs).await;
+    let (cpu0, _, _) = cpu_over(&k, o.secs).await;
     let rss0 = k.mem_mb("VmRSS");
     let t = Instant::now();
     let (st, tasks) = readers(k.port, o.clients).await;
@@ -587,7 +599,7 @@ async fn fanout(o: &Opts) -> bool {
     tokio::time::sleep(Duration::from_secs(2)).await;
     st.record.store(true, Relaxed);
     let (f0, t0) = (st.frames(), Instant::now());
-    let cpu1 = cpu_over(&k, o.secs).await;
+    let (cpu1, user1, sys1) = cpu_over(&k, o.secs).await;
     let (f1, secs) = (st.frames(), t0.elapsed().as_secs_f64());
     let delays = st.take_delays();
     let (rss1, hwm) = (k.mem_mb("VmRSS"), k.mem_mb("VmHWM"));
@@ -609,7 +621,7 @@ async fn fanout(o: &Opts) -> bool {
         o.secs
     );
     println!("  connect + snapshots: {connect_s:.2} s; kpid threads {threads}");
-    println!("  kpid cpu: 0 clients {cpu0:.2} %, {} clients {cpu1:.2} % of one core (clients' cost {dcpu:.2} %)", o.clients);
+    println!("  kpid cpu: 0 clients {cpu0:.2} %, {} clients {cpu1:.2} % of one core (user {user1:.2}, system {sys1:.2}; clients' cost {dcpu:.2} %)", o.clients);
     println!("  kpid rss: 0 clients {rss0:.1} MB, {} clients {rss1:.1} MB (extra {drss:.1} MB), peak {hwm:.1} MB", o.clients);
     println!("  frames/s per client: min {rmin:.2} median {rmed:.2} max {rmax:.2}");
     println!(
@@ -745,7 +757,7 @@ async fn tail(o: &Opts) -> bool {
     let mut fast = Writer::fast(&log, o.rate, o.tail_secs);
     let mut max_lag = 0u64;
     while !fast.thread.as_ref().unwrap().is_finished() {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
         let w = fast.written();
         let (read, _) = lines(&health(k.port).await);
         max_lag = max_lag.max((before + w).saturating_sub(read));
@@ -780,8 +792,9 @@ async fn tail(o: &Opts) -> bool {
         o.rate, o.tail_secs, o.clients
     );
     println!(
-        "  written {wrote} lines ({:.0} lines/s achieved, {:.0} MB) + {before} before; read {read}; lost {}; refused/errors {lost}",
-        wrote as f64 / write_s,
+        "  written {wrote} lines in {:.2} s ({:.0} lines/s achieved, {:.0} MB) + {before} before; read {read}; lost {}; refused/errors {lost}",
+        fast.secs,
+        wrote as f64 / fast.secs,
         log_bytes as f64 / 1e6,
         total.saturating_sub(read)
     );
