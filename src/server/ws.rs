@@ -8,11 +8,11 @@
 //! How far behind a client is reading: a ping rides with an update frame at most once a
 //! second, and its pong comes back only once the client has read everything sent before it.
 //! A client whose pong is [`MAX_LAG`] late is dropped whatever the kernel's socket buffers
-//! hold (they can take minutes of updates).
+//! hold (more than 30 s of updates in the load benchmark, `bench/live/ws_load.rs`).
 //!
 //! The upgrade is done here rather than with warp's `Ws` so that each connection's
-//! WebSocket can have a small read buffer: tungstenite's default (128 KiB, zero-filled on
-//! every read) cost 130 KB of memory and a 128 KiB memset per frame for each client.
+//! WebSocket can have a small read buffer: tungstenite's default (128 KiB, zero-filled before
+//! every read attempt) cost 130 KB of memory and a 128 KiB memset per frame for each client.
 
 use super::api::{entry, selected, Entry, HistoryQuery};
 use super::{health_json, AppState, MAX_WS_MESSAGE};
