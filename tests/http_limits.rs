@@ -144,7 +144,11 @@ fn slow_and_oversized_requests_get_408_414_413_431_and_idle_ones_are_closed() {
         "b".repeat(20_000)
     );
     assert_eq!(http_raw(k.port, big.as_bytes()).0, 431);
-    let h = health_http(&k, "");
+    // Counted once the connection's task has ended, just after the client read the answer.
+    let h = common::wait_for(5, "the refusals counted", || {
+        let h = health_http(&k, "");
+        (h["refused_bad_head"] == 1 && h["header_timeouts"] == 2).then_some(h)
+    });
     assert_eq!(h["header_timeouts"], 2, "{h}");
     assert_eq!(h["refused_uri_too_long"], 1, "{h}");
     assert_eq!(h["refused_body_too_large"], 1, "{h}");

@@ -1,12 +1,25 @@
 //! `/ws/metrics`: a snapshot on connect, then an update with the KPIs that changed each time
 //! the engine publishes (it publishes changes at most once per interval). One broadcaster
-//! renders each changed KPI once; every client has a bounded queue, and a client that lets
-//! its queue fill is disconnected and counted, so it never slows the others.
+//! renders each changed KPI once, and the whole frame once for all clients without a
+//! subscription; every client has a bounded queue, and a client that lets its queue fill, or
+//! that has not read what was sent [`MAX_LAG`] ago, is disconnected and counted, so it never
+//! slows the others.
+//!
+//! How far behind a client is reading: a ping rides with an update frame at most once a
+//! second, and its pong comes back only once the client has read everything sent before it.
+//! A client whose pong is [`MAX_LAG`] late is dropped whatever the kernel's socket buffers
+//! hold (more than 30 s of updates in the load benchmark, `bench/live/ws_load.rs`).
+//!
+//! The upgrade is done here rather than with warp's `Ws` so that each connection's
+//! WebSocket can have a small read buffer: tungstenite's default (128 KiB, zero-filled before
+//! every read attempt) cost 130 KB of memory and a 128 KiB memset per frame for each client.
 
 use super::api::{entry, selected, Entry, HistoryQuery};
 use super::{health_json, AppState, MAX_WS_MESSAGE};
 use crate::kpi::{view, Point};
 use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::json;
@@ -14,7 +27,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
-use warp::ws::{Message, WebSocket};
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tungstenite::protocol::{frame::coding::CloseCode, CloseFrame, Role, WebSocketConfig};
+use tungstenite::{Bytes, Message, Utf8Bytes};
+use warp::http::StatusCode;
 use warp::{Filter, Reply};
 
 /// Updates a client may have queued before it counts as too slow.
@@ -23,6 +40,20 @@ pub const CLIENT_QUEUE: usize = 32;
 /// Longest quiet period without an update frame (a heartbeat carrying health).
 const HEARTBEAT: Duration = Duration::from_secs(5);
 
+/// Longest a client may take to read what was sent to it (measured by a ping's pong) before
+/// it is disconnected and counted as dropped.
+pub const MAX_LAG: Duration = Duration::from_secs(5);
+
+/// Least time between two pings to one client.
+const PING_EVERY: Duration = Duration::from_secs(1);
+
+/// Longest wait to hand a closing client its close frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// Read buffer of each connection: client messages are small (a subscription); a larger one
+/// grows the buffer up to [`MAX_WS_MESSAGE`] as needed.
+const READ_BUFFER: usize = 1024;
+
 /// One rendered update, shared by all clients.
 #[derive(Debug)]
 pub(crate) struct Update {
@@ -30,6 +61,8 @@ pub(crate) struct Update {
     /// (KPI name, id, rendered JSON entry).
     entries: Vec<(String, String, String)>,
     health: String,
+    /// The whole frame, for clients without a subscription.
+    all: Utf8Bytes,
 }
 
 #[derive(Debug)]
@@ -53,8 +86,12 @@ impl Hub {
         id
     }
 
-    fn remove(&self, id: u64) {
-        self.clients.lock().retain(|c| c.id != id);
+    /// Removes a client; false when it was no longer there (dropped by [`Hub::send`]).
+    fn remove(&self, id: u64) -> bool {
+        let mut clients = self.clients.lock();
+        let n = clients.len();
+        clients.retain(|c| c.id != id);
+        clients.len() < n
     }
 
     fn is_empty(&self) -> bool {
@@ -110,11 +147,14 @@ pub(crate) async fn broadcaster(state: Arc<AppState>) {
             entries.push((k.desc.name.clone(), k.desc.id.clone(), json));
         }
         last_rev = snap.seq;
-        let update = Arc::new(Update {
+        let mut update = Update {
             ts: t,
             entries,
             health,
-        });
+            all: Utf8Bytes::from_static(""),
+        };
+        update.all = render(&update, &[]).into();
+        let update = Arc::new(update);
         let dropped = state.hub.send(&update);
         state.ws.dropped.fetch_add(dropped, Ordering::Relaxed);
     }
@@ -209,82 +249,160 @@ fn snapshot(state: &AppState, sub: &[String]) -> String {
     serde_json::to_string(&frame).unwrap_or_default()
 }
 
-/// A message over the size limit (tungstenite's capacity error, inside warp's).
-fn too_large(e: &warp::Error) -> bool {
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if let Some(t) = s.downcast_ref::<tungstenite::Error>() {
-            return matches!(t, tungstenite::Error::Capacity(_));
-        }
-        source = s.source();
+/// Sleeps until `t`, or forever without one.
+async fn until(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
-    false
 }
 
-async fn client(ws: WebSocket, state: Arc<AppState>) {
+/// Why a client's loop ended.
+enum End {
+    /// Closed by the client or the connection.
+    Gone,
+    /// Dropped by the hub for a full queue (already counted).
+    Full,
+    /// Its pong is [`MAX_LAG`] late.
+    Lagging,
+    /// Sent a message over the size limit.
+    TooLarge,
+}
+
+async fn client(ws: WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>, state: Arc<AppState>) {
     let (mut out, mut inc) = ws.split();
     let (tx, mut rx) = mpsc::channel::<Arc<Update>>(CLIENT_QUEUE);
     let kill = Arc::new(Notify::new());
     let id = state.hub.add(tx, kill.clone());
     state.ws.clients.fetch_add(1, Ordering::Relaxed);
     let mut sub: Vec<String> = Vec::new();
-    let mut pending = Some(snapshot(&state, &sub));
-    let mut close: (u16, &str) = (1008, "too slow or closed");
-    loop {
+    let mut pending: Option<Utf8Bytes> = Some(snapshot(&state, &sub).into());
+    // The ping in flight (sent at, payload), and when the last one was sent.
+    let mut ping: Option<(Instant, u64)> = None;
+    let (mut pings, mut last_ping) = (0u64, Instant::now());
+    let end = 'run: loop {
+        let late = ping.map(|(t, _)| t + MAX_LAG);
         if let Some(frame) = pending.take() {
+            let with_ping = ping.is_none() && last_ping.elapsed() >= PING_EVERY;
+            if with_ping {
+                pings += 1;
+                last_ping = Instant::now();
+                ping = Some((last_ping, pings));
+            }
+            let send = async {
+                if with_ping {
+                    let payload = Bytes::copy_from_slice(&pings.to_be_bytes());
+                    out.feed(Message::Ping(payload)).await?;
+                }
+                out.send(Message::Text(frame)).await
+            };
             tokio::select! {
-                r = out.send(Message::text(frame)) => if r.is_err() { break },
-                _ = kill.notified() => break,
+                biased;
+                r = send => if r.is_err() { break End::Gone },
+                _ = kill.notified() => break End::Full,
+                _ = until(late) => break End::Lagging,
             }
             state.ws.frames.fetch_add(1, Ordering::Relaxed);
         }
+        // The hub drops a client's sender when its queue is full: `recv` then ends the loop.
         tokio::select! {
             u = rx.recv() => match u {
-                Some(u) => pending = Some(render(&u, &sub)),
-                None => break,
+                Some(u) if sub.is_empty() => pending = Some(u.all.clone()),
+                Some(u) => pending = Some(render(&u, &sub).into()),
+                None => break End::Full,
             },
             m = inc.next() => match m {
-                Some(Ok(m)) if m.is_text() => {
-                    let v: serde_json::Value = serde_json::from_slice(m.as_bytes()).unwrap_or_default();
-                    match v["type"].as_str() {
+                Some(Ok(Message::Text(m))) => {
+                    let v: serde_json::Value = serde_json::from_str(m.as_str()).unwrap_or_default();
+                    let reply = match v["type"].as_str() {
                         Some("subscribe") => {
                             sub = v["kpis"].as_array().map(|a| a.iter().filter_map(|k| k.as_str().map(str::to_owned)).collect()).unwrap_or_default();
                             if sub.iter().any(|k| k == "*") {
                                 sub.clear();
                             }
-                            pending = Some(snapshot(&state, &sub));
+                            snapshot(&state, &sub)
                         }
-                        Some("ping") => pending = Some("{\"type\":\"pong\"}".to_owned()),
-                        _ => pending = Some(json!({"type": "error", "error": "unknown message (expected {\"type\": \"subscribe\"|\"ping\"})"}).to_string()),
+                        Some("ping") => "{\"type\":\"pong\"}".to_owned(),
+                        _ => json!({"type": "error", "error": "unknown message (expected {\"type\": \"subscribe\"|\"ping\"})"}).to_string(),
+                    };
+                    pending = Some(reply.into());
+                }
+                Some(Ok(Message::Pong(p))) => {
+                    if ping.is_some_and(|(_, n)| p[..] == n.to_be_bytes()) {
+                        ping = None;
                     }
                 }
-                Some(Ok(m)) if m.is_close() => break,
+                Some(Ok(Message::Close(_))) => break 'run End::Gone,
                 Some(Ok(_)) => {}
-                Some(Err(e)) if too_large(&e) => {
-                    state.http.ws_too_large.fetch_add(1, Ordering::Relaxed);
-                    close = (1009, "message too big: at most 65536 bytes");
-                    break;
-                }
-                _ => break,
+                Some(Err(tungstenite::Error::Capacity(_))) => break End::TooLarge,
+                _ => break End::Gone,
             },
-            _ = kill.notified() => break,
+            _ = until(late) => break End::Lagging,
         }
-    }
-    let _ = out.send(Message::close_with(close.0, close.1)).await;
-    state.hub.remove(id);
+    };
+    // Off the hub first, so that nothing more is queued for it.
+    let counted = !state.hub.remove(id);
+    let close = match end {
+        End::TooLarge => {
+            state.http.ws_too_large.fetch_add(1, Ordering::Relaxed);
+            Some((1009, "message too big: at most 65536 bytes"))
+        }
+        End::Lagging | End::Full => {
+            if !counted {
+                state.ws.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Some((1008, "too slow"))
+        }
+        End::Gone => None,
+    };
+    let (code, reason) = close.unwrap_or((1000, ""));
+    let frame = CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.into(),
+    };
+    // A client too slow to read its updates may not read this either.
+    let _ = tokio::time::timeout(CLOSE_WAIT, out.send(Message::Close(Some(frame)))).await;
     state.ws.clients.fetch_sub(1, Ordering::Relaxed);
 }
 
+fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
+        .max_message_size(Some(MAX_WS_MESSAGE))
+        .max_frame_size(Some(MAX_WS_MESSAGE))
+}
+
 pub(super) fn route(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn Reply>,)> {
+    // The upgrade handle is taken before `warp::ws()` (which checks the request's headers)
+    // takes its own: both share the one connection upgrade.
     warp::path!("ws" / "metrics")
+        .and(warp::ext::optional::<OnUpgrade>())
         .and(warp::ws())
-        .map(move |ws: warp::ws::Ws| {
-            let s = state.clone();
-            Box::new(
-                ws.max_message_size(MAX_WS_MESSAGE)
-                    .max_frame_size(MAX_WS_MESSAGE)
-                    .on_upgrade(move |sock| client(sock, s)),
-            ) as Box<dyn Reply>
+        .and(warp::header::<String>("sec-websocket-key"))
+        .map(move |on: Option<OnUpgrade>, _: warp::ws::Ws, key: String| {
+            if let Some(on) = on {
+                let s = state.clone();
+                tokio::spawn(async move {
+                    match on.await {
+                        Ok(up) => {
+                            let io = TokioIo::new(up);
+                            let ws = WebSocketStream::from_raw_socket(
+                                io,
+                                Role::Server,
+                                Some(ws_config()),
+                            )
+                            .await;
+                            client(ws, s).await;
+                        }
+                        Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
+                    }
+                });
+            }
+            let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+            let r = warp::reply::with_status(warp::reply(), StatusCode::SWITCHING_PROTOCOLS);
+            let r = warp::reply::with_header(r, "connection", "upgrade");
+            let r = warp::reply::with_header(r, "upgrade", "websocket");
+            Box::new(warp::reply::with_header(r, "sec-websocket-accept", accept)) as Box<dyn Reply>
         })
         .boxed()
 }
