@@ -132,7 +132,11 @@ fn mapping_is_idempotent() {
 
 #[test]
 fn a_ratio_names_its_own_unit() {
-    for name in ["gpu_utilization_ratio", "host_cpu_utilization_ratio", "cache_hit_ratio"] {
+    for name in [
+        "gpu_utilization_ratio",
+        "host_cpu_utilization_ratio",
+        "cache_hit_ratio",
+    ] {
         let f = for_kpi(name, Kind::Gauge);
         assert_eq!(f.name, name);
         assert_eq!(f.scale, 1.0, "{name}");

@@ -148,7 +148,12 @@ impl Dev {
                 f64::from(x) * 1024.0,
             );
         }
-        if let Some(x) = fails.check(i, mig, "pcie_rx", d.pcie_throughput(PcieUtilCounter::Receive)) {
+        if let Some(x) = fails.check(
+            i,
+            mig,
+            "pcie_rx",
+            d.pcie_throughput(PcieUtilCounter::Receive),
+        ) {
             g(
                 "gpu_pcie_rx_bytes_per_second",
                 "bytes/s",
@@ -208,7 +213,8 @@ impl Dev {
             } else {
                 "ecc_uncorrected"
             };
-            if let Some(n) = fails.check(i, mig, fig, d.total_ecc_errors(err, EccCounter::Volatile)) {
+            if let Some(n) = fails.check(i, mig, fig, d.total_ecc_errors(err, EccCounter::Volatile))
+            {
                 let inc = n.checked_sub(self.ecc[k].unwrap_or(0)).unwrap_or(n);
                 self.ecc[k] = Some(n);
                 let mut le = labels.to_vec();
