@@ -1,5 +1,5 @@
 //! Samplers: the machine beside the pipeline. A thread of its own (never an async worker)
-//! wakes every interval, asks each [`Sampler`] for its figures and sends them as one
+//! wakes every interval, asks each `Sampler` for its figures and sends them as one
 //! [`SampleBatch`] down the same bounded channel as lines and app records, into the engine.
 //!
 //! - `host`: CPU (total and per core), load, memory and swap, disks (usage per mount, I/O

@@ -170,9 +170,9 @@ impl Dev {
             );
         }
         if self.xid {
-            let mine = xids.iter().filter(|(g, _)| *g == i);
+            let mut mine = xids.iter().filter(|(g, _)| *g == i);
             let n = mine.clone().count();
-            if let Some((_, code)) = mine.last() {
+            if let Some((_, code)) = mine.next_back() {
                 self.xid_last = *code;
             }
             g(
