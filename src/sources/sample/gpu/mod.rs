@@ -109,6 +109,8 @@ pub(crate) struct Gpu {
     fails: Failures,
     /// The pipeline's processes (from the procs sampler), or `None`: every process on a GPU.
     followed: Option<Arc<Mutex<Vec<u32>>>>,
+    names: process::Names,
+    listed: Vec<u32>,
 }
 
 impl Gpu {
@@ -122,6 +124,8 @@ impl Gpu {
             events: None,
             fails: Failures::default(),
             followed,
+            names: process::Names::default(),
+            listed: Vec::new(),
         }
     }
 
@@ -191,13 +195,17 @@ impl Sampler for Gpu {
         let Some(nvml) = self.nvml else { return };
         let xids = device::drain_xids(self.events.as_ref(), &mut self.fails);
         let followed = self.followed.as_ref().map(|f| f.lock().clone());
+        self.listed.clear();
         for dev in &mut self.devices {
             let handle = nvml.device_by_index(dev.index);
             let Some(handle) = self.fails.check(dev.index, dev.mig, "handle", handle) else {
                 continue;
             };
             dev.sample(&handle, &xids, out, &mut self.fails);
-            process::sample(dev, &handle, followed.as_deref(), out, &mut self.fails);
+            let (names, listed) = (&mut self.names, &mut self.listed);
+            let f = followed.as_deref();
+            process::sample(dev, &handle, f, names, listed, out, &mut self.fails);
         }
+        self.names.end_tick(&self.listed);
     }
 }

@@ -44,12 +44,52 @@ fn parse_status(text: &str, host_pid: u32) -> Seen {
     s
 }
 
-/// This tick's per-process figures of one GPU. `followed`: the pipeline's pids (as it sees
+/// Processes seen on the GPUs, by host pid, so `/proc/PID/status` is read once per process
+/// (again every `REREAD` ticks, for a name changed by exec); forgotten when off the GPUs.
+#[derive(Debug, Default)]
+pub(super) struct Names {
+    map: FxHashMap<u32, (Seen, u64)>,
+    tick: u64,
+}
+
+/// Ticks between two readings of a process's name and pid.
+const REREAD: u64 = 60;
+
+impl Names {
+    fn get(&mut self, host_pid: u32) -> &Seen {
+        let tick = self.tick;
+        let e = self
+            .map
+            .entry(host_pid)
+            .or_insert_with(|| (read(host_pid), tick));
+        if tick.saturating_sub(e.1) >= REREAD {
+            *e = (read(host_pid), tick);
+        }
+        &e.0
+    }
+
+    /// Ends a tick: forgets the processes no GPU listed in it.
+    pub(super) fn end_tick(&mut self, listed: &[u32]) {
+        self.tick += 1;
+        self.map.retain(|p, _| listed.contains(p));
+    }
+}
+
+fn read(host_pid: u32) -> Seen {
+    seen(host_pid).unwrap_or(Seen {
+        pid: host_pid,
+        name: String::new(),
+    })
+}
+
+/// This tick's per-process figures of one GPU; the host pids it lists are added to `listed`. `followed`: the pipeline's pids (as it sees
 /// them), or `None` for every process on the GPU.
 pub(super) fn sample(
     dev: &mut Dev,
     d: &Device<'static>,
     followed: Option<&[u32]>,
+    names: &mut Names,
+    listed: &mut Vec<u32>,
     out: &mut Out<'_>,
     fails: &mut Failures,
 ) {
@@ -73,10 +113,8 @@ pub(super) fn sample(
     }
     let gpu = dev.labels[0].as_str();
     for p in procs {
-        let who = seen(p.pid).unwrap_or(Seen {
-            pid: p.pid,
-            name: String::new(),
-        });
+        listed.push(p.pid);
+        let who = names.get(p.pid);
         if followed.is_some_and(|f| !f.contains(&who.pid) && !f.contains(&p.pid)) {
             continue;
         }
