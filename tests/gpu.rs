@@ -271,8 +271,32 @@ fn standin_values_are_exact_under_both_names_and_a_failing_call_degrades_one_fig
     );
     let log = std::fs::read_to_string(log).unwrap();
     assert!(!log.contains("ERROR"), "{log}");
+    promtool_lints_only_the_dcgm_names(&k.get("/metrics").1);
     let _ = sleep.kill();
     let _ = sleep.wait();
+}
+
+/// The exposition parses; promtool's lint finds fault with dcgm-exporter's own naming only
+/// (camelCase labels, counters without `_total`), never with kpid's names.
+fn promtool_lints_only_the_dcgm_names(body: &str) {
+    use std::io::Write;
+    let mut p = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package `prometheus`; scripts/deps.sh installs it)");
+    p.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let out = p.wait_with_output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(
+            line.starts_with("DCGM_FI_"),
+            "promtool: {line}\n{text}\n{body}"
+        );
+    }
 }
 
 #[test]
