@@ -209,3 +209,33 @@ impl Sampler for Gpu {
         self.names.end_tick(&self.listed);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_is_listed_once_with_its_reason_until_the_call_works_again() {
+        let mut f = Failures::default();
+        for _ in 0..3 {
+            assert_eq!(
+                f.check::<u32>(1, true, "utilization", Err(NvmlError::NotSupported)),
+                None
+            );
+        }
+        assert_eq!(
+            f.check(0, false, "power", Err::<u32, _>(NvmlError::NoPermission)),
+            None
+        );
+        let lines: Vec<String> = f.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "gpu 0: power: no permission (1 ticks)",
+                "gpu 1: utilization: not supported with MIG enabled (3 ticks)"
+            ]
+        );
+        assert_eq!(f.check(1, true, "utilization", Ok(7)), Some(7));
+        assert_eq!(f.lines().count(), 1);
+    }
+}
