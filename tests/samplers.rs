@@ -47,7 +47,7 @@ fn host_kpis_are_present_and_plausible_and_a_process_is_followed_by_pattern() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["host", "procs"], "{h}");
+    assert_eq!(names, ["host", "procs", "gpu"], "{h}");
     let (_, metrics) = k.get("/metrics");
     assert!(metrics.contains("# TYPE host_network_receive_bytes_total counter"));
 }

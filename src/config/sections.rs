@@ -99,6 +99,10 @@ pub struct SampleSettings {
     pub pids: Vec<u32>,
     /// Processes to follow whose name or command line matches one of these regexes.
     pub processes: Vec<String>,
+    /// Sample NVIDIA GPUs through NVML (default true; without a GPU, health says why).
+    pub gpu: bool,
+    /// The NVML library to open (default: the system's `libnvidia-ml.so.1`).
+    pub nvml_library: Option<std::path::PathBuf>,
 }
 
 impl Default for SampleSettings {
@@ -108,6 +112,8 @@ impl Default for SampleSettings {
             host: true,
             pids: Vec::new(),
             processes: Vec::new(),
+            gpu: true,
+            nvml_library: None,
         }
     }
 }

@@ -209,6 +209,12 @@ pub async fn start(
                 patterns,
                 tree,
             },
+            gpu: cfg.sample.gpu,
+            nvml_library: cfg
+                .sample
+                .nvml_library
+                .as_ref()
+                .map(|p| p.clone().into_os_string()),
         };
         let h = Arc::new(SamplersHealth::default());
         sections.push(h.clone());

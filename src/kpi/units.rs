@@ -322,7 +322,13 @@ fn map(words: &[String], kind: Kind) -> FieldUnit {
     // 3. The last unit word.
     let mut unit = "";
     let mut base_word = None;
-    if let Some(i) = w.iter().rposition(|x| unit_word(x).is_some()) {
+    // A name ending in `ratio` is a ratio, 0 to 1 (`gpu_utilization_ratio`): no other unit.
+    let ratio = w.len() > 1 && w.last().is_some_and(|l| l == "ratio");
+    if let Some(i) = w
+        .iter()
+        .rposition(|x| unit_word(x).is_some())
+        .filter(|_| !ratio)
+    {
         let (b, u, s, o) = unit_word(&w[i]).expect("found above");
         // `util` says what is measured: `gpu_util` → `gpu_util_percent`.
         if !w[i].starts_with("util") {

@@ -129,3 +129,16 @@ fn mapping_is_idempotent() {
     let once = for_kpi("sent_kb", Kind::Counter);
     assert_eq!(for_kpi(&once.name, Kind::Counter).name, once.name);
 }
+
+#[test]
+fn a_ratio_names_its_own_unit() {
+    for name in [
+        "gpu_utilization_ratio",
+        "host_cpu_utilization_ratio",
+        "cache_hit_ratio",
+    ] {
+        let f = for_kpi(name, Kind::Gauge);
+        assert_eq!(f.name, name);
+        assert_eq!(f.scale, 1.0, "{name}");
+    }
+}

@@ -9,6 +9,7 @@ mod assets;
 pub mod auth;
 mod conn;
 mod counters;
+mod dcgm;
 pub(crate) mod guard;
 mod health;
 mod listen;

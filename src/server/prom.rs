@@ -12,6 +12,7 @@ pub fn exposition(state: &AppState) -> String {
     let mut out = String::with_capacity(16 * 1024);
     let snap = state.snapshot();
     prom::prometheus(&snap, &mut out);
+    super::dcgm::write(&snap, &mut out);
     let drops = snap.drops;
     let counters = [
         (

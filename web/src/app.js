@@ -440,6 +440,7 @@
     renderHealth();
     renderSystem(names);
     renderProcesses();
+    renderGpuState();
     renderConnections();
     renderDrops();
     renderCards(names);
@@ -459,6 +460,19 @@
     if (h) {
       $("host").textContent = `${location.host} · ${h.kpi_count ?? state.kpis.size} KPIs · ${(h.sources || []).length} source${(h.sources || []).length === 1 ? "" : "s"}`;
     }
+  }
+
+  // The GPU sampler's state: "gpu: unavailable (reason)" without a GPU; its KPIs are cards.
+  function renderGpuState() {
+    const el = $("gpu-state");
+    const g = (state.health?.samplers?.samplers || []).find((s) => s.name === "gpu");
+    el.hidden = !g;
+    if (!g) return;
+    const un = g.unavailable || [];
+    const down = un.length === 1 && un[0].startsWith("gpu: unavailable");
+    el.dataset.state = down ? "down" : un.length ? "partial" : "ok";
+    el.textContent = down ? un[0] : un.length ? `gpu: ${un.length} figure${un.length === 1 ? "" : "s"} unsupported` : "gpu: sampled";
+    el.title = un.join("\n") || "gpu sampled through nvml";
   }
 
   function renderFooter() {

@@ -1,16 +1,18 @@
 //! Samplers: the machine beside the pipeline. A thread of its own (never an async worker)
-//! wakes every interval, asks each [`Sampler`] for its figures and sends them as one
+//! wakes every interval, asks each `Sampler` for its figures and sends them as one
 //! [`SampleBatch`] down the same bounded channel as lines and app records, into the engine.
 //!
 //! - `host`: CPU (total and per core), load, memory and swap, disks (usage per mount, I/O
 //!   per device), network per interface, pressure stall information and the cgroup's limits;
 //! - `procs`: the pipeline's processes (by pid, by name pattern, or the tree under a root
-//!   pid), refreshed by pid every tick, the whole process table rescanned rarely.
+//!   pid), refreshed by pid every tick, the whole process table rescanned rarely;
+//! - `gpu`: NVIDIA GPUs through NVML, and the pipeline's processes on them.
 //!
 //! A series is an `Arc<SampleSeries>` the sampler keeps while it reports it, so the engine
 //! resolves each one once. Each sampler reports its own health (last tick's duration, what
 //! is unavailable and why) in `/api/health` → `samplers`.
 
+mod gpu;
 mod host;
 mod linux;
 mod proc_stat;
@@ -183,6 +185,10 @@ pub struct SampleConfig {
     pub host: bool,
     /// Which processes to follow.
     pub procs: ProcSelect,
+    /// Sample NVIDIA GPUs.
+    pub gpu: bool,
+    /// `libnvidia-ml` to open (`None`: the system's, `libnvidia-ml.so.1`).
+    pub nvml_library: Option<std::ffi::OsString>,
 }
 
 /// One sampler's health.
@@ -263,8 +269,16 @@ pub fn spawn(
     if cfg.host {
         samplers.push(Box::new(host::Host::new()));
     }
+    let followed = Arc::new(Mutex::new(Vec::new()));
     if !cfg.procs.is_empty() {
-        samplers.push(Box::new(procs::Procs::new(cfg.procs.clone())));
+        samplers.push(Box::new(procs::Procs::new(
+            cfg.procs.clone(),
+            followed.clone(),
+        )));
+    }
+    if cfg.gpu {
+        let followed = (!cfg.procs.is_empty()).then_some(followed);
+        samplers.push(Box::new(gpu::Gpu::new(cfg.nvml_library.clone(), followed)));
     }
     *health.interval_ms.lock() = cfg.interval.as_millis() as u64;
     let stop = Arc::new((Mutex::new(false), parking_lot::Condvar::new()));

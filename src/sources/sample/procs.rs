@@ -66,10 +66,12 @@ pub(crate) struct Procs {
     over_cap: bool,
     root: u32,
     buf: String,
+    /// The pids followed after the last tick, for the GPU sampler's per-process figures.
+    followed: Arc<parking_lot::Mutex<Vec<u32>>>,
 }
 
 impl Procs {
-    pub(crate) fn new(sel: ProcSelect) -> Procs {
+    pub(crate) fn new(sel: ProcSelect, followed: Arc<parking_lot::Mutex<Vec<u32>>>) -> Procs {
         Procs {
             sel,
             tracked: Vec::new(),
@@ -78,6 +80,7 @@ impl Procs {
             over_cap: false,
             root: 0,
             buf: String::new(),
+            followed,
         }
     }
 
@@ -254,6 +257,7 @@ impl Sampler for Procs {
             n += 1.0;
         }
         self.tracked = alive;
+        self.followed.lock().clone_from(&self.tracked);
         out.gauge(
             "pipeline_processes",
             &[],
