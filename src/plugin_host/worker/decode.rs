@@ -1,0 +1,140 @@
+//! Decoding a worker's reply entry into a [`Record`], without trusting the worker: every offset
+//! is checked against the line, every length against what is left, every key id against the
+//! ids defined. The usual field (a key id, then a number or a slice of the line) is read from
+//! one bounds-checked window and pushed whole, built in place.
+
+use super::proto::{Malformed, Reader, KEY_TEXT, OK, TOP};
+use kpid_parsers::{Field, Level, Record, Value};
+use std::borrow::Cow;
+
+/// Bytes of the usual field: `u8 kind, u16 id`, and an 8-byte value.
+const USUAL: usize = 11;
+
+/// Decodes one entry into `out`; `Ok(Err((tag, message)))` for a rejected line. Key ids are
+/// looked up in `ids`; `key` turns the key of field `i` sent as bytes into a `Cow` (interned
+/// or copied).
+pub fn decode<'a>(
+    entry: &[u8],
+    line: &'a [u8],
+    out: &mut Record<'a>,
+    ids: &[Cow<'static, [u8]>],
+    key: &mut impl FnMut(usize, &[u8]) -> Cow<'a, [u8]>,
+) -> Result<Result<(), (u8, String)>, Malformed> {
+    let mut r = Reader { b: entry };
+    let tag = r.u8()?;
+    if tag != OK {
+        let msg = match r.text(&[])? {
+            Some(Err(m)) => String::from_utf8_lossy(m).into_owned(),
+            _ => String::new(),
+        };
+        return Ok(Err((tag, msg)));
+    }
+    let ts = f64::from_le_bytes(r.u64()?);
+    out.timestamp = ts.is_finite().then_some(ts);
+    out.level = match r.u8()? {
+        0 => None,
+        1 => Some(Level::Error),
+        2 => Some(Level::Warn),
+        3 => Some(Level::Info),
+        4 => Some(Level::Debug),
+        5 => Some(Level::Trace),
+        _ => return Err(Malformed),
+    };
+    let n = r.u16()? as usize;
+    // At most one field per 4 bytes left: a bogus count reserves nothing unreasonable.
+    out.fields.reserve(n.min(r.b.len() / 4));
+    for i in 0..n {
+        if !usual(&mut r, line, out, ids) {
+            other(&mut r, line, out, ids, key, i)?;
+        }
+    }
+    out.target = r.text(line)?.map(own);
+    out.message = r.text(line)?.map(own);
+    if !r.b.is_empty() {
+        return Err(Malformed);
+    }
+    Ok(Ok(()))
+}
+
+fn own<'a>(t: Result<&'a [u8], &[u8]>) -> Cow<'a, [u8]> {
+    match t {
+        Ok(s) => Cow::Borrowed(s),
+        Err(b) => Cow::Owned(b.to_vec()),
+    }
+}
+
+/// The usual field (an interned key id; an integer, float, duration, or a slice of the line),
+/// pushed into `out`; `false`, and nothing read, for any other.
+#[inline(always)]
+fn usual<'a>(
+    r: &mut Reader<'_>,
+    line: &'a [u8],
+    out: &mut Record<'a>,
+    ids: &[Cow<'static, [u8]>],
+) -> bool {
+    let Some(h) = r.b.get(..USUAL) else {
+        return false;
+    };
+    let id = u16::from_le_bytes([h[1], h[2]]);
+    let Some(Cow::Borrowed(k)) = ids.get(id as usize) else {
+        return false;
+    };
+    let k: &'static [u8] = k;
+    let v = u64::from_le_bytes([h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10]]);
+    let field = |value| Field {
+        key: Cow::Borrowed(k),
+        value,
+        raw: &[],
+    };
+    match h[0] {
+        super::proto::KIND_INT => out.fields.push(field(Value::Int(v as i64))),
+        super::proto::KIND_FLOAT => out.fields.push(field(Value::Float(f64::from_bits(v)))),
+        super::proto::KIND_DURATION => out.fields.push(field(Value::Duration(f64::from_bits(v)))),
+        super::proto::KIND_STR => {
+            let (at, len) = ((v as u32) as usize, (v >> 32) as usize);
+            if at as u32 & TOP != 0 {
+                return false;
+            }
+            let Some(s) = line.get(at..at + len) else {
+                return false;
+            };
+            out.fields.push(field(Value::Str(Cow::Borrowed(s))));
+        }
+        _ => return false,
+    }
+    r.b = &r.b[USUAL..];
+    true
+}
+
+/// Any other field: a key sent as text, a boolean, a text copied inline.
+#[inline(never)]
+fn other<'a>(
+    r: &mut Reader<'_>,
+    line: &'a [u8],
+    out: &mut Record<'a>,
+    ids: &[Cow<'static, [u8]>],
+    key: &mut impl FnMut(usize, &[u8]) -> Cow<'a, [u8]>,
+    i: usize,
+) -> Result<(), Malformed> {
+    let kind = r.u8()?;
+    let k = match r.u16()? {
+        KEY_TEXT => match r.text(line)?.ok_or(Malformed)? {
+            Ok(s) => Cow::Borrowed(s),
+            Err(b) => key(i, b),
+        },
+        id => match ids.get(id as usize).ok_or(Malformed)? {
+            Cow::Borrowed(s) => Cow::Borrowed(*s),
+            Cow::Owned(v) => Cow::Owned(v.clone()),
+        },
+    };
+    let value = match kind {
+        0 => Value::Int(i64::from_le_bytes(r.u64()?)),
+        1 => Value::Float(f64::from_le_bytes(r.u64()?)),
+        2 => Value::Bool(r.u8()? != 0),
+        3 => Value::Str(own(r.text(line)?.ok_or(Malformed)?)),
+        4 => Value::Duration(f64::from_le_bytes(r.u64()?)),
+        _ => return Err(Malformed),
+    };
+    out.push(k, value);
+    Ok(())
+}
