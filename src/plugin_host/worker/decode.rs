@@ -138,3 +138,69 @@ fn other<'a>(
     out.push(k, value);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin_host::worker::proto::{
+        put_key, put_text, Key, Put, KIND_BOOL, KIND_INT, KIND_STR,
+    };
+
+    fn entry(fields: &[(u8, Key, &[u8])]) -> Vec<u8> {
+        let mut e = vec![OK];
+        e.extend_from_slice(&f64::NAN.to_le_bytes());
+        e.push(3);
+        e.extend_from_slice(&(fields.len() as u16).to_le_bytes());
+        for (kind, key, value) in fields {
+            e.push(*kind);
+            // SAFETY: keys and values here are line ranges or bytes of this test.
+            unsafe { put_key(&mut e, *key) };
+            e.extend_from_slice(value);
+        }
+        e.extend_from_slice(&u32::MAX.to_le_bytes());
+        e.extend_from_slice(&u32::MAX.to_le_bytes());
+        e
+    }
+
+    #[test]
+    fn ids_line_slices_and_other_fields() {
+        let line = b"GET /a 200";
+        let ids = [Cow::Borrowed(&b"method"[..]), Cow::Borrowed(&b"status"[..])];
+        let mut slice = 0u32.to_le_bytes().to_vec();
+        slice.extend_from_slice(&3u32.to_le_bytes());
+        let mut copied = Vec::new();
+        // SAFETY: bytes of this test.
+        unsafe { put_text(&mut copied, Put::Bytes(b"xy".as_ptr(), 2)) };
+        let e = entry(&[
+            (KIND_STR, Key::Id(0), &slice),
+            (KIND_INT, Key::Id(1), &200i64.to_le_bytes()),
+            (KIND_BOOL, Key::Text(Put::Line(4, 2)), &[1]),
+            (KIND_STR, Key::Id(0), &copied),
+        ]);
+        let mut rec = Record::new();
+        let mut key = |_: usize, b: &[u8]| Cow::Owned(b.to_vec());
+        decode(&e, line, &mut rec, &ids, &mut key).unwrap().unwrap();
+        assert_eq!(rec.get(b"method"), Some(&Value::Str(Cow::Borrowed(b"GET"))));
+        assert_eq!(rec.get(b"status"), Some(&Value::Int(200)));
+        assert_eq!(rec.get(b"/a"), Some(&Value::Bool(true)));
+        assert_eq!(rec.fields[3].value, Value::Str(Cow::Borrowed(b"xy")));
+        assert_eq!(rec.level, Some(Level::Info));
+    }
+
+    #[test]
+    fn unknown_ids_and_ranges_past_the_line_are_malformed() {
+        let line = b"GET";
+        let ids = [Cow::Borrowed(&b"method"[..])];
+        let mut key = |_: usize, b: &[u8]| Cow::Owned(b.to_vec());
+        let mut past = 1u32.to_le_bytes().to_vec();
+        past.extend_from_slice(&3u32.to_le_bytes());
+        for e in [
+            entry(&[(KIND_INT, Key::Id(1), &7i64.to_le_bytes())]),
+            entry(&[(KIND_STR, Key::Id(0), &past)]),
+            entry(&[(9, Key::Id(0), &7i64.to_le_bytes())]),
+        ] {
+            let mut rec = Record::new();
+            assert_eq!(decode(&e, line, &mut rec, &ids, &mut key), Err(Malformed));
+        }
+    }
+}

@@ -11,7 +11,7 @@
 //!   A field's key is `u16 id`, or `KEY_TEXT` and a text. After the entries, the key ids the
 //!   reply defines: `u16 count`, each `u16 length, bytes` (ids count up from 0 per worker).
 //! - doorbells: with `IN_AREA` set in a request's `bytes` or a reply's `length`, the frame
-//!   is in the shared area ([`super::area`]), not in the pipe.
+//!   is in the shared area (module `area`), not in the pipe.
 //! - text: `u32 x`; `NONE` is absent; with the top bit set, `x & !TOP` inline bytes follow;
 //!   otherwise `x` is an offset into the line and a `u32` length follows.
 //!
@@ -22,7 +22,7 @@ pub(super) const NONE: u32 = u32::MAX;
 pub(super) const TOP: u32 = 1 << 31;
 
 /// In a doorbell (a request's `bytes`, a reply's `length`): the frame is in the shared area
-/// ([`super::area`]), not in the pipe.
+/// (module `area`), not in the pipe.
 pub const IN_AREA: u32 = 1 << 31;
 /// A key that is not an id: a text follows.
 pub const KEY_TEXT: u16 = u16::MAX;
