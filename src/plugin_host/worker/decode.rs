@@ -81,26 +81,33 @@ fn usual<'a>(
     };
     let k: &'static [u8] = k;
     let v = u64::from_le_bytes([h[3], h[4], h[5], h[6], h[7], h[8], h[9], h[10]]);
-    let field = |value| Field {
-        key: Cow::Borrowed(k),
-        value,
-        raw: &[],
-    };
-    match h[0] {
-        super::proto::KIND_INT => out.fields.push(field(Value::Int(v as i64))),
-        super::proto::KIND_FLOAT => out.fields.push(field(Value::Float(f64::from_bits(v)))),
-        super::proto::KIND_DURATION => out.fields.push(field(Value::Duration(f64::from_bits(v)))),
+    if out.fields.len() == out.fields.capacity() {
+        return false;
+    }
+    let value = match h[0] {
+        super::proto::KIND_INT => Value::Int(v as i64),
+        super::proto::KIND_FLOAT => Value::Float(f64::from_bits(v)),
+        super::proto::KIND_DURATION => Value::Duration(f64::from_bits(v)),
         super::proto::KIND_STR => {
             let (at, len) = ((v as u32) as usize, (v >> 32) as usize);
-            if at as u32 & TOP != 0 {
-                return false;
+            match line.get(at..at + len) {
+                Some(s) if at as u32 & TOP == 0 => Value::Str(Cow::Borrowed(s)),
+                _ => return false,
             }
-            let Some(s) = line.get(at..at + len) else {
-                return false;
-            };
-            out.fields.push(field(Value::Str(Cow::Borrowed(s))));
         }
         _ => return false,
+    };
+    let n = out.fields.len();
+    // SAFETY: `n` is below the capacity (checked above), so the slot is allocated and unused;
+    // it is written whole before the length covers it. Written in place rather than through
+    // `push`, which built the field on the stack and copied it (store-forwarding stalls).
+    unsafe {
+        out.fields.as_mut_ptr().add(n).write(Field {
+            key: Cow::Borrowed(k),
+            value,
+            raw: &[],
+        });
+        out.fields.set_len(n + 1);
     }
     r.b = &r.b[USUAL..];
     true
