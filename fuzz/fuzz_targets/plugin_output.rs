@@ -6,7 +6,7 @@
 #![no_main]
 
 use kpid::plugin_host::bounds::{locate, Span};
-use kpid::plugin_host::worker::proto;
+use kpid::plugin_host::worker::decode::decode;
 use kpid_parsers::{Record, Value};
 use libfuzzer_sys::fuzz_target;
 use std::borrow::Cow;
@@ -80,7 +80,13 @@ fuzz_target!(|data: &[u8]| {
     let (line_bytes, entry) = data[48..].split_at(data[48..].len() / 3);
     let mut rec = Record::default();
     let mut key = |_: usize, b: &[u8]| Cow::Owned(b.to_vec());
-    if let Ok(Ok(())) = proto::decode(entry, line_bytes, &mut rec, &mut key) {
+    // Key ids the worker defined earlier (sent once as bytes, then as numbers).
+    let ids: [Cow<'static, [u8]>; 3] = [
+        Cow::Borrowed(b"status"),
+        Cow::Borrowed(b"path"),
+        Cow::Borrowed(b"request_time"),
+    ];
+    if let Ok(Ok(())) = decode(entry, line_bytes, &mut rec, &ids, &mut key) {
         for f in &rec.fields {
             if let (Cow::Borrowed(k), _) = (&f.key, ()) {
                 let (p, n) = (k.as_ptr() as usize, k.len());

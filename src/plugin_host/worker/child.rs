@@ -3,7 +3,9 @@
 //! (the same load path as in-process, output bounds included), makes one parser, says hello,
 //! then parses requests until its request pipe closes.
 
+use super::area::Area;
 use super::encode::Encoder;
+use super::proto::IN_AREA;
 use super::shm::{Progress, FD_PLUGIN, FD_PROGRESS, FD_REPLIES, FD_REQUESTS};
 use crate::plugin_host::load;
 use std::fs::File;
@@ -86,6 +88,13 @@ pub fn run(name: &str, options: &str, memory_limit: u64) -> i32 {
         }
     };
     let _ = PAGE.set(page);
+    let mut area = match Area::map(page.fd()) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = hello(&mut tx, 1, &format!("plugin worker: shared area: {e}"));
+            return 2;
+        }
+    };
     install_handlers();
     if memory_limit > 0 {
         let lim = libc::rlimit {
@@ -130,11 +139,11 @@ pub fn run(name: &str, options: &str, memory_limit: u64) -> i32 {
     if hello(&mut tx, 0, "").is_err() {
         return 0;
     }
-    serve(&mut parser, page, &mut rx, &mut tx);
+    serve(&mut parser, page, &mut area, &mut rx, &mut tx);
     0
 }
 
-fn serve(parser: &mut Encoder, page: &Progress, rx: &mut File, tx: &mut File) {
+fn serve(parser: &mut Encoder, page: &Progress, area: &mut Area, rx: &mut File, tx: &mut File) {
     let (mut req, mut out) = (Vec::new(), Vec::new());
     let mut seq = 0u64;
     loop {
@@ -143,14 +152,21 @@ fn serve(parser: &mut Encoder, page: &Progress, rx: &mut File, tx: &mut File) {
             return;
         }
         let n = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
-        let total = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
-        req.resize(n * 4 + total, 0);
-        if rx.read_exact(&mut req).is_err() {
-            return;
-        }
+        let total = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        let in_area = total & IN_AREA != 0;
+        let size = n * 4 + (total & !IN_AREA) as usize;
+        let request: &[u8] = if in_area {
+            area.request(size)
+        } else {
+            req.resize(size, 0);
+            if rx.read_exact(&mut req).is_err() {
+                return;
+            }
+            &req
+        };
         seq += 1;
         page.start(seq);
-        let (lens, data) = req.split_at(n * 4);
+        let (lens, data) = request.split_at(request.len().min(n * 4));
         let mut lines = Vec::with_capacity(n);
         let mut at = 0;
         for l in lens.chunks_exact(4) {
@@ -161,7 +177,6 @@ fn serve(parser: &mut Encoder, page: &Progress, rx: &mut File, tx: &mut File) {
         }
         let around = data.as_ptr() as usize..data.as_ptr() as usize + data.len();
         out.clear();
-        out.extend_from_slice(&[0; 4]);
         for (i, line) in lines.iter().enumerate() {
             page.line(i);
             let mark = out.len();
@@ -170,9 +185,15 @@ fn serve(parser: &mut Encoder, page: &Progress, rx: &mut File, tx: &mut File) {
             let len = (out.len() - mark - 4) as u32;
             out[mark..mark + 4].copy_from_slice(&len.to_le_bytes());
         }
-        let len = (out.len() - 4) as u32;
-        out[..4].copy_from_slice(&len.to_le_bytes());
-        if tx.write_all(&out).is_err() {
+        parser.finish(&mut out);
+        drop(lines);
+        let sent = if area.put_reply(&out) {
+            tx.write_all(&(out.len() as u32 | IN_AREA).to_le_bytes())
+        } else {
+            tx.write_all(&(out.len() as u32).to_le_bytes())
+                .and_then(|_| tx.write_all(&out))
+        };
+        if sent.is_err() {
             return;
         }
     }

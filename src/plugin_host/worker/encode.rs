@@ -1,7 +1,8 @@
 //! The worker's sink: the plugin's callbacks encode each field straight into the reply (no
 //! `Record` is built in the worker), with the same bounds as in-process ([`bounds`]).
 
-use super::proto::{self, put_text, Put};
+use super::keys::KeyIds;
+use super::proto::{self, put_key, put_text, Key, Put};
 use crate::plugin_host::bounds::{self, OutputLimits, Span, Violation};
 use crate::plugin_host::parser::PluginParser;
 use kpid_plugin::abi::{self, Sink};
@@ -16,6 +17,7 @@ pub struct Encoder {
     limits: OutputLimits,
     target: Vec<u8>,
     message: Vec<u8>,
+    ids: KeyIds,
 }
 
 struct Ctx<'r> {
@@ -29,6 +31,7 @@ struct Ctx<'r> {
     level: u8,
     target: &'r mut Vec<u8>,
     message: &'r mut Vec<u8>,
+    ids: &'r mut KeyIds,
     error: Option<String>,
     refused: Option<Violation>,
 }
@@ -37,9 +40,16 @@ impl Ctx<'_> {
     /// Where (p, n) lies, or `None` (and the line refused).
     #[inline(always)]
     fn locate(&mut self, p: *const u8, n: usize) -> Option<Put> {
+        self.locate_span(p, n).map(|(put, _)| put)
+    }
+
+    /// Where (p, n) lies, and whether in the plugin's read-only data; `None` (and the line
+    /// refused) when out of bounds.
+    #[inline(always)]
+    fn locate_span(&mut self, p: *const u8, n: usize) -> Option<(Put, bool)> {
         let (addr, line) = (p as usize, self.line.as_ptr() as usize);
         if addr >= line && addr - line <= self.line.len() && n <= self.line.len() - (addr - line) {
-            return Some(Put::Line(addr - line, n));
+            return Some((Put::Line(addr - line, n), false));
         }
         let span = bounds::locate(
             addr,
@@ -50,8 +60,9 @@ impl Ctx<'_> {
             self.limits.max_value_bytes,
         );
         match span {
-            Ok(Span::Line(r)) => Some(Put::Line(r.start, r.len())),
-            Ok(Span::ReadOnly | Span::Copy) => Some(Put::Bytes(p, n)),
+            Ok(Span::Line(r)) => Some((Put::Line(r.start, r.len()), false)),
+            Ok(Span::ReadOnly) => Some((Put::Bytes(p, n), true)),
+            Ok(Span::Copy) => Some((Put::Bytes(p, n), false)),
             Err(v) => {
                 self.refused.get_or_insert(v);
                 None
@@ -59,8 +70,26 @@ impl Ctx<'_> {
         }
     }
 
+    /// A key not known by its address yet: a slice of the line, an id for read-only plugin
+    /// data (sent once), else bytes copied.
+    #[inline(never)]
+    fn new_key(&mut self, k: *const u8, kl: usize) -> Option<Key> {
+        match self.locate_span(k, kl)? {
+            (Put::Bytes(p, n), true) => {
+                // SAFETY: read-only plugin data the plugin passed for this call, checked by
+                // `locate_span` (and by the caller: at most max_key_bytes).
+                let bytes = unsafe { std::slice::from_raw_parts(p, n) };
+                Some(match self.ids.define(p as usize, bytes, self.fields) {
+                    Some(id) => Key::Id(id),
+                    None => Key::Text(Put::Bytes(p, n)),
+                })
+            }
+            (put, _) => Some(Key::Text(put)),
+        }
+    }
+
     #[inline(always)]
-    fn key(&mut self, k: *const u8, kl: usize) -> Option<Put> {
+    fn key(&mut self, k: *const u8, kl: usize) -> Option<Key> {
         if kl > self.limits.max_key_bytes {
             let max = self.limits.max_key_bytes;
             self.refused
@@ -72,7 +101,11 @@ impl Ctx<'_> {
             self.refused.get_or_insert(Violation::TooManyFields(max));
             return None;
         }
-        self.locate(k, kl)
+        // Only read-only data has an id: the same address is the same bytes.
+        if let Some(id) = self.ids.find(k as usize, kl, self.fields) {
+            return Some(Key::Id(id));
+        }
+        self.new_key(k, kl)
     }
 
     #[inline(always)]
@@ -80,8 +113,8 @@ impl Ctx<'_> {
         if let Some(key) = self.key(k, kl) {
             self.fields += 1;
             self.out.push(kind);
-            // SAFETY: a range the plugin passed for this call, checked by `locate`.
-            unsafe { put_text(self.out, key) };
+            // SAFETY: a range the plugin passed for this call, checked by `key`.
+            unsafe { put_key(self.out, key) };
             match kind {
                 proto::KIND_BOOL => self.out.push(v[0]),
                 _ => self.out.extend_from_slice(&v),
@@ -123,7 +156,7 @@ unsafe extern "C" fn str_field(c: *mut c_void, k: *const u8, kl: usize, v: *cons
     c.out.push(proto::KIND_STR);
     // SAFETY: ranges the plugin passed for this call, checked by `locate`.
     unsafe {
-        put_text(c.out, key);
+        put_key(c.out, key);
         put_text(c.out, value);
     }
 }
@@ -187,7 +220,13 @@ impl Encoder {
             limits: OutputLimits::default(),
             target: Vec::new(),
             message: Vec::new(),
+            ids: KeyIds::default(),
         }
+    }
+
+    /// Ends a reply: appends the key ids it defined.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        self.ids.flush(out);
     }
 
     /// Parses `line` (inside `around`, the request's lines) and appends its entry to `out`.
@@ -209,6 +248,7 @@ impl Encoder {
             level: 0,
             target: &mut self.target,
             message: &mut self.message,
+            ids: &mut self.ids,
             error: None,
             refused: None,
         };

@@ -9,7 +9,9 @@
 //! batch's other lines go to a restarted worker. A plugin that fails `max_crashes` times
 //! within `crash_window` is quarantined until its file changes.
 
+mod area;
 pub mod child;
+pub mod decode;
 mod encode;
 mod keys;
 mod process;
@@ -93,6 +95,8 @@ pub struct WorkerParser {
     reply: Vec<u8>,
     request: Vec<u8>,
     keys: Keys,
+    /// The current worker's key ids (cleared when a worker starts).
+    ids: Vec<Cow<'static, [u8]>>,
 }
 
 impl WorkerParser {
@@ -115,6 +119,7 @@ impl WorkerParser {
             reply: Vec::new(),
             request: Vec::new(),
             keys: Keys::default(),
+            ids: Vec::new(),
         };
         p.worker = Some(p.start().map_err(|message| PluginError::Create {
             name: p.plugin.name().to_string(),
@@ -175,7 +180,10 @@ impl WorkerParser {
             }
             if self.worker.is_none() {
                 match self.start() {
-                    Ok(w) => self.worker = Some(w),
+                    Ok(w) => {
+                        self.worker = Some(w);
+                        self.ids.clear();
+                    }
                     Err(e) => {
                         let why =
                             format!("plugin `{}`: worker not started: {e}", self.plugin.name());
@@ -273,17 +281,34 @@ impl WorkerParser {
         }
     }
 
-    /// Splits a reply into its entries, one per pending line.
+    /// Splits a reply into its entries, one per pending line, and takes the key ids it
+    /// defines.
     fn index(&mut self, pending: &[usize]) -> Result<(), ()> {
         let base = self.replies.len();
-        self.replies.extend_from_slice(&self.reply);
-        let mut r = proto::Reader { b: &self.reply };
+        if base == 0 {
+            // The usual case: the batch's first reply is kept as it is, not copied.
+            std::mem::swap(&mut self.replies, &mut self.reply);
+        } else {
+            self.replies.extend_from_slice(&self.reply);
+        }
+        let all = &self.replies[base..];
+        let mut r = proto::Reader { b: all };
         let mut ranges = Vec::with_capacity(pending.len());
         for _ in pending {
             let len = r.u32().map_err(|_| ())? as usize;
-            let start = base + self.reply.len() - r.b.len();
+            let start = base + all.len() - r.b.len();
             r.take(len).map_err(|_| ())?;
             ranges.push(start..start + len);
+        }
+        let defined = r.u16().map_err(|_| ())?;
+        for _ in 0..defined {
+            let len = r.u16().map_err(|_| ())? as usize;
+            let key = r.take(len).map_err(|_| ())?;
+            let max_key = crate::plugin_host::bounds::OutputLimits::default().max_key_bytes;
+            if len > max_key || self.ids.len() >= proto::MAX_KEY_IDS {
+                return Err(());
+            }
+            self.ids.push(self.keys.intern(key));
         }
         if !r.b.is_empty() {
             return Err(());
@@ -322,7 +347,7 @@ impl Parser for WorkerParser {
                 let keys = &mut self.keys;
                 let entry = &self.replies[r.clone()];
                 let mut key = |i: usize, k: &[u8]| -> Cow<'a, [u8]> { keys.get(i, k) };
-                match proto::decode(entry, line, out, &mut key) {
+                match decode::decode(entry, line, out, &self.ids, &mut key) {
                     Ok(Ok(())) => Ok(()),
                     Ok(Err((proto::NO_MATCH, _))) => Err(ParseError::NoMatch),
                     Ok(Err((tag, m))) => {

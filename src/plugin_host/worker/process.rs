@@ -2,6 +2,7 @@
 //! with its pipes and shared page on fds 3-6), sent requests, waited for with a per-line
 //! deadline read off the shared progress page, and killed by pid.
 
+use super::area::Area;
 use super::proto;
 use super::shm::{Progress, FD_PLUGIN, FD_PROGRESS, FD_REPLIES, FD_REQUESTS};
 use super::WorkerSettings;
@@ -31,6 +32,7 @@ pub struct Process {
     tx: File,
     rx: File,
     progress: Progress,
+    area: Area,
     seq: u64,
 }
 
@@ -83,6 +85,7 @@ impl Process {
         let (req_r, req_w) = pipe().map_err(|e| io("pipe", e))?;
         let (rep_r, rep_w) = pipe().map_err(|e| io("pipe", e))?;
         let progress = Progress::new().map_err(|e| io("shared page", e))?;
+        let area = Area::map(progress.fd()).map_err(|e| io("shared area", e))?;
         let fds = [
             (high(req_r.as_raw_fd()), FD_REQUESTS),
             (high(rep_w.as_raw_fd()), FD_REPLIES),
@@ -123,6 +126,7 @@ impl Process {
             tx: File::from(req_w),
             rx: File::from(rep_r),
             progress,
+            area,
             seq: 0,
         };
         let mut head = [0u8; 8];
@@ -167,18 +171,42 @@ impl Process {
         settings: &WorkerSettings,
     ) -> Result<(), Failure> {
         self.seq += 1;
-        proto::request(lines, buf);
         // The worker reads a whole request before parsing, so this cannot wait on it.
-        if self.tx.write_all(buf).is_err() {
+        let sent = match self.area.put_request(lines) {
+            Some(total) => {
+                let mut head = [0u8; 8];
+                head[..4].copy_from_slice(&(lines.len() as u32).to_le_bytes());
+                head[4..].copy_from_slice(&(total | proto::IN_AREA).to_le_bytes());
+                self.tx.write_all(&head)
+            }
+            None => {
+                proto::request(lines, buf);
+                self.tx.write_all(buf)
+            }
+        };
+        if sent.is_err() {
             return Err(self.died(None));
         }
         let watch = Some(settings.line_timeout);
         let far = Instant::now() + Duration::from_secs(86_400);
         let mut head = [0u8; 4];
         self.read_exact(&mut head, far, watch)?;
-        let len = u32::from_le_bytes(head) as usize;
+        let len = u32::from_le_bytes(head);
+        if len & proto::IN_AREA != 0 {
+            if self
+                .area
+                .take_reply((len & !proto::IN_AREA) as usize, reply)
+            {
+                return Ok(());
+            }
+            return Err(Failure {
+                kind: FailureKind::Crash,
+                line: None,
+                reason: "sent a malformed reply".into(),
+            });
+        }
         reply.clear();
-        reply.resize(len, 0);
+        reply.resize(len as usize, 0);
         self.read_exact(reply, far, watch)
     }
 

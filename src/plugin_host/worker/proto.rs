@@ -6,19 +6,28 @@
 //! - reply (worker → daemon, one per request): `u32 length`, then per line `u32 length` and
 //!   an entry: `u8 tag` (0 record, 1 no match, 2 invalid, 3 output refused); a record is
 //!   `f64 timestamp (NaN: none), u8 level (0: none), u16 fields`, the fields, each `u8 kind,
-//!   text key, value` (kind 0 i64, 1 f64, 2 u8 bool, 3 text, 4 f64 seconds), then `text
+//!   key, value` (kind 0 i64, 1 f64, 2 u8 bool, 3 text, 4 f64 seconds), then `text
 //!   target, text message`; an error is a text message.
+//!   A field's key is `u16 id`, or `KEY_TEXT` and a text. After the entries, the key ids the
+//!   reply defines: `u16 count`, each `u16 length, bytes` (ids count up from 0 per worker).
+//! - doorbells: with `IN_AREA` set in a request's `bytes` or a reply's `length`, the frame
+//!   is in the shared area (module `area`), not in the pipe.
 //! - text: `u32 x`; `NONE` is absent; with the top bit set, `x & !TOP` inline bytes follow;
 //!   otherwise `x` is an offset into the line and a `u32` length follows.
 //!
 //! Decoding never trusts the worker: every offset is checked against the line, every length
 //! against what is left, and a malformed entry is an error (the worker is then restarted).
 
-use kpid_parsers::{Level, Record, Value};
-use std::borrow::Cow;
+pub(super) const NONE: u32 = u32::MAX;
+pub(super) const TOP: u32 = 1 << 31;
 
-const NONE: u32 = u32::MAX;
-const TOP: u32 = 1 << 31;
+/// In a doorbell (a request's `bytes`, a reply's `length`): the frame is in the shared area
+/// (module `area`), not in the pipe.
+pub const IN_AREA: u32 = 1 << 31;
+/// A key that is not an id: a text follows.
+pub const KEY_TEXT: u16 = u16::MAX;
+/// Most key ids one worker defines (the daemon refuses more).
+pub const MAX_KEY_IDS: usize = 1024;
 
 /// Entry tags.
 pub const OK: u8 = 0;
@@ -86,6 +95,32 @@ pub unsafe fn put_text(out: &mut Vec<u8>, t: Put) {
     }
 }
 
+/// A checked key to encode: an id (defined in this reply or an earlier one of the same
+/// worker), or a text.
+#[derive(Debug, Clone, Copy)]
+pub enum Key {
+    /// A key id.
+    Id(u16),
+    /// A text (a slice of the line, or bytes copied inline).
+    Text(Put),
+}
+
+/// Appends a key.
+///
+/// # Safety
+/// As [`put_text`].
+#[inline(always)]
+pub unsafe fn put_key(out: &mut Vec<u8>, k: Key) {
+    match k {
+        Key::Id(id) => out.extend_from_slice(&id.to_le_bytes()),
+        Key::Text(t) => {
+            out.extend_from_slice(&KEY_TEXT.to_le_bytes());
+            // SAFETY: per this function's contract.
+            unsafe { put_text(out, t) }
+        }
+    }
+}
+
 /// Appends the entry for a rejected line.
 pub fn error(out: &mut Vec<u8>, tag: u8, message: &str) {
     out.push(tag);
@@ -98,7 +133,7 @@ pub fn error(out: &mut Vec<u8>, tag: u8, message: &str) {
 
 /// A decoded text: a slice of the line (`Ok`), or bytes of the reply (`Err`), to copy or
 /// intern.
-type Text<'a, 'b> = Result<&'a [u8], &'b [u8]>;
+pub(super) type Text<'a, 'b> = Result<&'a [u8], &'b [u8]>;
 
 /// A cursor over bytes the worker sent.
 #[derive(Debug)]
@@ -128,12 +163,16 @@ impl<'b> Reader<'b> {
             self.take(4)?.try_into().unwrap_or_default(),
         ))
     }
-    fn u64(&mut self) -> Result<[u8; 8], Malformed> {
+    pub(super) fn u16(&mut self) -> Result<u16, Malformed> {
+        let b = self.take(2)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+    pub(super) fn u64(&mut self) -> Result<[u8; 8], Malformed> {
         self.take(8)?.try_into().map_err(|_| Malformed)
     }
 
     /// A text: a slice of `line`, or bytes of the reply (`Err` for one, to copy or intern).
-    fn text<'a>(&mut self, line: &'a [u8]) -> Result<Option<Text<'a, 'b>>, Malformed> {
+    pub(super) fn text<'a>(&mut self, line: &'a [u8]) -> Result<Option<Text<'a, 'b>>, Malformed> {
         let x = self.u32()?;
         if x == NONE {
             return Ok(None);
@@ -147,61 +186,4 @@ impl<'b> Reader<'b> {
             None => Err(Malformed),
         }
     }
-}
-
-/// Decodes one entry into `out`; `Ok(Err((tag, message)))` for a rejected line. `key` turns
-/// the key of field `i` that is not a slice of the line into a `Cow` (interned or copied).
-pub fn decode<'a>(
-    entry: &[u8],
-    line: &'a [u8],
-    out: &mut Record<'a>,
-    key: &mut impl FnMut(usize, &[u8]) -> Cow<'a, [u8]>,
-) -> Result<Result<(), (u8, String)>, Malformed> {
-    let mut r = Reader { b: entry };
-    let tag = r.u8()?;
-    if tag != OK {
-        let msg = match r.text(&[])? {
-            Some(Err(m)) => String::from_utf8_lossy(m).into_owned(),
-            _ => String::new(),
-        };
-        return Ok(Err((tag, msg)));
-    }
-    let own = |t: Result<&'a [u8], &[u8]>| match t {
-        Ok(s) => Cow::Borrowed(s),
-        Err(b) => Cow::Owned(b.to_vec()),
-    };
-    let ts = f64::from_le_bytes(r.u64()?);
-    out.timestamp = ts.is_finite().then_some(ts);
-    out.level = match r.u8()? {
-        0 => None,
-        1 => Some(Level::Error),
-        2 => Some(Level::Warn),
-        3 => Some(Level::Info),
-        4 => Some(Level::Debug),
-        5 => Some(Level::Trace),
-        _ => return Err(Malformed),
-    };
-    let n = u16::from_le_bytes(r.take(2)?.try_into().map_err(|_| Malformed)?);
-    for i in 0..n as usize {
-        let kind = r.u8()?;
-        let k = match r.text(line)?.ok_or(Malformed)? {
-            Ok(s) => Cow::Borrowed(s),
-            Err(b) => key(i, b),
-        };
-        let value = match kind {
-            0 => Value::Int(i64::from_le_bytes(r.u64()?)),
-            1 => Value::Float(f64::from_le_bytes(r.u64()?)),
-            2 => Value::Bool(r.u8()? != 0),
-            3 => Value::Str(own(r.text(line)?.ok_or(Malformed)?)),
-            4 => Value::Duration(f64::from_le_bytes(r.u64()?)),
-            _ => return Err(Malformed),
-        };
-        out.push(k, value);
-    }
-    out.target = r.text(line)?.map(own);
-    out.message = r.text(line)?.map(own);
-    if !r.b.is_empty() {
-        return Err(Malformed);
-    }
-    Ok(Ok(()))
 }

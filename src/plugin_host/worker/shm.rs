@@ -43,8 +43,10 @@ impl Progress {
         }
         // SAFETY: a fresh descriptor we own.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: sizing our own memfd.
-        if unsafe { libc::ftruncate(fd.as_raw_fd(), 4096) } != 0 {
+        // SAFETY: sizing our own memfd: this page, then the data area (super::area).
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), (4096 + super::area::BYTES) as libc::off_t) }
+            != 0
+        {
             return Err(std::io::Error::last_os_error());
         }
         Progress::map(fd)
