@@ -370,8 +370,8 @@ fn transition(r: &AlertRule, i: &mut Instance, v: Option<f64>, stale: bool, now:
             } else {
                 let c = *i.cleared_at.get_or_insert(now);
                 if now - c >= r.keep_firing_for.map_or(0.0, |d| d.0.as_secs_f64()) {
+                    // The severity stays: a resolved alert carries the labels it fired with.
                     i.cleared_at = None;
-                    i.severity = None;
                     set(i, State::Resolved);
                 }
             }
