@@ -317,3 +317,82 @@ fn webhook_down_then_up_is_retried_and_delivered_once() {
     assert_eq!(s["failed"], 0, "{s}");
     assert!(s["attempts"].as_u64().unwrap() >= 3, "{s}");
 }
+
+/// BENCHMARKS.md, "Issue 12: alerts": 1,000 rules evaluated every second (cost from kpid's
+/// own evaluation counters, and its CPU time from /proc), and the time from the line that
+/// crosses a threshold to the webhook request (`for` = 0, default 1 s interval).
+/// `cargo test --test alerts -- --ignored --nocapture bench`
+#[test]
+#[ignore]
+fn bench_thousand_rules_and_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let bodies = receiver(l);
+    let mut extra = String::new();
+    for i in 0..999 {
+        extra.push_str(&format!(
+            "[[alert]]\nname = \"R{i}\"\nkpi = \"g{}\"\nwarn = {}\nvalue = \"{}\"\nannotations = {{ summary = \"g at {{{{ $value }}}}\" }}\n",
+            i % 100,
+            1e9 + i as f64,
+            ["last", "avg", "rate"][i % 3]
+        ));
+    }
+    let cfg = config(port, &extra)
+        .replace(
+            "interval = \"200ms\"\n\n[alerts]\ninterval = \"200ms\"",
+            "interval = \"1s\"\n\n[alerts]\ninterval = \"1s\"",
+        )
+        .replace("group_interval = \"200ms\"", "group_interval = \"10ms\"");
+    for f in ["a.log", "b.log", "c.log"] {
+        append(&dir.path().join(f), "");
+    }
+    std::fs::write(dir.path().join("kpid.toml"), cfg).unwrap();
+    let k = Kpid::start(
+        dir.path(),
+        &["--config", "kpid.toml", "--no-state", "--no-socket"],
+    );
+    let a = dir.path().join("a.log");
+    let gauges: String = (0..100).map(|i| format!(" g{i}={i}")).collect();
+    append(&a, &format!("temp=1{gauges}\n"));
+    let h0 = k.json("/api/health")["alerts"].clone();
+    let t0 = std::time::Instant::now();
+    let mut lat = Vec::new();
+    for round in 0..15 {
+        for (v, status) in [(20, "firing"), (1, "resolved")] {
+            let before = firing(&bodies, "TempHigh", "a", status).len();
+            std::thread::sleep(Duration::from_millis(137 * (round % 7)));
+            let start = std::time::Instant::now();
+            append(&a, &format!("temp={v}{gauges}\n"));
+            while firing(&bodies, "TempHigh", "a", status).len() == before {
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "no {status} webhook"
+                );
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            if status == "firing" {
+                lat.push(start.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    let h1 = k.json("/api/health")["alerts"].clone();
+    let evals = h1["evaluations"].as_u64().unwrap() - h0["evaluations"].as_u64().unwrap();
+    let secs =
+        h1["eval_seconds_total"].as_f64().unwrap() - h0["eval_seconds_total"].as_f64().unwrap();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let p = |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "rules {}  evaluations {evals} in {wall:.1}s  evaluation cost {:.3} % of a core ({:.2} ms each)",
+        h1["rules"], secs / wall * 100.0, secs / evals as f64 * 1000.0
+    );
+    println!(
+        "line -> webhook ms: p50 {:.0}  p99 {:.0}  max {:.0}  (n={})",
+        p(0.5),
+        p(0.99),
+        lat[lat.len() - 1],
+        lat.len()
+    );
+    assert!(h1["instances_refused"] == 0);
+}

@@ -294,11 +294,11 @@ impl Evaluator {
                 .iter()
                 .map(|(k, t)| (k.clone(), expand(t, v, &i.labels)))
                 .collect();
-            let notify = match (before.0, i.state) {
-                (_, State::Firing) | (_, State::Nodata) => true,
-                (State::Firing | State::Nodata, State::Resolved) => true,
-                _ => false,
-            };
+            let notify = matches!(
+                (before.0, i.state),
+                (_, State::Firing | State::Nodata)
+                    | (State::Firing | State::Nodata, State::Resolved)
+            );
             if notify {
                 changed.push(i.clone());
             }
