@@ -90,3 +90,92 @@ fn below_and_no_data() {
     transition(&r, &mut i, Some(9.0), false, 2.0);
     assert_eq!(i.state, State::Resolved);
 }
+
+mod on_a_store {
+    use super::*;
+    use crate::kpi::{Limits, Obs, Publisher, SeriesSpec, Store};
+
+    fn add(s: &mut Store, name: &str, route: &str, kind: Kind, obs: Obs, n: usize, now: f64) {
+        let labels = [("route", route)];
+        let r = s
+            .resolve(&SeriesSpec {
+                name,
+                labels: &labels,
+                kind,
+                unit: "",
+                help: "",
+                buckets: None,
+            })
+            .unwrap();
+        for _ in 0..n {
+            s.apply(r, obs, now);
+        }
+    }
+
+    #[test]
+    fn ratio_per_label_set_quantile_and_cap() {
+        let now = 1000.5;
+        let mut s = Store::new(Limits::default());
+        for (route, errs) in [("a", 5), ("b", 0)] {
+            add(
+                &mut s,
+                "requests_total",
+                route,
+                Kind::Counter,
+                Obs::Add(1.0),
+                10,
+                now,
+            );
+            add(
+                &mut s,
+                "errors_total",
+                route,
+                Kind::Counter,
+                Obs::Add(1.0),
+                errs,
+                now,
+            );
+            add(
+                &mut s,
+                "lat",
+                route,
+                Kind::Distribution,
+                Obs::Observe(if errs > 0 { 2.0 } else { 0.1 }),
+                50,
+                now,
+            );
+        }
+        let snap = Publisher::default().publish(&mut s, now, true);
+        let rules: Vec<AlertRule> = vec![
+            rule("value='ratio'\nratio_of='requests_total'\nwarn=0.1\ncrit=0.4"),
+            toml::from_str("name='slow'\nkpi='lat'\nvalue='p95'\nwarn=1\nselector={route='a'}")
+                .unwrap(),
+        ];
+        let mut rules = rules;
+        rules[0].kpi = "errors_total".into();
+        let mut e = Evaluator::new(rules.clone(), 100, now);
+        let changed = e.eval(&snap, now);
+        let names: Vec<(String, Option<&str>, Option<Severity>)> = changed
+            .iter()
+            .map(|i| {
+                (
+                    i.rule.clone(),
+                    i.labels.get("route").map(String::as_str),
+                    i.severity,
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("r".to_owned(), Some("a"), Some(Severity::Critical)),
+                ("slow".to_owned(), Some("a"), Some(Severity::Warning)),
+            ]
+        );
+        assert!((changed[0].value.unwrap() - 0.5).abs() < 1e-9);
+        // The cap refuses and counts.
+        let mut e = Evaluator::new(rules, 1, now);
+        e.eval(&snap, now);
+        assert_eq!((e.instances.len(), e.refused), (1, 1));
+    }
+}
