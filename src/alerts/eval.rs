@@ -10,6 +10,9 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// An inactive or resolved instance is forgotten this long after its last change.
+pub const FORGET_AFTER_S: f64 = 300.0;
+
 /// State of an alert instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -236,6 +239,12 @@ impl Evaluator {
                 self.step(ri, k.desc.id.clone(), labels, v, stale, now, &mut changed);
             }
         }
+        // Quiet instances are forgotten after a while, so that label sets that come and go
+        // do not fill the cap.
+        self.instances.retain(|_, i| {
+            matches!(i.state, State::Pending | State::Firing | State::Nodata)
+                || now - i.since < FORGET_AFTER_S
+        });
         changed
     }
 

@@ -202,6 +202,11 @@ pub fn validate(rules: &[AlertRule], channels: &[NotifyConfig]) -> Result<(), Ru
         if r.value == ValueKind::Ratio && r.ratio_of.is_none() {
             return e("field `ratio_of` is required with value = \"ratio\"");
         }
+        if r.value != ValueKind::Avg && r.over.is_some() {
+            return e(
+                "field `over` needs value = \"avg\" (quantiles are over the 60 s summary window)",
+            );
+        }
         if r.value != ValueKind::Ratio && r.ratio_of.is_some() {
             return e("field `ratio_of` needs value = \"ratio\"");
         }
@@ -269,6 +274,8 @@ mod tests {
         assert!(e.0.contains("clear"), "{e}");
         let e = parse("[[notify]]\nkind='webhook'\nurl='https://x'\n").unwrap_err();
         assert!(e.0.contains("url"), "{e}");
+        let e = parse("[[alert]]\nname='a'\nkpi='x'\nwarn=1\nover='1m'\n").unwrap_err();
+        assert!(e.0.contains("`over`"), "{e}");
         let e = parse("[[notify]]\nkind='file'\n").unwrap_err();
         assert!(e.0.contains("path"), "{e}");
     }

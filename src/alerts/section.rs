@@ -4,7 +4,7 @@
 
 use super::eval::{Severity, State};
 use super::Alerts;
-use crate::health::{HealthSection, Status};
+use crate::health::HealthSection;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -90,18 +90,6 @@ impl HealthSection for Alerts {
             "silenced": self.stats.silenced.load(Relaxed),
             "channels": channels,
         })
-    }
-
-    fn status(&self) -> Status {
-        if self
-            .channels
-            .iter()
-            .any(|c| c.stats.failed.load(Relaxed) > 0)
-        {
-            Status::Warn
-        } else {
-            Status::Ok
-        }
     }
 
     fn losses(&self) -> u64 {
