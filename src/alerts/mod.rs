@@ -119,17 +119,29 @@ impl Alerts {
         }))
     }
 
-    /// Evaluates every interval on the latest published snapshot until the engine stops.
-    pub async fn run(self: Arc<Self>, published: Published) {
-        let mut tick = tokio::time::interval(self.interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    /// Evaluates each snapshot the engine publishes (at most once per 100 ms), and at least
+    /// once per interval (for `for`, `keep_firing_for` and no-data, which age without new
+    /// data), until the engine stops. Evaluating on publication keeps the time from a line to
+    /// its notification within one publication interval, not one publication plus one tick.
+    pub async fn run(self: Arc<Self>, mut published: Published) {
+        let min_gap = Duration::from_millis(100).min(self.interval);
+        let mut last = tokio::time::Instant::now();
         loop {
-            tick.tick().await;
-            if published.has_changed().is_err() {
-                return; // the engine stopped
+            tokio::select! {
+                r = published.changed() => {
+                    if r.is_err() {
+                        return; // the engine stopped
+                    }
+                    let since = last.elapsed();
+                    if since < min_gap {
+                        tokio::time::sleep(min_gap - since).await;
+                    }
+                }
+                _ = tokio::time::sleep_until(last + self.interval) => {}
             }
-            let snap = published.borrow().clone();
+            let snap = published.borrow_and_update().clone();
             self.evaluate(&snap, crate::kpi::now());
+            last = tokio::time::Instant::now();
         }
     }
 
