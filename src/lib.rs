@@ -10,6 +10,7 @@
 //!
 //! The public surface is what the binary and the integration tests use; the rest is private.
 
+mod alerts;
 pub mod cmd;
 mod config;
 mod daemon;

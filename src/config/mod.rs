@@ -78,6 +78,15 @@ pub struct Config {
     /// `[[rule]]` tables.
     #[serde(default, rename = "rule")]
     pub rules: Vec<RuleConfig>,
+    /// `[alerts]`: evaluation settings.
+    #[serde(default)]
+    pub alerts: crate::alerts::AlertsSettings,
+    /// `[[alert]]` tables: alert rules.
+    #[serde(default, rename = "alert")]
+    pub alert_rules: Vec<crate::alerts::AlertRule>,
+    /// `[[notify]]` tables: notification channels.
+    #[serde(default, rename = "notify")]
+    pub notify: Vec<crate::alerts::NotifyConfig>,
     /// The file it came from and its text (for error lines).
     #[serde(skip)]
     pub origin: Option<(PathBuf, String)>,
@@ -109,6 +118,13 @@ impl Config {
         })?;
         cfg.origin = Some((path.to_owned(), text.to_owned()));
         cfg.check_source_paths(text)?;
+        if let Err(e) = crate::alerts::rules::validate(&cfg.alert_rules, &cfg.notify) {
+            let at = text
+                .find("[[alert]]")
+                .or(text.find("[[notify]]"))
+                .unwrap_or(0);
+            return Err(cfg.error_at(at, e.0));
+        }
         for r in &cfg.rules {
             if r.kind != RuleKind::Counter && r.field.is_none() {
                 return Err(cfg.error_at(

@@ -234,7 +234,19 @@ pub async fn start(
     if one_shot {
         return Ok((running, None));
     }
-    let app = AppState::new(published, health, sections, cfg.server.interval.0);
+    let alerts = if cfg.alert_rules.is_empty() && cfg.notify.is_empty() {
+        None
+    } else {
+        let a =
+            crate::alerts::Alerts::new(&cfg.alerts, cfg.alert_rules.clone(), cfg.notify.clone())?;
+        sections.push(a.clone());
+        sections.push(Arc::new(crate::alerts::PipelineSection(a.clone())));
+        Some(a)
+    };
+    let app = AppState::new(published.clone(), health, sections, cfg.server.interval.0);
+    if let Some(a) = &alerts {
+        let _ = app.alerts.set(a.clone());
+    }
     let host: std::net::IpAddr = cfg
         .server
         .host
@@ -274,6 +286,10 @@ pub async fn start(
         .await
         .with_context(|| format!("cannot listen on {}:{}", cfg.server.host, cfg.server.port))?;
     running.addr = Some(addr);
+    if let Some(a) = alerts {
+        let _ = a.external_url.set(format!("http://{addr}"));
+        tokio::spawn(a.run(published));
+    }
     Ok((running, Some(server)))
 }
 

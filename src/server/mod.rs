@@ -4,6 +4,7 @@
 //! Subsystems that have something to show in `/api/health` (the socket source, plugins, ...)
 //! implement [`HealthSection`](crate::health::HealthSection) and are handed to [`AppState`].
 
+mod alerts;
 pub(crate) mod api;
 mod assets;
 pub mod auth;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub ws: WsStats,
     /// HTTP counters: refusals, timeouts, connections.
     pub http: Arc<HttpCounters>,
+    /// The alerting subsystem, when rules or channels are configured.
+    pub alerts: std::sync::OnceLock<Arc<crate::alerts::Alerts>>,
     pub(crate) hub: ws::Hub,
     pub(crate) warn: parking_lot::Mutex<health::WarnTracker>,
 }
@@ -89,6 +92,7 @@ impl AppState {
             interval,
             ws: WsStats::default(),
             http: Arc::default(),
+            alerts: Default::default(),
             hub: ws::Hub::default(),
             warn: Default::default(),
         })
@@ -108,6 +112,8 @@ pub const MAX_WS_MESSAGE: usize = 64 * 1024;
 
 fn routes(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn warp::Reply>,)> {
     api::routes(state.clone())
+        .or(alerts::routes(state.clone()))
+        .unify()
         .or(prom::route(state.clone()))
         .unify()
         .or(ws::route(state.clone()))

@@ -438,6 +438,7 @@
   function render() {
     const names = byName();
     renderHealth();
+    renderPipelineHealth();
     renderSystem(names);
     renderProcesses();
     renderGpuState();
@@ -473,6 +474,20 @@
     el.dataset.state = down ? "down" : un.length ? "partial" : "ok";
     el.textContent = down ? un[0] : un.length ? `gpu: ${un.length} figure${un.length === 1 ? "" : "s"} unsupported` : "gpu: sampled";
     el.title = un.join("\n") || "gpu sampled through nvml";
+  }
+
+  // The pipeline's health from its alerts (`/api/health` → `pipeline`), beside kpid's own;
+  // hidden when no alert rules are configured.
+  function renderPipelineHealth() {
+    const p = state.health?.pipeline;
+    const el = $("pipeline");
+    el.hidden = !p;
+    if (!p) return;
+    const s = { OK: "ok", WARNING: "warn", CRITICAL: "error" }[p.status] || "unknown";
+    el.dataset.status = s;
+    const bad = Object.entries(p.kpis || {}).filter(([, v]) => v !== "OK").map(([k, v]) => `${k}: ${v}`);
+    el.title = bad.length ? `pipeline ${p.status}\n${bad.join("\n")}` : `pipeline ${p.status}`;
+    el.querySelector(".label").textContent = `pipeline: ${p.status.toLowerCase()}`;
   }
 
   function renderFooter() {

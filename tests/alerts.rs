@@ -1,0 +1,425 @@
+//! Alerts against the built binary: real log files crossing thresholds, a real local HTTP
+//! listener receiving Alertmanager v4 payloads (down for a while: retried, delivered once),
+//! the file and console channels, no-data, acknowledgements and silences with the token.
+
+mod common;
+
+use common::{append, http_raw, try_wait, wait_for, Kpid};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const TOKEN: &str = "alert-test-token";
+
+type Bodies = Arc<Mutex<Vec<Value>>>;
+
+/// A webhook receiver: answers 200 to every POST and keeps its JSON body.
+fn receiver(l: TcpListener) -> Bodies {
+    let got: Bodies = Arc::default();
+    let g = got.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let body = loop {
+                let n = s.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    continue;
+                };
+                let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                assert!(head.starts_with("post /hook http/1.1"), "{head}");
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                if buf.len() >= end + 4 + len {
+                    break Some(buf[end + 4..end + 4 + len].to_vec());
+                }
+            };
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            if let Some(b) = body {
+                g.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&b).expect("json body"));
+            }
+        }
+    });
+    got
+}
+
+fn post(port: u16, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    http_raw(
+        port,
+        format!(
+            "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+}
+
+fn config(port: u16, extra: &str) -> String {
+    format!(
+        r#"[server]
+token = "{TOKEN}"
+interval = "200ms"
+
+[alerts]
+interval = "200ms"
+
+[[source]]
+path = "a.log"
+[[source]]
+path = "b.log"
+[[source]]
+path = "c.log"
+
+[[alert]]
+name = "TempHigh"
+kpi = "temp"
+warn = 10
+crit = 100
+clear = 5
+annotations = {{ summary = "temp {{{{ $value }}}} on {{{{ $labels.source }}}}", runbook_url = "http://runbook.invalid/temp" }}
+
+[[notify]]
+kind = "webhook"
+name = "hook"
+url = "http://127.0.0.1:{port}/hook"
+group_by = ["alertname", "source"]
+group_interval = "200ms"
+{extra}"#
+    )
+}
+
+fn firing(bodies: &Bodies, name: &str, source: &str, status: &str) -> Vec<Value> {
+    bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["alerts"].as_array().cloned().unwrap_or_default())
+        .filter(|a| {
+            a["labels"]["alertname"] == name
+                && (source.is_empty() || a["labels"]["source"] == source)
+                && a["status"] == status
+        })
+        .collect()
+}
+
+#[test]
+fn hysteresis_label_sets_no_data_channels_ack_and_silence() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let bodies = receiver(l);
+    for f in ["a.log", "b.log", "c.log"] {
+        append(&dir.path().join(f), "");
+    }
+    let extra = r#"
+[[alert]]
+name = "SpikeHigh"
+kpi = "spike"
+warn = 10
+for = "3s"
+
+[[alert]]
+name = "HeartbeatMissing"
+kpi = "heartbeat"
+no_data = "1s"
+
+[[notify]]
+kind = "file"
+path = "alerts.jsonl"
+
+[[notify]]
+kind = "console"
+"#;
+    std::fs::write(dir.path().join("kpid.toml"), config(port, extra)).unwrap();
+    let k = Kpid::start(
+        dir.path(),
+        &["--config", "kpid.toml", "--no-state", "--no-socket"],
+    );
+    let a = dir.path().join("a.log");
+    // Oscillating around the threshold (clear at 5): fires once.
+    for v in [9, 11, 9, 11, 9, 12, 9, 11] {
+        append(
+            &a,
+            &format!("temp={v} spike={}\n", if v == 12 { 50 } else { 0 }),
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    append(&dir.path().join("b.log"), "temp=150\n");
+    wait_for(10, "TempHigh for b", || {
+        (!firing(&bodies, "TempHigh", "b", "firing").is_empty()).then_some(())
+    });
+    append(&a, "temp=1\n");
+    wait_for(10, "TempHigh resolved for a", || {
+        (!firing(&bodies, "TempHigh", "a", "resolved").is_empty()).then_some(())
+    });
+    let fa = firing(&bodies, "TempHigh", "a", "firing");
+    assert_eq!(fa.len(), 1, "fired once: {fa:?}");
+    let fb = firing(&bodies, "TempHigh", "b", "firing");
+    assert_eq!(fb[0]["labels"]["severity"], "critical");
+    assert_ne!(
+        fa[0]["fingerprint"], fb[0]["fingerprint"],
+        "one alert per label set"
+    );
+    assert_eq!(fa[0]["annotations"]["summary"], "temp 11 on a");
+    assert_eq!(fa[0]["endsAt"], "0001-01-01T00:00:00Z");
+    assert_eq!(fa[0]["fingerprint"].as_str().unwrap().len(), 16);
+    // The payload's exact shape.
+    let p = bodies.lock().unwrap()[0].clone();
+    let mut keys: Vec<&str> = p.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "alerts",
+            "commonAnnotations",
+            "commonLabels",
+            "externalURL",
+            "groupKey",
+            "groupLabels",
+            "receiver",
+            "status",
+            "truncatedAlerts",
+            "version"
+        ]
+    );
+    assert_eq!(p["version"], "4");
+    assert_eq!(p["receiver"], "hook");
+    let mut akeys: Vec<&str> = p["alerts"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    akeys.sort();
+    assert_eq!(
+        akeys,
+        [
+            "annotations",
+            "endsAt",
+            "fingerprint",
+            "generatorURL",
+            "labels",
+            "startsAt",
+            "status"
+        ]
+    );
+    // `for` held the one-sample spike back.
+    assert!(firing(&bodies, "SpikeHigh", "", "firing").is_empty());
+    // No data: a KPI that never came.
+    let nd = wait_for(10, "no-data alert", || {
+        firing(&bodies, "HeartbeatMissing", "", "firing").pop()
+    });
+    assert_eq!(nd["labels"]["nodata"], "true");
+    // File channel: JSON lines, the same payloads.
+    let lines = std::fs::read_to_string(dir.path().join("alerts.jsonl")).unwrap();
+    let first: Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    assert_eq!(first["version"], "4");
+    // Health and metrics.
+    let h = k.json("/api/health");
+    assert_eq!(h["pipeline"]["status"], "CRITICAL", "{h}");
+    assert_eq!(h["pipeline"]["sources"]["b"], "CRITICAL");
+    let ch = &h["alerts"]["channels"];
+    assert!(ch[0]["stats"]["delivered"].as_u64().unwrap() >= 3, "{ch}");
+    let (_, m) = k.get("/metrics");
+    assert!(
+        m.contains("kpid_alert_notifications_total{channel=\"webhook\",result=\"delivered\"}"),
+        "{m}"
+    );
+    assert!(m.contains("ALERTS{alertname=\"TempHigh\",alertstate=\"firing\",severity=\"critical\",source=\"b\"} 1"), "{m}");
+    promtool(&m);
+    // Ack: the token is required.
+    let id = fb[0]["fingerprint"].as_str().unwrap();
+    let (s, _) = post(k.port, &format!("/api/alerts/{id}/ack"), None, "");
+    assert_eq!(s, 401);
+    let (s, body) = post(k.port, &format!("/api/alerts/{id}/ack"), Some(TOKEN), "");
+    assert_eq!(s, 200, "{body}");
+    let act = k.json("/api/alerts/active");
+    let b = act["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == id)
+        .unwrap()
+        .clone();
+    assert_eq!(b["acked"], true);
+    // Silence: token required; a matching alert is not notified.
+    let sil = r#"{"matchers":{"source":"c"},"duration":"10m","comment":"maintenance"}"#;
+    let (s, _) = post(k.port, "/api/alerts/silences", None, sil);
+    assert_eq!(s, 401);
+    let (s, body) = post(k.port, "/api/alerts/silences", Some(TOKEN), sil);
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = post(
+        k.port,
+        "/api/alerts/silences",
+        Some(TOKEN),
+        r#"{"matchers":{},"duration":"1m"}"#,
+    );
+    assert_eq!(s, 400, "{body}");
+    append(&dir.path().join("c.log"), "temp=50\n");
+    assert!(try_wait(10, || k.json("/api/health")["alerts"]["silenced"]
+        .as_u64()
+        == Some(1)));
+    let act = k.json("/api/alerts/active");
+    assert!(
+        act["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["labels"]["source"] == "c" && a["silenced"] == true),
+        "{act}"
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(firing(&bodies, "TempHigh", "c", "firing").is_empty());
+    let rules = k.json("/api/alerts/rules");
+    assert_eq!(rules["rules"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn webhook_down_then_up_is_retried_and_delivered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l); // down
+    for f in ["a.log", "b.log", "c.log"] {
+        append(&dir.path().join(f), "");
+    }
+    std::fs::write(dir.path().join("kpid.toml"), config(port, "")).unwrap();
+    let k = Kpid::start(
+        dir.path(),
+        &["--config", "kpid.toml", "--no-state", "--no-socket"],
+    );
+    append(&dir.path().join("a.log"), "temp=20\n");
+    let health = || k.json("/api/health")["alerts"]["channels"][0]["stats"].clone();
+    wait_for(10, "a retry", || {
+        (health()["retried"].as_u64() >= Some(2)).then_some(())
+    });
+    let bodies = receiver(TcpListener::bind(("127.0.0.1", port)).unwrap());
+    wait_for(20, "delivery", || {
+        (health()["delivered"].as_u64() == Some(1)).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let got = firing(&bodies, "TempHigh", "a", "firing");
+    assert_eq!(got.len(), 1, "delivered once: {got:?}");
+    let s = health();
+    assert_eq!(s["failed"], 0, "{s}");
+    assert!(s["attempts"].as_u64().unwrap() >= 3, "{s}");
+}
+
+/// BENCHMARKS.md, "Issue 12: alerts": 1,000 rules evaluated every second (cost from kpid's
+/// own evaluation counters, and its CPU time from /proc), and the time from the line that
+/// crosses a threshold to the webhook request (`for` = 0, default 1 s interval).
+/// `cargo test --test alerts -- --ignored --nocapture bench`
+#[test]
+#[ignore]
+fn bench_thousand_rules_and_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let bodies = receiver(l);
+    let mut extra = String::new();
+    for i in 0..999 {
+        extra.push_str(&format!(
+            "[[alert]]\nname = \"R{i}\"\nkpi = \"g{}\"\nwarn = {}\nvalue = \"{}\"\nannotations = {{ summary = \"g at {{{{ $value }}}}\" }}\n",
+            i % 100,
+            1e9 + i as f64,
+            ["last", "avg", "rate"][i % 3]
+        ));
+    }
+    let cfg = config(port, &extra)
+        .replace(
+            "interval = \"200ms\"\n\n[alerts]\ninterval = \"200ms\"",
+            "interval = \"1s\"\n\n[alerts]\ninterval = \"1s\"",
+        )
+        .replace("group_interval = \"200ms\"", "group_interval = \"10ms\"");
+    for f in ["a.log", "b.log", "c.log"] {
+        append(&dir.path().join(f), "");
+    }
+    std::fs::write(dir.path().join("kpid.toml"), cfg).unwrap();
+    let k = Kpid::start(
+        dir.path(),
+        &["--config", "kpid.toml", "--no-state", "--no-socket"],
+    );
+    let a = dir.path().join("a.log");
+    let gauges: String = (0..100).map(|i| format!(" g{i}={i}")).collect();
+    append(&a, &format!("temp=1{gauges}\n"));
+    let h0 = k.json("/api/health")["alerts"].clone();
+    let t0 = std::time::Instant::now();
+    let mut lat = Vec::new();
+    for round in 0..15 {
+        for (v, status) in [(20, "firing"), (1, "resolved")] {
+            let before = firing(&bodies, "TempHigh", "a", status).len();
+            std::thread::sleep(Duration::from_millis(137 * (round % 7)));
+            let start = std::time::Instant::now();
+            append(&a, &format!("temp={v}{gauges}\n"));
+            while firing(&bodies, "TempHigh", "a", status).len() == before {
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "no {status} webhook"
+                );
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            if status == "firing" {
+                lat.push(start.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    let h1 = k.json("/api/health")["alerts"].clone();
+    let evals = h1["evaluations"].as_u64().unwrap() - h0["evaluations"].as_u64().unwrap();
+    let secs =
+        h1["eval_seconds_total"].as_f64().unwrap() - h0["eval_seconds_total"].as_f64().unwrap();
+    lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let p = |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "rules {}  evaluations {evals} in {wall:.1}s  evaluation cost {:.3} % of a core ({:.2} ms each)",
+        h1["rules"], secs / wall * 100.0, secs / evals as f64 * 1000.0
+    );
+    println!(
+        "line -> webhook ms: p50 {:.0}  p99 {:.0}  max {:.0}  (n={})",
+        p(0.5),
+        p(0.99),
+        lat[lat.len() - 1],
+        lat.len()
+    );
+    assert!(h1["instances_refused"] == 0);
+}
+
+/// `promtool check metrics` (lint included) passes on the exposition with alerts in it.
+fn promtool(body: &str) {
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect(
+            "promtool must be installed (Debian package `prometheus`; scripts/deps.sh installs it)",
+        );
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
