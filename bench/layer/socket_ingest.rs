@@ -61,7 +61,7 @@ fn start(dir: &std::path::Path, sock: &std::path::Path) -> Kpid {
 
 fn socket_stats(port: u16) -> serde_json::Value {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET /api/health HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    write!(s, "GET /api/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
     let mut raw = String::new();
     s.read_to_string(&mut raw).unwrap();
     let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b);
@@ -77,7 +77,8 @@ fn wait_applied(port: u16, want: u64) -> Instant {
     while spans_applied(port) < want {
         assert!(
             Instant::now() < deadline,
-            "daemon never applied {want} spans"
+            "daemon never applied {want} spans: {}",
+            socket_stats(port)
         );
         std::thread::sleep(Duration::from_millis(5));
     }
