@@ -240,7 +240,7 @@ kind = "console"
         "{m}"
     );
     assert!(m.contains("ALERTS{alertname=\"TempHigh\",alertstate=\"firing\",severity=\"critical\",source=\"b\"} 1"), "{m}");
-    promtool(&m);
+    common::promtool_check(&m);
     // Ack: the token is required.
     let id = fb[0]["fingerprint"].as_str().unwrap();
     let (s, _) = post(k.port, &format!("/api/alerts/{id}/ack"), None, "");
@@ -396,30 +396,4 @@ fn bench_thousand_rules_and_latency() {
         lat.len()
     );
     assert!(h1["instances_refused"] == 0);
-}
-
-/// `promtool check metrics` (lint included) passes on the exposition with alerts in it.
-fn promtool(body: &str) {
-    let mut child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect(
-            "promtool must be installed (Debian package `prometheus`; scripts/deps.sh installs it)",
-        );
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
