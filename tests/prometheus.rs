@@ -5,32 +5,10 @@
 mod common;
 mod plugin_support;
 
-use common::{append, http_get, wait_for, Kpid};
+use common::{append, http_get, promtool_check, wait_for, Kpid};
 use plugin_support::{install, plugin_dir, workspace_plugin};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-
-/// Runs `promtool check metrics` on `body`; fails showing promtool's output and the body.
-fn promtool_check(body: &str) {
-    let mut p = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect(
-            "promtool must be installed (Debian package `prometheus`; scripts/deps.sh installs it)",
-        );
-    p.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
-    let out = p.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool check metrics exited {}:\n{}{}\n--- /metrics ---\n{body}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The sample lines of an exposition (no `# HELP` / `# TYPE`).
 fn samples(body: &str) -> String {
