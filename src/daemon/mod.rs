@@ -154,6 +154,7 @@ pub async fn start(
         publish_pace: server::pace(cfg.server.interval.0),
         health: health.clone(),
         socket: socket_stats.clone(),
+        history: None,
     };
     let (engine, published) = engine::spawn(ecfg, rx).context("starting the engine")?;
     let tailer = tail::spawn(tcfg, tx.clone(), health.clone(), checkpoints)

@@ -2,6 +2,7 @@
 
 use super::apps;
 use super::rules::{RecordKind, Rules};
+use super::Shipment;
 use crate::kpi::{self, Publisher, Snapshot, Store};
 use crate::sources::socket::SocketStats;
 use crate::sources::tail::{Checkpoints, FileCheckpoint};
@@ -32,6 +33,9 @@ pub struct EngineConfig {
     pub health: Arc<SourcesHealth>,
     /// The socket source's counters (frames decoded here are counted there).
     pub socket: Arc<SocketStats>,
+    /// The history writer, when history is on: acknowledgements go there, with the deltas
+    /// they include, every checkpoint interval, instead of straight to the tailer.
+    pub history: Option<super::ShipSender>,
 }
 
 impl std::fmt::Debug for EngineConfig {
@@ -78,6 +82,8 @@ struct Engine {
     applied: HashMap<(u64, u64), (FileCheckpoint, u64)>,
     applied_seq: u64,
     unacked: bool,
+    /// A shipment the history writer had no room for yet.
+    held: Option<Shipment>,
     tx: watch::Sender<Arc<Snapshot>>,
 }
 
@@ -105,6 +111,9 @@ pub fn spawn(
     rx: mpsc::Receiver<Input>,
 ) -> std::io::Result<(EngineHandle, Published)> {
     let mut store_cfg = cfg;
+    if store_cfg.history.is_some() {
+        store_cfg.store.ship_to_history();
+    }
     let mut publisher = Publisher::default();
     let first = publisher.publish(&mut store_cfg.store, kpi::now(), true);
     let (tx, published) = watch::channel(first);
@@ -121,6 +130,7 @@ pub fn spawn(
         applied: HashMap::new(),
         applied_seq: 0,
         unacked: false,
+        held: None,
         tx,
     };
     let (stop, stop_rx) = watch::channel(false);
@@ -148,7 +158,7 @@ impl Engine {
             if dirty {
                 deadline = deadline.min(last_publish + pace);
             }
-            if self.unacked {
+            if self.unacked || self.cfg.store.has_deltas() {
                 deadline = deadline.min(last_ack + self.cfg.checkpoint_interval);
             }
             tokio::select! {
@@ -188,13 +198,18 @@ impl Engine {
                 }
                 next_refresh = now + REFRESH;
             }
-            if self.unacked && now >= last_ack + self.cfg.checkpoint_interval {
+            let due = self.unacked || self.cfg.store.has_deltas();
+            if due && now >= last_ack + self.cfg.checkpoint_interval {
                 self.ack();
                 last_ack = now;
             }
         }
         self.publish(true);
         self.ack();
+        if let (Some(tx), Some(last)) = (&self.cfg.history, self.held.take()) {
+            // The last shipment waits for room: at shutdown nothing may be left behind.
+            let _ = tx.send(last).await;
+        }
     }
 
     fn publish(&mut self, refresh: bool) {
@@ -205,9 +220,39 @@ impl Engine {
         self.app_counts.flush(&self.cfg.socket);
     }
 
+    /// Acknowledges what was applied: to the tailer, or with history on, to the history
+    /// writer with the deltas it includes (kept for the next flush if the writer is behind).
     fn ack(&mut self) {
         self.unacked = false;
-        let cp = &self.cfg.checkpoints;
+        let files = self.applied_files();
+        let counters = counter_totals(&self.cfg.store);
+        let Some(tx) = self.cfg.history.clone() else {
+            self.cfg.checkpoints.applied(&files, counters);
+            return;
+        };
+        if let Some(h) = self.held.take() {
+            if let Err(e) = tx.try_send(h) {
+                // Still no room: the new deltas stay in the store (capped per series, the
+                // excess counted) and go with a later shipment.
+                self.held = Some(e.into_inner());
+                self.unacked = true;
+                return;
+            }
+        }
+        let mut s = Shipment {
+            bucket_s: self.cfg.store.limits().bucket_secs,
+            at: kpi::now(),
+            files,
+            counters,
+            ..Shipment::default()
+        };
+        self.cfg.store.take_deltas(&mut s.descs, &mut s.deltas);
+        if let Err(e) = tx.try_send(s) {
+            self.held = Some(e.into_inner());
+        }
+    }
+
+    fn applied_files(&mut self) -> Vec<FileCheckpoint> {
         if self.applied.len() > MAX_FILES {
             let mut by_age: Vec<_> = self.applied.iter().map(|(k, (_, s))| (*s, *k)).collect();
             by_age.sort_unstable();
@@ -215,8 +260,7 @@ impl Engine {
                 self.applied.remove(k);
             }
         }
-        let files: Vec<FileCheckpoint> = self.applied.values().map(|(c, _)| c.clone()).collect();
-        cp.applied(&files, counter_totals(&self.cfg.store));
+        self.applied.values().map(|(c, _)| c.clone()).collect()
     }
 
     fn apply(&mut self, input: Input) {

@@ -11,6 +11,7 @@ mod points;
 pub mod prom;
 mod publish;
 mod series;
+mod ship;
 pub mod sketch;
 mod store;
 pub mod units;
@@ -19,6 +20,7 @@ pub mod view;
 pub use desc::{Desc, Limits, SeriesSpec};
 pub use points::Point;
 pub use publish::{KpiView, Publisher, Snapshot};
+pub use ship::Delta;
 pub use store::{SeriesRef, Store};
 
 /// Window over which counter rates are computed, in seconds.

@@ -23,7 +23,8 @@ pub struct DistBucket {
 }
 
 impl DistBucket {
-    fn observe(&mut self, x: f64) {
+    /// Adds one observation.
+    pub(crate) fn observe(&mut self, x: f64) {
         if self.count == 0 {
             self.min = x;
             self.max = x;
@@ -124,6 +125,8 @@ pub struct Series {
     pub buckets: VecDeque<Bucket>,
     /// Completed buckets of the live window, as chart points.
     pub(crate) log: PointLog,
+    /// What history has not been sent yet (only while the store ships).
+    pub(crate) unshipped: super::ship::Unshipped,
 }
 
 /// Raw buckets kept: enough for the summary window, never more than the live window.
@@ -143,6 +146,7 @@ impl Series {
             hist: hist_len.map(|n| vec![0u64; n].into_boxed_slice()),
             buckets: VecDeque::new(),
             log: PointLog::default(),
+            unshipped: Default::default(),
         }
     }
 

@@ -22,12 +22,19 @@ pub struct StoreDrops {
     pub kind_conflicts: u64,
     /// Observations refused for their value: NaN or infinite, or a negative counter increment.
     pub invalid_values: u64,
+    /// Buckets history never received: a series' backlog passed
+    /// [`MAX_UNSHIPPED`](super::MAX_UNSHIPPED) while the writer fell behind.
+    pub history_unshipped: u64,
 }
 
 impl StoreDrops {
     /// Everything refused or folded, in all.
     pub fn total(&self) -> u64 {
-        self.label_sets_folded + self.series_refused + self.kind_conflicts + self.invalid_values
+        self.label_sets_folded
+            + self.series_refused
+            + self.kind_conflicts
+            + self.invalid_values
+            + self.history_unshipped
     }
 }
 
@@ -50,6 +57,12 @@ pub struct Store {
     generation: u64,
     drops: StoreDrops,
     id_scratch: String,
+    /// Whether observations are also kept for history ([`Store::take_deltas`]).
+    shipping: bool,
+    /// Series with unshipped deltas, in the order they were first touched.
+    to_ship: Vec<u32>,
+    /// Descriptions already shipped (series are never removed: the rest are new).
+    descs_shipped: usize,
 }
 
 impl Store {
@@ -64,6 +77,44 @@ impl Store {
             generation: 0,
             drops: StoreDrops::default(),
             id_scratch: String::new(),
+            shipping: false,
+            to_ship: Vec::new(),
+            descs_shipped: 0,
+        }
+    }
+
+    /// Keeps, from now on, what each observation adds for history, until
+    /// [`Store::take_deltas`] drains it.
+    pub fn ship_to_history(&mut self) {
+        self.shipping = true;
+    }
+
+    /// Whether any delta waits for [`Store::take_deltas`].
+    pub fn has_deltas(&self) -> bool {
+        !self.to_ship.is_empty()
+    }
+
+    /// Whether the store keeps deltas for history.
+    pub fn ships(&self) -> bool {
+        self.shipping
+    }
+
+    /// Drains what was added since the last call: the descriptions of series created since
+    /// (with their numbers) into `descs`, and one [`Delta`](super::Delta) per series and
+    /// bucket into `out`, each series' buckets oldest first.
+    pub fn take_deltas(&mut self, descs: &mut Vec<(u32, Arc<Desc>)>, out: &mut Vec<super::Delta>) {
+        for (i, d) in self.descs.iter().enumerate().skip(self.descs_shipped) {
+            descs.push((i as u32, d.clone()));
+        }
+        self.descs_shipped = self.descs.len();
+        for i in self.to_ship.drain(..) {
+            let u = &mut self.series[i as usize].unshipped;
+            u.queued = false;
+            out.extend(u.buckets.drain(..).map(|b| super::Delta {
+                series: i,
+                t: b.t,
+                data: b.data,
+            }));
         }
     }
 
@@ -153,6 +204,17 @@ impl Store {
         let s = &mut self.series[i];
         s.generation = self.generation;
         s.apply(desc, obs, now, &self.limits);
+        if self.shipping {
+            let res = self.limits.bucket_secs;
+            let bt = (now as i64).div_euclid(res) * res;
+            if s.unshipped.add(desc.kind, obs, bt) {
+                self.drops.history_unshipped += 1;
+            }
+            if !s.unshipped.queued {
+                s.unshipped.queued = true;
+                self.to_ship.push(i as u32);
+            }
+        }
     }
 
     /// Restores a counter's running total (from a checkpoint) without adding a bucket.
@@ -215,6 +277,7 @@ fn write_id(out: &mut String, name: &str, labels: &[(&str, &str)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kpi::series::BucketData;
 
     fn spec<'a>(name: &'a str, labels: &'a [(&'a str, &'a str)], kind: Kind) -> SeriesSpec<'a> {
         SeriesSpec {
@@ -311,6 +374,32 @@ mod tests {
         s.apply(g, Obs::Set(f64::NEG_INFINITY), 1.0);
         assert_eq!(s.get("c_total").unwrap().1.total, 2.0);
         assert_eq!(s.drops().invalid_values, 4);
+    }
+
+    #[test]
+    fn deltas_ship_each_observation_once() {
+        let mut s = Store::new(Limits::default());
+        let c = s.resolve(&spec("c_total", &[], Kind::Counter)).unwrap();
+        s.apply(c, Obs::Add(1.0), 10.2);
+        s.ship_to_history();
+        let g = s.resolve(&spec("g", &[], Kind::Gauge)).unwrap();
+        s.apply(c, Obs::Add(2.0), 10.5);
+        s.apply(g, Obs::Set(5.0), 10.6);
+        s.apply(g, Obs::Set(3.0), 11.1);
+        let (mut descs, mut out) = (Vec::new(), Vec::new());
+        s.take_deltas(&mut descs, &mut out);
+        assert_eq!(descs.len(), 2, "every series is described once");
+        let got: Vec<_> = out.iter().map(|d| (d.series, d.t)).collect();
+        assert_eq!(got, vec![(0, 10), (1, 10), (1, 11)]);
+        assert!(matches!(out[0].data, BucketData::Counter(v) if v == 2.0));
+        s.apply(c, Obs::Add(4.0), 10.9);
+        let (mut d2, mut o2) = (Vec::new(), Vec::new());
+        s.take_deltas(&mut d2, &mut o2);
+        assert!(d2.is_empty());
+        assert_eq!(o2.len(), 1);
+        let mut merged = out[0].data.clone();
+        merged.merge(&o2[0].data);
+        assert!(matches!(merged, BucketData::Counter(v) if v == 6.0));
     }
 
     #[test]
