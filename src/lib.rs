@@ -21,6 +21,7 @@ pub mod fuzzing;
 pub mod health;
 mod kpi;
 pub mod plugin_host;
+pub mod report;
 mod server;
 pub mod sources;
 pub mod state;
