@@ -20,6 +20,7 @@ pub mod engine;
 pub mod fuzzing;
 pub mod health;
 mod kpi;
+pub mod logs;
 pub mod plugin_host;
 pub mod report;
 mod server;

@@ -58,6 +58,9 @@ pub struct Config {
     /// `[tail]`.
     #[serde(default)]
     pub tail: TailSettings,
+    /// `[logs]`: recent lines kept per source for the log viewer.
+    #[serde(default)]
+    pub logs: crate::logs::LogsConfig,
     /// Where offsets and counter totals are kept.
     pub state_dir: Option<PathBuf>,
     /// Directory parser plugins load from (owner-only; none by default).

@@ -145,6 +145,13 @@ pub async fn start(
         ..TailConfig::default()
     };
     let socket_stats = Arc::new(SocketStats::default());
+    // The log viewer's rings: only for a daemon someone can look at.
+    let (logs, logs_rx) = if one_shot || cfg.logs.lines_per_source == 0 {
+        (None, None)
+    } else {
+        let (tx, rx) = tokio::sync::watch::channel(Arc::default());
+        (Some((crate::logs::LogRing::new(cfg.logs), tx)), Some(rx))
+    };
     let ecfg = EngineConfig {
         parsers,
         rules,
@@ -155,6 +162,7 @@ pub async fn start(
         health: health.clone(),
         socket: socket_stats.clone(),
         history: None,
+        logs,
     };
     let (engine, published) = engine::spawn(ecfg, rx).context("starting the engine")?;
     let tailer = tail::spawn(tcfg, tx.clone(), health.clone(), checkpoints)
@@ -247,6 +255,9 @@ pub async fn start(
     let app = AppState::new(published.clone(), health, sections, cfg.server.interval.0);
     if let Some(a) = &alerts {
         let _ = app.alerts.set(a.clone());
+    }
+    if let Some(rx) = logs_rx {
+        let _ = app.logs.set(rx);
     }
     let host: std::net::IpAddr = cfg
         .server
