@@ -124,7 +124,8 @@ impl LogRing {
         LogRing {
             cfg,
             rings: Vec::new(),
-            next_seq: 0,
+            // 0 is free for "before the first line" (`/api/logs?after=0` reads from the oldest).
+            next_seq: 1,
             untracked: 0,
             dirty: false,
         }

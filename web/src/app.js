@@ -2,6 +2,7 @@
 // live uPlot charts per KPI name, health, sources, drops, spans and plugins panels.
 // Plain JS, no framework; web/build.mjs bundles it (with its modules) into web/dist/app.js.
 import { num, dur, bytes, join, unitOf, parts, rateParts, fmt, fmtRate } from "./format.js";
+import { logViewer } from "./logview.js";
 
 (() => {
   "use strict";
@@ -901,6 +902,16 @@ import { num, dur, bytes, join, unitOf, parts, rateParts, fmt, fmtRate } from ".
         })),
       ],
     };
+    // A click on a chart opens the log lines around that instant.
+    opts.hooks = {
+      ready: [
+        (u) =>
+          u.over.addEventListener("click", () => {
+            const t = u.posToVal(u.cursor.left, "x");
+            if (Number.isFinite(t) && u.cursor.left >= 0) logs.openAt(t);
+          }),
+      ],
+    };
     c.plot = new uPlot(opts, chartData(list, series), c.body);
   }
 
@@ -1076,5 +1087,6 @@ import { num, dur, bytes, join, unitOf, parts, rateParts, fmt, fmtRate } from ".
       })),
   };
 
+  const logs = logViewer({ api, esc, root: $("logs-panel") });
   connect();
 })();
