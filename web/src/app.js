@@ -3,6 +3,7 @@
 // Plain JS, no framework; web/build.mjs bundles it (with its modules) into web/dist/app.js.
 import { num, dur, bytes, join, unitOf, parts, rateParts, fmt, fmtRate } from "./format.js";
 import { logViewer } from "./logview.js";
+import { rangeBar, stepFor } from "./range.js";
 
 (() => {
   "use strict";
@@ -25,6 +26,7 @@ import { logViewer } from "./logview.js";
     bucket: 1,
     interval: 1,
     win: 300,
+    range: null, // { from, to, step } while the charts show a range from history
     conn: "connecting",
     frames: 0,
     lastFrame: 0,
@@ -760,9 +762,16 @@ import { logViewer } from "./logview.js";
 
   const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
   const clockShort = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hour12: false });
+  const clockDay = new Intl.DateTimeFormat(undefined, { month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
+  // Tick labels for the time on screen: seconds for short windows, dates past a day.
+  function tickClock() {
+    const [a, b] = xRange();
+    return b - a > 86400 ? clockDay : b - a > 300 ? clockShort : clock;
+  }
   // The chart window: the last `win` seconds, or less while kpid has less history than that
   // (a fresh daemon's charts fill from the left instead of hugging the right edge).
   function xRange() {
+    if (state.range) return [state.range.from, state.range.to];
     const now = nowS();
     const min = Math.min(now - 20, Number.isFinite(state.firstT) ? state.firstT : -Infinity);
     return [Math.max(now - state.win, min), now];
@@ -808,14 +817,16 @@ import { logViewer } from "./logview.js";
   // Aligned uPlot data for a chart over the current window.
   function chartData(list, series) {
     const now = nowS();
-    const from = now - state.win - 2 * state.bucket;
-    const b = state.bucket || 1;
+    const R = state.range;
+    const from = R ? R.from : now - state.win - 2 * state.bucket;
+    const b = R ? R.step : state.bucket || 1;
+    const hist = (k) => (R ? k.r || { t: [] } : k.h);
     const isCounter = list[0].kind === "counter";
     const ts = new Set();
     let first = Infinity;
     let last = -Infinity;
     for (const k of list) {
-      for (const t of k.h.t) {
+      for (const t of hist(k).t) {
         if (t < from) continue;
         ts.add(t);
         if (t < first) first = t;
@@ -830,13 +841,13 @@ import { logViewer } from "./logview.js";
     const pos = new Map(x.map((t, i) => [t, i]));
     const byId = new Map(list.map((k) => [k.id, k]));
     const ys = series.map((s) => {
-      const k = byId.get(s.id);
+      const h = hist(byId.get(s.id));
       const y = new Array(x.length).fill(null);
       let firstIdx = Infinity;
-      k.h.t.forEach((t, i) => {
+      h.t.forEach((t, i) => {
         const j = pos.get(t);
         if (j === undefined) return;
-        const v = k.h[s.col][i];
+        const v = (h[s.col] || [])[i];
         y[j] = v;
         if (j < firstIdx) firstIdx = j;
       });
@@ -857,7 +868,8 @@ import { logViewer } from "./logview.js";
       width: Math.max(200, c.body.clientWidth),
       height: CHART_H,
       padding: [8, 18, 0, 0],
-      cursor: { drag: { x: false, y: false }, points: { size: 6 } },
+      // Drag across a chart to read that range from history; double-click to go back.
+      cursor: { drag: { x: true, y: false, setScale: false }, points: { size: 6 } },
       legend: { show: series.length > 1, live: true },
       scales: {
         x: { time: true, range: () => xRange() },
@@ -877,7 +889,7 @@ import { logViewer } from "./logview.js";
           ticks: { stroke: grid, width: 1 },
           font: "11px system-ui, sans-serif",
           space: 45,
-          values: (u, vals) => vals.map((v) => (state.win <= 300 ? clock : clockShort).format(new Date(v * 1000))),
+          values: (u, vals) => vals.map((v) => tickClock().format(new Date(v * 1000))),
         },
         {
           stroke: axis,
@@ -905,11 +917,23 @@ import { logViewer } from "./logview.js";
     // A click on a chart opens the log lines around that instant.
     opts.hooks = {
       ready: [
-        (u) =>
+        (u) => {
           u.over.addEventListener("click", () => {
             const t = u.posToVal(u.cursor.left, "x");
-            if (Number.isFinite(t) && u.cursor.left >= 0) logs.openAt(t);
-          }),
+            if (Number.isFinite(t) && u.cursor.left >= 0 && !u.select.width) logs.openAt(t);
+          });
+          u.over.addEventListener("dblclick", () => state.range && range.pick(state.prevRange || null));
+        },
+      ],
+      setSelect: [
+        (u) => {
+          if (u.select.width < 5) return;
+          const from = u.posToVal(u.select.left, "x");
+          const to = u.posToVal(u.select.left + u.select.width, "x");
+          u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+          state.prevRange = state.range;
+          range.pick({ from, to, preset: "zoom" });
+        },
       ],
     };
     c.plot = new uPlot(opts, chartData(list, series), c.body);
@@ -1052,6 +1076,7 @@ import { logViewer } from "./logview.js";
   document.querySelectorAll("#window button").forEach((b) =>
     b.addEventListener("click", () => {
       state.win = Number(b.dataset.win);
+      if (state.range) range.pick(null);
       document.querySelectorAll("#window button").forEach((x) => x.classList.toggle("on", x === b));
       try {
         localStorage.setItem("kpid.window", String(state.win));
@@ -1088,5 +1113,42 @@ import { logViewer } from "./logview.js";
   };
 
   const logs = logViewer({ api, esc, root: $("logs-panel") });
+
+  // ---------- ranges from history ----------
+  let rangeSeq = 0;
+  async function showRange(r) {
+    const seq = ++rangeSeq;
+    if (!r) {
+      state.range = null;
+      state.prevRange = null;
+      for (const k of state.kpis.values()) delete k.r;
+      renderCharts();
+      return;
+    }
+    const step = stepFor(r.from, r.to, state.bucket);
+    try {
+      const resp = await api(`/api/metrics/history?from=${Math.floor(r.from)}&to=${Math.ceil(r.to)}&step=${step}`);
+      const body = await resp.json();
+      if (seq !== rangeSeq) return;
+      if (!resp.ok) throw new Error(body.error || `HTTP ${resp.status}`);
+      for (const k of state.kpis.values()) k.r = { t: [] };
+      for (const sr of body.series || []) {
+        const k = state.kpis.get(sr.id);
+        if (k) k.r = sr;
+      }
+      state.range = { from: r.from, to: r.to, step: body.step_s || step };
+      range.show({ ...r, step: state.range.step });
+      renderCharts();
+    } catch (e) {
+      console.warn("kpid: range fetch failed", e);
+      $("range-now").textContent = `history: ${e.message}`;
+    }
+  }
+  const range = rangeBar({ root: $("rangebar"), onChange: showRange, nowS });
+  // Export what is on screen: the range, or the live window at its bucket width.
+  const span = () => (state.range ? state.range : { from: nowS() - state.win, to: nowS(), step: state.bucket || 1 });
+  setInterval(() => range.links(span, TOKEN), 1000);
+  range.links(span, TOKEN);
+
   connect();
 })();
