@@ -11,6 +11,7 @@ pub mod auth;
 mod conn;
 mod counters;
 mod dcgm;
+mod flow;
 pub(crate) mod guard;
 mod health;
 mod listen;
@@ -119,6 +120,8 @@ fn routes(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn warp::Rep
         .or(alerts::routes(state.clone()))
         .unify()
         .or(logs::routes(state.clone()))
+        .unify()
+        .or(flow::route(state.clone()))
         .unify()
         .or(prom::route(state.clone()))
         .unify()

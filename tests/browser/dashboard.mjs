@@ -119,6 +119,19 @@ try {
     .catch(() => fail("no chart's last data point changed within 20 s"));
   step(`chart ${changed.name}: last point (t=${changed.from[0]}, v=${changed.from[1]}) -> (t=${changed.to[0]}, v=${changed.to[1]})`);
 
+  // The pipeline flow: the demo's frame span heads its four stages, in the order they run.
+  await page
+    .waitForFunction(() => document.querySelectorAll("#flow .chain .stage").length >= 4, null, { timeout: 20_000 })
+    .catch(() => fail("the pipeline flow shows no chain of stages within 20 s"));
+  const flow = await page.evaluate(() => ({
+    head: document.querySelector("#flow .stage.head .stage-name")?.textContent,
+    chain: [...document.querySelectorAll("#flow .flow-row > .chain > .node > .stage .stage-name")].map((e) => e.textContent),
+    rates: [...document.querySelectorAll("#flow .stage-figs b")].map((e) => e.textContent),
+  }));
+  if (flow.head !== "frame" || flow.chain.join(">") !== "capture>preprocess>infer>postprocess") fail(`flow: ${JSON.stringify(flow)}`);
+  if (!flow.rates.some((r) => /\/s$/.test(r) && parseFloat(r) > 0)) fail(`flow shows no rate: ${JSON.stringify(flow.rates)}`);
+  step(`flow: ${flow.head} ⊃ ${flow.chain.join(" → ")}`);
+
   // The log viewer: live lines, a level chip, a regex with highlights, pause on scroll with
   // the "N new lines" badge, and a click on a chart opening the lines around that instant.
   await page

@@ -3,6 +3,7 @@
 // Plain JS, no framework; web/build.mjs bundles it (with its modules) into web/dist/app.js.
 import { num, dur, bytes, join, unitOf, parts, rateParts, fmt, fmtRate } from "./format.js";
 import { logViewer } from "./logview.js";
+import { flowView } from "./flow.js";
 import { rangeBar, stepFor } from "./range.js";
 
 (() => {
@@ -1113,6 +1114,7 @@ import { rangeBar, stepFor } from "./range.js";
   };
 
   const logs = logViewer({ api, esc, root: $("logs-panel") });
+  flowView({ api, esc, root: $("flow-panel") });
 
   // ---------- ranges from history ----------
   let rangeSeq = 0;
