@@ -321,6 +321,50 @@ fn prometheus_receives_every_kpi_and_the_samples_of_a_period_it_was_down() {
 }
 
 #[test]
+fn a_short_job_under_kpid_run_is_sent_when_it_ends() {
+    // The interval is far longer than the job: only the flush at shutdown can send its lines.
+    let dir = tempfile::tempdir().unwrap();
+    let prom_port = free_port();
+    let prom = Prometheus::start(dir.path(), prom_port);
+    std::fs::write(
+        dir.path().join("kpid.toml"),
+        format!(
+            "[remote_write]\nurl = \"http://127.0.0.1:{prom_port}/api/v1/write\"\ninterval = \"1h\"\n\
+             external_labels = {{ job = \"short-job\" }}\n"
+        ),
+    )
+    .unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_kpid"))
+        .args([
+            "run",
+            "--config",
+            "kpid.toml",
+            "--no-state",
+            "--no-socket",
+            "--port",
+            "0",
+            "--",
+        ])
+        .args([
+            "sh",
+            "-c",
+            "for i in 1 2 3; do echo level=error msg=boom; done; sleep 0.5",
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let r = prom.query(
+        "sum(log_lines_total{job=\"short-job\",level=\"error\"})",
+        None,
+    );
+    assert_eq!(r.len(), 1, "nothing received from the short job");
+    assert_eq!(r[0]["value"][1], "3", "{r:?}");
+}
+
+#[test]
 fn a_receiver_that_refuses_batches_is_counted_not_retried() {
     // Prometheus without its receiver answers 404 to /api/v1/write: a 4xx, so each batch is
     // dropped and counted as refused, and health says so.
