@@ -8,7 +8,7 @@ makes 10,000 gauges (100 lines of 100 numeric fields, appended again every secon
 values), twice: with `--remote-write` to a local Prometheus (`--web.enable-remote-write-receiver`)
 and without. Prints kpid's CPU (utime + stime from /proc) per second of wall time for both,
 the difference, and remote-write's own figures from /api/health (collections, samples sent,
-time spent rendering and encoding per collection). Files go to bench/out/remote_write/.
+CPU time spent rendering and encoding per collection). Files go to bench/out/remote_write/.
 """
 
 import json
@@ -143,14 +143,14 @@ def main():
         prom.terminate()
         prom.wait()
     rec = rw["receivers"][0]
-    per = rec["encode_seconds_total"] / max(1, rec["collections"])
+    per = rec["encode_cpu_seconds_total"] / max(1, rec["collections"])
     print(f"series exposed: {series}, interval {interval}, {seconds:.0f} s each run")
     print(f"kpid CPU with remote-write:    {with_rw * 100:.2f} % of a core")
     print(f"kpid CPU without remote-write: {without * 100:.2f} % of a core")
     print(f"difference:                    {(with_rw - without) * 100:.2f} % of a core")
     print(
         f"remote-write: {rec['collections']} collections, {rec['samples_sent']} samples sent, "
-        f"{rec['batches_sent']} batches, render+encode {per * 1000:.1f} ms per collection, "
+        f"{rec['batches_sent']} batches, render+encode {per * 1000:.1f} ms CPU per collection, "
         f"dropped {rec['dropped_samples']}, refused {rec['refused_samples']}, retries {rec['retries']}"
     )
 

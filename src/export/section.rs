@@ -25,8 +25,8 @@ pub(super) struct Stats {
     pub queued_samples: AtomicU64,
     /// Collections (each turns the current snapshot into batches).
     pub collections: AtomicU64,
-    /// Time spent rendering and encoding them, nanoseconds.
-    pub encode_ns: AtomicU64,
+    /// CPU time spent rendering and encoding them, nanoseconds.
+    pub encode_cpu_ns: AtomicU64,
     /// Whether the oldest batch is failing right now.
     pub failing: std::sync::atomic::AtomicBool,
     /// Unix seconds of the last success, of the last drop or refusal.
@@ -91,7 +91,7 @@ impl HealthSection for Section {
                     "dropped_batches": g(&s.dropped_batches),
                     "dropped_samples": g(&s.dropped_samples),
                     "collections": g(&s.collections),
-                    "encode_seconds_total": g(&s.encode_ns) as f64 / 1e9,
+                    "encode_cpu_seconds_total": g(&s.encode_cpu_ns) as f64 / 1e9,
                     "last_success": s.last_success.lock().map(crate::kpi::rfc3339),
                     "last_error": s.last_error.lock().as_ref().map(|(t, e)| json!({
                         "at": crate::kpi::rfc3339(*t), "error": e
