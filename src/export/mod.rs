@@ -112,7 +112,7 @@ impl RemoteWrite {
                 interval: cfg.interval.0,
                 timeout: cfg.timeout.0,
                 max_samples: cfg.max_samples_per_send,
-                queue: queue::Queue::new(cfg.queue),
+                queue: queue::Queue::new(cfg.queue, queue::MAX_QUEUE_BYTES),
                 stats: s,
                 last: None,
                 text: String::new(),

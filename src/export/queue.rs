@@ -10,35 +10,40 @@ use std::time::Duration;
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Most bytes of compressed batches kept per receiver, whatever `queue` says.
+pub(super) const MAX_QUEUE_BYTES: usize = 64 << 20;
 
 /// Batches in the order they were made (so every series' samples go out in time order); at
-/// most `cap`, the oldest dropped (and counted) to make room.
+/// most `cap` batches and `max_bytes` bytes, the oldest dropped (and counted) to make room.
 #[derive(Debug)]
 pub(super) struct Queue {
     batches: VecDeque<Batch>,
     cap: usize,
+    max_bytes: usize,
     samples: usize,
+    bytes: usize,
 }
 
 impl Queue {
-    pub fn new(cap: usize) -> Queue {
+    pub fn new(cap: usize, max_bytes: usize) -> Queue {
         Queue {
             batches: VecDeque::new(),
             cap,
+            max_bytes,
             samples: 0,
+            bytes: 0,
         }
     }
 
     /// Appends a batch, dropping the oldest ones over the cap.
     pub fn push(&mut self, b: Batch, stats: &Stats) {
         self.samples += b.samples;
+        self.bytes += b.body.len();
         self.batches.push_back(b);
-        while self.batches.len() > self.cap {
-            let old = self
-                .batches
-                .pop_front()
-                .expect("over the cap, so not empty");
+        while self.batches.len() > self.cap || self.bytes > self.max_bytes {
+            let old = self.batches.pop_front().expect("over a cap, so not empty");
             self.samples -= old.samples;
+            self.bytes -= old.body.len();
             stats.dropped_batches.fetch_add(1, Relaxed);
             stats.dropped_samples.fetch_add(old.samples as u64, Relaxed);
             stats.dropped_now();
@@ -55,6 +60,7 @@ impl Queue {
     pub fn pop(&mut self, stats: &Stats) {
         if let Some(b) = self.batches.pop_front() {
             self.samples -= b.samples;
+            self.bytes -= b.body.len();
         }
         self.publish(stats);
     }
@@ -121,7 +127,7 @@ mod tests {
     #[test]
     fn the_oldest_batches_are_dropped_and_counted() {
         let stats = Stats::default();
-        let mut q = Queue::new(3);
+        let mut q = Queue::new(3, 1 << 20);
         for n in 1..=5 {
             q.push(batch(n), &stats);
         }
@@ -133,6 +139,18 @@ mod tests {
         q.pop(&stats);
         assert_eq!(q.front().unwrap().samples, 4);
         assert_eq!(stats.queued_samples.load(Relaxed), 4 + 5);
+    }
+
+    #[test]
+    fn the_byte_cap_drops_the_oldest_too() {
+        let stats = Stats::default();
+        let mut q = Queue::new(100, 2);
+        for n in 1..=4 {
+            q.push(batch(n), &stats);
+        }
+        assert_eq!(stats.queued_batches.load(Relaxed), 2);
+        assert_eq!(stats.dropped_samples.load(Relaxed), 1 + 2);
+        assert_eq!(q.front().unwrap().samples, 3);
     }
 
     #[test]

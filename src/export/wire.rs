@@ -8,6 +8,8 @@
 //! `Label { string name = 1; string value = 2; }`,
 //! `Sample { double value = 1; int64 timestamp = 2; }` (milliseconds).
 
+use std::hash::BuildHasher;
+
 /// One request body: snappy-compressed `WriteRequest`, and how many samples it holds.
 #[derive(Debug, Clone)]
 pub(super) struct Batch {
@@ -68,8 +70,8 @@ fn series(out: &mut Vec<u8>, labels: &[(&str, &str)], value: f64, ts_ms: i64) {
 
 /// Turns an exposition into request bodies of at most `max_samples` samples each, every
 /// sample stamped `ts_ms`, `external` labels (sorted) added where a series lacks them.
-/// Series keep the exposition's order; labels with empty values are left out, as a scrape
-/// would.
+/// Series keep the exposition's order; a repeated series and labels with empty values are left
+/// out, as a scrape would.
 pub(super) fn encode(
     exposition: &str,
     ts_ms: i64,
@@ -92,8 +94,15 @@ pub(super) fn encode(
         buf.clear();
         *n = 0;
     };
+    // A series twice in one request with two values makes Prometheus refuse the whole
+    // request: the first one is kept, as a scrape would.
+    let mut seen = rustc_hash::FxHashSet::default();
     for line in exposition.lines() {
         if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let key = line.rsplit_once(' ').map_or(line, |(k, _)| k);
+        if !seen.insert(rustc_hash::FxBuildHasher.hash_one(key)) {
             continue;
         }
         unescaped.clear();

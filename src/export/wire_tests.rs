@@ -15,6 +15,7 @@ fn an_exposition_round_trips_through_protobuf_and_snappy() {
         "empty_label{gpu=\"0\",UUID=\"\"} NaN\n",
         "up 1\n",
         "neg -Inf\n",
+        "up 2\n",
     );
     let external = s(&[("instance", "host-1"), ("job", "kpid")]);
     let batches = encode(text, 1_764_500_000_123, &external, 100);
@@ -56,6 +57,9 @@ fn an_exposition_round_trips_through_protobuf_and_snappy() {
     );
     assert!(got[2].1[0].0.is_nan());
     assert_eq!(got[4].1[0].0, f64::NEG_INFINITY);
+    // `up` came twice: the first is kept, as a scrape would.
+    assert_eq!(got[3].0[0], ("__name__".into(), "up".into()));
+    assert_eq!(got[3].1[0].0, 1.0);
 }
 
 #[test]
