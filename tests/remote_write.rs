@@ -20,13 +20,18 @@ struct Prometheus {
 
 impl Prometheus {
     fn start(dir: &Path, port: u16) -> Prometheus {
+        Prometheus::launch(dir, port, true)
+    }
+
+    /// Starts it (with its remote-write receiver or not) and waits until it is ready.
+    fn launch(dir: &Path, port: u16, receiver: bool) -> Prometheus {
         let cfg = dir.join("prometheus.yml");
         std::fs::write(&cfg, "global:\n  scrape_interval: 15s\n").unwrap();
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", cfg.display()))
             .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--web.enable-remote-write-receiver")
+            .args(receiver.then_some("--web.enable-remote-write-receiver"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -152,14 +157,14 @@ fn config(dir: &Path, prom_port: u16) -> PathBuf {
     path
 }
 
-#[test]
-fn prometheus_receives_every_kpi_and_the_samples_of_a_period_it_was_down() {
+/// A Prometheus (with its receiver or not), and a kpid remote-writing to it every 500 ms
+/// while it tails `app.log`, which starts with `first`.
+fn setup(receiver: bool, first: &str) -> (tempfile::TempDir, Prometheus, PathBuf, Kpid) {
     let dir = tempfile::tempdir().unwrap();
-    let prom_port = free_port();
-    let mut prom = Prometheus::start(dir.path(), prom_port);
+    let prom = Prometheus::launch(dir.path(), free_port(), receiver);
     let log = dir.path().join("app.log");
-    append(&log, "");
-    config(dir.path(), prom_port);
+    append(&log, first);
+    config(dir.path(), prom.port);
     let k = Kpid::start(
         dir.path(),
         &[
@@ -171,6 +176,13 @@ fn prometheus_receives_every_kpi_and_the_samples_of_a_period_it_was_down() {
             "--from-start",
         ],
     );
+    (dir, prom, log, k)
+}
+
+#[test]
+fn prometheus_receives_every_kpi_and_the_samples_of_a_period_it_was_down() {
+    let (dir, mut prom, log, k) = setup(true, "");
+    let prom_port = prom.port;
     for i in 0..10 {
         append(
             &log,
@@ -368,35 +380,7 @@ fn a_short_job_under_kpid_run_is_sent_when_it_ends() {
 fn a_receiver_that_refuses_batches_is_counted_not_retried() {
     // Prometheus without its receiver answers 404 to /api/v1/write: a 4xx, so each batch is
     // dropped and counted as refused, and health says so.
-    let dir = tempfile::tempdir().unwrap();
-    let prom_port = free_port();
-    let cfg = dir.path().join("prometheus.yml");
-    std::fs::write(&cfg, "global:\n  scrape_interval: 15s\n").unwrap();
-    let mut child = Command::new("prometheus")
-        .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("tsdb").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let log = dir.path().join("app.log");
-    append(&log, "level=info msg=x\n");
-    config(dir.path(), prom_port);
-    let k = Kpid::start(
-        dir.path(),
-        &[
-            "--config",
-            "kpid.toml",
-            "--log",
-            "app.log",
-            "--no-state",
-            "--from-start",
-        ],
-    );
+    let (_dir, _prom, _log, k) = setup(false, "level=info msg=x\n");
     let r = wait_for(60, "refused batches", || {
         let r = receiver(&k);
         (r["refused_batches"].as_u64()? >= 2).then_some(r)
@@ -410,8 +394,6 @@ fn a_receiver_that_refuses_batches_is_counted_not_retried() {
     );
     let h = k.json("/api/health");
     assert_ne!(h["status"], "ok", "{h}");
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]
