@@ -80,6 +80,7 @@ impl HealthSection for Section {
                 let g = |a: &AtomicU64| a.load(Relaxed);
                 json!({
                     "url": url,
+                    "tls": false,
                     "state": s.state(),
                     "samples_sent": g(&s.samples_sent),
                     "batches_sent": g(&s.batches_sent),
