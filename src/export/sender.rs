@@ -78,6 +78,13 @@ impl Sender {
                 None => break,
             }
         }
+        let left = self.stats.queued_samples.load(Relaxed);
+        if left > 0 {
+            tracing::warn!(
+                "remote write to {}: {left} samples not sent at exit",
+                self.target.shown
+            );
+        }
     }
 
     /// Posts the oldest batches while they go through; stops at `until` (time to collect
