@@ -16,6 +16,7 @@ mod config;
 mod daemon;
 pub mod demo;
 pub mod engine;
+mod export;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod health;

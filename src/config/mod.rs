@@ -90,6 +90,9 @@ pub struct Config {
     /// `[[notify]]` tables: notification channels.
     #[serde(default, rename = "notify")]
     pub notify: Vec<crate::alerts::NotifyConfig>,
+    /// `[remote_write]`: receivers to push every KPI to.
+    #[serde(default)]
+    pub remote_write: crate::export::RemoteWriteConfig,
     /// The file it came from and its text (for error lines).
     #[serde(skip)]
     pub origin: Option<(PathBuf, String)>,

@@ -41,6 +41,7 @@ pub struct Running {
     socket: Option<socket::SocketHandle>,
     samplers: Option<sample::SamplerHandle>,
     engine: Option<EngineHandle>,
+    export: Option<crate::export::Handle>,
 }
 
 impl std::fmt::Debug for Running {
@@ -239,6 +240,7 @@ pub async fn start(
         sources: health.clone(),
         tailer: Some(tailer),
         engine: Some(engine),
+        export: None,
     };
     if one_shot {
         return Ok((running, None));
@@ -252,7 +254,16 @@ pub async fn start(
         sections.push(Arc::new(crate::alerts::PipelineSection(a.clone())));
         Some(a)
     };
+    let remote = crate::export::RemoteWrite::new(&cfg.remote_write)?;
+    if let Some(r) = &remote {
+        sections.push(r.section());
+    }
     let app = AppState::new(published.clone(), health, sections, cfg.server.interval.0);
+    if let Some(r) = remote {
+        let a = app.clone();
+        let render = Arc::new(move |s: &_, out: &mut String| server::write_exposition(&a, s, out));
+        running.export = Some(r.spawn(published.clone(), render));
+    }
     if let Some(a) = &alerts {
         let _ = app.alerts.set(a.clone());
     }
@@ -318,6 +329,10 @@ impl Running {
         }
         if let Some(e) = self.engine.take() {
             e.stop();
+        }
+        // The engine published its last snapshot: remote-write sends it and its queue.
+        if let Some(x) = self.export.take() {
+            x.wait();
         }
     }
 

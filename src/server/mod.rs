@@ -23,6 +23,7 @@ pub use counters::HttpCounters;
 pub(crate) use guard::Guard;
 pub use health::health_json;
 pub use listen::{fd_budget, Limits};
+pub(crate) use prom::write_exposition;
 
 use crate::health::HealthSection;
 pub use ws::pace;
