@@ -20,8 +20,8 @@ mod ws;
 pub use counters::HttpCounters;
 pub(crate) use guard::Guard;
 pub use health::health_json;
-pub use listen::{fd_budget, Limits};
 pub(crate) use listen::serve as serve_service;
+pub use listen::{fd_budget, Limits};
 
 use crate::health::HealthSection;
 pub use ws::pace;

@@ -21,8 +21,14 @@ impl Kpid {
     /// `ARGS` name an OTLP address (or none), the OTLP receiver takes a free port: tests
     /// running at once do not compete for 4318.
     pub fn start(cwd: &Path, args: &[&str]) -> Kpid {
-        let otlp_named = args.iter().any(|a| a.starts_with("--otlp") || *a == "--no-otlp");
-        let otlp: &[&str] = if otlp_named { &[] } else { &["--otlp", "127.0.0.1:0"] };
+        let otlp_named = args
+            .iter()
+            .any(|a| a.starts_with("--otlp") || *a == "--no-otlp");
+        let otlp: &[&str] = if otlp_named {
+            &[]
+        } else {
+            &["--otlp", "127.0.0.1:0"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_kpid"))
             .args(args)
             .args(otlp)

@@ -119,7 +119,13 @@ impl Point<'_, '_> {
 impl State {
     /// The increment of a cumulative series since its last point: `cur` minus the last
     /// counts (or all of `cur` after a restart). `None`: the table is full.
-    fn delta(&mut self, key: u64, start: u64, cur: &[u64], scale_offsets: (i32, (i32, i32, usize))) -> Option<Vec<u64>> {
+    fn delta(
+        &mut self,
+        key: u64,
+        start: u64,
+        cur: &[u64],
+        scale_offsets: (i32, (i32, i32, usize)),
+    ) -> Option<Vec<u64>> {
         let full = self.last.len() >= MAX_SERIES || self.stored + cur.len() > MAX_STORED_BUCKETS;
         let last = match self.last.get_mut(&key) {
             Some(l) => l,
@@ -192,13 +198,27 @@ impl State {
             Kind::Gauge => b"gauge",
             Kind::Distribution => b"histogram",
         };
-        let (scale, offset) = (exposed.scale, if kind == Kind::Gauge { exposed.offset } else { 0.0 });
+        let (scale, offset) = (
+            exposed.scale,
+            if kind == Kind::Gauge {
+                exposed.offset
+            } else {
+                0.0
+            },
+        );
         macro_rules! emit {
             ($attrs:expr, $extra:expr, |$p:ident| $body:block) => {{
                 let r = record(rec, exposed.name.as_bytes(), kind_word, $attrs, $extra);
-                let mut $p = Point { r, rules: &mut *rules, store: &mut *store, app, now, scale, offset };
-                $body
-                *rec = $p.r.recycle();
+                let mut $p = Point {
+                    r,
+                    rules: &mut *rules,
+                    store: &mut *store,
+                    app,
+                    now,
+                    scale,
+                    offset,
+                };
+                $body * rec = $p.r.recycle();
             }};
         }
         match data {
@@ -230,9 +250,11 @@ impl State {
                 for p in &s.data_points {
                     c.points += 1;
                     for q in &p.quantile_values {
-                        emit!(&p.attributes, Some(("quantile", q.quantile.to_string())), |pt| {
-                            pt.emit(q.value)
-                        });
+                        emit!(
+                            &p.attributes,
+                            Some(("quantile", q.quantile.to_string())),
+                            |pt| { pt.emit(q.value) }
+                        );
                     }
                 }
             }
@@ -242,7 +264,12 @@ impl State {
                         Some(p.bucket_counts.clone())
                     } else {
                         let key = series_key(app, &m.name, &p.attributes);
-                        self.delta(key, p.start_time_unix_nano, &p.bucket_counts, (0, (0, 0, 0)))
+                        self.delta(
+                            key,
+                            p.start_time_unix_nano,
+                            &p.bucket_counts,
+                            (0, (0, 0, 0)),
+                        )
                     };
                     let Some(counts) = counts else {
                         c.untracked += 1;
@@ -257,8 +284,12 @@ impl State {
             }
             Data::ExponentialHistogram(h) => {
                 for p in h.data_points.iter().filter(|p| check::exponential_ok(p)) {
-                    let (neg, pos) = (p.negative.clone().unwrap_or_default(), p.positive.clone().unwrap_or_default());
-                    let mut cur = Vec::with_capacity(1 + neg.bucket_counts.len() + pos.bucket_counts.len());
+                    let (neg, pos) = (
+                        p.negative.clone().unwrap_or_default(),
+                        p.positive.clone().unwrap_or_default(),
+                    );
+                    let mut cur =
+                        Vec::with_capacity(1 + neg.bucket_counts.len() + pos.bucket_counts.len());
                     cur.push(p.zero_count);
                     cur.extend_from_slice(&neg.bucket_counts);
                     cur.extend_from_slice(&pos.bucket_counts);
@@ -330,7 +361,10 @@ fn number(p: &crate::sources::otlp::proto_metrics::NumberDataPoint) -> f64 {
 /// The middle of each explicit bucket, clamped to the point's min and max.
 fn explicit_reps(p: &crate::sources::otlp::proto_metrics::HistogramDataPoint) -> Vec<f64> {
     let b = &p.explicit_bounds;
-    let (lo, hi) = (p.min.unwrap_or(f64::NEG_INFINITY), p.max.unwrap_or(f64::INFINITY));
+    let (lo, hi) = (
+        p.min.unwrap_or(f64::NEG_INFINITY),
+        p.max.unwrap_or(f64::INFINITY),
+    );
     let mean = match (p.sum, p.count) {
         (Some(s), n) if n > 0 => s / n as f64,
         _ => 0.0,

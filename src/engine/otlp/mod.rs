@@ -107,7 +107,11 @@ impl Otlp {
         batch: OtlpBatch,
         now: f64,
     ) {
-        if !self.stats.as_ref().is_some_and(|s| Arc::ptr_eq(s, &batch.stats)) {
+        if !self
+            .stats
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(s, &batch.stats))
+        {
             self.flush();
             self.stats = Some(batch.stats.clone());
         }
@@ -165,9 +169,7 @@ impl Otlp {
                     let app = self.app(&rm.resource);
                     for sm in &rm.scope_metrics {
                         for metric in &sm.metrics {
-                            let c = self
-                                .state
-                                .apply(rules, store, rec, &app, metric, now);
+                            let c = self.state.apply(rules, store, rec, &app, metric, now);
                             self.counts.points += c.points;
                             self.counts.untracked += c.untracked;
                             self.counts.sampled += c.sampled;

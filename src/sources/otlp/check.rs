@@ -31,8 +31,11 @@ pub fn histogram_ok(p: &HistogramDataPoint) -> bool {
 
 /// An exponential histogram point kpid applies.
 pub fn exponential_ok(p: &ExponentialHistogramDataPoint) -> bool {
-    let len = |b: &Option<super::proto_metrics::Buckets>| b.as_ref().map_or(0, |b| b.bucket_counts.len());
-    (-10..=20).contains(&p.scale) && len(&p.positive) <= MAX_BUCKETS && len(&p.negative) <= MAX_BUCKETS
+    let len =
+        |b: &Option<super::proto_metrics::Buckets>| b.as_ref().map_or(0, |b| b.bucket_counts.len());
+    (-10..=20).contains(&p.scale)
+        && len(&p.positive) <= MAX_BUCKETS
+        && len(&p.negative) <= MAX_BUCKETS
 }
 
 /// Items in `r`, those left out, and why (the first reason met).
@@ -74,10 +77,16 @@ pub fn invalid(r: &Request) -> (u64, u64, &'static str) {
                         .iter()
                         .for_each(|p| note(number_ok(p), "data point without a value")),
                     Some(Data::Histogram(h)) => h.data_points.iter().for_each(|p| {
-                        note(histogram_ok(p), "histogram bucket counts do not match its bounds, or are over 512")
+                        note(
+                            histogram_ok(p),
+                            "histogram bucket counts do not match its bounds, or are over 512",
+                        )
                     }),
                     Some(Data::ExponentialHistogram(h)) => h.data_points.iter().for_each(|p| {
-                        note(exponential_ok(p), "exponential histogram scale outside -10..=20, or over 512 buckets")
+                        note(
+                            exponential_ok(p),
+                            "exponential histogram scale outside -10..=20, or over 512 buckets",
+                        )
                     }),
                     Some(Data::Summary(_)) | None => {}
                 }

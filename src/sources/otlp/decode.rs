@@ -185,8 +185,8 @@ mod tests {
 
     #[test]
     fn truncated_protobuf_is_malformed_and_content_types_are_read() {
-        use prost::Message;
         use crate::sources::otlp::proto::*;
+        use prost::Message;
         let req = ExportTraceServiceRequest {
             resource_spans: vec![ResourceSpans {
                 resource: None,
@@ -202,7 +202,12 @@ mod tests {
         let bytes = req.encode_to_vec();
         let ok = decode(Signal::Traces, Encoding::Protobuf, &bytes).unwrap();
         assert_eq!(ok.items(), 1);
-        assert!(decode(Signal::Traces, Encoding::Protobuf, &bytes[..bytes.len() - 1]).is_err());
+        assert!(decode(
+            Signal::Traces,
+            Encoding::Protobuf,
+            &bytes[..bytes.len() - 1]
+        )
+        .is_err());
         assert_eq!(
             Encoding::from_content_type("application/json; charset=utf-8"),
             Some(Encoding::Json)

@@ -159,10 +159,7 @@ fn header_str<'a>(req: &'a Request<Incoming>, name: header::HeaderName) -> Optio
 }
 
 /// Checks the head: method, path, `Host`, `Origin`, token, content type and encoding.
-fn check_head(
-    inner: &Inner,
-    req: &Request<Incoming>,
-) -> Result<(Signal, Encoding, bool), Refusal> {
+fn check_head(inner: &Inner, req: &Request<Incoming>) -> Result<(Signal, Encoding, bool), Refusal> {
     use StatusCode as S;
     let Some(signal) = Signal::from_path(req.uri().path()) else {
         return Err(Refusal::new(
@@ -241,8 +238,7 @@ fn no_memory() -> Refusal {
     Refusal::new(
         StatusCode::TOO_MANY_REQUESTS,
         |s| &s.rejected.memory,
-        "otlp memory budget spent by requests in flight: retry later ([otlp] memory_budget)"
-            .into(),
+        "otlp memory budget spent by requests in flight: retry later ([otlp] memory_budget)".into(),
     )
 }
 
@@ -269,6 +265,7 @@ async fn read_body(
             continue; // trailers
         };
         if buf.len() + data.len() > max {
+            drain(body, max).await;
             return Err(too_large(max));
         }
         if buf.capacity() < buf.len() + data.len() {
@@ -281,6 +278,22 @@ async fn read_body(
         buf.extend_from_slice(&data);
     }
     Ok(buf)
+}
+
+/// Reads and drops up to `limit` more bytes of a refused body, for a moment, so that the
+/// client is not reset before it reads the refusal.
+async fn drain(mut body: Incoming, limit: usize) {
+    let mut left = limit;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        while let Some(Ok(f)) = body.frame().await {
+            let n = f.data_ref().map_or(0, |d| d.len());
+            if n >= left {
+                break;
+            }
+            left -= n;
+        }
+    })
+    .await;
 }
 
 async fn handle(inner: &Inner, req: Request<Incoming>) -> Result<Reply, Refusal> {
@@ -340,6 +353,9 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Result<Reply, Refusal>
             |s| &s.rejected.busy,
             msg.into(),
         )));
+    }
+    if invalid > 0 {
+        stats.rejected_items.fetch_add(invalid, Relaxed);
     }
     let partial = (invalid > 0).then(|| PartialSuccess {
         rejected: invalid as i64,

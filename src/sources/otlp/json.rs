@@ -275,7 +275,9 @@ mod tests {
         )
         .unwrap();
         let ms = &m.resource_metrics[0].scope_metrics[0].metrics;
-        assert!(matches!(&ms[0].data, Some(Data::Sum(s)) if s.is_monotonic && s.data_points.len() == 1));
+        assert!(
+            matches!(&ms[0].data, Some(Data::Sum(s)) if s.is_monotonic && s.data_points.len() == 1)
+        );
         assert!(
             matches!(&ms[1].data, Some(Data::Histogram(h)) if h.data_points[0].bucket_counts == [1, 2])
         );
