@@ -403,3 +403,55 @@ fn observe(pt: &mut Point<'_, '_>, counts: &[u64], rep: impl Fn(usize) -> f64) -
     }
     total - made
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::otlp::proto_metrics::HistogramDataPoint;
+
+    #[test]
+    fn cumulative_points_become_increments_and_restarts_start_over() {
+        let mut s = State::default();
+        assert_eq!(s.sum_delta(1, 100, 5.0), Some(5.0));
+        assert_eq!(s.sum_delta(1, 100, 12.0), Some(7.0));
+        assert_eq!(s.sum_delta(1, 100, 3.0), Some(3.0), "smaller: a restart");
+        assert_eq!(s.sum_delta(1, 200, 4.0), Some(4.0), "new start time");
+        assert_eq!(s.running(2, 3.0), Some(3.0));
+        assert_eq!(s.running(2, -1.0), Some(2.0));
+        let shape = (0, (0, 0, 0));
+        assert_eq!(s.delta(3, 1, &[1, 2], shape), Some(vec![1, 2]));
+        assert_eq!(s.delta(3, 1, &[4, 2], shape), Some(vec![3, 0]));
+        assert_eq!(
+            s.delta(3, 1, &[4, 2, 0], shape),
+            Some(vec![4, 2, 0]),
+            "other bounds"
+        );
+        assert_eq!(s.stored, 3);
+        for k in 10..(10 + MAX_SERIES as u64) {
+            let _ = s.sum_delta(k, 0, 1.0);
+        }
+        assert_eq!(s.sum_delta(u64::MAX, 0, 1.0), None, "the table is full");
+        assert_eq!(s.sum_delta(1, 200, 6.0), Some(2.0), "known series go on");
+    }
+
+    #[test]
+    fn buckets_are_observed_at_their_middle_within_min_and_max() {
+        let p = HistogramDataPoint {
+            bucket_counts: vec![1, 1, 1],
+            explicit_bounds: vec![10.0, 20.0],
+            min: Some(4.0),
+            max: Some(22.0),
+            count: 3,
+            ..Default::default()
+        };
+        assert_eq!(explicit_reps(&p), vec![7.0, 15.0, 21.0]);
+        let open = HistogramDataPoint {
+            bucket_counts: vec![1, 1],
+            explicit_bounds: vec![10.0],
+            ..Default::default()
+        };
+        assert_eq!(explicit_reps(&open), vec![10.0, 10.0]);
+        assert_eq!(unit_word("By"), "bytes");
+        assert_eq!(unit_word("{request}"), "");
+    }
+}

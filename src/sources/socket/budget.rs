@@ -178,6 +178,19 @@ mod tests {
         assert_eq!(b.used(), INITIAL);
     }
 
+    #[test]
+    fn a_charge_grows_and_shrinks_within_the_budget_and_gives_all_back() {
+        let b = Budget::new(100);
+        let mut c = Charge::new(b.clone());
+        assert!(c.set(60));
+        assert!(!c.set(101), "over the budget");
+        assert_eq!(b.used(), 60, "unchanged when refused");
+        assert!(c.set(10));
+        assert_eq!(b.used(), 10);
+        drop(c);
+        assert_eq!(b.used(), 0);
+    }
+
     #[tokio::test]
     async fn reads_stop_at_the_charged_capacity() {
         use tokio::io::AsyncWriteExt;
