@@ -12,7 +12,7 @@
 
 pub(crate) mod apps;
 pub mod filter;
-mod otlp;
+pub(crate) mod otlp;
 pub mod rules;
 mod samples;
 pub mod ship;

@@ -140,6 +140,21 @@ fn enum_value<'de, D: Deserializer<'de>>(
     }
 }
 
+/// An enum kpid does not read (`Span.kind`): an integer, or any name (as 0).
+pub(super) fn de_enum_any<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+    enum_value(d, |_| Some(0.0))
+}
+
+/// `aggregation_temporality`: an integer or `AGGREGATION_TEMPORALITY_DELTA` / `_CUMULATIVE`.
+pub(super) fn de_temporality<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+    enum_value(d, |s| match s {
+        "AGGREGATION_TEMPORALITY_UNSPECIFIED" => Some(0.0),
+        "AGGREGATION_TEMPORALITY_DELTA" => Some(1.0),
+        "AGGREGATION_TEMPORALITY_CUMULATIVE" => Some(2.0),
+        _ => None,
+    })
+}
+
 /// `Status.code`: an integer or `STATUS_CODE_UNSET` / `_OK` / `_ERROR`.
 pub(super) fn de_status_code<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
     enum_value(d, |s| {

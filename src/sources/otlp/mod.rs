@@ -82,6 +82,17 @@ pub struct OtlpBatch {
     _charge: Charge,
 }
 
+impl OtlpBatch {
+    /// A request charged to no budget (the fuzz target's, and tests').
+    pub(crate) fn unbudgeted(request: Request, stats: Arc<OtlpStats>) -> OtlpBatch {
+        OtlpBatch {
+            request,
+            stats,
+            _charge: Charge::new(Budget::new(0)),
+        }
+    }
+}
+
 /// The running receiver: dropping it stops accepting.
 #[derive(Debug)]
 pub struct OtlpHandle {

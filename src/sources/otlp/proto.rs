@@ -7,7 +7,7 @@
 //! The same structs read OTLP's JSON mapping through serde (`json`): lowerCamelCase names,
 //! trace and span ids as hex, 64-bit integers as strings or numbers, enums as integers.
 
-use super::json::{self, de_hex, de_i32, de_u64};
+use super::json::{self, de_hex, de_u64};
 use serde::Deserialize;
 
 /// `common.v1.AnyValue`: one of its scalar variants (arrays, key lists and the dictionary
@@ -126,7 +126,7 @@ pub struct Span {
     pub name: String,
     /// `SpanKind`.
     #[prost(int32, tag = "6")]
-    #[serde(deserialize_with = "de_i32")]
+    #[serde(deserialize_with = "json::de_enum_any")]
     pub kind: i32,
     /// Start, Unix ns.
     #[prost(fixed64, tag = "7")]

@@ -1,7 +1,7 @@
 //! The OTLP metric messages kpid reads (`collector/metrics/v1`, `metrics/v1`), as `prost`
 //! messages that also read OTLP/JSON (see `proto`). Exemplars and metadata are skipped.
 
-use super::json::{de_f64, de_i32, de_i64, de_u64, de_u64s};
+use super::json::{de_f64, de_i32, de_i64, de_temporality, de_u64, de_u64s};
 use super::proto::{KeyValue, Resource};
 use serde::Deserialize;
 
@@ -101,7 +101,7 @@ pub struct Sum {
     pub data_points: Vec<NumberDataPoint>,
     /// 1 delta, 2 cumulative.
     #[prost(int32, tag = "2")]
-    #[serde(deserialize_with = "de_i32")]
+    #[serde(deserialize_with = "de_temporality")]
     pub aggregation_temporality: i32,
     /// Only grows (a counter).
     #[prost(bool, tag = "3")]
@@ -153,7 +153,7 @@ pub struct Histogram {
     pub data_points: Vec<HistogramDataPoint>,
     /// 1 delta, 2 cumulative.
     #[prost(int32, tag = "2")]
-    #[serde(deserialize_with = "de_i32")]
+    #[serde(deserialize_with = "de_temporality")]
     pub aggregation_temporality: i32,
 }
 
@@ -199,7 +199,7 @@ pub struct ExponentialHistogram {
     pub data_points: Vec<ExponentialHistogramDataPoint>,
     /// 1 delta, 2 cumulative.
     #[prost(int32, tag = "2")]
-    #[serde(deserialize_with = "de_i32")]
+    #[serde(deserialize_with = "de_temporality")]
     pub aggregation_temporality: i32,
 }
 
