@@ -66,6 +66,11 @@ fn python_sdk_spans_logs_and_metrics_are_exact() {
     assert_eq!(o["log_records"], 46, "{o}");
     assert_eq!(o["rejected_total"], 0, "{o}");
     assert!(o["requests"].as_u64().unwrap() >= 4, "{o}");
+    let (_, metrics) = k.get("/metrics");
+    assert!(
+        metrics.contains(r#"kpid_otlp_items_total{signal="traces"} 600"#),
+        "{metrics}"
+    );
     assert!(
         sample(&k, r#"code_line_number{source="pyotel"}"#).is_none(),
         "the SDK's code.* attributes are no KPIs"

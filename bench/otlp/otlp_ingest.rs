@@ -105,7 +105,10 @@ fn request(n: usize) -> Vec<u8> {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
-                attributes: vec![kv("service.name", any_value::Value::StringValue("bench".into()))],
+                attributes: vec![kv(
+                    "service.name",
+                    any_value::Value::StringValue("bench".into()),
+                )],
             }),
             scope_spans: vec![ScopeSpans {
                 scope: Some(InstrumentationScope {
@@ -193,7 +196,11 @@ fn run(dir: &std::path::Path, secs: u64, clients: usize, gzip: bool) {
     }
     let deadline = Instant::now() + Duration::from_secs(120);
     while otlp_stats(k.port)["spans"].as_u64().unwrap_or(0) < sent {
-        assert!(Instant::now() < deadline, "never applied: {}", otlp_stats(k.port));
+        assert!(
+            Instant::now() < deadline,
+            "never applied: {}",
+            otlp_stats(k.port)
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     let el = t0.elapsed().as_secs_f64();
@@ -210,7 +217,10 @@ fn run(dir: &std::path::Path, secs: u64, clients: usize, gzip: bool) {
 }
 
 fn main() {
-    let secs = std::env::var("SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let secs = std::env::var("SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let clients = std::env::var("CLIENTS")
         .ok()
         .and_then(|s| s.parse().ok())

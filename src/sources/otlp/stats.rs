@@ -162,10 +162,42 @@ impl HealthSection for OtlpStats {
         }
     }
 
+    /// Refusals, items left out, and connections refused (idle keep-alive closes are not
+    /// losses: SDKs keep connections open between exports).
     fn losses(&self) -> u64 {
+        let h = self.http.snapshot();
         self.rejected_map().values().sum::<u64>()
             + self.rejected_items.load(Relaxed)
             + self.untracked_points.load(Relaxed)
             + self.observations_sampled.load(Relaxed)
+            + h.refused_bad_head
+            + h.refused_busy
+            + h.refused_peer_busy
+    }
+
+    fn prometheus(&self, out: &mut String) {
+        use std::fmt::Write;
+        let _ = writeln!(
+            out,
+            "# HELP kpid_otlp_items_total spans, log records and data points applied from OTLP exports\n# TYPE kpid_otlp_items_total counter"
+        );
+        for (signal, n) in [
+            ("traces", &self.spans),
+            ("logs", &self.log_records),
+            ("metrics", &self.data_points),
+        ] {
+            let _ = writeln!(
+                out,
+                "kpid_otlp_items_total{{signal=\"{signal}\"}} {}",
+                n.load(Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP kpid_otlp_rejected_total OTLP requests refused, by reason\n# TYPE kpid_otlp_rejected_total counter"
+        );
+        for (reason, n) in self.rejected_map() {
+            let _ = writeln!(out, "kpid_otlp_rejected_total{{reason=\"{reason}\"}} {n}");
+        }
     }
 }
