@@ -1,9 +1,10 @@
 //! One OTLP/HTTP request, as the specification answers it: 200 with an empty
 //! `Export*ServiceResponse` (or its `partial_success` with the items left out), 400 for a
-//! body that does not decode, 404, 405, 413 for a body over the cap (sent or inflated), 415
-//! for a content type or encoding not read, 429 when the memory budget is spent and 503 when
-//! the engine had no room in time (both with `Retry-After`). Errors carry a
-//! `google.rpc.Status` in the request's encoding. Every refusal is counted in [`OtlpStats`].
+//! body that does not decode, 404, 405, 408 for a body that takes over 10 s to arrive, 413
+//! for a body over the cap (sent or inflated), 415 for a content type or encoding not read,
+//! 429 when the memory budget is spent and 503 when the engine had no room in time (both with
+//! `Retry-After`). Errors carry a `google.rpc.Status` in the request's encoding. Every
+//! refusal is counted in [`OtlpStats`].
 
 use super::decode::{self, DecodeError, Encoding, Signal};
 use super::proto::{ExportResponse, PartialSuccess};
@@ -26,6 +27,9 @@ use warp::http::{header, Request, Response, StatusCode};
 /// Bytes a decoded message is charged per byte of its encoding (strings, vectors and their
 /// headers take more room than their wire form).
 const DECODED_FACTOR: usize = 3;
+
+/// Longest a body may take to arrive once its head has (what it holds is charged meanwhile).
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// `google.rpc.Status`, the body of an error response.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -150,6 +154,7 @@ fn grpc_code(s: StatusCode) -> i32 {
         403 | 421 => 7,       // PERMISSION_DENIED
         404 | 405 => 12,      // UNIMPLEMENTED
         429 => 8,             // RESOURCE_EXHAUSTED
+        408 => 4,             // DEADLINE_EXCEEDED
         _ => 14,              // UNAVAILABLE
     }
 }
@@ -311,9 +316,17 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Result<Reply, Refusal>
     }
     let mut charge = Charge::new(inner.budget.clone());
     let hint = length.map_or(64 << 10, |n| n as usize);
-    let mut body = read_body(req.into_body(), max, hint, &mut charge)
-        .await
-        .map_err(with_enc)?;
+    let read = read_body(req.into_body(), max, hint, &mut charge);
+    let mut body = match tokio::time::timeout(BODY_TIMEOUT, read).await {
+        Ok(b) => b.map_err(with_enc)?,
+        Err(_) => {
+            return Err(with_enc(Refusal::new(
+                StatusCode::REQUEST_TIMEOUT,
+                |s| &s.rejected.truncated,
+                format!("otlp body not received within {BODY_TIMEOUT:?}"),
+            )))
+        }
+    };
     stats.bytes.fetch_add(body.len() as u64, Relaxed);
     if gzip {
         if !charge.set(body.capacity() + max) {

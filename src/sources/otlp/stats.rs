@@ -34,7 +34,7 @@ pub struct Rejected {
     pub memory: AtomicU64,
     /// The engine had no room in time (503).
     pub busy: AtomicU64,
-    /// The body stopped arriving, or the client went away mid-body.
+    /// The body stopped arriving (408 after 10 s), or the client went away mid-body.
     pub truncated: AtomicU64,
 }
 
