@@ -118,17 +118,22 @@ input = "metric"
 field = "value"
 "#;
 
-/// Applies a stream of app frames as the engine does (`apps::apply`, through the rules of
-/// `APP_RULES` into a store with small limits), twice a few seconds apart, then publishes
-/// a snapshot and renders the Prometheus exposition.
-pub fn app_frames(frames: &[u8]) {
+/// The rules of `APP_RULES` and an empty store with its (small) limits.
+fn app_rules() -> (Rules, Store) {
     static CFG: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
     let cfg = CFG.get_or_init(|| {
         Config::parse(Path::new("fuzz.toml"), APP_RULES).expect("the fuzz rules load")
     });
     let limits = cfg.store.limits();
-    let mut rules = Rules::new(cfg, &limits).expect("the fuzz rules compile");
-    let mut store = Store::new(limits);
+    let rules = Rules::new(cfg, &limits).expect("the fuzz rules compile");
+    (rules, Store::new(limits))
+}
+
+/// Applies a stream of app frames as the engine does (`apps::apply`, through the rules of
+/// `APP_RULES` into a store with small limits), twice a few seconds apart, then publishes
+/// a snapshot and renders the Prometheus exposition.
+pub fn app_frames(frames: &[u8]) {
+    let (mut rules, mut store) = app_rules();
     let mut rec = kpid_parsers::Record::new();
     let mut counts = apps::Counts::default();
     let app: Arc<str> = Arc::from("fuzz");
@@ -201,13 +206,7 @@ pub fn otlp(data: &[u8]) -> bool {
         .expect("a decoded request re-encodes to one that decodes");
         assert_eq!(format!("{again:?}"), format!("{request:?}"));
     }
-    static CFG: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
-    let cfg = CFG.get_or_init(|| {
-        Config::parse(Path::new("fuzz.toml"), APP_RULES).expect("the fuzz rules load")
-    });
-    let limits = cfg.store.limits();
-    let mut rules = Rules::new(cfg, &limits).expect("the fuzz rules compile");
-    let mut store = Store::new(limits);
+    let (mut rules, mut store) = app_rules();
     let mut rec = kpid_parsers::Record::new();
     let mut engine = crate::engine::otlp::Otlp::default();
     let stats = otlp::OtlpStats::shared();

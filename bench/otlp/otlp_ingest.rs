@@ -11,53 +11,13 @@ use kpid::sources::otlp::proto::*;
 use prost::Message;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Kpid {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Kpid {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &std::path::Path) -> Kpid {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kpid"))
-        .args(["--no-socket", "--otlp", "127.0.0.1:0", "--port", "0"])
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .env("KPID_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("kpid binary");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim_end_matches('/').parse().ok());
-    Kpid {
-        child,
-        port: port.unwrap_or_else(|| panic!("kpid printed {line:?}")),
-    }
-}
+#[path = "../common/daemon.rs"]
+mod daemon;
 
 fn otlp_stats(port: u16) -> serde_json::Value {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET /api/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    serde_json::from_str::<serde_json::Value>(body).unwrap()["otlp"].clone()
+    daemon::health(port, "otlp")
 }
 
 fn kv(key: &str, v: any_value::Value) -> KeyValue {
@@ -122,9 +82,8 @@ fn request(n: usize) -> Vec<u8> {
 }
 
 /// POSTs `body` on a kept-alive connection; returns the status.
-fn post(s: &mut BufReader<TcpStream>, head: &[u8], body: &[u8]) -> u16 {
-    s.get_mut().write_all(head).unwrap();
-    s.get_mut().write_all(body).unwrap();
+fn post(s: &mut BufReader<TcpStream>, request: &[u8]) -> u16 {
+    s.get_mut().write_all(request).unwrap();
     let mut status = 0;
     let mut len = 0usize;
     let mut line = String::new();
@@ -149,7 +108,7 @@ fn post(s: &mut BufReader<TcpStream>, head: &[u8], body: &[u8]) -> u16 {
 }
 
 fn run(dir: &std::path::Path, secs: u64, clients: usize, gzip: bool) {
-    let k = start(dir);
+    let k = daemon::start(dir, &["--no-socket", "--otlp", "127.0.0.1:0"]);
     let port: u16 = otlp_stats(k.port)["listen"]
         .as_str()
         .unwrap()
@@ -174,12 +133,15 @@ fn run(dir: &std::path::Path, secs: u64, clients: usize, gzip: bool) {
     let t0 = Instant::now();
     let threads: Vec<_> = (0..clients)
         .map(|_| {
-            let (head, body) = (head.clone(), body.clone());
+            let mut request = head.clone().into_bytes();
+            request.extend_from_slice(&body);
             std::thread::spawn(move || {
-                let mut s = BufReader::new(TcpStream::connect(("127.0.0.1", port)).unwrap());
+                let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                stream.set_nodelay(true).unwrap();
+                let mut s = BufReader::new(stream);
                 let (mut sent, mut refused) = (0u64, 0u64);
                 while t0.elapsed() < Duration::from_secs(secs) {
-                    match post(&mut s, head.as_bytes(), &body) {
+                    match post(&mut s, &request) {
                         200 => sent += per,
                         _ => refused += 1,
                     }
@@ -206,7 +168,7 @@ fn run(dir: &std::path::Path, secs: u64, clients: usize, gzip: bool) {
     let el = t0.elapsed().as_secs_f64();
     let st = otlp_stats(k.port);
     println!(
-        "otlp/http {}: {clients} clients, {sent} spans ({per}/request, {} B/span on the wire, {} B/span decoded) applied in {el:.2} s = {:.0} spans/s; \
+        "otlp/http {}: {clients} clients, {sent} spans ({per}/request, {} B/span on the wire, {} B/span inflated) applied in {el:.2} s = {:.0} spans/s; \
          {refused} requests refused (429/503), rejected {}",
         if gzip { "protobuf+gzip" } else { "protobuf" },
         body.len() as u64 / per,

@@ -100,6 +100,18 @@ pub fn expect(k: &Kpid, series: &str, want: f64) {
     assert!(ok, "{series}: want {want}, got {last:?}");
 }
 
+/// Waits until the span KPIs of `app`'s `span` read `total` spans, `errors` of them in
+/// error, and `seconds` in all.
+pub fn expect_spans(k: &Kpid, app: &str, span: &str, total: f64, errors: f64, seconds: f64) {
+    let labels = format!(r#"{{app="{app}",span="{span}"}}"#);
+    expect(k, &format!("span_total{labels}"), total);
+    expect(k, &format!("span_errors_total{labels}"), errors);
+    expect(k, &format!("span_duration_seconds_count{labels}"), total);
+    if seconds >= 0.0 {
+        expect(k, &format!("span_duration_seconds_sum{labels}"), seconds);
+    }
+}
+
 /// A protobuf trace export of `n` spans named `name` for service `app`, each 2 ms long, every
 /// `err_every`-th in error.
 pub fn trace_request(app: &str, name: &str, n: usize, err_every: usize) -> Vec<u8> {
