@@ -139,3 +139,13 @@ fn a_taken_port_is_reported_in_health_and_the_daemon_goes_on() {
     expect(&k, r#"log_lines_total{level="info",source="a"}"#, 1.0);
     drop(taken);
 }
+
+#[test]
+fn no_otlp_opens_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = Kpid::start(dir.path(), &["--no-state", "--no-socket", "--no-otlp"]);
+    let h = k.json("/api/health");
+    assert!(h.get("otlp").is_none(), "{h}");
+    let (_, metrics) = k.get("/metrics");
+    assert!(!metrics.contains("kpid_otlp_"), "{metrics}");
+}
