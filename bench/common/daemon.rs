@@ -5,6 +5,18 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 
+/// The span names the ingest benches send (a pipeline's stages).
+pub const SPAN_NAMES: [&str; 8] = [
+    "capture",
+    "preprocess",
+    "infer",
+    "postprocess",
+    "decode",
+    "resize",
+    "nms",
+    "encode",
+];
+
 /// A running kpid.
 pub struct Kpid {
     child: Child,

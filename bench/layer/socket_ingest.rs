@@ -62,16 +62,7 @@ fn capacity(dir: &std::path::Path, secs: u64) {
     s.write_all(&hello).unwrap();
     let mut reply = [0u8; 64];
     let _ = s.read(&mut reply).unwrap();
-    let names = [
-        "capture",
-        "preprocess",
-        "infer",
-        "postprocess",
-        "decode",
-        "resize",
-        "nms",
-        "encode",
-    ];
+    let names = daemon::SPAN_NAMES;
     let mut batch = Vec::with_capacity(70_000);
     let mut scratch = Vec::new();
     let mut per_batch = 0u64;

@@ -29,16 +29,7 @@ fn kv(key: &str, v: any_value::Value) -> KeyValue {
 
 /// One export of `n` spans, as an SDK's batch processor sends it.
 fn request(n: usize) -> Vec<u8> {
-    let names = [
-        "capture",
-        "preprocess",
-        "infer",
-        "postprocess",
-        "decode",
-        "resize",
-        "nms",
-        "encode",
-    ];
+    let names = daemon::SPAN_NAMES;
     let spans = (0..n)
         .map(|i| Span {
             trace_id: (i as u128 / 8).to_be_bytes().to_vec(),
