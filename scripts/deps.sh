@@ -11,6 +11,7 @@ command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 command -v cc >/dev/null 2>&1 || need+=(gcc)
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+python3 -c "import ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -21,4 +22,13 @@ fi
 # start their own Prometheus on free ports, so nothing needs stopping.
 if [ ! -d tests/browser/node_modules/playwright-core ]; then
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# The OTLP tests (tests/otlp.rs) send with the real OpenTelemetry Python SDK and its OTLP/HTTP
+# exporter, from PyPI, in a virtual environment under the target directory (where the tests
+# look for it, and make it themselves if it is missing).
+venv="${CARGO_TARGET_DIR:-target}/tmp/otel-venv"
+if ! "$venv/bin/python" -c "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http" >/dev/null 2>&1; then
+  echo "deps: installing opentelemetry-sdk and opentelemetry-exporter-otlp-proto-http into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
 fi

@@ -118,17 +118,22 @@ input = "metric"
 field = "value"
 "#;
 
-/// Applies a stream of app frames as the engine does (`apps::apply`, through the rules of
-/// `APP_RULES` into a store with small limits), twice a few seconds apart, then publishes
-/// a snapshot and renders the Prometheus exposition.
-pub fn app_frames(frames: &[u8]) {
+/// The rules of `APP_RULES` and an empty store with its (small) limits.
+fn app_rules() -> (Rules, Store) {
     static CFG: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
     let cfg = CFG.get_or_init(|| {
         Config::parse(Path::new("fuzz.toml"), APP_RULES).expect("the fuzz rules load")
     });
     let limits = cfg.store.limits();
-    let mut rules = Rules::new(cfg, &limits).expect("the fuzz rules compile");
-    let mut store = Store::new(limits);
+    let rules = Rules::new(cfg, &limits).expect("the fuzz rules compile");
+    (rules, Store::new(limits))
+}
+
+/// Applies a stream of app frames as the engine does (`apps::apply`, through the rules of
+/// `APP_RULES` into a store with small limits), twice a few seconds apart, then publishes
+/// a snapshot and renders the Prometheus exposition.
+pub fn app_frames(frames: &[u8]) {
+    let (mut rules, mut store) = app_rules();
     let mut rec = kpid_parsers::Record::new();
     let mut counts = apps::Counts::default();
     let app: Arc<str> = Arc::from("fuzz");
@@ -154,4 +159,65 @@ pub fn app_frames(frames: &[u8]) {
     let snap = Publisher::default().publish(&mut store, now + 3.0, true);
     let mut out = String::new();
     prom::prometheus(&snap, &mut out);
+}
+
+/// An OTLP/HTTP body as the receiver and the engine take it. The first byte picks the
+/// signal (traces, logs, metrics), the encoding (protobuf, JSON) and gzip; the rest is the
+/// body. A body that decodes is checked (`check::invalid` never finds more items than there
+/// are; protobuf re-encodes and decodes to the same request), then applied twice through
+/// `APP_RULES` into a small store, published and rendered. Returns whether it decoded.
+pub fn otlp(data: &[u8]) -> bool {
+    use crate::sources::otlp::{self, check, Encoding, Request, Signal};
+    use prost::Message;
+    let Some((&sel, body)) = data.split_first() else {
+        return false;
+    };
+    let signal = [Signal::Traces, Signal::Logs, Signal::Metrics][(sel & 3) as usize % 3];
+    let encoding = if sel & 4 == 0 {
+        Encoding::Protobuf
+    } else {
+        Encoding::Json
+    };
+    let inflated;
+    let body = if sel & 8 != 0 {
+        match otlp::gunzip(body, 1 << 20) {
+            Ok(b) => {
+                assert!(b.len() <= 1 << 20, "inflated past the cap");
+                inflated = b;
+                &inflated[..]
+            }
+            Err(_) => return false,
+        }
+    } else {
+        body
+    };
+    let Ok(request) = otlp::decode(signal, encoding, body) else {
+        return false;
+    };
+    assert_eq!(request.signal(), signal);
+    let (items, invalid, why) = check::invalid(&request);
+    assert!(invalid <= items && (invalid == 0) == why.is_empty());
+    if encoding == Encoding::Protobuf {
+        let again = match &request {
+            Request::Traces(t) => otlp::decode(signal, encoding, &t.encode_to_vec()),
+            Request::Logs(l) => otlp::decode(signal, encoding, &l.encode_to_vec()),
+            Request::Metrics(m) => otlp::decode(signal, encoding, &m.encode_to_vec()),
+        }
+        .expect("a decoded request re-encodes to one that decodes");
+        assert_eq!(format!("{again:?}"), format!("{request:?}"));
+    }
+    let (mut rules, mut store) = app_rules();
+    let mut rec = kpid_parsers::Record::new();
+    let mut engine = crate::engine::otlp::Otlp::default();
+    let stats = otlp::OtlpStats::shared();
+    let now = 1.7e9;
+    for t in [now, now + 2.5] {
+        let batch = otlp::OtlpBatch::unbudgeted(request.clone(), stats.clone());
+        engine.apply(&mut rules, &mut store, &mut rec, batch, t);
+    }
+    engine.flush();
+    let snap = Publisher::default().publish(&mut store, now + 3.0, true);
+    let mut out = String::new();
+    prom::prometheus(&snap, &mut out);
+    true
 }

@@ -13,6 +13,7 @@ fn kpid_run(dir: &std::path::Path, extra: &[&str], cmd: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_kpid"))
         .arg("run")
         .args(["--port", "0", "--no-state", "--socket", "k.sock"])
+        .args(["--otlp", "127.0.0.1:0"])
         .args(extra)
         .arg("--")
         .args(cmd)

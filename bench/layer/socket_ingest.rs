@@ -10,62 +10,22 @@
 //! Run: `cargo bench --bench socket_ingest` (env `SECS`, default 10; `RATE`, default 1000000).
 
 use kpid_wire as wire;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tracing_subscriber::prelude::*;
 
-struct Kpid {
-    child: Child,
-    port: u16,
-}
+#[path = "../common/daemon.rs"]
+mod daemon;
 
-impl Drop for Kpid {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use daemon::Kpid;
 
 fn start(dir: &std::path::Path, sock: &std::path::Path) -> Kpid {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kpid"))
-        .args([
-            "--socket",
-            sock.to_str().unwrap(),
-            "--port",
-            "0",
-            "--state-dir",
-        ])
-        .arg(dir.join("state"))
-        .env("KPID_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("kpid binary");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim_end_matches('/').parse().ok());
-    Kpid {
-        child,
-        port: port.unwrap_or_else(|| panic!("kpid printed {line:?}")),
-    }
+    daemon::start(dir, &["--socket", sock.to_str().unwrap(), "--no-otlp"])
 }
 
 fn socket_stats(port: u16) -> serde_json::Value {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET /api/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    serde_json::from_str::<serde_json::Value>(body).unwrap()["socket"].clone()
+    daemon::health(port, "socket")
 }
 
 fn spans_applied(port: u16) -> u64 {
@@ -102,16 +62,7 @@ fn capacity(dir: &std::path::Path, secs: u64) {
     s.write_all(&hello).unwrap();
     let mut reply = [0u8; 64];
     let _ = s.read(&mut reply).unwrap();
-    let names = [
-        "capture",
-        "preprocess",
-        "infer",
-        "postprocess",
-        "decode",
-        "resize",
-        "nms",
-        "encode",
-    ];
+    let names = daemon::SPAN_NAMES;
     let mut batch = Vec::with_capacity(70_000);
     let mut scratch = Vec::new();
     let mut per_batch = 0u64;

@@ -138,6 +138,12 @@ pub struct RunArgs {
     /// Open no socket for instrumented apps.
     #[arg(long, conflicts_with = "socket")]
     pub no_socket: bool,
+    /// Address of the OpenTelemetry (OTLP/HTTP) receiver [default: 127.0.0.1:4318].
+    #[arg(long, value_name = "ADDR")]
+    pub otlp: Option<String>,
+    /// Receive no OpenTelemetry (OTLP/HTTP).
+    #[arg(long, conflicts_with = "otlp")]
+    pub no_otlp: bool,
     /// Directory to load parser plugins from (must be writable by its owner only).
     #[arg(long, value_name = "DIR")]
     pub plugin_dir: Option<PathBuf>,

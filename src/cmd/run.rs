@@ -29,6 +29,11 @@ pub fn config_from(args: &RunArgs) -> anyhow::Result<Config> {
     if args.socket.is_some() {
         cfg.socket = args.socket.clone();
     }
+    if let Some(a) = &args.otlp {
+        cfg.otlp.listen = a.clone();
+        cfg.otlp.enabled = true;
+    }
+    cfg.otlp.enabled &= !args.no_otlp;
     if args.plugin_dir.is_some() {
         cfg.plugin_dir = args.plugin_dir.clone();
     }

@@ -1,7 +1,8 @@
 //! `kpid run [options] -- CMD ARGS...`: kpid and the pipeline in one command. The daemon
 //! starts first (dashboard, socket, samplers), then the pipeline, in a process group of its
 //! own, with `KPID_SOCKET` in its environment so the tracing layer and the Python client
-//! connect with no configuration. Its stdout and stderr still reach the terminal and are
+//! connect with no configuration (and `OTEL_EXPORTER_OTLP_ENDPOINT`, unless set, so that
+//! OpenTelemetry SDKs export to kpid's OTLP receiver). Its stdout and stderr still reach the terminal and are
 //! also sources (`stdout`, `stderr`: the same parsers and rules as files); its process tree
 //! is sampled. SIGINT, SIGTERM and SIGHUP are forwarded to its group; kpid exits with its
 //! exit code (128+N when a signal N ended it), or stays up with `--keep` until stopped.
@@ -79,6 +80,15 @@ pub(super) async fn supervise(
         .stderr(Stdio::piped());
     if let Some(p) = running.socket_path() {
         cmd.env(kpid_wire::SOCKET_ENV, p);
+    }
+    if let Some(a) = running.otlp_addr() {
+        // What every OpenTelemetry SDK reads, unless the user chose their own.
+        if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_none() {
+            cmd.env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{a}"));
+            if std::env::var_os("OTEL_EXPORTER_OTLP_PROTOCOL").is_none() {
+                cmd.env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf");
+            }
+        }
     }
     let code = match cmd.spawn() {
         Err(e) => {

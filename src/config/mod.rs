@@ -3,10 +3,12 @@
 //! Every table rejects unknown fields; errors name the file, the line and the field.
 
 mod duration;
+mod otlp;
 pub mod plugins;
 mod sections;
 
 pub use duration::{parse_duration, Dur};
+pub use otlp::OtlpSettings;
 pub use plugins::PluginsConfig;
 pub use sections::{
     AppsConfig, RuleConfig, RuleInput, RuleKind, SampleSettings, ServerConfig, SourceConfig,
@@ -55,6 +57,9 @@ pub struct Config {
     /// `[sample]`.
     #[serde(default)]
     pub sample: SampleSettings,
+    /// `[otlp]`.
+    #[serde(default)]
+    pub otlp: OtlpSettings,
     /// `[tail]`.
     #[serde(default)]
     pub tail: TailSettings,

@@ -39,6 +39,7 @@ pub struct Running {
     pub sources: Arc<SourcesHealth>,
     tailer: Option<tail::Tailer>,
     socket: Option<socket::SocketHandle>,
+    otlp: Option<crate::sources::otlp::OtlpHandle>,
     samplers: Option<sample::SamplerHandle>,
     engine: Option<EngineHandle>,
     export: Option<crate::export::Handle>,
@@ -198,6 +199,13 @@ pub async fn start(
             }
         }
     };
+    let otlp = if one_shot {
+        None
+    } else {
+        let token = token.as_ref().map(|t| t.secret.clone());
+        let token = token.filter(|_| !(insecure || cfg.server.insecure));
+        wiring::otlp(&cfg.otlp, tx.clone(), fds, token, &mut sections).await?
+    };
     let samplers = if one_shot {
         None
     } else {
@@ -233,6 +241,7 @@ pub async fn start(
     let mut running = Running {
         samplers,
         socket,
+        otlp,
         addr: None,
         published: published.clone(),
         token: token.clone(),
@@ -323,6 +332,7 @@ impl Running {
     pub fn stop(mut self) {
         // Dropping the socket handle stops accepting apps and removes the socket file.
         self.socket.take();
+        self.otlp.take();
         self.samplers.take();
         if let Some(t) = self.tailer.take() {
             t.stop();
@@ -339,6 +349,11 @@ impl Running {
     /// The socket apps connect to, when one is open.
     pub fn socket_path(&self) -> Option<&std::path::Path> {
         self.socket.as_ref().map(|s| s.path())
+    }
+
+    /// The address of the OTLP/HTTP receiver, when it listens.
+    pub fn otlp_addr(&self) -> Option<SocketAddr> {
+        self.otlp.as_ref().map(|o| o.addr())
     }
 
     /// One-shot: waits until every file was read and applied, then returns the exposition.

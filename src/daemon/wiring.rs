@@ -1,6 +1,8 @@
-//! What the daemon plugs together besides the pipeline: the socket source's health section.
+//! What the daemon plugs together besides the pipeline: the socket source's health section,
+//! and the OTLP receiver.
 
 use crate::health::{HealthSection, Status};
+use crate::sources::otlp::{self, OtlpConfig, OtlpHandle, OtlpStats};
 use crate::sources::socket::SocketStats;
 use std::sync::Arc;
 
@@ -28,5 +30,51 @@ impl HealthSection for SocketSection {
             .map(|o| o.values().filter_map(|x| x.as_u64()).sum())
             .unwrap_or(0);
         rejected + v["app_dropped"].as_u64().unwrap_or(0)
+    }
+}
+
+/// Starts the OTLP/HTTP receiver of `[otlp]` (unless off), its health section pushed onto
+/// `sections`. A port already taken is reported there (and logged); the daemon goes on.
+pub(super) async fn otlp(
+    cfg: &crate::config::OtlpSettings,
+    tx: tokio::sync::mpsc::Sender<crate::sources::Input>,
+    fds: u64,
+    token: Option<Arc<str>>,
+    sections: &mut Vec<Arc<dyn HealthSection>>,
+) -> anyhow::Result<Option<OtlpHandle>> {
+    if !cfg.enabled {
+        return Ok(None);
+    }
+    let listen: std::net::SocketAddr = cfg.listen.parse().map_err(|e| {
+        anyhow::anyhow!(
+            "invalid otlp address `{}` (want IP:PORT, e.g. 127.0.0.1:4318): {e}",
+            cfg.listen
+        )
+    })?;
+    let token = token.filter(|_| !listen.ip().is_loopback());
+    if token.is_some() {
+        tracing::warn!("otlp: bound to {listen}, beyond loopback: every export needs the API token (Authorization: Bearer)");
+    }
+    let defaults = OtlpConfig::default();
+    let ocfg = OtlpConfig {
+        listen,
+        max_body: cfg.max_body.max(1024),
+        memory_budget: cfg.memory_budget.max(64 << 10),
+        limits: crate::server::Limits {
+            max_connections: cfg.max_connections.min(fds as usize / 4).max(8),
+            per_peer: cfg.max_connections.max(8),
+            ..defaults.limits
+        },
+        token,
+        ..defaults
+    };
+    let stats = OtlpStats::shared();
+    sections.push(stats.clone());
+    match otlp::spawn(ocfg, tx, stats).await {
+        Ok(h) => Ok(Some(h)),
+        Err(e) => {
+            tracing::warn!("otlp: {e}; OpenTelemetry exports are not received (give --otlp ADDR to choose another, --no-otlp to turn it off)");
+            Ok(None)
+        }
     }
 }

@@ -12,6 +12,7 @@
 
 pub(crate) mod apps;
 pub mod filter;
+pub(crate) mod otlp;
 pub mod rules;
 mod samples;
 pub mod ship;

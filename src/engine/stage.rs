@@ -81,6 +81,7 @@ struct Engine {
     cfg: EngineConfig,
     publisher: Publisher,
     app_counts: apps::Counts,
+    otlp: super::otlp::Otlp,
     samples: super::samples::SampleCache,
     rec: Record<'static>,
     fallback: Option<Box<dyn Parser>>,
@@ -129,6 +130,7 @@ pub fn spawn(
         cfg: store_cfg,
         publisher,
         app_counts: apps::Counts::default(),
+        otlp: Default::default(),
         samples: Default::default(),
         rec: Record::new(),
         fallback: None,
@@ -228,6 +230,7 @@ impl Engine {
             }
         }
         self.app_counts.flush(&self.cfg.socket);
+        self.otlp.flush();
     }
 
     /// Acknowledges what was applied: to the tailer, or with history on, to the history
@@ -287,6 +290,11 @@ impl Engine {
                 now,
             ),
             Input::Samples(b) => self.samples.apply(&mut self.cfg.store, b, now),
+            Input::Otlp(b) => {
+                let cfg = &mut self.cfg;
+                self.otlp
+                    .apply(&mut cfg.rules, &mut cfg.store, &mut self.rec, b, now)
+            }
         }
     }
 

@@ -120,7 +120,7 @@ impl Guard {
         }
     }
 
-    fn host_ok(&self, host: &str) -> bool {
+    pub(crate) fn host_ok(&self, host: &str) -> bool {
         self.names.contains(&host_name(host))
     }
 

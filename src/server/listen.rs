@@ -77,7 +77,7 @@ fn is_resource_error(e: &std::io::Error) -> bool {
 
 /// Serves connections from `listener` with `service` until `shutdown` resolves, then lets
 /// open requests finish for a moment.
-pub(super) async fn serve<S, B>(
+pub(crate) async fn serve<S, B>(
     listener: TcpListener,
     service: S,
     limits: Limits,

@@ -22,6 +22,7 @@ mod ws;
 pub use counters::HttpCounters;
 pub(crate) use guard::Guard;
 pub use health::health_json;
+pub(crate) use listen::serve as serve_service;
 pub use listen::{fd_budget, Limits};
 pub(crate) use prom::write_exposition;
 

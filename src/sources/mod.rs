@@ -7,6 +7,7 @@
 //! own bounded queue drops and counts instead of blocking it). Every file the tailer follows
 //! has a [`FileHealth`] entry in the shared [`SourcesHealth`], which `/api/health` reports.
 
+pub mod otlp;
 pub mod pipe;
 pub mod sample;
 pub mod socket;
@@ -70,6 +71,8 @@ pub enum Input {
     App(AppBatch),
     /// What the samplers found (host, processes, GPU).
     Samples(sample::SampleBatch),
+    /// An OTLP export request (spans, log records or metrics).
+    Otlp(otlp::OtlpBatch),
 }
 
 /// State of one followed file, as `/api/health` shows it.

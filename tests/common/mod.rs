@@ -17,10 +17,21 @@ pub struct Kpid {
 }
 
 impl Kpid {
-    /// Starts `kpid ARGS --port 0` in `cwd` and waits until it prints its address.
+    /// Starts `kpid ARGS --port 0` in `cwd` and waits until it prints its address. Unless
+    /// `ARGS` name an OTLP address (or none), the OTLP receiver takes a free port: tests
+    /// running at once do not compete for 4318.
     pub fn start(cwd: &Path, args: &[&str]) -> Kpid {
+        let otlp_named = args
+            .iter()
+            .any(|a| a.starts_with("--otlp") || *a == "--no-otlp");
+        let otlp: &[&str] = if otlp_named {
+            &[]
+        } else {
+            &["--otlp", "127.0.0.1:0"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_kpid"))
             .args(args)
+            .args(otlp)
             .args(["--port", "0"])
             .current_dir(cwd)
             .env("KPID_LOG", "kpid=debug,warn")

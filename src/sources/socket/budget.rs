@@ -35,7 +35,7 @@ impl Budget {
         self.used.load(Relaxed)
     }
 
-    fn take(&self, n: usize) -> bool {
+    pub(crate) fn take(&self, n: usize) -> bool {
         self.used
             .fetch_update(Relaxed, Relaxed, |u| {
                 u.checked_add(n).filter(|t| *t <= self.cap)
@@ -43,8 +43,43 @@ impl Budget {
             .is_ok()
     }
 
-    fn give(&self, n: usize) {
+    pub(crate) fn give(&self, n: usize) {
         self.used.fetch_sub(n, Relaxed);
+    }
+}
+
+/// Bytes charged to a budget until dropped (the OTLP receiver charges each request in flight
+/// this way, from its body to the engine's applying it).
+#[derive(Debug)]
+pub(crate) struct Charge {
+    budget: Arc<Budget>,
+    n: usize,
+}
+
+impl Charge {
+    /// An empty charge.
+    pub(crate) fn new(budget: Arc<Budget>) -> Charge {
+        Charge { budget, n: 0 }
+    }
+
+    /// Charges `n` bytes in all (more or less than now); false, and unchanged, when the
+    /// budget cannot give the difference.
+    pub(crate) fn set(&mut self, n: usize) -> bool {
+        if n > self.n {
+            if !self.budget.take(n - self.n) {
+                return false;
+            }
+        } else {
+            self.budget.give(self.n - n);
+        }
+        self.n = n;
+        true
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.budget.give(self.n);
     }
 }
 
@@ -141,6 +176,19 @@ mod tests {
         );
         drop(x);
         assert_eq!(b.used(), INITIAL);
+    }
+
+    #[test]
+    fn a_charge_grows_and_shrinks_within_the_budget_and_gives_all_back() {
+        let b = Budget::new(100);
+        let mut c = Charge::new(b.clone());
+        assert!(c.set(60));
+        assert!(!c.set(101), "over the budget");
+        assert_eq!(b.used(), 60, "unchanged when refused");
+        assert!(c.set(10));
+        assert_eq!(b.used(), 10);
+        drop(c);
+        assert_eq!(b.used(), 0);
     }
 
     #[tokio::test]

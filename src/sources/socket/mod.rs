@@ -17,7 +17,7 @@
 //! uid are refused, frames over the limit close their connection, malformed records are
 //! skipped; all of it is counted in [`SocketStats`] (shown by `/api/health`).
 
-mod budget;
+pub(crate) mod budget;
 mod conn;
 mod listen;
 
