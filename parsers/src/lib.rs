@@ -29,6 +29,8 @@ mod pattern;
 mod plain;
 mod record;
 mod slots;
+mod strftime;
+mod timefmt;
 mod timestamp;
 mod value;
 
@@ -38,6 +40,7 @@ pub use logfmt::LogfmtParser;
 pub use pattern::RegexParser;
 pub use plain::PlainParser;
 pub use record::{Field, Level, Record, Value};
+pub use timefmt::{EventTime, TimeSpec};
 pub use value::typed;
 
 /// Names accepted by [`builtin`].
@@ -63,6 +66,12 @@ pub enum BuildError {
     /// The regex parser was given no pattern, or a bad one.
     #[error("regex parser: {0}")]
     Pattern(String),
+    /// A source's `timestamp` format is not understood.
+    #[error("field `timestamp`: {0}")]
+    Timestamp(String),
+    /// A source's `timezone` is not a UTC offset.
+    #[error("field `timezone`: {0}")]
+    Timezone(String),
     /// An option was given to a parser that does not take it.
     #[error("parser `{parser}` takes no `{option}` option")]
     UnusedOption {
