@@ -122,6 +122,7 @@ field = "value"
 /// `APP_RULES` into a store with small limits), twice a few seconds apart, then publishes
 /// a snapshot and renders the Prometheus exposition.
 pub fn app_frames(frames: &[u8]) {
+    use crate::engine::clock::Clock;
     static CFG: std::sync::OnceLock<Config> = std::sync::OnceLock::new();
     let cfg = CFG.get_or_init(|| {
         Config::parse(Path::new("fuzz.toml"), APP_RULES).expect("the fuzz rules load")
@@ -140,7 +141,7 @@ pub fn app_frames(frames: &[u8]) {
         &app,
         frames,
         &mut counts,
-        now,
+        Clock { now, skew: 60.0 },
     );
     apps::apply(
         &mut rules,
@@ -149,7 +150,10 @@ pub fn app_frames(frames: &[u8]) {
         &app,
         frames,
         &mut counts,
-        now + 2.5,
+        Clock {
+            now: now + 2.5,
+            skew: 60.0,
+        },
     );
     let snap = Publisher::default().publish(&mut store, now + 3.0, true);
     let mut out = String::new();

@@ -17,11 +17,14 @@ mod store;
 pub mod units;
 pub mod view;
 
+#[cfg(test)]
+mod event_time_tests;
+
 pub use desc::{Desc, Limits, SeriesSpec};
 pub use points::Point;
 pub use publish::{KpiView, Publisher, Snapshot};
 pub use ship::Delta;
-pub use store::{SeriesRef, Store};
+pub use store::{EventTimeStats, SeriesRef, Store};
 
 /// Window over which counter rates are computed, in seconds.
 pub const RATE_WINDOW_S: i64 = 10;

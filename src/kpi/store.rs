@@ -63,6 +63,26 @@ pub struct Store {
     to_ship: Vec<u32>,
     /// Descriptions already shipped (series are never removed: the rest are new).
     descs_shipped: usize,
+    /// A series' unshipped backlog reached [`FLUSH_AT`](super::ship::FLUSH_AT).
+    flush_due: bool,
+    /// What event time did with lines and observations.
+    event: EventTimeStats,
+}
+
+/// What event time did: shown in `/api/health` under `event_time`. None of it loses data.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct EventTimeStats {
+    /// Observations more than the lateness behind their series' newest time: they went to
+    /// the running totals and history only, not to the live window.
+    pub late_observations: u64,
+    /// Lines and app records with at least one such observation.
+    pub late_records: u64,
+    /// Lines and app records stamped more than the future skew ahead of the clock: they took
+    /// their arrival time.
+    pub future_records: u64,
+    /// Lines whose time could not be used: their source's explicit `timestamp` format did
+    /// not match, or it was before 1970. They took their arrival time.
+    pub unmatched_lines: u64,
 }
 
 impl Store {
@@ -80,7 +100,25 @@ impl Store {
             shipping: false,
             to_ship: Vec::new(),
             descs_shipped: 0,
+            flush_due: false,
+            event: EventTimeStats::default(),
         }
+    }
+
+    /// What event time did so far.
+    pub fn event_stats(&self) -> EventTimeStats {
+        self.event
+    }
+
+    /// The engine's line counts of event time (future and unmatched lines, late lines).
+    pub fn event_stats_mut(&mut self) -> &mut EventTimeStats {
+        &mut self.event
+    }
+
+    /// Whether a series' backlog for history is large enough to ship now rather than at the
+    /// next flush (a fast replay of an old log spreads over many buckets).
+    pub fn flush_due(&self) -> bool {
+        self.flush_due
     }
 
     /// Keeps, from now on, what each observation adds for history, until
@@ -107,6 +145,7 @@ impl Store {
             descs.push((i as u32, d.clone()));
         }
         self.descs_shipped = self.descs.len();
+        self.flush_due = false;
         for i in self.to_ship.drain(..) {
             let u = &mut self.series[i as usize].unshipped;
             u.queued = false;
@@ -185,10 +224,12 @@ impl Store {
         Some(r)
     }
 
-    /// Applies one observation at time `now` (Unix seconds). An observation of the wrong
-    /// kind for the series, a value that is not finite, or a negative counter increment is
-    /// counted and ignored.
-    pub fn apply(&mut self, r: SeriesRef, obs: Obs, now: f64) {
+    /// Applies one observation at its event time `t` (Unix seconds). An observation of the
+    /// wrong kind for the series, a value that is not finite, or a negative counter increment
+    /// is counted and ignored. One more than the lateness ([`Limits::lateness_secs`]) behind
+    /// the series' newest time only adds to its running totals and, when the store ships, to
+    /// history at its own bucket (counted in [`EventTimeStats::late_observations`]).
+    pub fn apply(&mut self, r: SeriesRef, obs: Obs, t: f64) {
         let i = r.0 as usize;
         let desc = &self.descs[i];
         if obs.kind() != desc.kind {
@@ -203,12 +244,20 @@ impl Store {
         self.generation += 1;
         let s = &mut self.series[i];
         s.generation = self.generation;
-        s.apply(desc, obs, now, &self.limits);
+        if t >= s.newest() - self.limits.lateness_secs as f64 {
+            s.apply(desc, obs, t, &self.limits);
+        } else {
+            s.apply_history_only(desc, obs);
+            self.event.late_observations += 1;
+        }
         if self.shipping {
             let res = self.limits.bucket_secs;
-            let bt = (now as i64).div_euclid(res) * res;
+            let bt = (t as i64).div_euclid(res) * res;
             if s.unshipped.add(desc.kind, obs, bt) {
                 self.drops.history_unshipped += 1;
+            }
+            if s.unshipped.buckets.len() >= super::ship::FLUSH_AT {
+                self.flush_due = true;
             }
             if !s.unshipped.queued {
                 s.unshipped.queued = true;
