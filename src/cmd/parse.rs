@@ -193,8 +193,8 @@ fn show_time(spec: &kpid_parsers::TimeSpec, line: &[u8], r: &Record<'_>, skew: f
         EventTime::Found(t) if t > crate::kpi::now() + skew => {
             format!("arrival ({} is ahead of the clock)", crate::kpi::rfc3339(t))
         }
-        EventTime::Found(t) if t >= 0.0 => crate::kpi::rfc3339(t),
-        EventTime::Found(_) => "arrival (before 1970)".into(),
+        EventTime::Found(t) if t >= crate::engine::clock::EARLIEST => crate::kpi::rfc3339(t),
+        EventTime::Found(t) => format!("arrival ({} is before 2000)", crate::kpi::rfc3339(t)),
         EventTime::Absent => "arrival (no timestamp)".into(),
         EventTime::Unmatched => "arrival (the source's `timestamp` format did not match)".into(),
     }

@@ -359,14 +359,20 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("line 7") && e.contains("source `b`") && e.contains("field `timestamp`") && e.contains("`%Q`"),
+            e.contains("line 8")
+                && e.contains("source `b`")
+                && e.contains("field `timestamp`")
+                && e.contains("`%Q`"),
             "{e}"
         );
         let text = "[[source]]\npath = \"a.log\"\ntimezone = \"Europe/Paris\"\n";
         let e = Config::parse(Path::new("k.toml"), text)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("line 3") && e.contains("field `timezone`"), "{e}");
+        assert!(
+            e.contains("line 3") && e.contains("field `timezone`"),
+            "{e}"
+        );
         let text = "[store]\nlateness = \"10m\"\nfuture_skew = \"5s\"\n[[source]]\npath = \"a.log\"\ntimestamp = \"syslog\"\n";
         let c = Config::parse(Path::new("k.toml"), text).unwrap();
         assert_eq!(c.store.limits().lateness_secs, 600);

@@ -1,11 +1,14 @@
 //! Event time: which time each record's observations take. A record's own time (its line's
 //! timestamp, read as its source's [`TimeSpec`] says, or an app's span or event time) when it
 //! has a usable one; else its arrival time. A time more than the future skew ahead of the
-//! clock, or before 1970, is not usable (counted). Whether an observation is too late for the
+//! clock, or before 2000 (a clock never set, a test's zero), is not usable (counted). Whether an observation is too late for the
 //! live window is the store's call, per series ([`Store::apply`](crate::kpi::Store::apply)).
 
 use crate::kpi::{EventTimeStats, Store};
 use kpid_parsers::{EventTime, Record, TimeSpec};
+
+/// Earliest usable event time: 2000-01-01T00:00:00Z.
+pub(crate) const EARLIEST: f64 = 946_684_800.0;
 
 /// The arrival time of what is being applied and the future skew allowed.
 #[derive(Debug, Clone, Copy)]
@@ -48,10 +51,10 @@ impl Clock {
         if t > self.now + self.skew {
             stats.future_records += 1;
             self.now
-        } else if t >= 0.0 {
+        } else if t >= EARLIEST {
             t
         } else {
-            stats.unmatched_lines += 1;
+            stats.implausible_records += 1;
             self.now
         }
     }
@@ -75,21 +78,22 @@ mod tests {
     #[test]
     fn unusable_times_take_arrival_time_and_are_counted() {
         let c = Clock {
-            now: 1000.0,
+            now: 1.8e9,
             skew: 60.0,
         };
         let mut s = EventTimeStats::default();
-        assert_eq!(c.at(Some(900.0), &mut s), 900.0);
-        assert_eq!(c.at(Some(1059.0), &mut s), 1059.0);
-        assert_eq!(c.at(None, &mut s), 1000.0);
+        assert_eq!(c.at(Some(1.8e9 - 100.0), &mut s), 1.8e9 - 100.0);
+        assert_eq!(c.at(Some(1.8e9 + 59.0), &mut s), 1.8e9 + 59.0);
+        assert_eq!(c.at(None, &mut s), 1.8e9);
         assert_eq!(s, EventTimeStats::default());
-        assert_eq!(c.at(Some(1061.0), &mut s), 1000.0);
-        assert_eq!(c.at(Some(-5.0), &mut s), 1000.0);
-        assert_eq!((s.future_records, s.unmatched_lines), (1, 1));
+        assert_eq!(c.at(Some(1.8e9 + 61.0), &mut s), 1.8e9);
+        assert_eq!(c.at(Some(1e-9), &mut s), 1.8e9);
+        assert_eq!((s.future_records, s.implausible_records), (1, 1));
         let spec = TimeSpec::new("%Y-%m-%d", None).unwrap();
         let r = Record::new();
-        assert_eq!(c.line(&spec, b"not a date", &r, &mut s), 1000.0);
-        assert_eq!(c.line(&spec, b"1970-01-01 x", &r, &mut s), 0.0);
-        assert_eq!(s.unmatched_lines, 2);
+        assert_eq!(c.line(&spec, b"not a date", &r, &mut s), 1.8e9);
+        assert_eq!(c.line(&spec, b"1999-12-31 x", &r, &mut s), 1.8e9);
+        assert_eq!(c.line(&spec, b"2000-01-01 x", &r, &mut s), EARLIEST);
+        assert_eq!((s.unmatched_lines, s.implausible_records), (1, 2));
     }
 }

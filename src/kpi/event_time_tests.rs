@@ -59,15 +59,38 @@ fn a_late_line_within_the_lateness_updates_its_bucket_and_point() {
     s.apply(r, Obs::Add(3.0), T0 + 100.0);
     s.apply(r, Obs::Add(3.0), T0 - 50.5);
     let after = points(&mut s, "c_total", T0 + 21.5);
-    assert_eq!(value(&after, T0 + 5.0), Some(3.0), "re-logged from its raw bucket");
-    assert_eq!(value(&after, T0 - 30.0), Some(1.0), "a bucket made in its place");
-    assert_eq!(value(&after, T0 + 19.0), Some(5.0), "the newest, logged, then late");
+    assert_eq!(
+        value(&after, T0 + 5.0),
+        Some(3.0),
+        "re-logged from its raw bucket"
+    );
+    assert_eq!(
+        value(&after, T0 - 30.0),
+        Some(1.0),
+        "a bucket made in its place"
+    );
+    assert_eq!(
+        value(&after, T0 + 19.0),
+        Some(5.0),
+        "the newest, logged, then late"
+    );
     let ts: Vec<i64> = after.iter().map(Point::t).collect();
-    assert!(ts.windows(2).all(|w| w[0] < w[1]), "points stay in order: {ts:?}");
+    assert!(
+        ts.windows(2).all(|w| w[0] < w[1]),
+        "points stay in order: {ts:?}"
+    );
     assert_eq!(s.get("c_total").unwrap().1.total, 27.0);
     let rp = points(&mut s, "r_total", T0 + 200.5);
-    assert_eq!(value(&rp, T0 + 100.0), Some(4.0), "corrected past the raw buckets");
-    assert_eq!(value(&rp, T0 - 51.0), Some(3.0), "made past the raw buckets");
+    assert_eq!(
+        value(&rp, T0 + 100.0),
+        Some(4.0),
+        "corrected past the raw buckets"
+    );
+    assert_eq!(
+        value(&rp, T0 - 51.0),
+        Some(3.0),
+        "made past the raw buckets"
+    );
     assert_eq!(s.event_stats().late_observations, 0);
 }
 
@@ -116,10 +139,17 @@ fn an_old_replay_keeps_its_times_and_the_window_follows_its_newest() {
     let pts = points(&mut s, "c_total", now);
     let (first, last) = (pts[0].t(), pts[pts.len() - 1].t());
     assert_eq!(last, T0 as i64 + 7199, "the newest event time, not now");
-    assert!(first >= T0 as i64 + 7199 - 3600 - 64, "one window behind: {first}");
+    assert!(
+        first >= T0 as i64 + 7199 - 3600 - 64,
+        "one window behind: {first}"
+    );
     let snap = Publisher::default().publish(&mut s, now, true);
     let l = &snap.get("c_total").unwrap().latest;
-    assert_eq!((l.rate, l.total), (Some(0.0), Some(7200.0)), "nothing happens now");
+    assert_eq!(
+        (l.rate, l.total),
+        (Some(0.0), Some(7200.0)),
+        "nothing happens now"
+    );
     assert_eq!(l.t, T0 + 7199.0);
     let dl = &snap.get("lat").unwrap().latest;
     assert_eq!((dl.count, dl.p50), (Some(7200.0), None));
@@ -144,5 +174,9 @@ fn window_figures_count_late_lines_within_the_window() {
     let l = &snap.get("c_total").unwrap().latest;
     assert!((l.rate.unwrap() - (9.0 + 10.0) / 9.0).abs() < 1e-9, "{l:?}");
     let dl = &snap.get("lat").unwrap().latest;
-    assert_eq!((dl.min, dl.max), (Some(1.0), Some(9.0)), "both within the minute");
+    assert_eq!(
+        (dl.min, dl.max),
+        (Some(1.0), Some(9.0)),
+        "both within the minute"
+    );
 }

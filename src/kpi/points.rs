@@ -72,7 +72,9 @@ impl PointLog {
         if let Some(i) = self.tail.iter().rposition(|p| p.t() <= t) {
             return (self.tail[i].t() == t).then(|| &self.tail[i]);
         }
-        let c = self.sealed.partition_point(|c| c.last().is_some_and(|p| p.t() < t));
+        let c = self
+            .sealed
+            .partition_point(|c| c.last().is_some_and(|p| p.t() < t));
         let chunk = self.sealed.get(c)?;
         chunk
             .binary_search_by_key(&t, Point::t)
@@ -88,7 +90,11 @@ impl PointLog {
         let in_tail = self.sealed.is_empty()
             || match self.tail.first() {
                 Some(f) => f.t() <= t,
-                None => self.sealed.back().and_then(|c| c.last()).is_none_or(|l| l.t() < t),
+                None => self
+                    .sealed
+                    .back()
+                    .and_then(|c| c.last())
+                    .is_none_or(|l| l.t() < t),
             };
         if in_tail {
             let i = self.tail.partition_point(|q| q.t() < t);

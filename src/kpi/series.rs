@@ -234,7 +234,16 @@ impl Series {
                 t: *t,
                 value: value + v / res as f64,
             },
-            (Some(Point::Dist { t, count, p50, p95, p99 }), Obs::Observe(_)) => Point::Dist {
+            (
+                Some(Point::Dist {
+                    t,
+                    count,
+                    p50,
+                    p95,
+                    p99,
+                }),
+                Obs::Observe(_),
+            ) => Point::Dist {
                 t: *t,
                 count: count + 1,
                 p50: *p50,

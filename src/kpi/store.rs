@@ -80,8 +80,11 @@ pub struct EventTimeStats {
     /// Lines and app records stamped more than the future skew ahead of the clock: they took
     /// their arrival time.
     pub future_records: u64,
-    /// Lines whose time could not be used: their source's explicit `timestamp` format did
-    /// not match, or it was before 1970. They took their arrival time.
+    /// Lines and app records stamped before 2000 (a clock never set): they took their
+    /// arrival time.
+    pub implausible_records: u64,
+    /// Lines where their source's explicit `timestamp` format did not match: they took
+    /// their arrival time.
     pub unmatched_lines: u64,
 }
 
