@@ -138,7 +138,7 @@ fn late_lines_update_their_bucket_or_go_to_history_only() {
     append(&log, &format!("ts={late} n=2\n"));
     wait_for(10, "the late bucket corrected", || {
         let p = points(&k, JOBS);
-        p.iter().any(|p| *p == (late, 7.0)).then_some(())
+        p.contains(&(late, 7.0)).then_some(())
     });
     // 10 minutes late: history only, counted; the total still has it.
     let too_late = t1 - 600;
