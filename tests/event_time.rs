@@ -3,10 +3,12 @@
 //! history only, lines without a usable time keep their arrival time; every case counted in
 //! `/api/health` under `event_time`; `kpid parse` shows each line's time.
 
-mod common;
+mod socket_support;
 
-use common::{append, wait_for, Kpid};
+use kpid_wire as wire;
 use serde_json::Value;
+use socket_support::common::{append, wait_for, Kpid};
+use socket_support::{Daemon, Raw};
 use std::process::{Command, Stdio};
 
 const T0: i64 = 1_795_428_000; // 2026-11-23T10:00:00Z
@@ -236,11 +238,42 @@ fn kpid_parse_shows_each_lines_time() {
     );
 }
 
+#[test]
+fn app_spans_take_their_own_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kpid.sock");
+    let d = Daemon::start(&path);
+    let mut app = Raw::hello(&path, "cam");
+    let end = now() - 119;
+    let mut buf = Vec::new();
+    wire::encode_span(
+        &mut buf,
+        &wire::SpanClose {
+            name: "late",
+            target: "t",
+            parent: "",
+            start_unix_ns: (end as u64 - 1) * 1_000_000_000,
+            duration_ns: 1_000_000_000,
+            level: wire::Level::Info,
+            error: false,
+            fields: wire::Fields::default(),
+        },
+    );
+    app.send(&buf).unwrap();
+    let pts = wait_for(10, "the span's point", || {
+        let h = d.kpid.json("/api/metrics/history?kpi=span_total&last=100");
+        let s = h["series"].as_array()?.first()?.clone();
+        let t: Vec<i64> = s["t"]
+            .as_array()?
+            .iter()
+            .filter_map(|t| t.as_i64())
+            .collect();
+        (!t.is_empty()).then_some(t)
+    });
+    assert_eq!(pts, vec![end], "at the span's end, not at its arrival");
+}
+
 /// Unix seconds as RFC 3339 UTC.
 fn rfc3339(t: i64) -> String {
-    let out = Command::new("date")
-        .args(["-u", "-d", &format!("@{t}"), "+%Y-%m-%dT%H:%M:%SZ"])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    kpid::kpi::rfc3339(t as f64)
 }

@@ -41,6 +41,7 @@ pub use pattern::RegexParser;
 pub use plain::PlainParser;
 pub use record::{Field, Level, Record, Value};
 pub use timefmt::{EventTime, TimeSpec};
+pub use timestamp::civil_from_days;
 pub use value::typed;
 
 /// Names accepted by [`builtin`].

@@ -57,6 +57,10 @@ impl Strftime {
             let d = it
                 .next()
                 .ok_or_else(|| format!("strftime pattern `{pat}` ends with a lone `%`"))?;
+            if let Some(three) = triple(d) {
+                items.extend_from_slice(&three);
+                continue;
+            }
             let expand: &[Item] = match d {
                 b'Y' => &[Item::Year],
                 b'y' => &[Item::Year2],
@@ -93,28 +97,7 @@ impl Strftime {
                 b'z' => &[Item::Zone],
                 b'Z' => &[Item::ZoneName],
                 b's' => &[Item::Epoch],
-                b'T' => &[
-                    Item::Hour,
-                    Item::Lit(b':'),
-                    Item::Minute,
-                    Item::Lit(b':'),
-                    Item::Second,
-                ],
                 b'R' => &[Item::Hour, Item::Lit(b':'), Item::Minute],
-                b'F' => &[
-                    Item::Year,
-                    Item::Lit(b'-'),
-                    Item::Month,
-                    Item::Lit(b'-'),
-                    Item::Day,
-                ],
-                b'D' => &[
-                    Item::Month,
-                    Item::Lit(b'/'),
-                    Item::Day,
-                    Item::Lit(b'/'),
-                    Item::Year2,
-                ],
                 b'%' => &[Item::Lit(b'%')],
                 b'n' | b't' => &[Item::Space],
                 other => {
@@ -149,6 +132,17 @@ impl Strftime {
         }
         f.time().map(|t| (t, i))
     }
+}
+
+/// `%T` (`%H:%M:%S`), `%F` (`%Y-%m-%d`) and `%D` (`%m/%d/%y`).
+fn triple(d: u8) -> Option<[Item; 5]> {
+    let (a, sep, b, c) = match d {
+        b'T' => (Item::Hour, b':', Item::Minute, Item::Second),
+        b'F' => (Item::Year, b'-', Item::Month, Item::Day),
+        b'D' => (Item::Month, b'/', Item::Day, Item::Year2),
+        _ => return None,
+    };
+    Some([a, Item::Lit(sep), b, Item::Lit(sep), c])
 }
 
 #[derive(Default)]

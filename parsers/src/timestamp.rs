@@ -167,15 +167,23 @@ pub(crate) fn in_recent_year(m: u32, d: u32, secs: f64) -> f64 {
     }
 }
 
-/// The year of a day counted from 1970-01-01 (H. Hinnant's algorithm).
+/// The year of a day counted from 1970-01-01.
 fn civil_year(days: i64) -> i64 {
+    civil_from_days(days).0
+}
+
+/// The proleptic Gregorian date (year, month, day) of a day counted from 1970-01-01
+/// (H. Hinnant's algorithm).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    yoe + era * 400 + i64::from(mp >= 10)
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 pub(crate) fn month(m: &[u8]) -> Option<u32> {
@@ -199,8 +207,12 @@ pub(crate) fn parse_prefix_zoned(s: &[u8]) -> Option<(Zoned, usize)> {
     if s.len() < 14 {
         return None;
     }
-    let r = if s[0].is_ascii_digit() {
-        alt((iso, clf)).parse(s)
+    // Each grammar is tried only where its separators are: most lines that start with a
+    // digit (an address, a number) are turned away here.
+    let r = if s[0].is_ascii_digit() && matches!(s[4], b'-' | b'/') {
+        iso(s)
+    } else if s[0].is_ascii_digit() && s[2] == b'/' {
+        clf(s)
     } else if s[0].is_ascii_uppercase() && s[3] == b' ' {
         syslog(s)
     } else {

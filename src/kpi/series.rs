@@ -127,6 +127,9 @@ pub struct Series {
     pub(crate) log: PointLog,
     /// What history has not been sent yet (only while the store ships).
     pub(crate) unshipped: super::ship::Unshipped,
+    /// The newest raw bucket changed after its point was logged: log it again at the next
+    /// seal.
+    relog: bool,
 }
 
 /// Raw buckets kept: enough for the summary window, never more than the live window.
@@ -147,13 +150,20 @@ impl Series {
             buckets: VecDeque::new(),
             log: PointLog::default(),
             unshipped: Default::default(),
+            relog: false,
         }
     }
 
-    /// Logs the newest raw bucket as a point if it is complete at bucket start `open` and not
+    /// Logs again the newest raw bucket's point when it changed since it was logged, then logs
+    /// the newest raw bucket as a point if it is complete at bucket start `open` and not
     /// logged yet.
     pub(super) fn seal(&mut self, open: i64, limits: &Limits) {
         let res = limits.bucket_secs;
+        if std::mem::take(&mut self.relog) {
+            if let Some(b) = self.buckets.back() {
+                self.log.upsert(b.point(res as f64));
+            }
+        }
         if let Some(b) = self.buckets.back() {
             if b.t < open && self.log.last_t().is_none_or(|t| t < b.t) {
                 self.log.push(b.point(res as f64));
@@ -196,10 +206,13 @@ impl Series {
             Some(k) => {
                 let b = &mut self.buckets[k];
                 b.data.observe(obs);
-                // A late bucket, or the newest one once logged (its time passed while lines
-                // of it were still coming): its point is logged again.
-                if !newest || self.log.last_t() == Some(bt) {
+                // A late bucket's point is logged again now; the newest one's, once logged
+                // (its time passed while lines of it were still coming), at the next seal,
+                // once for all the lines in between.
+                if !newest {
                     self.log.upsert(b.point(res as f64));
+                } else if self.log.last_t() == Some(bt) {
+                    self.relog = true;
                 }
             }
             None => self.correct_point(desc.kind, obs, bt, res),

@@ -43,6 +43,7 @@ impl BucketData {
     }
 
     /// Adds one observation (of the bucket's kind; another is ignored).
+    #[inline]
     pub fn observe(&mut self, obs: Obs) {
         match (self, obs) {
             (BucketData::Counter(s), Obs::Add(v)) => *s += v,
