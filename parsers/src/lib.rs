@@ -10,6 +10,10 @@
 //! only) and `auto` (per line: JSON, else `key=value`, else plain). Parser plugins loaded by
 //! the daemon implement the same trait.
 //!
+//! A source's [`TimeSpec`] (its `timestamp` format and `timezone`) reads each parsed line's
+//! event time ([`TimeSpec::event_time`]): what the parser found, or an explicit format
+//! (RFC 3339, common log format, syslog, Unix seconds or milliseconds, a strftime pattern).
+//!
 //! Conventions shared by every built-in parser:
 //!
 //! - Lines are bytes and may hold invalid UTF-8: no parser panics on any input, text fields

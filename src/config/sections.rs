@@ -213,7 +213,7 @@ pub struct SourceConfig {
     pub options: String,
     /// Where the lines' event time is read: `auto` (default), `rfc3339`, `clf`, `syslog`,
     /// `unix`, `unix_ms`, `none`, or a strftime pattern (`%Y-%m-%d %H:%M:%S%.f`); see
-    /// docs/config.md.
+    /// the README's *Event time* and [`kpid_parsers::TimeSpec`].
     pub timestamp: Option<Spanned<String>>,
     /// UTC offset of times written without a zone (`+02:00`; default UTC).
     pub timezone: Option<Spanned<String>>,
