@@ -133,6 +133,7 @@ fn app_rules() -> (Rules, Store) {
 /// `APP_RULES` into a store with small limits), twice a few seconds apart, then publishes
 /// a snapshot and renders the Prometheus exposition.
 pub fn app_frames(frames: &[u8]) {
+    use crate::engine::clock::Clock;
     let (mut rules, mut store) = app_rules();
     let mut rec = kpid_parsers::Record::new();
     let mut counts = apps::Counts::default();
@@ -145,7 +146,7 @@ pub fn app_frames(frames: &[u8]) {
         &app,
         frames,
         &mut counts,
-        now,
+        Clock { now, skew: 60.0 },
     );
     apps::apply(
         &mut rules,
@@ -154,7 +155,10 @@ pub fn app_frames(frames: &[u8]) {
         &app,
         frames,
         &mut counts,
-        now + 2.5,
+        Clock {
+            now: now + 2.5,
+            skew: 60.0,
+        },
     );
     let snap = Publisher::default().publish(&mut store, now + 3.0, true);
     let mut out = String::new();

@@ -104,6 +104,7 @@ field = "request_time"
     let out = stdout(&kpid(&args, ACCESS.as_bytes()));
     let want = [
         "1: @time=1795428000 @level=error remote_addr=10.0.0.7 method=GET path=/api/v1/items protocol=HTTP/1.1 status=503 bytes=120 user_agent=curl/8.11.0 request_time=0.25s",
+        "    time 2026-11-23T10:00:00.000Z",
         "    log_lines_total{level=\"error\",source=\"web\"} add 1",
         "    http_requests_total{method=\"GET\",status=\"503\"} add 1",
         "    http_request_duration_seconds observe 0.25",

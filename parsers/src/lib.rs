@@ -10,6 +10,10 @@
 //! only) and `auto` (per line: JSON, else `key=value`, else plain). Parser plugins loaded by
 //! the daemon implement the same trait.
 //!
+//! A source's [`TimeSpec`] (its `timestamp` format and `timezone`) reads each parsed line's
+//! event time ([`TimeSpec::event_time`]): what the parser found, or an explicit format
+//! (RFC 3339, common log format, syslog, Unix seconds or milliseconds, a strftime pattern).
+//!
 //! Conventions shared by every built-in parser:
 //!
 //! - Lines are bytes and may hold invalid UTF-8: no parser panics on any input, text fields
@@ -29,6 +33,8 @@ mod pattern;
 mod plain;
 mod record;
 mod slots;
+mod strftime;
+mod timefmt;
 mod timestamp;
 mod value;
 
@@ -38,6 +44,8 @@ pub use logfmt::LogfmtParser;
 pub use pattern::RegexParser;
 pub use plain::PlainParser;
 pub use record::{Field, Level, Record, Value};
+pub use timefmt::{EventTime, TimeSpec};
+pub use timestamp::civil_from_days;
 pub use value::typed;
 
 /// Reads a whole value as a time, in Unix seconds: an RFC 3339 / ISO 8601 date-time (UTC when
@@ -70,6 +78,12 @@ pub enum BuildError {
     /// The regex parser was given no pattern, or a bad one.
     #[error("regex parser: {0}")]
     Pattern(String),
+    /// A source's `timestamp` format is not understood.
+    #[error("field `timestamp`: {0}")]
+    Timestamp(String),
+    /// A source's `timezone` is not a UTC offset.
+    #[error("field `timezone`: {0}")]
+    Timezone(String),
     /// An option was given to a parser that does not take it.
     #[error("parser `{parser}` takes no `{option}` option")]
     UnusedOption {

@@ -73,11 +73,17 @@ pub(crate) fn scan_prefix(line: &[u8]) -> Prefix {
         body: 0,
         time: (0, 0),
     };
-    if let Some((t, n)) = parse_prefix(line) {
+    let start = line.len() - crate::timefmt::line_start(line).len();
+    if start > 0 {
+        // Syslog `<PRI>` (RFC 3164) or `<PRI>1 ` (RFC 5424): the severity is the level.
+        p.level = syslog_severity(&line[1..]);
+        p.body = start;
+    }
+    if let Some((t, n)) = parse_prefix(&line[start..]) {
         p.timestamp = Some(t);
-        p.body = n;
-        p.time = (0, n);
-    } else if line.first() == Some(&b'[') {
+        p.body = start + n;
+        p.time = (start, start + n);
+    } else if start == 0 && line.first() == Some(&b'[') {
         if let Some((t, n)) = parse_prefix(&line[1..]) {
             if line.get(n + 1) == Some(&b']') {
                 p.timestamp = Some(t);
@@ -87,6 +93,9 @@ pub(crate) fn scan_prefix(line: &[u8]) -> Prefix {
         }
     }
     p.body = skip_ws(line, p.body);
+    if p.level.is_some() {
+        return p;
+    }
     let limit = (p.body + LEVEL_WINDOW).min(line.len());
     let mut i = p.body;
     let mut header = true;
@@ -107,6 +116,18 @@ pub(crate) fn scan_prefix(line: &[u8]) -> Prefix {
         i = skip_ws(line, end);
     }
     p
+}
+
+/// The level of a syslog priority (`165>`): severity 0-3 error, 4 warn, 5-6 info, 7 debug.
+fn syslog_severity(s: &[u8]) -> Option<Level> {
+    let end = memchr::memchr(b'>', s)?;
+    let pri: u32 = std::str::from_utf8(&s[..end]).ok()?.parse().ok()?;
+    Some(match pri % 8 {
+        0..=3 => Level::Error,
+        4 => Level::Warn,
+        5 | 6 => Level::Info,
+        _ => Level::Debug,
+    })
 }
 
 /// `I1123 10:00:00.123456 1234 file.go:42] message`.
@@ -255,6 +276,31 @@ mod tests {
     fn level_beyond_the_window_is_ignored() {
         let line = format!("{} ERROR late", "word ".repeat(14));
         check(&line, None, None, line.trim_end());
+    }
+
+    #[test]
+    fn syslog_lines() {
+        let t = crate::timestamp::parse_prefix(b"Oct 11 22:14:15")
+            .unwrap()
+            .0;
+        check(
+            "<34>Oct 11 22:14:15 mymachine su: 'su root' failed",
+            Some(t),
+            Some(Level::Error),
+            "mymachine su: 'su root' failed",
+        );
+        check(
+            "<165>1 2026-11-23T10:00:00.003Z host app - ID47 - hello",
+            Some(1_795_428_000.003),
+            Some(Level::Info),
+            "host app - ID47 - hello",
+        );
+        check(
+            "Oct 11 22:14:15 host app[12]: WARN disk low",
+            Some(t),
+            Some(Level::Warn),
+            "host app[12]: WARN disk low",
+        );
     }
 
     #[test]

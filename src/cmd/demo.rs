@@ -27,6 +27,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         parser: "auto".into(),
         pattern: None,
         options: String::new(),
+        timestamp: None,
+        timezone: None,
     });
     cfg.socket = Some(args.dir.join("kpid.sock"));
     cfg.resolve()?;

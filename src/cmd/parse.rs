@@ -1,5 +1,7 @@
 //! `kpid parse`, the test bench for a parser or a rule: reads lines (stdin or a file), prints
-//! the record each yields and the KPI samples the rules would produce from it, then a summary
+//! the record each yields, the event time it would take (its own time, RFC 3339, as its
+//! source's `timestamp` setting reads it, or `arrival` and why) and the KPI samples the rules
+//! would produce from it, then a summary
 //! of lines and errors and the parser's cost per line.
 
 use super::ParseArgs;
@@ -88,6 +90,11 @@ pub fn parse_to(
         .clone()
         .or_else(|| src.and_then(|s| s.pattern.as_ref().map(|p| p.get_ref().clone())));
     let mut parser = make_parser(&host, &name, &options, pattern)?;
+    let times = match src {
+        Some(s) => s.time_spec()?,
+        None => kpid_parsers::TimeSpec::default(),
+    };
+    let skew = cfg.store.future_skew.0.as_secs_f64();
 
     let (mut lines, mut errors) = (0u64, 0u64);
     let mut spent = Duration::ZERO;
@@ -131,6 +138,7 @@ pub fn parse_to(
                 Ok(()) => {
                     if !args.summary {
                         writeln!(out, "{i}: {}", show_record(&r))?;
+                        writeln!(out, "    time {}", show_time(&times, line, &r, skew))?;
                         for s in rules.dry_run(&source, &r) {
                             let (verb, v) = match s.obs {
                                 Obs::Add(v) => ("add", v),
@@ -176,6 +184,20 @@ pub fn parse_to(
     }
     out.flush()?;
     Ok(())
+}
+
+/// The event time the daemon would give the line: its own, or why it takes arrival time.
+fn show_time(spec: &kpid_parsers::TimeSpec, line: &[u8], r: &Record<'_>, skew: f64) -> String {
+    use kpid_parsers::EventTime;
+    match spec.event_time(line, r) {
+        EventTime::Found(t) if t > crate::kpi::now() + skew => {
+            format!("arrival ({} is ahead of the clock)", crate::kpi::rfc3339(t))
+        }
+        EventTime::Found(t) if t >= crate::engine::clock::EARLIEST => crate::kpi::rfc3339(t),
+        EventTime::Found(t) => format!("arrival ({} is before 2000)", crate::kpi::rfc3339(t)),
+        EventTime::Absent => "arrival (no timestamp)".into(),
+        EventTime::Unmatched => "arrival (the source's `timestamp` format did not match)".into(),
+    }
 }
 
 fn text(b: &[u8]) -> String {

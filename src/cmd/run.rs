@@ -54,6 +54,8 @@ pub fn config_from(args: &RunArgs) -> anyhow::Result<Config> {
             parser: args.parser.clone(),
             pattern: None,
             options: String::new(),
+            timestamp: None,
+            timezone: None,
         });
     }
     cfg.resolve()?;

@@ -136,6 +136,18 @@ impl Config {
                 .unwrap_or(0);
             return Err(cfg.error_at(at, e.0));
         }
+        for s in &cfg.sources {
+            if let Err(e) = s.time_spec() {
+                let at = match e {
+                    kpid_parsers::BuildError::Timezone(_) => s.timezone.as_ref(),
+                    _ => s.timestamp.as_ref(),
+                };
+                return Err(cfg.error_at(
+                    at.map_or(0, |a| a.span().start),
+                    format!("source `{}`: {e}", s.label()),
+                ));
+            }
+        }
         for r in &cfg.rules {
             if r.kind != RuleKind::Counter && r.field.is_none() {
                 return Err(cfg.error_at(
@@ -349,6 +361,34 @@ mod tests {
         let dotted = format!("{}/./sub/../x.log", dir.display());
         assert_eq!(same_file_key(&dotted), same_file_key(f.to_str().unwrap()));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn source_timestamp_settings_are_checked_at_their_line() {
+        let text = "[[source]]\npath = \"a.log\"\ntimestamp = \"%d.%m.%Y %H:%M:%S\"\ntimezone = \"+01:00\"\n\n[[source]]\npath = \"b.log\"\ntimestamp = \"%Y %Q\"\n";
+        let e = Config::parse(Path::new("k.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 8")
+                && e.contains("source `b`")
+                && e.contains("field `timestamp`")
+                && e.contains("`%Q`"),
+            "{e}"
+        );
+        let text = "[[source]]\npath = \"a.log\"\ntimezone = \"Europe/Paris\"\n";
+        let e = Config::parse(Path::new("k.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 3") && e.contains("field `timezone`"),
+            "{e}"
+        );
+        let text = "[store]\nlateness = \"10m\"\nfuture_skew = \"5s\"\n[[source]]\npath = \"a.log\"\ntimestamp = \"syslog\"\n";
+        let c = Config::parse(Path::new("k.toml"), text).unwrap();
+        assert_eq!(c.store.limits().lateness_secs, 600);
+        assert_eq!(c.store.future_skew.0, Duration::from_secs(5));
+        assert!(c.sources[0].time_spec().is_ok());
     }
 
     #[test]

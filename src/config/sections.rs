@@ -130,6 +130,12 @@ pub struct StoreConfig {
     pub max_series: usize,
     /// Most label sets per KPI name before folding into `other` (default 200).
     pub max_label_sets: usize,
+    /// How far behind a series' newest event time a line still updates the live window
+    /// (default 5m); older lines go to history only (counted).
+    pub lateness: Dur,
+    /// A line stamped further ahead of the clock than this takes its arrival time instead
+    /// (default 60s; counted).
+    pub future_skew: Dur,
 }
 
 impl Default for StoreConfig {
@@ -139,6 +145,8 @@ impl Default for StoreConfig {
             bucket: Dur(Duration::from_secs(1)),
             max_series: 10_000,
             max_label_sets: 200,
+            lateness: Dur(Duration::from_secs(300)),
+            future_skew: Dur(Duration::from_secs(60)),
         }
     }
 }
@@ -154,6 +162,7 @@ impl StoreConfig {
             max_label_sets: self.max_label_sets,
             bucket_secs: bucket as i64,
             window_buckets: (self.window.0.as_secs() / bucket).max(1) as usize,
+            lateness_secs: self.lateness.0.as_secs() as i64,
         }
     }
 }
@@ -202,6 +211,12 @@ pub struct SourceConfig {
     /// Options string passed to a plugin parser.
     #[serde(default)]
     pub options: String,
+    /// Where the lines' event time is read: `auto` (default), `rfc3339`, `clf`, `syslog`,
+    /// `unix`, `unix_ms`, `none`, or a strftime pattern (`%Y-%m-%d %H:%M:%S%.f`); see
+    /// the README's *Event time* and [`kpid_parsers::TimeSpec`].
+    pub timestamp: Option<Spanned<String>>,
+    /// UTC offset of times written without a zone (`+02:00`; default UTC).
+    pub timezone: Option<Spanned<String>>,
 }
 
 fn auto() -> String {
@@ -209,6 +224,14 @@ fn auto() -> String {
 }
 
 impl SourceConfig {
+    /// The source's event-time setting (checked when the config is parsed).
+    pub fn time_spec(&self) -> Result<kpid_parsers::TimeSpec, kpid_parsers::BuildError> {
+        kpid_parsers::TimeSpec::new(
+            self.timestamp.as_ref().map_or("auto", |t| t.get_ref()),
+            self.timezone.as_ref().map(|z| z.get_ref().as_str()),
+        )
+    }
+
     /// The `source` label of this source: its name (every source has one once the config is
     /// [`Config::resolve`]d), else the file stem of its path (for a glob, its directory).
     pub fn label(&self) -> std::borrow::Cow<'_, str> {

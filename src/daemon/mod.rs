@@ -165,6 +165,12 @@ pub async fn start(
         socket: socket_stats.clone(),
         history: None,
         logs,
+        times: cfg
+            .sources
+            .iter()
+            .filter_map(|s| Some((Arc::from(s.label()), s.time_spec().ok()?)))
+            .collect(),
+        future_skew: cfg.store.future_skew.0.as_secs_f64(),
     };
     let (engine, published) = engine::spawn(ecfg, rx).context("starting the engine")?;
     let tailer = tail::spawn(tcfg, tx.clone(), health.clone(), checkpoints)

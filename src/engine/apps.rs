@@ -7,6 +7,7 @@
 //! [`RecordKind::Metric`] record with `name`, `value`, `kind` and its labels; a drop report one
 //! [`RecordKind::Drops`] record per level with a `dropped` count.
 
+use super::clock::{counting_late, Clock};
 use super::rules::{RecordKind, Rules};
 use crate::kpi::Store;
 use crate::sources::socket::SocketStats;
@@ -75,7 +76,9 @@ impl Counts {
 }
 
 /// Decodes the whole frames in `frames` (their framing was checked by the connection) and
-/// applies each as a record from `app`, counting into `c`.
+/// applies each as a record from `app`, counting into `c`. Span closes and events take their
+/// own time (the span's end, the event's time) as event time; metric samples and drop
+/// reports their arrival time.
 pub(crate) fn apply(
     rules: &mut Rules,
     store: &mut Store,
@@ -83,8 +86,9 @@ pub(crate) fn apply(
     app: &Arc<str>,
     frames: &[u8],
     c: &mut Counts,
-    now: f64,
+    clock: Clock,
 ) {
+    let now = clock.now;
     let mut rest = frames;
     let span_fields = rules.wants_fields(RecordKind::Span);
     while let Ok(Some((ty, body, used))) = wire::split_frame(rest, usize::MAX) {
@@ -124,7 +128,10 @@ pub(crate) fn apply(
             }
         };
         match kind {
-            Ok(kind) => rules.apply(store, app, kind, &r, now),
+            Ok(kind) => {
+                let t = clock.at(r.timestamp, store.event_stats_mut());
+                counting_late(store, |s| rules.apply(s, app, kind, &r, t));
+            }
             Err(Some(())) => c.malformed += 1,
             Err(None) => {}
         }

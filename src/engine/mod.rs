@@ -11,6 +11,7 @@
 //! the tailer once the writer has committed both.
 
 pub(crate) mod apps;
+pub(crate) mod clock;
 pub mod filter;
 pub(crate) mod otlp;
 pub mod rules;

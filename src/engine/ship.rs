@@ -27,5 +27,5 @@ pub struct Shipment {
 
 /// Where shipments go: a bounded channel to the history writer. When it is full the engine
 /// keeps the deltas in the store and ships them with the next flush (bounded per series by
-/// `kpi::MAX_UNSHIPPED`, the excess counted), and it does not block.
+/// `kpi::ship::MAX_UNSHIPPED`, the excess counted), and it does not block.
 pub type ShipSender = mpsc::Sender<Shipment>;

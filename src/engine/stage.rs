@@ -1,6 +1,7 @@
 //! The engine's thread: receive inputs, apply them, publish snapshots, acknowledge offsets.
 
 use super::apps;
+use super::clock::{counting_late, Clock};
 use super::rules::{RecordKind, Rules};
 use super::Shipment;
 use crate::kpi::{self, Publisher, Snapshot, Store};
@@ -8,7 +9,7 @@ use crate::sources::socket::SocketStats;
 use crate::sources::tail::{Checkpoints, FileCheckpoint};
 use crate::sources::{Batch, Input, SourcesHealth};
 use crate::state::counter_totals;
-use kpid_parsers::{Parser, Record};
+use kpid_parsers::{Parser, Record, TimeSpec};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,11 @@ pub struct EngineConfig {
     pub history: Option<super::ShipSender>,
     /// The last lines of each source, and where they are published (`None`: none kept).
     pub logs: Option<(crate::logs::LogRing, PublishedLogsSender)>,
+    /// Each source's event-time setting, by source name (absent: `auto`).
+    pub times: HashMap<Arc<str>, TimeSpec>,
+    /// Seconds a record's own time may be ahead of the clock before its arrival time is
+    /// used instead.
+    pub future_skew: f64,
 }
 
 /// Where the engine publishes the recent lines of every source.
@@ -182,6 +188,16 @@ impl Engine {
                     }
                     dirty = true;
                     last_input = Some(Instant::now());
+                    if self.cfg.store.flush_due() {
+                        // A replay spreads over many buckets: ship now rather than let the
+                        // backlog pass its cap, waiting for the writer if it is behind (the
+                        // sources wait meanwhile: a file is its own buffer).
+                        if let (Some(tx), Some(h)) = (self.cfg.history.clone(), self.held.take()) {
+                            let _ = tx.send(h).await;
+                        }
+                        self.ack();
+                        last_ack = Instant::now();
+                    }
                 }
                 _ = stop.changed() => {
                     // Nothing more comes in; what is queued is still received, then `None`.
@@ -278,8 +294,12 @@ impl Engine {
 
     fn apply(&mut self, input: Input) {
         let now = kpi::now();
+        let clock = Clock {
+            now,
+            skew: self.cfg.future_skew,
+        };
         match input {
-            Input::Lines(batch) => self.lines(batch, now),
+            Input::Lines(batch) => self.lines(batch, clock),
             Input::App(b) => apps::apply(
                 &mut self.cfg.rules,
                 &mut self.cfg.store,
@@ -287,7 +307,7 @@ impl Engine {
                 &b.app,
                 &b.frames,
                 &mut self.app_counts,
-                now,
+                clock,
             ),
             Input::Samples(b) => self.samples.apply(&mut self.cfg.store, b, now),
             Input::Otlp(b) => {
@@ -298,8 +318,11 @@ impl Engine {
         }
     }
 
-    fn lines(&mut self, batch: Batch, now: f64) {
+    fn lines(&mut self, batch: Batch, clock: Clock) {
+        let now = clock.now;
         let cfg = &mut self.cfg;
+        let auto = TimeSpec::default();
+        let spec = cfg.times.get(&batch.source).unwrap_or(&auto);
         let parser = match cfg.parsers.get_mut(&batch.source) {
             Some(p) => p,
             None => self.fallback.get_or_insert_with(|| {
@@ -321,20 +344,25 @@ impl Engine {
         for line in all {
             let mut r = rec.recycle();
             let ok = parser.parse(line, &mut r).is_ok();
-            if ok {
+            let t = if ok {
                 let kind = RecordKind::Line;
-                cfg.rules
-                    .apply(&mut cfg.store, &batch.source, kind, &r, now);
+                let t = clock.line(spec, line, &r, cfg.store.event_stats_mut());
+                let rules = &mut cfg.rules;
+                counting_late(&mut cfg.store, |s| {
+                    rules.apply(s, &batch.source, kind, &r, t)
+                });
+                t
             } else {
                 cfg.rules.parse_error(&mut cfg.store, &batch.source, now);
                 errors += 1;
-            }
+                f64::NAN
+            };
             if keep {
                 metas.push(crate::logs::LineMeta {
                     off: (line.as_ptr() as usize - base) as u32,
                     len: line.len() as u32,
                     level: if ok { level_number(r.level) } else { 0 },
-                    ts: r.timestamp.unwrap_or(f64::NAN),
+                    ts: t,
                 });
             }
             rec = r.recycle();

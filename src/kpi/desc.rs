@@ -63,6 +63,9 @@ pub struct Limits {
     pub bucket_secs: i64,
     /// Buckets kept per series (live window / bucket width).
     pub window_buckets: usize,
+    /// How far behind its series' newest time an observation still updates the live window
+    /// (seconds); older ones go to history only.
+    pub lateness_secs: i64,
 }
 
 impl Default for Limits {
@@ -72,6 +75,7 @@ impl Default for Limits {
             max_label_sets: 200,
             bucket_secs: 1,
             window_buckets: 3600,
+            lateness_secs: 300,
         }
     }
 }

@@ -17,11 +17,14 @@ mod store;
 pub mod units;
 pub mod view;
 
+#[cfg(test)]
+mod event_time_tests;
+
 pub use desc::{Desc, Limits, SeriesSpec};
 pub use points::Point;
 pub use publish::{KpiView, Publisher, Snapshot};
 pub use ship::Delta;
-pub use store::{SeriesRef, Store};
+pub use store::{EventTimeStats, SeriesRef, Store};
 
 /// Window over which counter rates are computed, in seconds.
 pub const RATE_WINDOW_S: i64 = 10;
@@ -137,16 +140,7 @@ pub fn rfc3339(t: f64) -> String {
     let ms = (t * 1000.0).round() as i64;
     let (secs, ms) = (ms.div_euclid(1000), ms.rem_euclid(1000));
     let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = kpid_parsers::civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z",
         rem / 3600,

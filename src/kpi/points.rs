@@ -67,6 +67,61 @@ impl PointLog {
             .map(Point::t)
     }
 
+    /// The point of bucket `t`, when logged.
+    pub(crate) fn find(&self, t: i64) -> Option<&Point> {
+        if let Some(i) = self.tail.iter().rposition(|p| p.t() <= t) {
+            return (self.tail[i].t() == t).then(|| &self.tail[i]);
+        }
+        let c = self
+            .sealed
+            .partition_point(|c| c.last().is_some_and(|p| p.t() < t));
+        let chunk = self.sealed.get(c)?;
+        chunk
+            .binary_search_by_key(&t, Point::t)
+            .ok()
+            .map(|i| &chunk[i])
+    }
+
+    /// Puts `p` in the log in time order, replacing the point of the same bucket (a late
+    /// observation re-logs a completed bucket). A sealed chunk readers may hold is copied,
+    /// never changed.
+    pub(crate) fn upsert(&mut self, p: Point) {
+        let t = p.t();
+        let in_tail = self.sealed.is_empty()
+            || match self.tail.first() {
+                Some(f) => f.t() <= t,
+                None => self
+                    .sealed
+                    .back()
+                    .and_then(|c| c.last())
+                    .is_none_or(|l| l.t() < t),
+            };
+        if in_tail {
+            let i = self.tail.partition_point(|q| q.t() < t);
+            if self.tail.get(i).is_some_and(|q| q.t() == t) {
+                self.tail[i] = p;
+            } else {
+                self.tail.insert(i, p);
+                if self.tail.len() == CHUNK {
+                    self.sealed
+                        .push_back(Arc::from(std::mem::take(&mut self.tail)));
+                }
+            }
+            return;
+        }
+        // In a sealed chunk: the first whose last point is at or after `t` (else the last).
+        let c = self
+            .sealed
+            .partition_point(|c| c.last().is_some_and(|q| q.t() < t))
+            .min(self.sealed.len() - 1);
+        let mut v = self.sealed[c].to_vec();
+        match v.binary_search_by_key(&t, Point::t) {
+            Ok(i) => v[i] = p,
+            Err(i) => v.insert(i, p),
+        }
+        self.sealed[c] = Arc::from(v);
+    }
+
     /// Drops whole chunks whose points are all at or before `cutoff` (the window keeps at
     /// most one chunk more than it needs).
     pub(crate) fn trim(&mut self, cutoff: i64) {
@@ -128,6 +183,33 @@ mod tests {
 
     fn pt(t: i64) -> Point {
         Point::Value { t, value: t as f64 }
+    }
+
+    #[test]
+    fn upsert_replaces_or_inserts_in_order_without_touching_shared_chunks() {
+        let mut log = PointLog::default();
+        for t in (0..200).step_by(2) {
+            log.push(pt(t));
+        }
+        let before = log.snapshot(None);
+        for t in [10, 11, 150, 151, 198, 199, -1] {
+            log.upsert(Point::Value { t, value: -1.0 });
+        }
+        let after = log.snapshot(None);
+        let ts: Vec<i64> = after.iter().map(Point::t).collect();
+        let mut want: Vec<i64> = (0..200).step_by(2).collect();
+        want.extend([11, 151, 199, -1]);
+        want.sort_unstable();
+        assert_eq!(ts, want, "in time order, one point per bucket");
+        for t in [10, 11, 150, 151, 198, 199, -1] {
+            assert_eq!(log.find(t), Some(&Point::Value { t, value: -1.0 }));
+        }
+        assert_eq!(log.find(3), None);
+        assert_eq!(log.find(4), Some(&pt(4)));
+        assert!(
+            before.iter().all(|p| *p == pt(p.t())),
+            "what a reader held is unchanged"
+        );
     }
 
     #[test]

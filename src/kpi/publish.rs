@@ -6,7 +6,7 @@
 
 use super::desc::Desc;
 use super::points::Points;
-use super::store::{Store, StoreDrops};
+use super::store::{EventTimeStats, Store, StoreDrops};
 use super::view::{self, Latest};
 use super::SUMMARY_WINDOW_S;
 use std::sync::Arc;
@@ -47,6 +47,8 @@ pub struct Snapshot {
     pub drops: StoreDrops,
     /// Label sets folded per KPI name (only names that folded some).
     pub folded: Vec<(String, u64)>,
+    /// What event time did with late, future and unmatched lines.
+    pub event_time: EventTimeStats,
 }
 
 impl Snapshot {
@@ -77,6 +79,7 @@ impl Publisher {
             .collect();
         folded.sort();
         let drops = store.drops();
+        let event_time = store.event_stats();
         let (limits, descs, series) = store.parts_mut();
         let res = limits.bucket_secs;
         let open = (now as i64).div_euclid(res) * res;
@@ -125,6 +128,7 @@ impl Publisher {
             kpis: p.views.clone(),
             drops,
             folded,
+            event_time,
         })
     }
 }

@@ -115,7 +115,7 @@ pub struct Series {
     pub sum: f64,
     /// Gauge: last value.
     pub last: f64,
-    /// Time of the last update (Unix seconds).
+    /// Newest event time applied (Unix seconds): a late observation does not move it back.
     pub last_t: f64,
     /// Store generation of the last update (for "changed since").
     pub generation: u64,
@@ -127,6 +127,9 @@ pub struct Series {
     pub(crate) log: PointLog,
     /// What history has not been sent yet (only while the store ships).
     pub(crate) unshipped: super::ship::Unshipped,
+    /// The newest raw bucket changed after its point was logged: log it again at the next
+    /// seal.
+    relog: bool,
 }
 
 /// Raw buckets kept: enough for the summary window, never more than the live window.
@@ -147,13 +150,20 @@ impl Series {
             buckets: VecDeque::new(),
             log: PointLog::default(),
             unshipped: Default::default(),
+            relog: false,
         }
     }
 
-    /// Logs the newest raw bucket as a point if it is complete at bucket start `open` and not
+    /// Logs again the newest raw bucket's point when it changed since it was logged, then logs
+    /// the newest raw bucket as a point if it is complete at bucket start `open` and not
     /// logged yet.
     pub(super) fn seal(&mut self, open: i64, limits: &Limits) {
         let res = limits.bucket_secs;
+        if std::mem::take(&mut self.relog) {
+            if let Some(b) = self.buckets.back() {
+                self.log.upsert(b.point(res as f64));
+            }
+        }
         if let Some(b) = self.buckets.back() {
             if b.t < open && self.log.last_t().is_none_or(|t| t < b.t) {
                 self.log.push(b.point(res as f64));
@@ -162,63 +172,135 @@ impl Series {
         }
     }
 
-    /// Applies one observation at time `now` to the series of `desc`, trimming the raw
-    /// buckets to the recent windows. The store checked the value (finite, and not negative
-    /// for a counter).
-    pub(super) fn apply(&mut self, desc: &Desc, obs: Obs, now: f64, limits: &Limits) {
-        let (kind, bounds) = (desc.kind, desc.buckets.as_deref());
+    /// Applies one observation at event time `t` to the series of `desc`. The store checked
+    /// the value (finite, and not negative for a counter) and that `t` is within the lateness
+    /// of the series' newest time ([`Series::newest`]).
+    ///
+    /// In order (the newest bucket or a newer one), the observation fills the newest bucket.
+    /// Late, it fills its own bucket among the raw ones (created in its place if it had none)
+    /// and re-logs that bucket's chart point; older than the raw buckets, it corrects the
+    /// logged point (counters exactly; a distribution's count, its quantiles as they were).
+    pub(super) fn apply(&mut self, desc: &Desc, obs: Obs, t: f64, limits: &Limits) {
         let res = limits.bucket_secs;
-        let bt = (now as i64).div_euclid(res) * res;
-        let x = obs.value();
-        self.last_t = now;
-        let fresh = match self.buckets.back() {
-            Some(b) => b.t < bt,
-            None => true,
+        let bt = (t as i64).div_euclid(res) * res;
+        self.last_t = self.last_t.max(t);
+        let back = self.buckets.back().map(|b| b.t);
+        let k = match back {
+            Some(b) if b == bt => Some(self.buckets.len() - 1),
+            Some(b) if b > bt => self.late_bucket(desc.kind, bt, b, limits),
+            _ => {
+                self.seal(bt, limits);
+                self.buckets.push_back(Bucket {
+                    t: bt,
+                    data: BucketData::empty(desc.kind),
+                });
+                let oldest = bt - res * raw_kept(limits) as i64;
+                while self.buckets.front().is_some_and(|b| b.t <= oldest) {
+                    self.buckets.pop_front();
+                }
+                Some(self.buckets.len() - 1)
+            }
         };
-        if fresh {
-            self.seal(bt, limits);
-            let data = match kind {
-                Kind::Counter => BucketData::Counter(0.0),
-                Kind::Gauge => BucketData::Gauge {
-                    last: x,
-                    min: x,
-                    max: x,
-                },
-                Kind::Distribution => BucketData::Dist(Box::default()),
-            };
-            self.buckets.push_back(Bucket { t: bt, data });
-            let oldest = bt - res * raw_kept(limits) as i64;
-            while self.buckets.front().is_some_and(|b| b.t <= oldest) {
-                self.buckets.pop_front();
-            }
-        }
-        // Late observations (clock went backwards) land in the newest bucket.
-        let b = self.buckets.back_mut().expect("bucket just ensured");
-        match (&mut b.data, obs) {
-            (BucketData::Counter(s), Obs::Add(v)) => {
-                *s += v;
-                self.total += v;
-            }
-            (BucketData::Gauge { last, min, max }, Obs::Set(v)) => {
-                *last = v;
-                *min = min.min(v);
-                *max = max.max(v);
-                self.last = v;
-            }
-            (BucketData::Dist(d), Obs::Observe(v)) => {
-                d.observe(v);
-                self.total += 1.0;
-                self.sum += v;
-                if let (Some(h), Some(bounds)) = (self.hist.as_mut(), bounds) {
-                    let i = bounds.partition_point(|&le| le < v);
-                    if i < h.len() {
-                        h[i] += 1;
-                    }
+        let newest = back.is_none_or(|b| bt >= b);
+        match k {
+            Some(k) => {
+                let b = &mut self.buckets[k];
+                b.data.observe(obs);
+                // A late bucket's point is logged again now; the newest one's, once logged
+                // (its time passed while lines of it were still coming), at the next seal,
+                // once for all the lines in between.
+                if !newest {
+                    self.log.upsert(b.point(res as f64));
+                } else if self.log.last_t() == Some(bt) {
+                    self.relog = true;
                 }
             }
-            // The store checks kinds before calling; a mismatch cannot reach here.
-            _ => {}
+            None => self.correct_point(desc.kind, obs, bt, res),
         }
+        match obs {
+            Obs::Add(v) => self.total += v,
+            Obs::Set(v) if newest => self.last = v,
+            Obs::Set(_) => {}
+            Obs::Observe(v) => self.count_observation(desc, v),
+        }
+    }
+
+    /// Index of the raw bucket `bt` (older than the newest, `back`), made in its place when
+    /// it had none; `None` when it is older than the raw buckets kept.
+    fn late_bucket(&mut self, kind: Kind, bt: i64, back: i64, limits: &Limits) -> Option<usize> {
+        let i = self.buckets.partition_point(|b| b.t < bt);
+        if self.buckets.get(i).is_some_and(|b| b.t == bt) {
+            return Some(i);
+        }
+        if bt <= back - limits.bucket_secs * raw_kept(limits) as i64 {
+            return None;
+        }
+        let data = BucketData::empty(kind);
+        self.buckets.insert(i, Bucket { t: bt, data });
+        Some(i)
+    }
+
+    /// Corrects the logged point of bucket `bt`, older than the raw buckets, for `obs`.
+    fn correct_point(&mut self, kind: Kind, obs: Obs, bt: i64, res: i64) {
+        let p = match (self.log.find(bt), obs) {
+            (Some(Point::Value { t, value }), Obs::Add(v)) => Point::Value {
+                t: *t,
+                value: value + v / res as f64,
+            },
+            (
+                Some(Point::Dist {
+                    t,
+                    count,
+                    p50,
+                    p95,
+                    p99,
+                }),
+                Obs::Observe(_),
+            ) => Point::Dist {
+                t: *t,
+                count: count + 1,
+                p50: *p50,
+                p95: *p95,
+                p99: *p99,
+            },
+            (Some(_), _) => return,
+            (None, _) => {
+                let mut b = Bucket {
+                    t: bt,
+                    data: BucketData::empty(kind),
+                };
+                b.data.observe(obs);
+                b.point(res as f64)
+            }
+        };
+        self.log.upsert(p);
+    }
+
+    /// Adds a distribution observation to the running totals (and fixed histogram).
+    fn count_observation(&mut self, desc: &Desc, v: f64) {
+        self.total += 1.0;
+        self.sum += v;
+        if let (Some(h), Some(bounds)) = (self.hist.as_mut(), desc.buckets.as_deref()) {
+            let i = bounds.partition_point(|&le| le < v);
+            if i < h.len() {
+                h[i] += 1;
+            }
+        }
+    }
+
+    /// Counts an observation too late for the live window into the running totals only
+    /// (history gets its bucket through the store's deltas); a gauge keeps its newer value.
+    pub(super) fn apply_history_only(&mut self, desc: &Desc, obs: Obs) {
+        match obs {
+            Obs::Add(v) => self.total += v,
+            Obs::Set(_) => {}
+            Obs::Observe(v) => self.count_observation(desc, v),
+        }
+    }
+
+    /// Newest event time applied (Unix seconds; 0 before any).
+    pub fn newest(&self) -> f64 {
+        self.last_t
     }
 
     /// Raw buckets whose start is at or after `since`.

@@ -12,6 +12,10 @@ use super::{Kind, Obs};
 /// past it the oldest is dropped and counted (`StoreDrops::history_unshipped`).
 pub const MAX_UNSHIPPED: usize = 3600;
 
+/// Unshipped buckets of one series at which the engine ships without waiting for its next
+/// flush ([`Store::flush_due`](super::Store::flush_due)).
+pub const FLUSH_AT: usize = MAX_UNSHIPPED / 4;
+
 /// Contents of one bucket of one series added since the last shipment.
 #[derive(Debug, Clone)]
 pub struct Delta {
@@ -39,6 +43,7 @@ impl BucketData {
     }
 
     /// Adds one observation (of the bucket's kind; another is ignored).
+    #[inline]
     pub fn observe(&mut self, obs: Obs) {
         match (self, obs) {
             (BucketData::Counter(s), Obs::Add(v)) => *s += v,

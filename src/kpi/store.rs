@@ -63,6 +63,29 @@ pub struct Store {
     to_ship: Vec<u32>,
     /// Descriptions already shipped (series are never removed: the rest are new).
     descs_shipped: usize,
+    /// A series' unshipped backlog reached [`FLUSH_AT`](super::ship::FLUSH_AT).
+    flush_due: bool,
+    /// What event time did with lines and observations.
+    event: EventTimeStats,
+}
+
+/// What event time did: shown in `/api/health` under `event_time`. None of it loses data.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct EventTimeStats {
+    /// Observations more than the lateness behind their series' newest time: they went to
+    /// the running totals and history only, not to the live window.
+    pub late_observations: u64,
+    /// Lines and app records with at least one such observation.
+    pub late_records: u64,
+    /// Lines and app records stamped more than the future skew ahead of the clock: they took
+    /// their arrival time.
+    pub future_records: u64,
+    /// Lines and app records stamped before 2000 (a clock never set): they took their
+    /// arrival time.
+    pub implausible_records: u64,
+    /// Lines where their source's explicit `timestamp` format did not match: they took
+    /// their arrival time.
+    pub unmatched_lines: u64,
 }
 
 impl Store {
@@ -80,7 +103,25 @@ impl Store {
             shipping: false,
             to_ship: Vec::new(),
             descs_shipped: 0,
+            flush_due: false,
+            event: EventTimeStats::default(),
         }
+    }
+
+    /// What event time did so far.
+    pub fn event_stats(&self) -> EventTimeStats {
+        self.event
+    }
+
+    /// The engine's line counts of event time (future and unmatched lines, late lines).
+    pub fn event_stats_mut(&mut self) -> &mut EventTimeStats {
+        &mut self.event
+    }
+
+    /// Whether a series' backlog for history is large enough to ship now rather than at the
+    /// next flush (a fast replay of an old log spreads over many buckets).
+    pub fn flush_due(&self) -> bool {
+        self.flush_due
     }
 
     /// Keeps, from now on, what each observation adds for history, until
@@ -107,6 +148,7 @@ impl Store {
             descs.push((i as u32, d.clone()));
         }
         self.descs_shipped = self.descs.len();
+        self.flush_due = false;
         for i in self.to_ship.drain(..) {
             let u = &mut self.series[i as usize].unshipped;
             u.queued = false;
@@ -185,10 +227,12 @@ impl Store {
         Some(r)
     }
 
-    /// Applies one observation at time `now` (Unix seconds). An observation of the wrong
-    /// kind for the series, a value that is not finite, or a negative counter increment is
-    /// counted and ignored.
-    pub fn apply(&mut self, r: SeriesRef, obs: Obs, now: f64) {
+    /// Applies one observation at its event time `t` (Unix seconds). An observation of the
+    /// wrong kind for the series, a value that is not finite, or a negative counter increment
+    /// is counted and ignored. One more than the lateness ([`Limits::lateness_secs`]) behind
+    /// the series' newest time only adds to its running totals and, when the store ships, to
+    /// history at its own bucket (counted in [`EventTimeStats::late_observations`]).
+    pub fn apply(&mut self, r: SeriesRef, obs: Obs, t: f64) {
         let i = r.0 as usize;
         let desc = &self.descs[i];
         if obs.kind() != desc.kind {
@@ -203,12 +247,20 @@ impl Store {
         self.generation += 1;
         let s = &mut self.series[i];
         s.generation = self.generation;
-        s.apply(desc, obs, now, &self.limits);
+        if t >= s.newest() - self.limits.lateness_secs as f64 {
+            s.apply(desc, obs, t, &self.limits);
+        } else {
+            s.apply_history_only(desc, obs);
+            self.event.late_observations += 1;
+        }
         if self.shipping {
             let res = self.limits.bucket_secs;
-            let bt = (now as i64).div_euclid(res) * res;
+            let bt = (t as i64).div_euclid(res) * res;
             if s.unshipped.add(desc.kind, obs, bt) {
                 self.drops.history_unshipped += 1;
+            }
+            if s.unshipped.buckets.len() >= super::ship::FLUSH_AT {
+                self.flush_due = true;
             }
             if !s.unshipped.queued {
                 s.unshipped.queued = true;
@@ -275,153 +327,5 @@ fn write_id(out: &mut String, name: &str, labels: &[(&str, &str)]) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::kpi::series::BucketData;
-
-    fn spec<'a>(name: &'a str, labels: &'a [(&'a str, &'a str)], kind: Kind) -> SeriesSpec<'a> {
-        SeriesSpec {
-            name,
-            labels,
-            kind,
-            unit: "",
-            help: "",
-            buckets: None,
-        }
-    }
-
-    #[test]
-    fn ids_sort_labels_and_escape() {
-        let mut s = Store::new(Limits::default());
-        let r = s
-            .resolve(&spec("x", &[("b", "2"), ("a", "q\"1")], Kind::Gauge))
-            .unwrap();
-        let r2 = s
-            .resolve(&spec("x", &[("a", "q\"1"), ("b", "2")], Kind::Gauge))
-            .unwrap();
-        assert_eq!(r, r2);
-        assert_eq!(s.iter().next().unwrap().0.id, "x{a=\"q\\\"1\",b=\"2\"}");
-    }
-
-    #[test]
-    fn label_sets_fold_into_other_past_the_cap() {
-        let limits = Limits {
-            max_label_sets: 3,
-            ..Limits::default()
-        };
-        let mut s = Store::new(limits);
-        let values: Vec<String> = (0..10).map(|i| i.to_string()).collect();
-        for v in &values {
-            let r = s
-                .resolve(&spec("hits_total", &[("user", v)], Kind::Counter))
-                .unwrap();
-            s.apply(r, Obs::Add(1.0), 100.0);
-        }
-        assert_eq!(s.len(), 4, "3 real label sets plus `other`");
-        let (_, other) = s.get("hits_total{user=\"other\"}").unwrap();
-        assert_eq!(
-            other.total, 7.0,
-            "nothing is lost: folded samples count into other"
-        );
-        assert_eq!(s.drops().label_sets_folded, 7);
-    }
-
-    #[test]
-    fn kind_conflicts_and_series_cap_are_counted() {
-        let limits = Limits {
-            max_series: 1,
-            ..Limits::default()
-        };
-        let mut s = Store::new(limits);
-        let r = s.resolve(&spec("a", &[], Kind::Gauge)).unwrap();
-        assert!(s
-            .resolve(&spec("a", &[("x", "1")], Kind::Counter))
-            .is_none());
-        assert!(s.resolve(&spec("b", &[], Kind::Gauge)).is_none());
-        s.apply(r, Obs::Add(1.0), 1.0);
-        let d = s.drops();
-        assert_eq!((d.kind_conflicts, d.series_refused), (2, 1));
-    }
-
-    #[test]
-    fn refused_names_leave_nothing_behind() {
-        // Regression: a unique name per line grew the name table by ~219 bytes each, never
-        // freed, after the series cap had been reached.
-        let limits = Limits {
-            max_series: 10,
-            ..Limits::default()
-        };
-        let mut s = Store::new(limits);
-        for i in 0..10_000 {
-            let name = format!("k{i}");
-            if let Some(r) = s.resolve(&spec(&name, &[], Kind::Gauge)) {
-                s.apply(r, Obs::Set(1.0), 1.0);
-            }
-        }
-        assert_eq!(s.len(), 10);
-        assert_eq!(s.names.len(), 10);
-        assert_eq!(s.drops().series_refused, 9_990);
-    }
-
-    #[test]
-    fn counters_refuse_negative_and_non_finite_values() {
-        let mut s = Store::new(Limits::default());
-        let c = s.resolve(&spec("c_total", &[], Kind::Counter)).unwrap();
-        let g = s.resolve(&spec("g", &[], Kind::Gauge)).unwrap();
-        for v in [-1.0, f64::NAN, f64::INFINITY, 2.0] {
-            s.apply(c, Obs::Add(v), 1.0);
-        }
-        s.apply(g, Obs::Set(f64::NEG_INFINITY), 1.0);
-        assert_eq!(s.get("c_total").unwrap().1.total, 2.0);
-        assert_eq!(s.drops().invalid_values, 4);
-    }
-
-    #[test]
-    fn deltas_ship_each_observation_once() {
-        let mut s = Store::new(Limits::default());
-        let c = s.resolve(&spec("c_total", &[], Kind::Counter)).unwrap();
-        s.apply(c, Obs::Add(1.0), 10.2);
-        s.ship_to_history();
-        let g = s.resolve(&spec("g", &[], Kind::Gauge)).unwrap();
-        s.apply(c, Obs::Add(2.0), 10.5);
-        s.apply(g, Obs::Set(5.0), 10.6);
-        s.apply(g, Obs::Set(3.0), 11.1);
-        let (mut descs, mut out) = (Vec::new(), Vec::new());
-        s.take_deltas(&mut descs, &mut out);
-        assert_eq!(descs.len(), 2, "every series is described once");
-        let got: Vec<_> = out.iter().map(|d| (d.series, d.t)).collect();
-        assert_eq!(got, vec![(0, 10), (1, 10), (1, 11)]);
-        assert!(matches!(out[0].data, BucketData::Counter(v) if v == 2.0));
-        s.apply(c, Obs::Add(4.0), 10.9);
-        let (mut d2, mut o2) = (Vec::new(), Vec::new());
-        s.take_deltas(&mut d2, &mut o2);
-        assert!(d2.is_empty());
-        assert_eq!(o2.len(), 1);
-        let mut merged = out[0].data.clone();
-        merged.merge(&o2[0].data);
-        assert!(matches!(merged, BucketData::Counter(v) if v == 6.0));
-    }
-
-    #[test]
-    fn window_is_bounded() {
-        let limits = Limits {
-            window_buckets: 10,
-            ..Limits::default()
-        };
-        let mut s = Store::new(limits);
-        let r = s.resolve(&spec("lat", &[], Kind::Distribution)).unwrap();
-        for t in 0..1000 {
-            s.apply(r, Obs::Observe(t as f64), 1000.0 + t as f64);
-        }
-        let (_, series) = s.get("lat").unwrap();
-        assert_eq!(series.buckets.len(), 10);
-        assert_eq!(series.total, 1000.0);
-        let snap = crate::kpi::Publisher::default().publish(&mut s, 2000.0, true);
-        let pts = &snap.get("lat").unwrap().points;
-        assert!(
-            pts.iter().count() <= 10 + 64,
-            "points trimmed to the window, by chunks"
-        );
-        assert_eq!(pts.iter().last().map(|p| p.t()), Some(1999));
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;

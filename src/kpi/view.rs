@@ -10,7 +10,7 @@ use serde::Serialize;
 /// The latest view of one KPI (see docs/api.md).
 #[derive(Debug, Serialize, Default, Clone)]
 pub struct Latest {
-    /// Time of the last update.
+    /// Newest event time of the series (a late line does not move it back).
     pub t: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<f64>,

@@ -44,6 +44,7 @@ pub fn health_json(state: &AppState) -> Value {
             "kind_conflicts": drops.kind_conflicts,
             "invalid_values": drops.invalid_values,
         },
+        "event_time": snap.event_time,
         "ws": {
             "clients": state.ws.clients.load(Ordering::Relaxed),
             "frames": state.ws.frames.load(Ordering::Relaxed),
