@@ -189,7 +189,9 @@ impl Case {
                     return;
                 }
                 match rx.try_recv() {
-                    Ok(Input::App(_) | Input::Samples(_)) => unreachable!("the tailer sends lines"),
+                    Ok(Input::App(_) | Input::Samples(_) | Input::Reconfigure(_)) => {
+                        unreachable!("the tailer sends lines")
+                    }
                     Ok(Input::Lines(b)) => {
                         let ids = b.data.split_inclusive(|&c| c == b'\n').map(parse);
                         applied.lock().pending.extend(ids);

@@ -3,6 +3,7 @@
 //! threshold (hysteresis) and `keep_firing_for`, and the notifications its changes give.
 
 use super::payload::{expand, fingerprint, rfc3339, AmAlert, Labels, ZERO_TIME};
+use super::recent::Recent;
 use super::rules::{AlertRule, ValueKind};
 use crate::kpi::Point;
 use crate::kpi::{Kind, KpiView, Snapshot};
@@ -80,6 +81,24 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// A new, inactive instance of rule `rule` over KPI `kpi`.
+    pub fn new(rule: &str, kpi: String, labels: Labels, now: f64) -> Instance {
+        Instance {
+            id: fingerprint(&labels),
+            rule: rule.to_owned(),
+            kpi,
+            labels,
+            annotations: Labels::new(),
+            state: State::Inactive,
+            severity: None,
+            value: None,
+            since: now,
+            fired_at: None,
+            cleared_at: None,
+            acked: false,
+        }
+    }
+
     /// The alert as a payload carries it.
     pub fn am(&self, base: &str, now: f64) -> AmAlert {
         let firing = matches!(self.state, State::Firing | State::Nodata);
@@ -120,6 +139,8 @@ pub struct Evaluator {
     pub refused: u64,
     /// When evaluation began (no-data of a rule with no series counts from here).
     pub started: f64,
+    /// The latest state changes, for the dashboard (and a history store to come).
+    pub recent: Recent,
 }
 
 fn value_of(k: &KpiView, v: ValueKind) -> Option<f64> {
@@ -168,6 +189,7 @@ impl Evaluator {
             max,
             refused: 0,
             started: now,
+            recent: Recent::default(),
         }
     }
 
@@ -277,20 +299,7 @@ impl Evaluator {
                 .map(|(k, t)| (k.clone(), expand(t, v, &labels)))
                 .collect();
             labels.extend(extra);
-            let inst = Instance {
-                id: fingerprint(&labels),
-                rule: rule.name.clone(),
-                kpi: key.1.clone(),
-                labels,
-                annotations: Labels::new(),
-                state: State::Inactive,
-                severity: None,
-                value: None,
-                since: now,
-                fired_at: None,
-                cleared_at: None,
-                acked: false,
-            };
+            let inst = Instance::new(&rule.name, key.1.clone(), labels, now);
             self.instances.insert(key.clone(), inst);
         }
         let i = self.instances.get_mut(&key).expect("inserted above");
@@ -303,6 +312,7 @@ impl Evaluator {
                 .iter()
                 .map(|(k, t)| (k.clone(), expand(t, v, &i.labels)))
                 .collect();
+            self.recent.push(i, before.0, now);
             let notify = matches!(
                 (before.0, i.state),
                 (_, State::Firing | State::Nodata)

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// `[alerts]`: how often rules are evaluated and how much is kept.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertsSettings {
     /// Time between evaluations (default 1s).
@@ -49,7 +49,7 @@ pub enum ValueKind {
 }
 
 /// `[[alert]]`: one rule.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertRule {
     /// Name (the `alertname` label).
@@ -122,7 +122,7 @@ impl ChannelKind {
 }
 
 /// `[[notify]]`: one channel.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyConfig {
     /// Kind.
@@ -154,7 +154,7 @@ pub struct NotifyConfig {
 }
 
 /// A duration that defaults to zero.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(transparent)]
 pub struct Dur0(pub Dur);
 

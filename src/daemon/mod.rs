@@ -1,8 +1,11 @@
 //! Assembles the daemon from its configuration: sources (tailer, socket) → one bounded
 //! channel → the engine (which owns the store) → what it publishes → server.
 
+mod reload;
+mod watch;
 mod wiring;
 
+pub use reload::{prepare, ConfigSource};
 use wiring::SocketSection;
 
 use crate::config::Config;
@@ -66,6 +69,8 @@ pub struct Mode {
     /// Follow the process whose pid is stored here, and its descendants (`kpid run -- CMD`
     /// stores its child's).
     pub tree: Option<Arc<std::sync::atomic::AtomicU32>>,
+    /// The config file, reloaded live when it changes and on SIGHUP (none: no reload).
+    pub config: Option<ConfigSource>,
 }
 
 /// Starts the engine, the sources and (unless one-shot) the server.
@@ -81,6 +86,7 @@ pub async fn start(
         no_socket,
         insecure,
         tree,
+        config,
     } = mode;
     // File descriptors: a reserve for files, plugins and state; the rest shared by the HTTP
     // side and the socket, so that a flood on one leaves the tailer and the other working.
@@ -235,19 +241,28 @@ pub async fn start(
     if one_shot {
         return Ok((running, None));
     }
-    let alerts = if cfg.alert_rules.is_empty() && cfg.notify.is_empty() {
-        None
-    } else {
-        let a =
-            crate::alerts::Alerts::new(&cfg.alerts, cfg.alert_rules.clone(), cfg.notify.clone())?;
-        sections.push(a.clone());
-        sections.push(Arc::new(crate::alerts::PipelineSection(a.clone())));
-        Some(a)
+    // Always there, so that a reload can add rules to a daemon started without any.
+    let alerts =
+        crate::alerts::Alerts::new(&cfg.alerts, cfg.alert_rules.clone(), cfg.notify.clone())?;
+    sections.push(alerts.clone());
+    sections.push(Arc::new(crate::alerts::PipelineSection(alerts.clone())));
+    let reloader = match (config, &running.tailer) {
+        (Some(source), Some(t)) => {
+            let r = reload::Reloader::new(
+                source,
+                cfg.clone(),
+                tx.clone(),
+                t.control(),
+                alerts.clone(),
+                plugins.clone(),
+            );
+            sections.push(r.clone());
+            Some(r)
+        }
+        _ => None,
     };
     let app = AppState::new(published.clone(), health, sections, cfg.server.interval.0);
-    if let Some(a) = &alerts {
-        let _ = app.alerts.set(a.clone());
-    }
+    let _ = app.alerts.set(alerts.clone());
     let host: std::net::IpAddr = cfg
         .server
         .host
@@ -287,9 +302,10 @@ pub async fn start(
         .await
         .with_context(|| format!("cannot listen on {}:{}", cfg.server.host, cfg.server.port))?;
     running.addr = Some(addr);
-    if let Some(a) = alerts {
-        let _ = a.external_url.set(format!("http://{addr}"));
-        tokio::spawn(a.run(published));
+    let _ = alerts.external_url.set(format!("http://{addr}"));
+    tokio::spawn(alerts.run(published));
+    if let Some(r) = reloader {
+        watch::spawn(r).context("watching the config file")?;
     }
     Ok((running, Some(server)))
 }

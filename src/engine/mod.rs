@@ -12,10 +12,12 @@
 
 pub(crate) mod apps;
 pub mod filter;
+pub mod reconfig;
 pub mod rules;
 mod samples;
 pub mod ship;
 pub mod stage;
 
+pub use reconfig::Reconfigure;
 pub use ship::{ShipSender, Shipment};
 pub use stage::{spawn, EngineConfig, EngineHandle, Published};

@@ -277,6 +277,7 @@ impl Engine {
                 now,
             ),
             Input::Samples(b) => self.samples.apply(&mut self.cfg.store, b, now),
+            Input::Reconfigure(r) => r.apply(&mut self.cfg.rules, &mut self.cfg.parsers),
         }
     }
 

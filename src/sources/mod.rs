@@ -70,6 +70,8 @@ pub enum Input {
     App(AppBatch),
     /// What the samplers found (host, processes, GPU).
     Samples(sample::SampleBatch),
+    /// A reloaded configuration: new rules and parsers (the daemon's config reload).
+    Reconfigure(Box<crate::engine::Reconfigure>),
 }
 
 /// State of one followed file, as `/api/health` shows it.
