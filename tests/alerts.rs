@@ -397,3 +397,63 @@ fn bench_thousand_rules_and_latency() {
     );
     assert!(h1["instances_refused"] == 0);
 }
+
+/// `kpid demo --webhook URL`: during the simulated slow-down (40 s to 50 s after the start)
+/// the demo's `GpuSaturated` goes pending, fires and resolves, and the webhook gets both.
+#[test]
+fn demo_alert_goes_pending_fires_and_resolves_on_the_webhook() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook = l.local_addr().unwrap().port();
+    let bodies = receiver(l);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kpid"))
+        .args(["demo", "--port", &port.to_string(), "--webhook"])
+        .arg(format!("http://127.0.0.1:{hook}/hook"))
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ok = try_wait(100, || {
+        !firing(&bodies, "GpuSaturated", "pipeline", "resolved").is_empty()
+    });
+    let active = if ok {
+        common::http_get(port, "/api/alerts/active").1
+    } else {
+        String::new()
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        ok,
+        "no resolved GpuSaturated on the webhook: {:?}",
+        bodies.lock().unwrap()
+    );
+    assert_eq!(
+        firing(&bodies, "GpuSaturated", "pipeline", "firing").len(),
+        1
+    );
+    let v: Value = serde_json::from_str(&active).expect("active alerts json");
+    let steps: Vec<(String, String)> = v["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["rule"] == "GpuSaturated")
+        .map(|t| {
+            (
+                t["from"].as_str().unwrap().into(),
+                t["to"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let want = |a: &str, b: &str| steps.contains(&(a.to_string(), b.to_string()));
+    assert!(
+        want("inactive", "pending") && want("pending", "firing") && want("firing", "resolved"),
+        "{steps:?}"
+    );
+}
