@@ -27,6 +27,7 @@ async function css(file) {
 const files = {
   "index.html": await readFile(join(src, "index.html"), "utf8"),
   "app.js": await js("app.js"),
+  "alerts.js": await js("alerts.js"),
   "app.css": await css("app.css"),
   "uPlot.iife.min.js": await readFile(join(uplot, "uPlot.iife.min.js"), "utf8"),
   "uPlot.min.css": await readFile(join(uplot, "uPlot.min.css"), "utf8"),

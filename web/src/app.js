@@ -52,6 +52,8 @@
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   const nowS = () => Date.now() / 1000 + state.offset;
+  // Alerts panel, toasts, config banner, and each KPI's alert state and thresholds (alerts.js).
+  const alerts = window.KpidAlerts({ $, esc, api, token: TOKEN });
   const prefixOf = (name) => name.split("_")[0] || name;
   // Put `el` right after `prev` (or first) in `parent`, touching the DOM only when out of place.
   function place(parent, el, prev) {
@@ -373,7 +375,10 @@
     } else {
       return; // pong and anything unknown
     }
-    if (m.health) state.health = m.health;
+    if (m.health) {
+      state.health = m.health;
+      alerts.onHealth(m.health);
+    }
     if (m.type === "update") healGaps();
     state.frames++;
     state.lastFrame = Date.now();
@@ -481,8 +486,8 @@
   function renderPipelineHealth() {
     const p = state.health?.pipeline;
     const el = $("pipeline");
-    el.hidden = !p;
-    if (!p) return;
+    el.hidden = !p?.rules;
+    if (el.hidden) return;
     const s = { OK: "ok", WARNING: "warn", CRITICAL: "error" }[p.status] || "unknown";
     el.dataset.status = s;
     const bad = Object.entries(p.kpis || {}).filter(([, v]) => v !== "OK").map(([k, v]) => `${k}: ${v}`);
@@ -765,6 +770,8 @@
         c.innerHTML = `<div class="card-head"><span class="card-name" title="${esc(tip)}">${esc(name)}</span></div>${html}`;
         c.classList.toggle("bad", bad === "bad");
         c.classList.toggle("warn", bad === "warn");
+        // The colour of its alert state (firing rules over any of its series), beside the hint.
+        c.dataset.alert = alerts.kpiLevel(ks.map((k) => k.id)) || "";
         live.add(name);
       }
     }
@@ -962,6 +969,11 @@
         x: { time: true, range: () => xRange() },
         y: {
           range: (u, min, max) => {
+            // Thresholds stay in view: the headroom left is what they are drawn for.
+            for (const t of alerts.thresholds(c.ids || [])) {
+              min = min == null ? t.v : Math.min(min, t.v);
+              max = max == null ? t.v : Math.max(max, t.v);
+            }
             if (min == null || max == null) return [0, 1];
             const lo = min >= 0 ? 0 : min - (max - min) * 0.1;
             const hi = max <= 0 ? 1 : max + (max - lo) * 0.12;
@@ -988,6 +1000,7 @@
           size: (u, vals) => (vals && vals.length ? Math.ceil(Math.max(...vals.map((v) => measure(v)))) + 16 : 40),
         },
       ],
+      hooks: { draw: [alerts.drawHook(() => c.ids || [], () => ({ warn: cssVar("--warn"), bad: cssVar("--bad") }), (v) => axisLabel(v, unit))] },
       series: [
         { value: (u, v) => (v == null ? "" : clock.format(new Date(v * 1000))) },
         ...series.map((s) => ({
@@ -1021,6 +1034,7 @@
       charts.set(name, c);
     }
     const k0 = list[0];
+    c.ids = list.map((k) => k.id);
     c.el.querySelector(".chart-name").textContent = name;
     const unit = unitOf(k0);
     c.el.querySelector(".chart-unit").textContent =
@@ -1094,6 +1108,7 @@
         const data = chartData(ks, c.series);
         c.plot.setData(data);
         c.el.querySelector(".chart-now").textContent = chartSummary(ks);
+        c.el.dataset.alert = alerts.kpiLevel(c.ids) || "";
         // Exposed for tests and scripts: the chart's last point.
         const x = data[0];
         const n = x.length;
@@ -1173,6 +1188,8 @@
         lastT: c.el.dataset.lastT ? Number(c.el.dataset.lastT) : null,
         lastV: c.el.dataset.lastV ? Number(c.el.dataset.lastV) : null,
         series: c.series ? c.series.length : 0,
+        alert: c.el.dataset.alert || null,
+        thresholds: alerts.thresholds(c.ids || []).map((t) => t.v),
       })),
   };
 
