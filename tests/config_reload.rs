@@ -244,6 +244,7 @@ fn check_exits_zero_with_a_summary_or_one_with_the_reason() {
             "[[rule]]\nname = \"g\"\nkind = \"gauge\"\n",
             vec!["c.toml", "line 2", "field"],
         ),
+        ("[server]\ntoken = \"short\"\n", vec!["[server] token"]),
     ] {
         let (code, text) = check(bad);
         assert_eq!(code, Some(1), "{bad}: {text}");

@@ -95,12 +95,17 @@ impl Alerts {
                 continue;
             }
             for k in snap.kpis.iter().filter(|k| k.desc.name == r.kpi) {
-                let charted = match (k.desc.kind, r.value) {
-                    (Kind::Gauge, ValueKind::Last | ValueKind::Avg | ValueKind::Rate) => true,
-                    (Kind::Counter, ValueKind::Rate) => true,
-                    (Kind::Distribution, ValueKind::P50 | ValueKind::P95 | ValueKind::P99) => true,
-                    _ => false,
-                };
+                let charted = matches!(
+                    (k.desc.kind, r.value),
+                    (
+                        Kind::Gauge,
+                        ValueKind::Last | ValueKind::Avg | ValueKind::Rate
+                    ) | (Kind::Counter, ValueKind::Rate)
+                        | (
+                            Kind::Distribution,
+                            ValueKind::P50 | ValueKind::P95 | ValueKind::P99
+                        )
+                );
                 let selected = r
                     .selector
                     .iter()

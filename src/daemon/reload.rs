@@ -62,6 +62,9 @@ pub fn prepare(cfg: &Config, plugins: &PluginHost) -> anyhow::Result<Prepared> {
     for p in &cfg.sample.processes {
         regex::Regex::new(p).with_context(|| format!("[sample] processes: `{p}`"))?;
     }
+    if let Some(t) = &cfg.server.token {
+        crate::server::auth::check_configured(t)?;
+    }
     cfg.server
         .host
         .parse::<std::net::IpAddr>()

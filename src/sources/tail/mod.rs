@@ -223,11 +223,10 @@ pub fn spawn(
         cfg,
         tx,
         health,
-        signal.clone(),
+        &control,
         stop.clone(),
         checkpoints,
         skip_save.clone(),
-        control.pending.clone(),
     )?;
     worker.prime();
     let thread = std::thread::Builder::new()

@@ -45,12 +45,12 @@ impl Worker {
         cfg: TailConfig,
         tx: mpsc::Sender<Input>,
         health: Arc<SourcesHealth>,
-        signal: Arc<Signal>,
+        control: &super::TailControl,
         stop: Arc<Notify>,
         checkpoints: Arc<Checkpoints>,
         skip_save: Arc<AtomicBool>,
-        pending: Arc<parking_lot::Mutex<Option<Vec<TailSource>>>>,
     ) -> std::io::Result<Self> {
+        let (signal, pending) = (control.signal.clone(), control.pending.clone());
         let rt = tokio::runtime::Builder::new_current_thread().build()?;
         let watches = if cfg.exit_at_eof {
             None
