@@ -457,3 +457,65 @@ fn demo_alert_goes_pending_fires_and_resolves_on_the_webhook() {
         "{steps:?}"
     );
 }
+
+/// `value = "p95"` with `over`: the quantile of the last 2 s of buckets fires on slow
+/// requests and resolves once 2 s of fast ones pass, while the 60 s summary's p95 is still
+/// high.
+#[test]
+fn quantile_over_a_window_fires_and_resolves_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("a.log");
+    append(&log, "");
+    std::fs::write(
+        dir.path().join("k.toml"),
+        r#"[server]
+interval = "200ms"
+[alerts]
+interval = "200ms"
+[[source]]
+name = "a"
+path = "a.log"
+parser = "logfmt"
+[[rule]]
+name = "latency_seconds"
+kind = "distribution"
+field = "ms"
+scale = 0.001
+unit = "s"
+[[alert]]
+name = "SlowP95"
+kpi = "latency_seconds"
+value = "p95"
+over = "2s"
+warn = 0.05
+"#,
+    )
+    .unwrap();
+    let k = Kpid::start(
+        dir.path(),
+        &["--config", "k.toml", "--no-state", "--no-socket"],
+    );
+    let state = |k: &Kpid| -> Option<String> {
+        let v = k.json("/api/alerts/active");
+        v["alerts"]
+            .as_array()?
+            .iter()
+            .find(|a| a["rule"] == "SlowP95")
+            .map(|a| a["state"].as_str().unwrap_or_default().to_owned())
+    };
+    append(&log, &"ms=100\n".repeat(50));
+    wait_for(10, "SlowP95 firing", || {
+        (state(&k).as_deref() == Some("firing")).then_some(())
+    });
+    let resolved = try_wait(15, || {
+        append(&log, &"ms=10\n".repeat(20));
+        std::thread::sleep(Duration::from_millis(150));
+        state(&k).is_none()
+    });
+    assert!(resolved, "SlowP95 still {:?}", state(&k));
+    let latest = k.latest("latency_seconds").unwrap();
+    assert!(
+        latest["p95"].as_f64().unwrap() > 0.05,
+        "the summary's p95 still sees the slow requests: {latest}"
+    );
+}

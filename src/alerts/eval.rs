@@ -236,6 +236,18 @@ impl Evaluator {
                 let rule = &self.rules[ri];
                 let v = match rule.value {
                     ValueKind::Avg => avg(k, rule.over.map_or(60.0, |d| d.0.as_secs_f64()), now),
+                    q @ (ValueKind::P50 | ValueKind::P95 | ValueKind::P99)
+                        if rule.over.is_some() =>
+                    {
+                        let over = rule.over.map_or(60.0, |d| d.0.as_secs_f64());
+                        let pts = k.points.range((now - over) as i64, now as i64, usize::MAX);
+                        let q = match q {
+                            ValueKind::P50 => 0.50,
+                            ValueKind::P95 => 0.95,
+                            _ => 0.99,
+                        };
+                        super::window::quantile(&pts, q)
+                    }
                     ValueKind::Ratio => {
                         let den_name = rule.ratio_of.as_deref().unwrap_or_default();
                         let dens = by_name.get(den_name).map(Vec::as_slice).unwrap_or(&[]);

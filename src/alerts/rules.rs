@@ -62,7 +62,7 @@ pub struct AlertRule {
     /// What is compared (default `last`).
     #[serde(default = "last")]
     pub value: ValueKind,
-    /// Window of `avg` (default 1m).
+    /// Window of `avg` (default 1m), or of a quantile (default: the 60 s summary window).
     pub over: Option<Dur>,
     /// Denominator KPI of `ratio`.
     pub ratio_of: Option<String>,
@@ -202,10 +202,12 @@ pub fn validate(rules: &[AlertRule], channels: &[NotifyConfig]) -> Result<(), Ru
         if r.value == ValueKind::Ratio && r.ratio_of.is_none() {
             return e("field `ratio_of` is required with value = \"ratio\"");
         }
-        if r.value != ValueKind::Avg && r.over.is_some() {
-            return e(
-                "field `over` needs value = \"avg\" (quantiles are over the 60 s summary window)",
-            );
+        let windowed = matches!(
+            r.value,
+            ValueKind::Avg | ValueKind::P50 | ValueKind::P95 | ValueKind::P99
+        );
+        if !windowed && r.over.is_some() {
+            return e("field `over` needs value = \"avg\", \"p50\", \"p95\" or \"p99\"");
         }
         if r.value != ValueKind::Ratio && r.ratio_of.is_some() {
             return e("field `ratio_of` needs value = \"ratio\"");
@@ -276,6 +278,10 @@ mod tests {
         assert!(e.0.contains("url"), "{e}");
         let e = parse("[[alert]]\nname='a'\nkpi='x'\nwarn=1\nover='1m'\n").unwrap_err();
         assert!(e.0.contains("`over`"), "{e}");
+        assert_eq!(
+            parse("[[alert]]\nname='a'\nkpi='x'\nwarn=1\nvalue='p95'\nover='5m'\n"),
+            Ok(())
+        );
         let e = parse("[[notify]]\nkind='file'\n").unwrap_err();
         assert!(e.0.contains("path"), "{e}");
     }
