@@ -4,9 +4,9 @@
 
 use super::payload::{expand, fingerprint, rfc3339, AmAlert, Labels, ZERO_TIME};
 use super::recent::Recent;
-use super::rules::{AlertRule, ValueKind};
-use crate::kpi::Point;
-use crate::kpi::{Kind, KpiView, Snapshot};
+use super::rules::AlertRule;
+use super::values::{compared, matches};
+use crate::kpi::{KpiView, Snapshot};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -143,43 +143,6 @@ pub struct Evaluator {
     pub recent: Recent,
 }
 
-fn value_of(k: &KpiView, v: ValueKind) -> Option<f64> {
-    let l = &k.latest;
-    match v {
-        ValueKind::Last => match k.desc.kind {
-            Kind::Gauge => l.value,
-            _ => Some(k.total),
-        },
-        ValueKind::Rate | ValueKind::Ratio => match k.desc.kind {
-            Kind::Gauge => l.value,
-            _ => l.rate,
-        },
-        ValueKind::P50 => l.p50,
-        ValueKind::P95 => l.p95,
-        ValueKind::P99 => l.p99,
-        ValueKind::Avg => None,
-    }
-}
-
-fn avg(k: &KpiView, over: f64, now: f64) -> Option<f64> {
-    let pts = k.points.range((now - over) as i64, now as i64, usize::MAX);
-    let (mut s, mut n) = (0.0, 0u32);
-    for p in &pts {
-        if let Point::Value { value, .. } = p {
-            if value.is_finite() {
-                s += value;
-                n += 1;
-            }
-        }
-    }
-    (n > 0).then(|| s / n as f64)
-}
-
-fn matches(k: &KpiView, sel: &BTreeMap<String, String>) -> bool {
-    sel.iter()
-        .all(|(n, v)| k.desc.labels.iter().any(|(a, b)| a == n && b == v))
-}
-
 impl Evaluator {
     /// A new evaluator.
     pub fn new(rules: Vec<AlertRule>, max: usize, now: f64) -> Self {
@@ -234,38 +197,7 @@ impl Evaluator {
             }
             for k in series {
                 let rule = &self.rules[ri];
-                let v = match rule.value {
-                    ValueKind::Avg => avg(k, rule.over.map_or(60.0, |d| d.0.as_secs_f64()), now),
-                    q @ (ValueKind::P50 | ValueKind::P95 | ValueKind::P99)
-                        if rule.over.is_some() =>
-                    {
-                        let over = rule.over.map_or(60.0, |d| d.0.as_secs_f64());
-                        let pts = k.points.range((now - over) as i64, now as i64, usize::MAX);
-                        let q = match q {
-                            ValueKind::P50 => 0.50,
-                            ValueKind::P95 => 0.95,
-                            _ => 0.99,
-                        };
-                        super::window::quantile(&pts, q)
-                    }
-                    ValueKind::Ratio => {
-                        let den_name = rule.ratio_of.as_deref().unwrap_or_default();
-                        let dens = by_name.get(den_name).map(Vec::as_slice).unwrap_or(&[]);
-                        let den = match dens.iter().find(|d| d.desc.labels == k.desc.labels) {
-                            Some(d) => value_of(d, ValueKind::Ratio),
-                            None => dens
-                                .iter()
-                                .filter(|d| matches(d, &rule.selector))
-                                .filter_map(|d| value_of(d, ValueKind::Ratio))
-                                .reduce(|a, b| a + b),
-                        };
-                        match (value_of(k, ValueKind::Ratio), den) {
-                            (Some(n), Some(d)) if d != 0.0 => Some(n / d),
-                            _ => None,
-                        }
-                    }
-                    other => value_of(k, other),
-                };
+                let v = compared(rule, k, &by_name, now);
                 let stale = rule
                     .no_data
                     .is_some_and(|d| now - k.latest.t >= d.0.as_secs_f64());

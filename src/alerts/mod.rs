@@ -10,7 +10,7 @@ pub mod recent;
 mod reload;
 pub mod rules;
 mod section;
-pub mod window;
+pub mod values;
 
 pub use rules::{AlertRule, AlertsSettings, NotifyConfig};
 pub use section::PipelineSection;

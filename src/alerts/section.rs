@@ -89,12 +89,16 @@ impl Alerts {
         let Some(snap) = self.last.lock().clone() else {
             return out;
         };
+        let mut by_name = rustc_hash::FxHashMap::<&str, Vec<&crate::kpi::KpiView>>::default();
+        for k in &snap.kpis {
+            by_name.entry(k.desc.name.as_str()).or_default().push(k);
+        }
         let e = self.eval.lock();
         for r in &e.rules {
             if r.warn.is_none() && r.crit.is_none() {
                 continue;
             }
-            for k in snap.kpis.iter().filter(|k| k.desc.name == r.kpi) {
+            for k in by_name.get(r.kpi.as_str()).into_iter().flatten() {
                 let charted = matches!(
                     (k.desc.kind, r.value),
                     (

@@ -1,11 +1,13 @@
 //! Assembles the daemon from its configuration: sources (tailer, socket) → one bounded
 //! channel → the engine (which owns the store) → what it publishes → server.
 
+mod prepare;
 mod reload;
 mod watch;
 mod wiring;
 
-pub use reload::{prepare, ConfigSource};
+pub use prepare::prepare;
+pub use reload::ConfigSource;
 use wiring::SocketSection;
 
 use crate::config::Config;

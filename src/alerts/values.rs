@@ -1,4 +1,7 @@
-//! A quantile over an arbitrary window (`value = "p95"`, `over = "5m"`), from the published
+//! What a rule compares ([`compared`]): a gauge's last value, a counter's total or rate, a
+//! ratio, an average over a window, a quantile over the summary window or over any window.
+//!
+//! A quantile over an arbitrary window (`value = "p95"`, `over = "5m"`) comes from the published
 //! chart points: each distribution bucket carries its count and its p50, p95 and p99, not its
 //! sketch, so the window's quantile is that of the mixture of the buckets, each modelled by the
 //! piecewise-linear distribution through its three quantiles (tails extended with the density
@@ -6,7 +9,87 @@
 //! p50, p95 and p99; when they differ it lies within the buckets' own quantiles, as the pooled
 //! quantile does (the unit tests measure the error on mixtures: a few percent).
 
-use crate::kpi::Point;
+use super::rules::{AlertRule, ValueKind};
+use crate::kpi::{Kind, KpiView, Point};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+
+/// The value `rule` compares for the series `k` at `now` (`by_name`: every series by KPI
+/// name, for `ratio_of`); none when there is none (no data, 0/0).
+pub(super) fn compared(
+    rule: &AlertRule,
+    k: &KpiView,
+    by_name: &FxHashMap<&str, Vec<&KpiView>>,
+    now: f64,
+) -> Option<f64> {
+    match rule.value {
+        ValueKind::Avg => avg(k, rule.over.map_or(60.0, |d| d.0.as_secs_f64()), now),
+        q @ (ValueKind::P50 | ValueKind::P95 | ValueKind::P99) if rule.over.is_some() => {
+            let over = rule.over.map_or(60.0, |d| d.0.as_secs_f64());
+            let pts = k.points.range((now - over) as i64, now as i64, usize::MAX);
+            let q = match q {
+                ValueKind::P50 => 0.50,
+                ValueKind::P95 => 0.95,
+                _ => 0.99,
+            };
+            quantile(&pts, q)
+        }
+        ValueKind::Ratio => {
+            let den_name = rule.ratio_of.as_deref().unwrap_or_default();
+            let dens = by_name.get(den_name).map(Vec::as_slice).unwrap_or(&[]);
+            let den = match dens.iter().find(|d| d.desc.labels == k.desc.labels) {
+                Some(d) => value_of(d, ValueKind::Ratio),
+                None => dens
+                    .iter()
+                    .filter(|d| matches(d, &rule.selector))
+                    .filter_map(|d| value_of(d, ValueKind::Ratio))
+                    .reduce(|a, b| a + b),
+            };
+            match (value_of(k, ValueKind::Ratio), den) {
+                (Some(n), Some(d)) if d != 0.0 => Some(n / d),
+                _ => None,
+            }
+        }
+        other => value_of(k, other),
+    }
+}
+
+fn value_of(k: &KpiView, v: ValueKind) -> Option<f64> {
+    let l = &k.latest;
+    match v {
+        ValueKind::Last => match k.desc.kind {
+            Kind::Gauge => l.value,
+            _ => Some(k.total),
+        },
+        ValueKind::Rate | ValueKind::Ratio => match k.desc.kind {
+            Kind::Gauge => l.value,
+            _ => l.rate,
+        },
+        ValueKind::P50 => l.p50,
+        ValueKind::P95 => l.p95,
+        ValueKind::P99 => l.p99,
+        ValueKind::Avg => None,
+    }
+}
+
+fn avg(k: &KpiView, over: f64, now: f64) -> Option<f64> {
+    let pts = k.points.range((now - over) as i64, now as i64, usize::MAX);
+    let (mut s, mut n) = (0.0, 0u32);
+    for p in &pts {
+        if let Point::Value { value, .. } = p {
+            if value.is_finite() {
+                s += value;
+                n += 1;
+            }
+        }
+    }
+    (n > 0).then(|| s / n as f64)
+}
+
+pub(super) fn matches(k: &KpiView, sel: &BTreeMap<String, String>) -> bool {
+    sel.iter()
+        .all(|(n, v)| k.desc.labels.iter().any(|(a, b)| a == n && b == v))
+}
 
 /// One bucket's model: its count and the knots `(x, F(x))` of its piecewise-linear CDF.
 struct Bucket {
