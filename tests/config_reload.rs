@@ -260,3 +260,37 @@ fn check_exits_zero_with_a_summary_or_one_with_the_reason() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config"));
 }
+
+/// BENCHMARKS.md, "Issue 12: config reload": time from an editor-style replace of the config
+/// (a rule added, then removed) to `/api/health` reporting it applied, over 20 reloads.
+/// `cargo test --test config_reload -- --ignored --nocapture bench`
+#[test]
+#[ignore]
+fn bench_reload_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let k = start(d);
+    let mut ms = Vec::new();
+    for i in 1..=20u64 {
+        let text = if i % 2 == 1 {
+            format!("{BASE}{ALERT}")
+        } else {
+            BASE.to_owned()
+        };
+        let t0 = std::time::Instant::now();
+        replace(&d.join("k.toml"), &text);
+        wait_for(10, "the reload", || {
+            (config(&k)["reloads_ok"] == i).then_some(())
+        });
+        ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    ms.sort_by(f64::total_cmp);
+    println!(
+        "reload (replace -> applied) ms: p50 {:.0}  p99 {:.0}  max {:.0}  (n={}, debounce 200 ms)",
+        ms[ms.len() / 2],
+        ms[((ms.len() - 1) as f64 * 0.99).round() as usize],
+        ms[ms.len() - 1],
+        ms.len()
+    );
+}

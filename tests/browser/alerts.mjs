@@ -7,49 +7,27 @@
 // DIR holds kpid's config (k.toml) and the log it follows (app.log): the script writes lines
 // that cross the thresholds, and an invalid config. Screenshots (light, dark, narrow) go to
 // SHOTS. Exits non-zero with a message on any failure.
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { launch, problems as watch } from "./chromium.mjs";
 
 const [url, dir, shots] = process.argv.slice(2);
 if (!url || !dir || !shots) {
   console.error("usage: node alerts.mjs <dashboard url> <dir> <screenshot dir>");
   process.exit(2);
 }
-const exe = process.env.KPID_CHROMIUM || "/usr/bin/chromium";
-if (!existsSync(exe)) {
-  console.error(`chromium not found at ${exe}: install it (apt-get install -y chromium) or set KPID_CHROMIUM`);
-  process.exit(3);
-}
-const { chromium } = await import("playwright-core");
 const fail = (msg) => {
   throw new Error(msg);
 };
 const step = (msg) => console.log(`[alerts] ${msg}`);
 const log = (lines) => appendFileSync(join(dir, "app.log"), lines);
 
-const profile = mkdtempSync(join(tmpdir(), "kpid-chromium-"));
-let context;
+let browser;
 let code = 0;
 try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: exe,
-    headless: true,
-    viewport: { width: 1440, height: 1100 },
-    deviceScaleFactor: 1,
-    colorScheme: "light",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"],
-    timeout: 60_000,
-  });
-  const page = context.pages()[0] || (await context.newPage());
-  const problems = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(`console error: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  page.on("response", (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
-  });
+  browser = await launch({ width: 1440, height: 1100 });
+  const { page } = browser;
+  const problems = watch(page);
   const wait = (what, fn, arg, ms = 20_000) =>
     page.waitForFunction(fn, arg, { timeout: ms, polling: 100 }).catch(() => fail(`timed out waiting for ${what}`));
 
@@ -124,7 +102,6 @@ try {
   console.error(`[alerts] FAIL: ${e.message}`);
   code = 1;
 } finally {
-  if (context) await context.close().catch(() => {});
-  rmSync(profile, { recursive: true, force: true });
+  if (browser) await browser.close();
 }
 process.exit(code);
