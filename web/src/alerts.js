@@ -184,7 +184,8 @@
           const lvl = t.to === "resolved" ? "ok" : levelOf(t.to, t.severity);
           return `<li class="${lvl}"><span class="muted">${esc(at(t.at))}</span> <b>${esc(t.rule)}</b> <span class="mono small">${esc(labelText(t.labels, ["alertname"]))}</span> ${esc(t.from)} → <b>${esc(t.to)}</b>${t.value != null ? ` <span class="muted">at ${esc(num(t.value))}</span>` : ""}</li>`;
         })
-        .join("") || `<li class="muted">no state change yet</li>`;
+        .join("");
+      $("alerts-recent").closest("details").hidden = !recent.length;
       $("alerts-note").textContent = note;
       $("alerts-note").hidden = !note;
     }
