@@ -468,14 +468,8 @@ fn quantile_over_a_window_fires_and_resolves_with_it() {
     append(&log, "");
     std::fs::write(
         dir.path().join("k.toml"),
-        r#"[server]
-interval = "200ms"
-[alerts]
-interval = "200ms"
-[[source]]
-name = "a"
-path = "a.log"
-parser = "logfmt"
+        format!(
+            r#"{}
 [[rule]]
 name = "latency_seconds"
 kind = "distribution"
@@ -489,6 +483,8 @@ value = "p95"
 over = "2s"
 warn = 0.05
 "#,
+            common::FOLLOW_A
+        ),
     )
     .unwrap();
     let k = Kpid::start(

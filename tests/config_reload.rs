@@ -11,17 +11,7 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-const BASE: &str = r#"[server]
-interval = "200ms"
-
-[alerts]
-interval = "200ms"
-
-[[source]]
-name = "a"
-path = "a.log"
-parser = "logfmt"
-"#;
+const BASE: &str = common::FOLLOW_A;
 
 const ALERT: &str = r#"
 [[source]]
