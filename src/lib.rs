@@ -16,11 +16,14 @@ mod config;
 mod daemon;
 pub mod demo;
 pub mod engine;
+mod export;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod health;
 mod kpi;
+pub mod logs;
 pub mod plugin_host;
+pub mod report;
 mod server;
 pub mod sources;
 pub mod state;

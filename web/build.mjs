@@ -1,7 +1,9 @@
 // Builds the dashboard assets the daemon embeds (include_bytes!) into web/dist:
-// index.html, app.js, app.css (minified from web/src) and uPlot's pinned build.
+// index.html, app.js (web/src/app.js and the modules it imports, bundled), app.css, the
+// report's script and style (report.js, report.css: `kpid report` inlines them), and uPlot's
+// pinned build.
 // `node build.mjs --check` rebuilds in memory and fails if web/dist is stale.
-import { transform } from "esbuild";
+import { build, transform } from "esbuild";
 import { readFile, writeFile, mkdir, readdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,9 +15,16 @@ const uplot = join(root, "node_modules", "uplot", "dist");
 const check = process.argv.includes("--check");
 
 async function js(file) {
-  const code = await readFile(join(src, file), "utf8");
-  const out = await transform(code, { loader: "js", minify: true, target: "es2020", legalComments: "none" });
-  return out.code;
+  const out = await build({
+    entryPoints: [join(src, file)],
+    bundle: true,
+    format: "iife",
+    minify: true,
+    target: "es2020",
+    legalComments: "none",
+    write: false,
+  });
+  return out.outputFiles[0].text;
 }
 
 async function css(file) {
@@ -29,6 +38,8 @@ const files = {
   "app.js": await js("app.js"),
   "alerts.js": await js("alerts.js"),
   "app.css": await css("app.css"),
+  "report.js": await js("report.js"),
+  "report.css": await css("report.css"),
   "uPlot.iife.min.js": await readFile(join(uplot, "uPlot.iife.min.js"), "utf8"),
   "uPlot.min.css": await readFile(join(uplot, "uPlot.min.css"), "utf8"),
 };

@@ -40,6 +40,13 @@ pub use plain::PlainParser;
 pub use record::{Field, Level, Record, Value};
 pub use value::typed;
 
+/// Reads a whole value as a time, in Unix seconds: an RFC 3339 / ISO 8601 date-time (UTC when
+/// it has no zone), Apache's `10/Oct/2000:13:55:36 -0700`, or an epoch number (seconds,
+/// milliseconds, microseconds or nanoseconds, told apart by magnitude).
+pub fn parse_time(s: &[u8]) -> Option<f64> {
+    timestamp::parse_full(s)
+}
+
 /// Names accepted by [`builtin`].
 pub const BUILTIN_PARSERS: [&str; 5] = ["auto", "json", "logfmt", "regex", "plain"];
 

@@ -159,6 +159,10 @@ pub struct RunArgs {
     /// Parser for `--log` files: auto, json, logfmt, plain [default: auto].
     #[arg(long, default_value = "auto")]
     pub parser: String,
+    /// Push every KPI to this Prometheus remote-write receiver, e.g.
+    /// http://prometheus:9090/api/v1/write (repeatable; see `[remote_write]` for the rest).
+    #[arg(long = "remote-write", value_name = "URL")]
+    pub remote_write: Vec<String>,
     /// Bound beyond loopback (--host), serve every read without the API token. Anyone who
     /// can reach the port then sees every KPI, file path and app name.
     #[arg(long)]

@@ -36,6 +36,9 @@ pub fn config_from(args: &RunArgs) -> anyhow::Result<Config> {
     if args.state_dir.is_some() {
         cfg.state_dir = args.state_dir.clone();
     }
+    cfg.remote_write
+        .url
+        .extend(args.remote_write.iter().cloned());
     for log in &args.logs {
         let key = same_file_key(log);
         if cfg.sources.iter().any(|s| same_file_key(&s.path) == key) {

@@ -58,6 +58,9 @@ pub struct Config {
     /// `[tail]`.
     #[serde(default)]
     pub tail: TailSettings,
+    /// `[logs]`: recent lines kept per source for the log viewer.
+    #[serde(default)]
+    pub logs: crate::logs::LogsConfig,
     /// Where offsets and counter totals are kept.
     pub state_dir: Option<PathBuf>,
     /// Directory parser plugins load from (owner-only; none by default).
@@ -87,6 +90,9 @@ pub struct Config {
     /// `[[notify]]` tables: notification channels.
     #[serde(default, rename = "notify")]
     pub notify: Vec<crate::alerts::NotifyConfig>,
+    /// `[remote_write]`: receivers to push every KPI to.
+    #[serde(default)]
+    pub remote_write: crate::export::RemoteWriteConfig,
     /// The file it came from and its text (for error lines).
     #[serde(skip)]
     pub origin: Option<(PathBuf, String)>,

@@ -46,6 +46,7 @@ pub struct Running {
     socket: Option<socket::SocketHandle>,
     samplers: Option<sample::SamplerHandle>,
     engine: Option<EngineHandle>,
+    export: Option<crate::export::Handle>,
 }
 
 impl std::fmt::Debug for Running {
@@ -153,6 +154,13 @@ pub async fn start(
         ..TailConfig::default()
     };
     let socket_stats = Arc::new(SocketStats::default());
+    // The log viewer's rings: only for a daemon someone can look at.
+    let (logs, logs_rx) = if one_shot || cfg.logs.lines_per_source == 0 {
+        (None, None)
+    } else {
+        let (tx, rx) = tokio::sync::watch::channel(Arc::default());
+        (Some((crate::logs::LogRing::new(cfg.logs), tx)), Some(rx))
+    };
     let ecfg = EngineConfig {
         parsers,
         rules,
@@ -163,6 +171,7 @@ pub async fn start(
         health: health.clone(),
         socket: socket_stats.clone(),
         history: None,
+        logs,
     };
     let (engine, published) = engine::spawn(ecfg, rx).context("starting the engine")?;
     let tailer = tail::spawn(tcfg, tx.clone(), health.clone(), checkpoints)
@@ -239,6 +248,7 @@ pub async fn start(
         sources: health.clone(),
         tailer: Some(tailer),
         engine: Some(engine),
+        export: None,
     };
     if one_shot {
         return Ok((running, None));
@@ -263,8 +273,20 @@ pub async fn start(
         }
         _ => None,
     };
+    let remote = crate::export::RemoteWrite::new(&cfg.remote_write)?;
+    if let Some(r) = &remote {
+        sections.push(r.section());
+    }
     let app = AppState::new(published.clone(), health, sections, cfg.server.interval.0);
+    if let Some(r) = remote {
+        let a = app.clone();
+        let render = Arc::new(move |s: &_, out: &mut String| server::write_exposition(&a, s, out));
+        running.export = Some(r.spawn(published.clone(), render));
+    }
     let _ = app.alerts.set(alerts.clone());
+    if let Some(rx) = logs_rx {
+        let _ = app.logs.set(rx);
+    }
     let host: std::net::IpAddr = cfg
         .server
         .host
@@ -325,6 +347,10 @@ impl Running {
         }
         if let Some(e) = self.engine.take() {
             e.stop();
+        }
+        // The engine published its last snapshot: remote-write sends it and its queue.
+        if let Some(x) = self.export.take() {
+            x.wait();
         }
     }
 

@@ -15,7 +15,7 @@ pub struct Shipment {
     pub bucket_s: i64,
     /// When it was made, Unix seconds.
     pub at: f64,
-    /// Series created since the last shipment, with their numbers ([`Delta::series`]).
+    /// Series created since the last shipment, with their numbers (`Delta::series`).
     pub descs: Vec<(u32, Arc<Desc>)>,
     /// What every series gained since the last shipment, per bucket.
     pub deltas: Vec<Delta>,
@@ -27,5 +27,5 @@ pub struct Shipment {
 
 /// Where shipments go: a bounded channel to the history writer. When it is full the engine
 /// keeps the deltas in the store and ships them with the next flush (bounded per series by
-/// [`MAX_UNSHIPPED`](crate::kpi::MAX_UNSHIPPED), the excess counted), and it does not block.
+/// `kpi::MAX_UNSHIPPED`, the excess counted), and it does not block.
 pub type ShipSender = mpsc::Sender<Shipment>;

@@ -36,7 +36,12 @@ pub struct EngineConfig {
     /// The history writer, when history is on: acknowledgements go there, with the deltas
     /// they include, every checkpoint interval, instead of straight to the tailer.
     pub history: Option<super::ShipSender>,
+    /// The last lines of each source, and where they are published (`None`: none kept).
+    pub logs: Option<(crate::logs::LogRing, PublishedLogsSender)>,
 }
+
+/// Where the engine publishes the recent lines of every source.
+pub type PublishedLogsSender = watch::Sender<Arc<crate::logs::LogsSnapshot>>;
 
 impl std::fmt::Debug for EngineConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -217,6 +222,11 @@ impl Engine {
             .publisher
             .publish(&mut self.cfg.store, kpi::now(), refresh);
         self.tx.send_replace(snap);
+        if let Some((ring, tx)) = &mut self.cfg.logs {
+            if let Some(l) = ring.publish() {
+                tx.send_replace(l);
+            }
+        }
         self.app_counts.flush(&self.cfg.socket);
     }
 
@@ -291,6 +301,8 @@ impl Engine {
         };
         let mut errors = 0u64;
         let mut rec = std::mem::take(&mut self.rec);
+        let keep = cfg.logs.is_some();
+        let mut metas = Vec::new();
         let all: Vec<&[u8]> = lines(&batch.data).collect();
         let info = kpid_parsers::BatchInfo {
             source: &batch.source,
@@ -298,15 +310,25 @@ impl Engine {
             offset: batch.end_offset.checked_sub(batch.data.len() as u64),
         };
         parser.prepare(&info, &all);
+        let base = batch.data.as_ptr() as usize;
         for line in all {
             let mut r = rec.recycle();
-            if parser.parse(line, &mut r).is_err() {
-                cfg.rules.parse_error(&mut cfg.store, &batch.source, now);
-                errors += 1;
-            } else {
+            let ok = parser.parse(line, &mut r).is_ok();
+            if ok {
                 let kind = RecordKind::Line;
                 cfg.rules
                     .apply(&mut cfg.store, &batch.source, kind, &r, now);
+            } else {
+                cfg.rules.parse_error(&mut cfg.store, &batch.source, now);
+                errors += 1;
+            }
+            if keep {
+                metas.push(crate::logs::LineMeta {
+                    off: (line.as_ptr() as usize - base) as u32,
+                    len: line.len() as u32,
+                    level: if ok { level_number(r.level) } else { 0 },
+                    ts: r.timestamp.unwrap_or(f64::NAN),
+                });
             }
             rec = r.recycle();
         }
@@ -323,6 +345,22 @@ impl Engine {
                 .insert(key, (FileCheckpoint::after(&batch), self.applied_seq));
             self.unacked = true;
         }
+        if let Some((ring, _)) = &mut cfg.logs {
+            ring.push(&batch.source, now, batch.data, metas);
+        }
+    }
+}
+
+/// The log ring's level number ([`crate::logs::LineMeta::level`]).
+fn level_number(l: Option<kpid_parsers::Level>) -> u8 {
+    use kpid_parsers::Level;
+    match l {
+        None => 0,
+        Some(Level::Trace) => 1,
+        Some(Level::Debug) => 2,
+        Some(Level::Info) => 3,
+        Some(Level::Warn) => 4,
+        Some(Level::Error) => 5,
     }
 }
 

@@ -11,9 +11,11 @@ pub mod auth;
 mod conn;
 mod counters;
 mod dcgm;
+mod flow;
 pub(crate) mod guard;
 mod health;
 mod listen;
+mod logs;
 mod prom;
 mod ws;
 
@@ -21,6 +23,7 @@ pub use counters::HttpCounters;
 pub(crate) use guard::Guard;
 pub use health::health_json;
 pub use listen::{fd_budget, Limits};
+pub(crate) use prom::write_exposition;
 
 use crate::health::HealthSection;
 pub use ws::pace;
@@ -64,6 +67,8 @@ pub struct AppState {
     pub http: Arc<HttpCounters>,
     /// The alerting subsystem, when rules or channels are configured.
     pub alerts: std::sync::OnceLock<Arc<crate::alerts::Alerts>>,
+    /// The recent lines of every source, as the engine publishes them (when kept).
+    pub logs: std::sync::OnceLock<tokio::sync::watch::Receiver<Arc<crate::logs::LogsSnapshot>>>,
     pub(crate) hub: ws::Hub,
     pub(crate) warn: parking_lot::Mutex<health::WarnTracker>,
 }
@@ -93,6 +98,7 @@ impl AppState {
             ws: WsStats::default(),
             http: Arc::default(),
             alerts: Default::default(),
+            logs: Default::default(),
             hub: ws::Hub::default(),
             warn: Default::default(),
         })
@@ -113,6 +119,10 @@ pub const MAX_WS_MESSAGE: usize = 64 * 1024;
 fn routes(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn warp::Reply>,)> {
     api::routes(state.clone())
         .or(alerts::routes(state.clone()))
+        .unify()
+        .or(logs::routes(state.clone()))
+        .unify()
+        .or(flow::route(state.clone()))
         .unify()
         .or(prom::route(state.clone()))
         .unify()

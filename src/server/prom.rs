@@ -10,9 +10,14 @@ use warp::{Filter, Reply};
 /// The whole exposition.
 pub fn exposition(state: &AppState) -> String {
     let mut out = String::with_capacity(16 * 1024);
-    let snap = state.snapshot();
-    prom::prometheus(&snap, &mut out);
-    super::dcgm::write(&snap, &mut out);
+    write_exposition(state, &state.snapshot(), &mut out);
+    out
+}
+
+/// Appends the whole exposition of `snap` (remote-write renders the snapshot it stamps).
+pub fn write_exposition(state: &AppState, snap: &kpi::Snapshot, out: &mut String) {
+    prom::prometheus(snap, out);
+    super::dcgm::write(snap, out);
     let drops = snap.drops;
     let counters = [
         (
@@ -105,7 +110,7 @@ pub fn exposition(state: &AppState) -> String {
         for f in &files {
             out.push_str(name);
             kpi::write_labels(
-                &mut out,
+                out,
                 [("source", f.source.as_str()), ("path", f.path.as_str())],
             );
             let _ = writeln!(out, " {}", get(f));
@@ -113,9 +118,8 @@ pub fn exposition(state: &AppState) -> String {
     }
     let _ = writeln!(out, "# HELP kpid_uptime_seconds seconds since kpid started\n# TYPE kpid_uptime_seconds gauge\nkpid_uptime_seconds {}", state.started.elapsed().as_secs_f64());
     for s in &state.sections {
-        s.prometheus(&mut out);
+        s.prometheus(out);
     }
-    out
 }
 
 pub(super) fn route(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn Reply>,)> {

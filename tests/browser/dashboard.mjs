@@ -76,6 +76,66 @@ try {
     .catch(() => fail("no chart's last data point changed within 20 s"));
   step(`chart ${changed.name}: last point (t=${changed.from[0]}, v=${changed.from[1]}) -> (t=${changed.to[0]}, v=${changed.to[1]})`);
 
+  // The pipeline flow: the demo's frame span heads its four stages, in the order they run.
+  await page
+    .waitForFunction(() => document.querySelectorAll("#flow .chain .stage").length >= 4, null, { timeout: 20_000 })
+    .catch(() => fail("the pipeline flow shows no chain of stages within 20 s"));
+  const flow = await page.evaluate(() => ({
+    head: document.querySelector("#flow .stage.head .stage-name")?.textContent,
+    chain: [...document.querySelectorAll("#flow .flow-row > .chain > .node > .stage .stage-name")].map((e) => e.textContent),
+    rates: [...document.querySelectorAll("#flow .stage-figs b")].map((e) => e.textContent),
+  }));
+  if (flow.head !== "frame" || flow.chain.join(">") !== "capture>preprocess>infer>postprocess") fail(`flow: ${JSON.stringify(flow)}`);
+  if (!flow.rates.some((r) => /\/s$/.test(r) && parseFloat(r) > 0)) fail(`flow shows no rate: ${JSON.stringify(flow.rates)}`);
+  step(`flow: ${flow.head} ⊃ ${flow.chain.join(" → ")}`);
+
+  // The log viewer: live lines, a level chip, a regex with highlights, pause on scroll with
+  // the "N new lines" badge, and a click on a chart opening the lines around that instant.
+  await page
+    .waitForFunction(() => document.querySelectorAll("#logview .ll").length > 5, null, { timeout: 20_000 })
+    .catch(() => fail("the log viewer shows no lines within 20 s"));
+  await page.click('#logs-levels button[data-level="warn"]');
+  await page
+    .waitForFunction(() => {
+      const rows = [...document.querySelectorAll("#logview .ll")];
+      return rows.length > 0 && rows.every((r) => r.classList.contains("lv-warn"));
+    }, null, { timeout: 10_000 })
+    .catch(() => fail("the warn chip did not leave only warn lines"));
+  await page.fill("#logs-q", "queue_depth=\\d+");
+  await page
+    .waitForFunction(() => {
+      const rows = [...document.querySelectorAll("#logview .ll")];
+      return rows.length > 0 && rows.every((r) => /queue_depth=\d+/.test(r.querySelector("mark")?.textContent || ""));
+    }, null, { timeout: 10_000 })
+    .catch(() => fail("the regex filter did not highlight queue_depth=N in every line"));
+  await page.click('#logs-levels button[data-level="warn"]');
+  await page.fill("#logs-q", "");
+  await page.waitForTimeout(800);
+  await page.evaluate(() => {
+    const v = document.getElementById("logview");
+    v.scrollTop = 0;
+    v.dispatchEvent(new Event("scroll"));
+  });
+  await page
+    .waitForFunction(() => !document.getElementById("logs-new").hidden && /new line/.test(document.getElementById("logs-new").textContent), null, { timeout: 15_000 })
+    .catch(() => fail("scrolled up: no 'new lines' badge appeared"));
+  const badge = await page.textContent("#logs-new");
+  await page.click("#logs-new");
+  await page
+    .waitForFunction(() => document.getElementById("logs-follow").getAttribute("aria-pressed") === "true", null, { timeout: 10_000 })
+    .catch(() => fail("the badge did not resume following"));
+  const over = page.locator("#charts .chart .u-over").first();
+  await over.scrollIntoViewIfNeeded();
+  const box = await over.boundingBox();
+  await page.mouse.move(box.x + box.width * 0.4, box.y + box.height * 0.5);
+  await page.mouse.click(box.x + box.width * 0.5, box.y + box.height * 0.5);
+  await page
+    .waitForFunction(() => document.querySelector("#logview .ll.near"), null, { timeout: 10_000 })
+    .catch(() => fail("a click on a chart did not open the log lines around that instant"));
+  const near = await page.evaluate(() => Number(document.querySelector("#logview .ll.near").dataset.t));
+  step(`log viewer: warn chip, regex highlight, paused with "${badge}", chart click opened lines at t=${near}`);
+  await page.click("#logs-follow");
+
   // Theme toggle round trip: charts are rebuilt with the other palette, then restored.
   const theme0 = await page.evaluate(() => document.documentElement.dataset.theme || "auto");
   await page.click("#theme");

@@ -1,6 +1,11 @@
 // kpid dashboard: one WebSocket (/ws/metrics, see docs/api.md), cards of the latest values,
 // live uPlot charts per KPI name, health, sources, drops, spans and plugins panels.
-// Plain JS, no framework; web/build.mjs minifies it into web/dist/app.js.
+// Plain JS, no framework; web/build.mjs bundles it (with its modules) into web/dist/app.js.
+import { num, dur, bytes, join, unitOf, parts, rateParts, fmt, fmtRate } from "./format.js";
+import { logViewer } from "./logview.js";
+import { flowView } from "./flow.js";
+import { rangeBar, stepFor } from "./range.js";
+
 (() => {
   "use strict";
 
@@ -22,6 +27,7 @@
     bucket: 1,
     interval: 1,
     win: 300,
+    range: null, // { from, to, step } while the charts show a range from history
     conn: "connecting",
     frames: 0,
     lastFrame: 0,
@@ -62,108 +68,6 @@
     return el;
   }
 
-  // ---------- formatting ----------
-  const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumSignificantDigits: 3 });
-  const grouped = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
-  const sig = (x) => {
-    const a = Math.abs(x);
-    return a >= 100 ? x.toFixed(0) : a >= 10 ? x.toFixed(1) : x.toFixed(2);
-  };
-  function num(v) {
-    if (v == null || !Number.isFinite(v)) return "—";
-    const a = Math.abs(v);
-    if (a === 0) return "0";
-    if (a >= 1e6) return compact.format(v);
-    if (a >= 1000 || Number.isInteger(v)) return grouped.format(v);
-    if (a >= 1) return sig(v);
-    return String(parseFloat(v.toPrecision(2)));
-  }
-  function dur(s) {
-    const a = Math.abs(s);
-    if (a === 0) return ["0", "s"];
-    if (a < 1e-6) return [sig(s * 1e9), "ns"];
-    if (a < 1e-3) return [sig(s * 1e6), "µs"];
-    if (a < 1) return [sig(s * 1e3), "ms"];
-    if (a < 120) return [sig(s), "s"];
-    if (a < 7200) return [sig(s / 60), "min"];
-    return [sig(s / 3600), "h"];
-  }
-  function bytes(b) {
-    const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let i = 0;
-    let a = Math.abs(b);
-    while (a >= 1024 && i < units.length - 1) {
-      a /= 1024;
-      i++;
-    }
-    return [i === 0 ? grouped.format(b) : sig(b / 1024 ** i), units[i]];
-  }
-  function unitOf(k) {
-    // kpid sends base units (docs/api.md, "How a field name becomes a metric name"):
-    // s, bytes, %, /s, bytes/s, frames/s, °C...; names are the fallback for older feeds.
-    const u = String(k.unit || "").trim();
-    const l = u.toLowerCase();
-    if (["s", "sec", "secs", "second", "seconds"].includes(l)) return "s";
-    if (["ms", "millisecond", "milliseconds"].includes(l)) return "ms";
-    if (["us", "µs", "microsecond", "microseconds"].includes(l)) return "us";
-    if (["ns", "nanosecond", "nanoseconds"].includes(l)) return "ns";
-    if (["b", "by", "byte", "bytes"].includes(l)) return "bytes";
-    if (["bytes/s", "b/s"].includes(l)) return "bytes/s";
-    if (["%", "percent", "pct"].includes(l)) return "%";
-    if (["ratio", "fraction"].includes(l)) return "ratio";
-    if (["/s", "1/s", "per second", "hz"].includes(l)) return "/s";
-    if (l === "fps") return "frames/s";
-    if (u && u !== "1") return u;
-    const n = k.name || "";
-    if (/_bytes_per_second$/.test(n)) return "bytes/s";
-    if (/_per_second(_total)?$/.test(n)) return "/s";
-    if (/_seconds(_total)?$/.test(n)) return "s";
-    if (/(^|_)(ms|millis|milliseconds)(_|$)/.test(n)) return "ms";
-    if (/_bytes(_total)?$/.test(n)) return "bytes";
-    if (/_(percent|pct)$/.test(n)) return "%";
-    if (/_ratio$/.test(n)) return "ratio";
-    if (/_(util|utilization|usage)$/.test(n)) return "%";
-    if (/_(mb|mib)$/.test(n)) return "MB";
-    if (/_(gb|gib)$/.test(n)) return "GB";
-    if (/_(temp|temperature|celsius)$/.test(n)) return "°C";
-    if (/_(fps)$/.test(n) || /^fps(_|$)/.test(n)) return "frames/s";
-    return "";
-  }
-  // [number, unit] for a value in `unit`.
-  function parts(v, unit) {
-    if (v == null || !Number.isFinite(v)) return ["—", ""];
-    switch (unit) {
-      case "s": return dur(v);
-      case "ms": return dur(v / 1e3);
-      case "us": return dur(v / 1e6);
-      case "ns": return dur(v / 1e9);
-      case "bytes": return bytes(v);
-      case "bytes/s": {
-        const [n, u] = bytes(v);
-        return [n, u + "/s"];
-      }
-      // Rates are not durations: 880 tokens/s shows "880 /s", never "14.7 min".
-      case "/s": return [num(v), "/s"];
-      case "%": return [num(v), "%"];
-      case "ratio": return [num(v * 100), "%"];
-      default: return [num(v), unit];
-    }
-  }
-  function rateParts(v, unit) {
-    if (v == null || !Number.isFinite(v)) return ["—", ""];
-    if (unit === "bytes") {
-      const [n, u] = bytes(v);
-      return [n, u + "/s"];
-    }
-    if (unit === "s" || unit === "ms" || unit === "us" || unit === "ns") {
-      const [n, u] = parts(v, unit);
-      return [n, u + "/s"];
-    }
-    return [num(v), (unit && unit !== "%" && unit !== "ratio" ? unit : "") + "/s"];
-  }
-  const join = ([n, u]) => (u ? (u.startsWith("/") || u === "%" ? n + u : n + " " + u) : n);
-  const fmt = (v, unit) => join(parts(v, unit));
-  const fmtRate = (v, unit) => join(rateParts(v, unit));
   const big = ([n, u]) => `<span class="big"><span class="num">${esc(n)}</span>${u ? `<span class="unit">${esc(u)}</span>` : ""}</span>`;
 
   function labelText(labels, omit) {
@@ -866,9 +770,16 @@
 
   const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
   const clockShort = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hour12: false });
+  const clockDay = new Intl.DateTimeFormat(undefined, { month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
+  // Tick labels for the time on screen: seconds for short windows, dates past a day.
+  function tickClock() {
+    const [a, b] = xRange();
+    return b - a > 86400 ? clockDay : b - a > 300 ? clockShort : clock;
+  }
   // The chart window: the last `win` seconds, or less while kpid has less history than that
   // (a fresh daemon's charts fill from the left instead of hugging the right edge).
   function xRange() {
+    if (state.range) return [state.range.from, state.range.to];
     const now = nowS();
     const min = Math.min(now - 20, Number.isFinite(state.firstT) ? state.firstT : -Infinity);
     return [Math.max(now - state.win, min), now];
@@ -914,14 +825,16 @@
   // Aligned uPlot data for a chart over the current window.
   function chartData(list, series) {
     const now = nowS();
-    const from = now - state.win - 2 * state.bucket;
-    const b = state.bucket || 1;
+    const R = state.range;
+    const from = R ? R.from : now - state.win - 2 * state.bucket;
+    const b = R ? R.step : state.bucket || 1;
+    const hist = (k) => (R ? k.r || { t: [] } : k.h);
     const isCounter = list[0].kind === "counter";
     const ts = new Set();
     let first = Infinity;
     let last = -Infinity;
     for (const k of list) {
-      for (const t of k.h.t) {
+      for (const t of hist(k).t) {
         if (t < from) continue;
         ts.add(t);
         if (t < first) first = t;
@@ -936,13 +849,13 @@
     const pos = new Map(x.map((t, i) => [t, i]));
     const byId = new Map(list.map((k) => [k.id, k]));
     const ys = series.map((s) => {
-      const k = byId.get(s.id);
+      const h = hist(byId.get(s.id));
       const y = new Array(x.length).fill(null);
       let firstIdx = Infinity;
-      k.h.t.forEach((t, i) => {
+      h.t.forEach((t, i) => {
         const j = pos.get(t);
         if (j === undefined) return;
-        const v = k.h[s.col][i];
+        const v = (h[s.col] || [])[i];
         y[j] = v;
         if (j < firstIdx) firstIdx = j;
       });
@@ -963,7 +876,8 @@
       width: Math.max(200, c.body.clientWidth),
       height: CHART_H,
       padding: [8, 18, 0, 0],
-      cursor: { drag: { x: false, y: false }, points: { size: 6 } },
+      // Drag across a chart to read that range from history; double-click to go back.
+      cursor: { drag: { x: true, y: false, setScale: false }, points: { size: 6 } },
       legend: { show: series.length > 1, live: true },
       scales: {
         x: { time: true, range: () => xRange() },
@@ -988,7 +902,7 @@
           ticks: { stroke: grid, width: 1 },
           font: "11px system-ui, sans-serif",
           space: 45,
-          values: (u, vals) => vals.map((v) => (state.win <= 300 ? clock : clockShort).format(new Date(v * 1000))),
+          values: (u, vals) => vals.map((v) => tickClock().format(new Date(v * 1000))),
         },
         {
           stroke: axis,
@@ -1000,7 +914,6 @@
           size: (u, vals) => (vals && vals.length ? Math.ceil(Math.max(...vals.map((v) => measure(v)))) + 16 : 40),
         },
       ],
-      hooks: { draw: [alerts.drawHook(() => c.ids || [], () => ({ warn: cssVar("--warn"), bad: cssVar("--bad") }), (v) => axisLabel(v, unit))] },
       series: [
         { value: (u, v) => (v == null ? "" : clock.format(new Date(v * 1000))) },
         ...series.map((s) => ({
@@ -1012,6 +925,29 @@
           points: { show: (u, si, i0, i1) => i1 - i0 < 8 },
           value: (u, v) => (v == null ? "" : fmtY(v)),
         })),
+      ],
+    };
+    // A click on a chart opens the log lines around that instant; thresholds are drawn over it.
+    opts.hooks = {
+      draw: [alerts.drawHook(() => c.ids || [], () => ({ warn: cssVar("--warn"), bad: cssVar("--bad") }), (v) => axisLabel(v, unit))],
+      ready: [
+        (u) => {
+          u.over.addEventListener("click", () => {
+            const t = u.posToVal(u.cursor.left, "x");
+            if (Number.isFinite(t) && u.cursor.left >= 0 && !u.select.width) logs.openAt(t);
+          });
+          u.over.addEventListener("dblclick", () => state.range && range.pick(state.prevRange || null));
+        },
+      ],
+      setSelect: [
+        (u) => {
+          if (u.select.width < 5) return;
+          const from = u.posToVal(u.select.left, "x");
+          const to = u.posToVal(u.select.left + u.select.width, "x");
+          u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+          state.prevRange = state.range;
+          range.pick({ from, to, preset: "zoom" });
+        },
       ],
     };
     c.plot = new uPlot(opts, chartData(list, series), c.body);
@@ -1156,6 +1092,7 @@
   document.querySelectorAll("#window button").forEach((b) =>
     b.addEventListener("click", () => {
       state.win = Number(b.dataset.win);
+      if (state.range) range.pick(null);
       document.querySelectorAll("#window button").forEach((x) => x.classList.toggle("on", x === b));
       try {
         localStorage.setItem("kpid.window", String(state.win));
@@ -1192,6 +1129,45 @@
         thresholds: alerts.thresholds(c.ids || []).map((t) => t.v),
       })),
   };
+
+  const logs = logViewer({ api, esc, root: $("logs-panel") });
+  flowView({ api, esc, root: $("flow-panel") });
+
+  // ---------- ranges from history ----------
+  let rangeSeq = 0;
+  async function showRange(r) {
+    const seq = ++rangeSeq;
+    if (!r) {
+      state.range = null;
+      state.prevRange = null;
+      for (const k of state.kpis.values()) delete k.r;
+      renderCharts();
+      return;
+    }
+    const step = stepFor(r.from, r.to, state.bucket);
+    try {
+      const resp = await api(`/api/metrics/history?from=${Math.floor(r.from)}&to=${Math.ceil(r.to)}&step=${step}`);
+      const body = await resp.json();
+      if (seq !== rangeSeq) return;
+      if (!resp.ok) throw new Error(body.error || `HTTP ${resp.status}`);
+      for (const k of state.kpis.values()) k.r = { t: [] };
+      for (const sr of body.series || []) {
+        const k = state.kpis.get(sr.id);
+        if (k) k.r = sr;
+      }
+      state.range = { from: r.from, to: r.to, step: body.step_s || step };
+      range.show({ ...r, step: state.range.step });
+      renderCharts();
+    } catch (e) {
+      console.warn("kpid: range fetch failed", e);
+      $("range-now").textContent = `history: ${e.message}`;
+    }
+  }
+  const range = rangeBar({ root: $("rangebar"), onChange: showRange, nowS });
+  // Export what is on screen: the range, or the live window at its bucket width.
+  const span = () => (state.range ? state.range : { from: nowS() - state.win, to: nowS(), step: state.bucket || 1 });
+  setInterval(() => range.links(span, TOKEN), 1000);
+  range.links(span, TOKEN);
 
   connect();
 })();

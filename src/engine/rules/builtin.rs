@@ -2,6 +2,7 @@
 //! same engine as the user's `[[rule]]`s.
 
 use super::{RecordKind, Rule};
+use crate::engine::filter::Filter;
 use crate::kpi::{Kind, SeriesSpec};
 use std::sync::Arc;
 
@@ -36,7 +37,20 @@ pub(super) fn rules() -> Vec<Rule> {
     use RecordKind::{Drops, Event, Span};
     let names = |l: [&str; 2]| -> Arc<[String]> { l.iter().map(|s| (*s).to_owned()).collect() };
     let (span, level) = (&names(["app", "span"]), &names(["app", "level"]));
+    // The pipeline's flow: which spans close inside which (the dashboard draws it).
+    let edge: Arc<[String]> = ["app", "parent", "span"].map(String::from).into();
+    let mut children = rule(
+        "span_children_total",
+        Counter,
+        Span,
+        None,
+        "",
+        "spans closed inside a parent span, by parent: the stages of the pipeline's flow",
+        &edge,
+    );
+    children.filter = Some(Filter::parse("parent =~ \".\"").expect("a valid filter"));
     vec![
+        children,
         rule("span_total", Counter, Span, None, "", "spans closed", span),
         rule(
             "span_duration_seconds",
