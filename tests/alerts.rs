@@ -397,3 +397,121 @@ fn bench_thousand_rules_and_latency() {
     );
     assert!(h1["instances_refused"] == 0);
 }
+
+/// `kpid demo --webhook URL`: during the simulated slow-down (40 s to 50 s after the start)
+/// the demo's `GpuSaturated` goes pending, fires and resolves, and the webhook gets both.
+#[test]
+fn demo_alert_goes_pending_fires_and_resolves_on_the_webhook() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook = l.local_addr().unwrap().port();
+    let bodies = receiver(l);
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kpid"))
+        .args(["demo", "--port", &port.to_string(), "--webhook"])
+        .arg(format!("http://127.0.0.1:{hook}/hook"))
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ok = try_wait(100, || {
+        !firing(&bodies, "GpuSaturated", "pipeline", "resolved").is_empty()
+    });
+    let active = if ok {
+        common::http_get(port, "/api/alerts/active").1
+    } else {
+        String::new()
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        ok,
+        "no resolved GpuSaturated on the webhook: {:?}",
+        bodies.lock().unwrap()
+    );
+    assert_eq!(
+        firing(&bodies, "GpuSaturated", "pipeline", "firing").len(),
+        1
+    );
+    let v: Value = serde_json::from_str(&active).expect("active alerts json");
+    let steps: Vec<(String, String)> = v["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["rule"] == "GpuSaturated")
+        .map(|t| {
+            (
+                t["from"].as_str().unwrap().into(),
+                t["to"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let want = |a: &str, b: &str| steps.contains(&(a.to_string(), b.to_string()));
+    assert!(
+        want("inactive", "pending") && want("pending", "firing") && want("firing", "resolved"),
+        "{steps:?}"
+    );
+}
+
+/// `value = "p95"` with `over`: the quantile of the last 2 s of buckets fires on slow
+/// requests and resolves once 2 s of fast ones pass, while the 60 s summary's p95 is still
+/// high.
+#[test]
+fn quantile_over_a_window_fires_and_resolves_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("a.log");
+    append(&log, "");
+    std::fs::write(
+        dir.path().join("k.toml"),
+        format!(
+            r#"{}
+[[rule]]
+name = "latency_seconds"
+kind = "distribution"
+field = "ms"
+scale = 0.001
+unit = "s"
+[[alert]]
+name = "SlowP95"
+kpi = "latency_seconds"
+value = "p95"
+over = "2s"
+warn = 0.05
+"#,
+            common::FOLLOW_A
+        ),
+    )
+    .unwrap();
+    let k = Kpid::start(
+        dir.path(),
+        &["--config", "k.toml", "--no-state", "--no-socket"],
+    );
+    let state = |k: &Kpid| -> Option<String> {
+        let v = k.json("/api/alerts/active");
+        v["alerts"]
+            .as_array()?
+            .iter()
+            .find(|a| a["rule"] == "SlowP95")
+            .map(|a| a["state"].as_str().unwrap_or_default().to_owned())
+    };
+    append(&log, &"ms=100\n".repeat(50));
+    wait_for(10, "SlowP95 firing", || {
+        (state(&k).as_deref() == Some("firing")).then_some(())
+    });
+    let resolved = try_wait(15, || {
+        append(&log, &"ms=10\n".repeat(20));
+        std::thread::sleep(Duration::from_millis(150));
+        state(&k).is_none()
+    });
+    assert!(resolved, "SlowP95 still {:?}", state(&k));
+    let latest = k.latest("latency_seconds").unwrap();
+    assert!(
+        latest["p95"].as_f64().unwrap() > 0.05,
+        "the summary's p95 still sees the slow requests: {latest}"
+    );
+}

@@ -212,3 +212,97 @@ fn dashboard_goes_live_and_charts_move() {
     );
     drop(daemon);
 }
+
+/// The alerts panel, toasts, colours, thresholds, ack, silence and the config-error banner in
+/// headless Chromium (`tests/browser/alerts.mjs`), against kpid following a log the script
+/// writes; screenshots (light, dark, narrow, config error) under
+/// `target/tmp/screenshots/`.
+#[test]
+fn alerts_panel_toasts_ack_silence_and_config_banner() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let browser_dir = root.join("tests/browser");
+    require_tools(&browser_dir);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = "browser-alerts-token";
+    std::fs::write(dir.path().join("app.log"), "").unwrap();
+    std::fs::write(
+        dir.path().join("k.toml"),
+        format!(
+            r#"[server]
+token = "{token}"
+interval = "250ms"
+
+[alerts]
+interval = "250ms"
+
+[[source]]
+name = "app"
+path = "app.log"
+parser = "logfmt"
+
+[[alert]]
+name = "TempHigh"
+kpi = "temp"
+warn = 70
+crit = 90
+clear = 60
+annotations = {{ summary = "temp {{{{ $value }}}} on {{{{ $labels.source }}}}" }}
+"#
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let stdout = std::fs::File::create(dir.path().join("stdout.log")).unwrap();
+    let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_kpid"))
+        .args(["--config", "k.toml", "--no-state", "--no-socket", "--port"])
+        .arg(port.to_string())
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .expect("start kpid");
+    let daemon = Daemon { child, dir };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !http_get(port, "/api/health").is_some_and(|(s, _)| s.contains(" 200")) {
+        assert!(
+            Instant::now() < deadline,
+            "kpid did not start\n{}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let out = Command::new("node")
+        .arg(browser_dir.join("alerts.mjs"))
+        .arg(format!("http://127.0.0.1:{port}/?token={token}"))
+        .arg(daemon.dir.path())
+        .arg(&shots)
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run node tests/browser/alerts.mjs");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains("[alerts] ok"),
+        "alerts check failed:\n{text}\n{}",
+        daemon.log()
+    );
+    for name in [
+        "alerts-light",
+        "alerts-dark",
+        "alerts-narrow",
+        "alerts-config-error",
+    ] {
+        let png = std::fs::read(shots.join(format!("{name}.png"))).expect("screenshot written");
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 10_000,
+            "{name}.png"
+        );
+    }
+}

@@ -36,6 +36,7 @@ async function css(file) {
 const files = {
   "index.html": await readFile(join(src, "index.html"), "utf8"),
   "app.js": await js("app.js"),
+  "alerts.js": await js("alerts.js"),
   "app.css": await css("app.css"),
   "report.js": await js("report.js"),
   "report.css": await css("report.css"),

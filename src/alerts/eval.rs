@@ -3,9 +3,10 @@
 //! threshold (hysteresis) and `keep_firing_for`, and the notifications its changes give.
 
 use super::payload::{expand, fingerprint, rfc3339, AmAlert, Labels, ZERO_TIME};
-use super::rules::{AlertRule, ValueKind};
-use crate::kpi::Point;
-use crate::kpi::{Kind, KpiView, Snapshot};
+use super::recent::Recent;
+use super::rules::AlertRule;
+use super::values::{compared, matches};
+use crate::kpi::{KpiView, Snapshot};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -80,6 +81,24 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// A new, inactive instance of rule `rule` over KPI `kpi`.
+    pub fn new(rule: &str, kpi: String, labels: Labels, now: f64) -> Instance {
+        Instance {
+            id: fingerprint(&labels),
+            rule: rule.to_owned(),
+            kpi,
+            labels,
+            annotations: Labels::new(),
+            state: State::Inactive,
+            severity: None,
+            value: None,
+            since: now,
+            fired_at: None,
+            cleared_at: None,
+            acked: false,
+        }
+    }
+
     /// The alert as a payload carries it.
     pub fn am(&self, base: &str, now: f64) -> AmAlert {
         let firing = matches!(self.state, State::Firing | State::Nodata);
@@ -120,43 +139,8 @@ pub struct Evaluator {
     pub refused: u64,
     /// When evaluation began (no-data of a rule with no series counts from here).
     pub started: f64,
-}
-
-fn value_of(k: &KpiView, v: ValueKind) -> Option<f64> {
-    let l = &k.latest;
-    match v {
-        ValueKind::Last => match k.desc.kind {
-            Kind::Gauge => l.value,
-            _ => Some(k.total),
-        },
-        ValueKind::Rate | ValueKind::Ratio => match k.desc.kind {
-            Kind::Gauge => l.value,
-            _ => l.rate,
-        },
-        ValueKind::P50 => l.p50,
-        ValueKind::P95 => l.p95,
-        ValueKind::P99 => l.p99,
-        ValueKind::Avg => None,
-    }
-}
-
-fn avg(k: &KpiView, over: f64, now: f64) -> Option<f64> {
-    let pts = k.points.range((now - over) as i64, now as i64, usize::MAX);
-    let (mut s, mut n) = (0.0, 0u32);
-    for p in &pts {
-        if let Point::Value { value, .. } = p {
-            if value.is_finite() {
-                s += value;
-                n += 1;
-            }
-        }
-    }
-    (n > 0).then(|| s / n as f64)
-}
-
-fn matches(k: &KpiView, sel: &BTreeMap<String, String>) -> bool {
-    sel.iter()
-        .all(|(n, v)| k.desc.labels.iter().any(|(a, b)| a == n && b == v))
+    /// The latest state changes, for the dashboard (and a history store to come).
+    pub recent: Recent,
 }
 
 impl Evaluator {
@@ -168,6 +152,7 @@ impl Evaluator {
             max,
             refused: 0,
             started: now,
+            recent: Recent::default(),
         }
     }
 
@@ -212,26 +197,7 @@ impl Evaluator {
             }
             for k in series {
                 let rule = &self.rules[ri];
-                let v = match rule.value {
-                    ValueKind::Avg => avg(k, rule.over.map_or(60.0, |d| d.0.as_secs_f64()), now),
-                    ValueKind::Ratio => {
-                        let den_name = rule.ratio_of.as_deref().unwrap_or_default();
-                        let dens = by_name.get(den_name).map(Vec::as_slice).unwrap_or(&[]);
-                        let den = match dens.iter().find(|d| d.desc.labels == k.desc.labels) {
-                            Some(d) => value_of(d, ValueKind::Ratio),
-                            None => dens
-                                .iter()
-                                .filter(|d| matches(d, &rule.selector))
-                                .filter_map(|d| value_of(d, ValueKind::Ratio))
-                                .reduce(|a, b| a + b),
-                        };
-                        match (value_of(k, ValueKind::Ratio), den) {
-                            (Some(n), Some(d)) if d != 0.0 => Some(n / d),
-                            _ => None,
-                        }
-                    }
-                    other => value_of(k, other),
-                };
+                let v = compared(rule, k, &by_name, now);
                 let stale = rule
                     .no_data
                     .is_some_and(|d| now - k.latest.t >= d.0.as_secs_f64());
@@ -277,20 +243,7 @@ impl Evaluator {
                 .map(|(k, t)| (k.clone(), expand(t, v, &labels)))
                 .collect();
             labels.extend(extra);
-            let inst = Instance {
-                id: fingerprint(&labels),
-                rule: rule.name.clone(),
-                kpi: key.1.clone(),
-                labels,
-                annotations: Labels::new(),
-                state: State::Inactive,
-                severity: None,
-                value: None,
-                since: now,
-                fired_at: None,
-                cleared_at: None,
-                acked: false,
-            };
+            let inst = Instance::new(&rule.name, key.1.clone(), labels, now);
             self.instances.insert(key.clone(), inst);
         }
         let i = self.instances.get_mut(&key).expect("inserted above");
@@ -303,6 +256,7 @@ impl Evaluator {
                 .iter()
                 .map(|(k, t)| (k.clone(), expand(t, v, &i.labels)))
                 .collect();
+            self.recent.push(i, before.0, now);
             let notify = matches!(
                 (before.0, i.state),
                 (_, State::Firing | State::Nodata)

@@ -1,4 +1,5 @@
 use super::*;
+use crate::kpi::Kind;
 
 fn rule(t: &str) -> AlertRule {
     toml::from_str(&format!("name='r'\nkpi='x'\n{t}")).unwrap()

@@ -6,8 +6,11 @@
 pub mod eval;
 pub mod notify;
 pub mod payload;
+pub mod recent;
+mod reload;
 pub mod rules;
 mod section;
+pub mod values;
 
 pub use rules::{AlertRule, AlertsSettings, NotifyConfig};
 pub use section::PipelineSection;
@@ -65,18 +68,24 @@ pub struct Alerts {
     eval: Mutex<Evaluator>,
     silences: Mutex<Vec<Silence>>,
     next_silence: AtomicU64,
-    channels: Vec<notify::Channel>,
+    /// The channels, with the table each was started from (a reload keeps those unchanged).
+    channels: parking_lot::RwLock<Vec<(NotifyConfig, Arc<notify::Channel>)>>,
     /// Counters.
     pub stats: EvalStats,
     /// kpid's address (set once the server is bound).
     pub external_url: Arc<OnceLock<String>>,
-    interval: Duration,
+    /// Time between evaluations, milliseconds (a reload may change it).
+    interval_ms: AtomicU64,
+    /// Whether an alert (by fingerprint) was acknowledged: what channels ask before a repeat.
+    acked: Arc<dyn Fn(&str) -> bool + Send + Sync>,
+    /// The snapshot last evaluated (thresholds per KPI id are resolved against it).
+    last: Mutex<Option<Arc<crate::kpi::Snapshot>>>,
 }
 
 impl std::fmt::Debug for Alerts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Alerts")
-            .field("interval", &self.interval)
+            .field("interval_ms", &self.interval_ms)
             .finish_non_exhaustive()
     }
 }
@@ -108,13 +117,20 @@ impl Alerts {
                 )),
                 silences: Mutex::new(Vec::new()),
                 next_silence: AtomicU64::new(1),
-                channels: channels
-                    .into_iter()
-                    .map(|c| notify::spawn(c, url.clone(), acked.clone()))
-                    .collect(),
+                channels: parking_lot::RwLock::new(
+                    channels
+                        .into_iter()
+                        .map(|c| {
+                            let ch = notify::spawn(c.clone(), url.clone(), acked.clone());
+                            (c, Arc::new(ch))
+                        })
+                        .collect(),
+                ),
                 stats: EvalStats::default(),
                 external_url: url,
-                interval: settings.interval.0.max(Duration::from_millis(100)),
+                interval_ms: AtomicU64::new(interval_ms(settings)),
+                acked,
+                last: Mutex::new(None),
             }
         }))
     }
@@ -124,9 +140,10 @@ impl Alerts {
     /// data), until the engine stops. Evaluating on publication keeps the time from a line to
     /// its notification within one publication interval, not one publication plus one tick.
     pub async fn run(self: Arc<Self>, mut published: Published) {
-        let min_gap = Duration::from_millis(100).min(self.interval);
         let mut last = tokio::time::Instant::now();
         loop {
+            let interval = self.interval();
+            let min_gap = Duration::from_millis(100).min(interval);
             tokio::select! {
                 r = published.changed() => {
                     if r.is_err() {
@@ -137,10 +154,11 @@ impl Alerts {
                         tokio::time::sleep(min_gap - since).await;
                     }
                 }
-                _ = tokio::time::sleep_until(last + self.interval) => {}
+                _ = tokio::time::sleep_until(last + interval) => {}
             }
             let snap = published.borrow_and_update().clone();
             self.evaluate(&snap, crate::kpi::now());
+            *self.last.lock() = Some(snap);
             last = tokio::time::Instant::now();
         }
     }
@@ -149,26 +167,32 @@ impl Alerts {
     pub fn evaluate(&self, snap: &crate::kpi::Snapshot, now: f64) {
         let t0 = Instant::now();
         let changed = self.eval.lock().eval(snap, now);
-        if !changed.is_empty() {
-            let base = self.external_url.get().cloned().unwrap_or_default();
-            let mut sil = self.silences.lock();
-            sil.retain(|s| s.expires_at > now);
-            for i in changed {
-                let a = i.am(&base, now);
-                if sil.iter().any(|s| silences(s, &a.labels)) {
-                    self.stats.silenced.fetch_add(1, Relaxed);
-                    continue;
-                }
-                self.stats.notified.fetch_add(1, Relaxed);
-                for c in &self.channels {
-                    c.send(a.clone());
-                }
-            }
-        }
+        self.dispatch(changed, now);
         self.stats.evaluations.fetch_add(1, Relaxed);
         self.stats
             .eval_ns
             .fetch_add(t0.elapsed().as_nanos() as u64, Relaxed);
+    }
+
+    /// Sends state changes to every channel, unless a silence holds them.
+    fn dispatch(&self, changed: Vec<Instance>, now: f64) {
+        if changed.is_empty() {
+            return;
+        }
+        let base = self.external_url.get().cloned().unwrap_or_default();
+        let mut sil = self.silences.lock();
+        sil.retain(|s| s.expires_at > now);
+        for i in changed {
+            let a = i.am(&base, now);
+            if sil.iter().any(|s| silences(s, &a.labels)) {
+                self.stats.silenced.fetch_add(1, Relaxed);
+                continue;
+            }
+            self.stats.notified.fetch_add(1, Relaxed);
+            for (_, c) in self.channels.read().iter() {
+                c.send(a.clone());
+            }
+        }
     }
 
     fn is_acked(&self, fp: &str) -> bool {
@@ -244,7 +268,8 @@ impl Alerts {
                 j
             })
             .collect();
-        serde_json::json!({ "alerts": v, "silences": sil })
+        let recent = e.recent.last(recent::MAX_RECENT);
+        serde_json::json!({ "alerts": v, "silences": sil, "recent": recent })
     }
 
     /// The rules with how many instances each has per state.
@@ -280,12 +305,21 @@ impl Alerts {
                 })
             })
             .collect();
-        serde_json::json!({ "rules": v, "interval_s": self.interval.as_secs_f64() })
+        serde_json::json!({ "rules": v, "interval_s": self.interval().as_secs_f64() })
+    }
+
+    /// Time between evaluations.
+    pub fn interval(&self) -> Duration {
+        Duration::from_millis(self.interval_ms.load(Relaxed))
     }
 
     fn instances(&self) -> Vec<Instance> {
         self.eval.lock().instances.values().cloned().collect()
     }
+}
+
+fn interval_ms(s: &AlertsSettings) -> u64 {
+    s.interval.0.max(Duration::from_millis(100)).as_millis() as u64
 }
 
 fn silences(s: &Silence, labels: &Labels) -> bool {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// `[alerts]`: how often rules are evaluated and how much is kept.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertsSettings {
     /// Time between evaluations (default 1s).
@@ -49,7 +49,7 @@ pub enum ValueKind {
 }
 
 /// `[[alert]]`: one rule.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertRule {
     /// Name (the `alertname` label).
@@ -62,7 +62,7 @@ pub struct AlertRule {
     /// What is compared (default `last`).
     #[serde(default = "last")]
     pub value: ValueKind,
-    /// Window of `avg` (default 1m).
+    /// Window of `avg` (default 1m), or of a quantile (default: the 60 s summary window).
     pub over: Option<Dur>,
     /// Denominator KPI of `ratio`.
     pub ratio_of: Option<String>,
@@ -122,7 +122,7 @@ impl ChannelKind {
 }
 
 /// `[[notify]]`: one channel.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyConfig {
     /// Kind.
@@ -154,7 +154,7 @@ pub struct NotifyConfig {
 }
 
 /// A duration that defaults to zero.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(transparent)]
 pub struct Dur0(pub Dur);
 
@@ -202,10 +202,12 @@ pub fn validate(rules: &[AlertRule], channels: &[NotifyConfig]) -> Result<(), Ru
         if r.value == ValueKind::Ratio && r.ratio_of.is_none() {
             return e("field `ratio_of` is required with value = \"ratio\"");
         }
-        if r.value != ValueKind::Avg && r.over.is_some() {
-            return e(
-                "field `over` needs value = \"avg\" (quantiles are over the 60 s summary window)",
-            );
+        let windowed = matches!(
+            r.value,
+            ValueKind::Avg | ValueKind::P50 | ValueKind::P95 | ValueKind::P99
+        );
+        if !windowed && r.over.is_some() {
+            return e("field `over` needs value = \"avg\", \"p50\", \"p95\" or \"p99\"");
         }
         if r.value != ValueKind::Ratio && r.ratio_of.is_some() {
             return e("field `ratio_of` needs value = \"ratio\"");
@@ -276,6 +278,10 @@ mod tests {
         assert!(e.0.contains("url"), "{e}");
         let e = parse("[[alert]]\nname='a'\nkpi='x'\nwarn=1\nover='1m'\n").unwrap_err();
         assert!(e.0.contains("`over`"), "{e}");
+        assert_eq!(
+            parse("[[alert]]\nname='a'\nkpi='x'\nwarn=1\nvalue='p95'\nover='5m'\n"),
+            Ok(())
+        );
         let e = parse("[[notify]]\nkind='file'\n").unwrap_err();
         assert!(e.0.contains("path"), "{e}");
     }

@@ -3,13 +3,20 @@
 //! KPI, per source and overall, from the firing alerts).
 
 use super::eval::{Severity, State};
+use super::rules::ValueKind;
 use super::Alerts;
 use crate::health::HealthSection;
+use crate::kpi::Kind;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+
+/// State changes carried by the `pipeline` section (the dashboard's toasts and panel).
+const RECENT_IN_HEALTH: usize = 20;
+/// Most KPIs given thresholds in the `pipeline` section.
+const MAX_THRESHOLD_KPIS: usize = 1000;
 
 /// Health level of the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -60,7 +67,63 @@ impl Alerts {
         let m = |m: BTreeMap<String, Level>| -> BTreeMap<String, &'static str> {
             m.into_iter().map(|(k, v)| (k, v.as_str())).collect()
         };
-        json!({ "status": overall.as_str(), "kpis": m(kpis), "sources": m(sources) })
+        let (rules, recent, seq) = {
+            let e = self.eval.lock();
+            (
+                e.rules.len(),
+                e.recent.last(RECENT_IN_HEALTH),
+                e.recent.seq(),
+            )
+        };
+        json!({
+            "status": overall.as_str(), "kpis": m(kpis), "sources": m(sources),
+            "rules": rules, "thresholds": self.thresholds(), "recent": recent, "recent_seq": seq,
+        })
+    }
+
+    /// The thresholds to draw on each KPI's chart, by KPI id: rules whose compared value is
+    /// what the chart plots (a gauge's value or average, a counter's rate, a distribution's
+    /// quantile), resolved against the last snapshot evaluated.
+    fn thresholds(&self) -> BTreeMap<String, Vec<Value>> {
+        let mut out = BTreeMap::<String, Vec<Value>>::new();
+        let Some(snap) = self.last.lock().clone() else {
+            return out;
+        };
+        let mut by_name = rustc_hash::FxHashMap::<&str, Vec<&crate::kpi::KpiView>>::default();
+        for k in &snap.kpis {
+            by_name.entry(k.desc.name.as_str()).or_default().push(k);
+        }
+        let e = self.eval.lock();
+        for r in &e.rules {
+            if r.warn.is_none() && r.crit.is_none() {
+                continue;
+            }
+            for k in by_name.get(r.kpi.as_str()).into_iter().flatten() {
+                let charted = matches!(
+                    (k.desc.kind, r.value),
+                    (
+                        Kind::Gauge,
+                        ValueKind::Last | ValueKind::Avg | ValueKind::Rate
+                    ) | (Kind::Counter, ValueKind::Rate)
+                        | (
+                            Kind::Distribution,
+                            ValueKind::P50 | ValueKind::P95 | ValueKind::P99
+                        )
+                );
+                let selected = r
+                    .selector
+                    .iter()
+                    .all(|(n, v)| k.desc.labels.iter().any(|(a, b)| a == n && b == v));
+                if !charted || !selected || out.len() >= MAX_THRESHOLD_KPIS {
+                    continue;
+                }
+                out.entry(k.desc.id.clone()).or_default().push(json!({
+                    "rule": r.name, "value": r.value, "warn": r.warn, "crit": r.crit,
+                    "above": r.above,
+                }));
+            }
+        }
+        out
     }
 }
 
@@ -76,8 +139,9 @@ impl HealthSection for Alerts {
         };
         let channels: Vec<Value> = self
             .channels
+            .read()
             .iter()
-            .map(|c| json!({ "name": c.name, "kind": c.kind.as_str(), "stats": &*c.stats }))
+            .map(|(_, c)| json!({ "name": c.name, "kind": c.kind.as_str(), "stats": &*c.stats }))
             .collect();
         let evals = self.stats.evaluations.load(Relaxed);
         json!({
@@ -96,14 +160,15 @@ impl HealthSection for Alerts {
         let e = self.eval.lock().refused;
         e + self
             .channels
+            .read()
             .iter()
-            .map(|c| c.stats.failed.load(Relaxed) + c.stats.dropped.load(Relaxed))
+            .map(|(_, c)| c.stats.failed.load(Relaxed) + c.stats.dropped.load(Relaxed))
             .sum::<u64>()
     }
 
     fn prometheus(&self, out: &mut String) {
         let _ = writeln!(out, "# HELP kpid_alert_notifications_total alert notifications by channel and result\n# TYPE kpid_alert_notifications_total counter");
-        for c in &self.channels {
+        for (_, c) in self.channels.read().iter() {
             for (r, v) in c.stats.results() {
                 let _ = writeln!(
                     out,

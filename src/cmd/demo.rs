@@ -31,6 +31,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         timezone: None,
     });
     cfg.socket = Some(args.dir.join("kpid.sock"));
+    if let Some(url) = &args.webhook {
+        cfg.notify.push(webhook(url)?);
+    }
     cfg.resolve()?;
     // A fresh log each run: the demo shows live data, not a replay.
     let _ = std::fs::remove_file(&log);
@@ -54,6 +57,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     supervise(&cfg, mode, &command, false, announce).await?;
     Ok(())
+}
+
+/// The `[[notify]]` table of `--webhook URL`, checked as the config's are.
+fn webhook(url: &str) -> anyhow::Result<crate::alerts::NotifyConfig> {
+    let mut table = toml::Table::new();
+    table.insert("kind".into(), "webhook".into());
+    table.insert("name".into(), "webhook".into());
+    table.insert("url".into(), url.into());
+    let c: crate::alerts::NotifyConfig = table.try_into()?;
+    crate::alerts::rules::validate(&[], std::slice::from_ref(&c))
+        .map_err(|e| anyhow::anyhow!("--webhook: {e}"))?;
+    Ok(c)
 }
 
 /// `kpid demo-pipeline --log PATH`: the simulated pipeline itself, run by `kpid demo`. It

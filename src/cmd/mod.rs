@@ -1,6 +1,7 @@
 //! The commands, and every command-line argument in one place: `kpid` (run the daemon),
-//! `kpid demo`, `kpid parse`, `kpid plugins`.
+//! `kpid check`, `kpid demo`, `kpid parse`, `kpid plugins`.
 
+mod check;
 mod demo;
 mod parse;
 mod plugins;
@@ -10,6 +11,7 @@ mod supervise;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+pub use check::check_to;
 pub use parse::parse_to;
 pub use plugins::list_to;
 pub use run::config_from;
@@ -18,6 +20,9 @@ pub use run::config_from;
 pub async fn main(cli: Cli) -> anyhow::Result<u8> {
     let done =
         match cli.cmd {
+            Some(Cmd::Check(a)) => {
+                return Ok(check_to(&a, std::io::stdout(), std::io::stderr()));
+            }
             Some(Cmd::Demo(d)) => demo::run(d).await,
             Some(Cmd::DemoPipeline(a)) => demo::pipeline(a).await,
             Some(Cmd::Parse(a)) => parse::run(&a),
@@ -46,6 +51,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
+    /// Check a config file as the daemon would (exit 1 with the reason when invalid).
+    Check(CheckArgs),
     /// Run a simulated inference pipeline and kpid on its log, with the dashboard.
     Demo(DemoArgs),
     /// Print the record and KPI samples each line of stdin (or FILE) yields, then a summary.
@@ -61,6 +68,14 @@ pub enum Cmd {
     /// Internal: a plugin's worker process, started by the daemon (docs/plugin-worker.md).
     #[command(hide = true)]
     PluginWorker(WorkerArgs),
+}
+
+/// Options of `kpid check`.
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// The config file.
+    #[arg(value_name = "CONFIG")]
+    pub config: PathBuf,
 }
 
 /// Options of the demo's simulated pipeline.
@@ -175,6 +190,10 @@ pub struct DemoArgs {
     /// Most frequent WebSocket push.
     #[arg(long, value_parser = crate::config::parse_duration, default_value = "1s")]
     pub interval: std::time::Duration,
+    /// Also send the demo's alert notifications to this webhook (Alertmanager v4 payload,
+    /// `http://` only).
+    #[arg(long, value_name = "URL")]
+    pub webhook: Option<String>,
 }
 
 /// Options of `kpid parse`.

@@ -3,6 +3,7 @@
 use super::RunArgs;
 use crate::config::{same_file_key, Config, Dur, SourceConfig};
 use crate::daemon::{self, Mode};
+use std::sync::Arc;
 
 /// Merges the config file (if any) and the command line.
 pub fn config_from(args: &RunArgs) -> anyhow::Result<Config> {
@@ -74,6 +75,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         no_socket: args.no_socket,
         insecure: args.insecure,
         tree: None,
+        config: args.config.clone().map(|path| {
+            let args = args.clone();
+            daemon::ConfigSource {
+                path,
+                load: Arc::new(move || config_from(&args)),
+            }
+        }),
     };
     let (running, server) = daemon::start(&cfg, mode, Vec::new(), daemon::signal()).await?;
     match server {

@@ -1,8 +1,13 @@
 //! Assembles the daemon from its configuration: sources (tailer, socket) → one bounded
 //! channel → the engine (which owns the store) → what it publishes → server.
 
+mod prepare;
+mod reload;
+mod watch;
 mod wiring;
 
+pub use prepare::prepare;
+pub use reload::ConfigSource;
 use wiring::SocketSection;
 
 use crate::config::Config;
@@ -68,6 +73,8 @@ pub struct Mode {
     /// Follow the process whose pid is stored here, and its descendants (`kpid run -- CMD`
     /// stores its child's).
     pub tree: Option<Arc<std::sync::atomic::AtomicU32>>,
+    /// The config file, reloaded live when it changes and on SIGHUP (none: no reload).
+    pub config: Option<ConfigSource>,
 }
 
 /// Starts the engine, the sources and (unless one-shot) the server.
@@ -83,6 +90,7 @@ pub async fn start(
         no_socket,
         insecure,
         tree,
+        config,
     } = mode;
     // File descriptors: a reserve for files, plugins and state; the rest shared by the HTTP
     // side and the socket, so that a flood on one leaves the tailer and the other working.
@@ -260,14 +268,25 @@ pub async fn start(
     if one_shot {
         return Ok((running, None));
     }
-    let alerts = if cfg.alert_rules.is_empty() && cfg.notify.is_empty() {
-        None
-    } else {
-        let a =
-            crate::alerts::Alerts::new(&cfg.alerts, cfg.alert_rules.clone(), cfg.notify.clone())?;
-        sections.push(a.clone());
-        sections.push(Arc::new(crate::alerts::PipelineSection(a.clone())));
-        Some(a)
+    // Always there, so that a reload can add rules to a daemon started without any.
+    let alerts =
+        crate::alerts::Alerts::new(&cfg.alerts, cfg.alert_rules.clone(), cfg.notify.clone())?;
+    sections.push(alerts.clone());
+    sections.push(Arc::new(crate::alerts::PipelineSection(alerts.clone())));
+    let reloader = match (config, &running.tailer) {
+        (Some(source), Some(t)) => {
+            let r = reload::Reloader::new(
+                source,
+                cfg.clone(),
+                tx.clone(),
+                t.control(),
+                alerts.clone(),
+                plugins.clone(),
+            );
+            sections.push(r.clone());
+            Some(r)
+        }
+        _ => None,
     };
     let remote = crate::export::RemoteWrite::new(&cfg.remote_write)?;
     if let Some(r) = &remote {
@@ -279,9 +298,7 @@ pub async fn start(
         let render = Arc::new(move |s: &_, out: &mut String| server::write_exposition(&a, s, out));
         running.export = Some(r.spawn(published.clone(), render));
     }
-    if let Some(a) = &alerts {
-        let _ = app.alerts.set(a.clone());
-    }
+    let _ = app.alerts.set(alerts.clone());
     if let Some(rx) = logs_rx {
         let _ = app.logs.set(rx);
     }
@@ -324,9 +341,10 @@ pub async fn start(
         .await
         .with_context(|| format!("cannot listen on {}:{}", cfg.server.host, cfg.server.port))?;
     running.addr = Some(addr);
-    if let Some(a) = alerts {
-        let _ = a.external_url.set(format!("http://{addr}"));
-        tokio::spawn(a.run(published));
+    let _ = alerts.external_url.set(format!("http://{addr}"));
+    tokio::spawn(alerts.run(published));
+    if let Some(r) = reloader {
+        watch::spawn(r).context("watching the config file")?;
     }
     Ok((running, Some(server)))
 }

@@ -14,10 +14,12 @@ pub(crate) mod apps;
 pub(crate) mod clock;
 pub mod filter;
 pub(crate) mod otlp;
+pub mod reconfig;
 pub mod rules;
 mod samples;
 pub mod ship;
 pub mod stage;
 
+pub use reconfig::Reconfigure;
 pub use ship::{ShipSender, Shipment};
 pub use stage::{spawn, EngineConfig, EngineHandle, Published};

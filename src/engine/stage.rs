@@ -315,6 +315,7 @@ impl Engine {
                 self.otlp
                     .apply(&mut cfg.rules, &mut cfg.store, &mut self.rec, b, now)
             }
+            Input::Reconfigure(r) => r.apply(&mut self.cfg.rules, &mut self.cfg.parsers),
         }
     }
 

@@ -3,11 +3,16 @@
 use warp::http::StatusCode;
 use warp::{Filter, Reply};
 
-const FILES: [(&str, &str, &[u8]); 4] = [
+const FILES: [(&str, &str, &[u8]); 5] = [
     (
         "app.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../../web/dist/app.js"),
+    ),
+    (
+        "alerts.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/dist/alerts.js"),
     ),
     (
         "app.css",

@@ -50,15 +50,21 @@ fn random_hex() -> std::io::Result<String> {
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
+/// Checks a token given in the config (what [`load`] refuses).
+pub fn check_configured(t: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        valid(t.trim()),
+        "[server] token: at least {MIN_LEN} characters, letters, digits and -._~ only"
+    );
+    Ok(())
+}
+
 /// Finds or makes the token (see the module doc).
 pub fn load(configured: Option<&str>, state: Option<&StateDir>) -> anyhow::Result<Token> {
     use anyhow::Context;
     if let Some(t) = configured {
+        check_configured(t)?;
         let t = t.trim();
-        anyhow::ensure!(
-            valid(t),
-            "[server] token: at least {MIN_LEN} characters, letters, digits and -._~ only"
-        );
         return Ok(Token {
             secret: Arc::from(t),
             origin: Origin::Config,

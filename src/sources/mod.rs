@@ -73,6 +73,8 @@ pub enum Input {
     Samples(sample::SampleBatch),
     /// An OTLP export request (spans, log records or metrics).
     Otlp(otlp::OtlpBatch),
+    /// A reloaded configuration: new rules and parsers (the daemon's config reload).
+    Reconfigure(Box<crate::engine::Reconfigure>),
 }
 
 /// State of one followed file, as `/api/health` shows it.

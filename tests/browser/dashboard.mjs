@@ -7,69 +7,26 @@
 // chart's last data point, waits until one of them changes, toggles the theme, checks the
 // console stayed clean and saves a 1440x900 screenshot. Exits non-zero with a message on any
 // failure. The browser is Debian's /usr/bin/chromium (override with KPID_CHROMIUM).
-import { existsSync, mkdtempSync, rmSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { launch, problems as watch } from "./chromium.mjs";
 
 const [url, shot] = process.argv.slice(2);
 if (!url || !shot) {
   console.error("usage: node dashboard.mjs <dashboard url> <screenshot.png>");
   process.exit(2);
 }
-const exe = process.env.KPID_CHROMIUM || "/usr/bin/chromium";
-if (!existsSync(exe)) {
-  console.error(`chromium not found at ${exe}: install it (apt-get install -y chromium) or set KPID_CHROMIUM`);
-  process.exit(3);
-}
-
-let chromium;
-try {
-  ({ chromium } = await import("playwright-core"));
-} catch (e) {
-  console.error(`playwright-core is not installed: run \`npm ci\` in tests/browser (${e.message})`);
-  process.exit(3);
-}
-
 const fail = (msg) => {
   throw new Error(msg);
 };
 const step = (msg) => console.log(`[dashboard] ${msg}`);
 
-const profile = mkdtempSync(join(tmpdir(), "kpid-chromium-"));
-let context;
+let browser;
 let code = 0;
 try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: exe,
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-    deviceScaleFactor: 1,
-    colorScheme: "light",
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-    timeout: 60_000,
-  });
-  const page = context.pages()[0] || (await context.newPage());
-  const problems = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(`console error: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  page.on("requestfailed", (r) => {
-    // The WebSocket upgrade is not a plain request; anything else failing is a broken asset.
-    if (!r.url().includes("/ws/")) problems.push(`request failed: ${r.url()} (${r.failure()?.errorText})`);
-  });
-  page.on("response", (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
-  });
+  browser = await launch({ width: 1440, height: 900 });
+  const { page } = browser;
+  const problems = watch(page);
 
   step(`open ${url}`);
   const resp = await page.goto(url, { waitUntil: "load", timeout: 30_000 });
@@ -208,7 +165,6 @@ try {
   console.error(`[dashboard] FAIL: ${e.message}`);
   code = 1;
 } finally {
-  if (context) await context.close().catch(() => {});
-  rmSync(profile, { recursive: true, force: true });
+  if (browser) await browser.close();
 }
 process.exit(code);

@@ -203,3 +203,17 @@ pub fn promtool_check(body: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A config that follows `a.log` (source `a`, logfmt) and publishes and evaluates alerts every
+/// 200 ms: the start of the alert and reload tests' configs.
+pub const FOLLOW_A: &str = r#"[server]
+interval = "200ms"
+
+[alerts]
+interval = "200ms"
+
+[[source]]
+name = "a"
+path = "a.log"
+parser = "logfmt"
+"#;

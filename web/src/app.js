@@ -58,6 +58,8 @@ import { rangeBar, stepFor } from "./range.js";
   const $ = (id) => document.getElementById(id);
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   const nowS = () => Date.now() / 1000 + state.offset;
+  // Alerts panel, toasts, config banner, and each KPI's alert state and thresholds (alerts.js).
+  const alerts = window.KpidAlerts({ $, esc, api, token: TOKEN });
   const prefixOf = (name) => name.split("_")[0] || name;
   // Put `el` right after `prev` (or first) in `parent`, touching the DOM only when out of place.
   function place(parent, el, prev) {
@@ -277,7 +279,10 @@ import { rangeBar, stepFor } from "./range.js";
     } else {
       return; // pong and anything unknown
     }
-    if (m.health) state.health = m.health;
+    if (m.health) {
+      state.health = m.health;
+      alerts.onHealth(m.health);
+    }
     if (m.type === "update") healGaps();
     state.frames++;
     state.lastFrame = Date.now();
@@ -385,8 +390,8 @@ import { rangeBar, stepFor } from "./range.js";
   function renderPipelineHealth() {
     const p = state.health?.pipeline;
     const el = $("pipeline");
-    el.hidden = !p;
-    if (!p) return;
+    el.hidden = !p?.rules;
+    if (el.hidden) return;
     const s = { OK: "ok", WARNING: "warn", CRITICAL: "error" }[p.status] || "unknown";
     el.dataset.status = s;
     const bad = Object.entries(p.kpis || {}).filter(([, v]) => v !== "OK").map(([k, v]) => `${k}: ${v}`);
@@ -669,6 +674,8 @@ import { rangeBar, stepFor } from "./range.js";
         c.innerHTML = `<div class="card-head"><span class="card-name" title="${esc(tip)}">${esc(name)}</span></div>${html}`;
         c.classList.toggle("bad", bad === "bad");
         c.classList.toggle("warn", bad === "warn");
+        // The colour of its alert state (firing rules over any of its series), beside the hint.
+        c.dataset.alert = alerts.kpiLevel(ks.map((k) => k.id)) || "";
         live.add(name);
       }
     }
@@ -876,6 +883,11 @@ import { rangeBar, stepFor } from "./range.js";
         x: { time: true, range: () => xRange() },
         y: {
           range: (u, min, max) => {
+            // Thresholds stay in view: the headroom left is what they are drawn for.
+            for (const t of alerts.thresholds(c.ids || [])) {
+              min = min == null ? t.v : Math.min(min, t.v);
+              max = max == null ? t.v : Math.max(max, t.v);
+            }
             if (min == null || max == null) return [0, 1];
             const lo = min >= 0 ? 0 : min - (max - min) * 0.1;
             const hi = max <= 0 ? 1 : max + (max - lo) * 0.12;
@@ -915,8 +927,9 @@ import { rangeBar, stepFor } from "./range.js";
         })),
       ],
     };
-    // A click on a chart opens the log lines around that instant.
+    // A click on a chart opens the log lines around that instant; thresholds are drawn over it.
     opts.hooks = {
+      draw: [alerts.drawHook(() => c.ids || [], () => ({ warn: cssVar("--warn"), bad: cssVar("--bad") }), (v) => axisLabel(v, unit))],
       ready: [
         (u) => {
           u.over.addEventListener("click", () => {
@@ -957,6 +970,7 @@ import { rangeBar, stepFor } from "./range.js";
       charts.set(name, c);
     }
     const k0 = list[0];
+    c.ids = list.map((k) => k.id);
     c.el.querySelector(".chart-name").textContent = name;
     const unit = unitOf(k0);
     c.el.querySelector(".chart-unit").textContent =
@@ -1030,6 +1044,7 @@ import { rangeBar, stepFor } from "./range.js";
         const data = chartData(ks, c.series);
         c.plot.setData(data);
         c.el.querySelector(".chart-now").textContent = chartSummary(ks);
+        c.el.dataset.alert = alerts.kpiLevel(c.ids) || "";
         // Exposed for tests and scripts: the chart's last point.
         const x = data[0];
         const n = x.length;
@@ -1110,6 +1125,8 @@ import { rangeBar, stepFor } from "./range.js";
         lastT: c.el.dataset.lastT ? Number(c.el.dataset.lastT) : null,
         lastV: c.el.dataset.lastV ? Number(c.el.dataset.lastV) : null,
         series: c.series ? c.series.length : 0,
+        alert: c.el.dataset.alert || null,
+        thresholds: alerts.thresholds(c.ids || []).map((t) => t.v),
       })),
   };
 

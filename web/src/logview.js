@@ -123,7 +123,8 @@ export function logViewer({ api, esc, root }) {
     if (st.busy || document.hidden) return;
     st.busy = true;
     try {
-      const body = await get({ after: st.last, limit: 5000 });
+      // Nothing kept yet (next_seq 0): no `after`, which is a sequence number (-1 is refused).
+      const body = await get(st.last >= 0 ? { after: st.last, limit: 5000 } : { limit: 5000 });
       summary(body);
       if (body.lines.length) {
         if (view.querySelector(".empty-logs")) view.replaceChildren();

@@ -124,9 +124,28 @@ impl Default for TailConfig {
     }
 }
 
+/// Changes the sources of a running tailer (a config reload): sources kept as they were go
+/// on untouched, removed ones are no longer followed (their health entries say `removed`),
+/// added ones are followed as at startup (`from_start` decides where a file present now is
+/// read from).
+#[derive(Debug, Clone)]
+pub struct TailControl {
+    signal: Arc<watch::Signal>,
+    pending: Arc<parking_lot::Mutex<Option<Vec<TailSource>>>>,
+}
+
+impl TailControl {
+    /// Hands the tailer its new sources; it switches on its next wake-up (now).
+    pub fn set_sources(&self, sources: Vec<TailSource>) {
+        *self.pending.lock() = Some(sources);
+        self.signal.wake(true);
+    }
+}
+
 /// The running tailer thread.
 #[derive(Debug)]
 pub struct Tailer {
+    control: TailControl,
     signal: Arc<watch::Signal>,
     stop: Arc<Notify>,
     skip_save: Arc<AtomicBool>,
@@ -134,6 +153,11 @@ pub struct Tailer {
 }
 
 impl Tailer {
+    /// A handle that changes the sources while the tailer runs.
+    pub fn control(&self) -> TailControl {
+        self.control.clone()
+    }
+
     /// Stops the tailer (also while it waits on a full channel) and joins its thread.
     pub fn stop(mut self) {
         self.signal.stop();
@@ -191,11 +215,15 @@ pub fn spawn(
     let signal = Arc::new(watch::Signal::default());
     let stop = Arc::new(Notify::new());
     let skip_save = Arc::new(AtomicBool::new(false));
+    let control = TailControl {
+        signal: signal.clone(),
+        pending: Arc::default(),
+    };
     let mut worker = worker::Worker::new(
         cfg,
         tx,
         health,
-        signal.clone(),
+        &control,
         stop.clone(),
         checkpoints,
         skip_save.clone(),
@@ -205,6 +233,7 @@ pub fn spawn(
         .name("kpid-tail".into())
         .spawn(move || worker.run())?;
     Ok(Tailer {
+        control,
         signal,
         stop,
         skip_save,

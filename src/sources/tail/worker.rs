@@ -36,6 +36,8 @@ pub(crate) struct Worker {
     watches: Option<Watches>,
     /// Polls since the watched directories were last recomputed, and the followers then.
     watch_age: (u32, usize),
+    /// New sources from a reload, taken on the next wake-up.
+    pending: Arc<parking_lot::Mutex<Option<Vec<TailSource>>>>,
 }
 
 impl Worker {
@@ -43,11 +45,12 @@ impl Worker {
         cfg: TailConfig,
         tx: mpsc::Sender<Input>,
         health: Arc<SourcesHealth>,
-        signal: Arc<Signal>,
+        control: &super::TailControl,
         stop: Arc<Notify>,
         checkpoints: Arc<Checkpoints>,
         skip_save: Arc<AtomicBool>,
     ) -> std::io::Result<Self> {
+        let (signal, pending) = (control.signal.clone(), control.pending.clone());
         let rt = tokio::runtime::Builder::new_current_thread().build()?;
         let watches = if cfg.exit_at_eof {
             None
@@ -87,6 +90,7 @@ impl Worker {
             signal,
             watches,
             watch_age: (0, 0),
+            pending,
         })
     }
 
@@ -139,6 +143,10 @@ impl Worker {
             if now >= next_save {
                 self.reg.checkpoints.save_if_dirty();
                 next_save = now + self.checkpoint_interval;
+            }
+            let reload = self.pending.lock().take();
+            if let Some(sources) = reload {
+                self.replace_sources(sources);
             }
             if wake.rescan || now >= next_poll {
                 if wake.rescan {
@@ -304,6 +312,54 @@ impl Worker {
             f.recover_at_start(&mut ctx, &checkpoints);
         }
         self.followers.push(f);
+    }
+
+    /// A reload: keeps the followers of sources unchanged (same name and pattern), drops
+    /// those of sources gone or changed, and follows the new ones as at startup.
+    fn replace_sources(&mut self, sources: Vec<TailSource>) {
+        let same = |a: &TailSource, b: &TailSource| a.name == b.name && a.pattern == b.pattern;
+        let kept = |name: &Arc<str>, old: &[TailSource]| {
+            old.iter()
+                .any(|o| &o.name == name && sources.iter().any(|n| same(o, n)))
+        };
+        let mut table = self.health.files.lock();
+        for (i, o) in self.sources.iter().enumerate() {
+            if !sources.iter().any(|n| same(o, n)) {
+                if let Some(slot) = self.pattern_slot[i] {
+                    table[slot].state = "removed".to_string();
+                }
+            }
+        }
+        let old = std::mem::take(&mut self.sources);
+        self.followers.retain(|f| {
+            let keep = kept(&f.source, &old);
+            if !keep {
+                table[f.health].state = "removed".to_string();
+            }
+            keep
+        });
+        drop(table);
+        self.pattern_slot = sources
+            .iter()
+            .map(|n| {
+                old.iter()
+                    .position(|o| same(o, n))
+                    .and_then(|i| self.pattern_slot[i])
+            })
+            .collect();
+        self.slots.retain(|_, slot| {
+            self.followers.iter().any(|f| f.health == *slot)
+                || self.pattern_slot.contains(&Some(*slot))
+        });
+        self.sources = sources;
+        // Checkpoints from startup are stale by now: a source added back starts afresh.
+        self.resume.clear();
+        let before: HashSet<PathBuf> = self.followers.iter().map(|f| f.path.clone()).collect();
+        self.discover(true);
+        let (mut ctx, followers) = self.ctx();
+        for f in followers.iter_mut().filter(|f| !before.contains(&f.path)) {
+            f.prime(&mut ctx);
+        }
     }
 
     fn new_slot(&self, i: usize, path: String) -> usize {
