@@ -85,7 +85,8 @@ fn a_bare_traceback_is_an_error_record() {
     let mut r = Record::new();
     p.parse(b"INFO:root:starting", &mut r).unwrap();
     let mut r = Record::new();
-    p.parse(b"Traceback (most recent call last):", &mut r).unwrap();
+    p.parse(b"Traceback (most recent call last):", &mut r)
+        .unwrap();
     assert_eq!(r.level, Some(Level::Error));
     let mut r = Record::new();
     assert_eq!(

@@ -27,6 +27,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         parser: "auto".into(),
         pattern: None,
         options: String::new(),
+        fields: Default::default(),
     });
     cfg.socket = Some(args.dir.join("kpid.sock"));
     cfg.resolve()?;

@@ -46,6 +46,7 @@ pub fn config_from(args: &RunArgs) -> anyhow::Result<Config> {
             parser: args.parser.clone(),
             pattern: None,
             options: String::new(),
+            fields: Default::default(),
         });
     }
     cfg.resolve()?;

@@ -9,8 +9,8 @@ mod sections;
 pub use duration::{parse_duration, Dur};
 pub use plugins::PluginsConfig;
 pub use sections::{
-    AppsConfig, RuleConfig, RuleInput, RuleKind, SampleSettings, ServerConfig, SourceConfig,
-    StoreConfig, TailSettings,
+    AppsConfig, FieldKind, RuleConfig, RuleInput, RuleKind, SampleSettings, ServerConfig,
+    SourceConfig, StoreConfig, TailSettings,
 };
 
 use serde::Deserialize;

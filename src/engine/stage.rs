@@ -299,13 +299,20 @@ impl Engine {
         parser.prepare(&info, &all);
         for line in all {
             let mut r = rec.recycle();
-            if parser.parse(line, &mut r).is_err() {
-                cfg.rules.parse_error(&mut cfg.store, &batch.source, now);
-                errors += 1;
-            } else {
-                let kind = RecordKind::Line;
-                cfg.rules
-                    .apply(&mut cfg.store, &batch.source, kind, &r, now);
+            match parser.parse(line, &mut r) {
+                Ok(()) => {
+                    let kind = RecordKind::Line;
+                    cfg.rules
+                        .apply(&mut cfg.store, &batch.source, kind, &r, now);
+                }
+                // A multi-line record's line: its record was applied with its first line.
+                Err(kpid_parsers::ParseError::Continuation) => {
+                    cfg.rules.joined(&mut cfg.store, &batch.source, now);
+                }
+                Err(_) => {
+                    cfg.rules.parse_error(&mut cfg.store, &batch.source, now);
+                    errors += 1;
+                }
             }
             rec = r.recycle();
         }

@@ -53,7 +53,11 @@ pub(super) fn parse<'a>(line: &'a [u8], out: &mut Record<'a>) -> bool {
         out.fields.clear();
         return false;
     };
-    let size = if bytes == b"-" { Some(0) } else { parse_int(bytes) };
+    let size = if bytes == b"-" {
+        Some(0)
+    } else {
+        parse_int(bytes)
+    };
     let Some(size) = size else {
         out.fields.clear();
         return false;
@@ -119,9 +123,9 @@ pub(super) fn request<'a>(line: &'a [u8], i: usize, out: &mut Record<'a>) -> Opt
     let end = closing_quote(line, i + 1)?;
     let req = &line[i + 1..end];
     let mut parts = req.splitn(3, |c| *c == b' ');
-    let method = parts.next().filter(|m| {
-        !m.is_empty() && m.len() <= 16 && m.iter().all(|c| c.is_ascii_uppercase())
-    });
+    let method = parts
+        .next()
+        .filter(|m| !m.is_empty() && m.len() <= 16 && m.iter().all(|c| c.is_ascii_uppercase()));
     if let Some(m) = method {
         out.push(&b"method"[..], Value::Str(Cow::Borrowed(m)));
         if let Some(p) = parts.next() {

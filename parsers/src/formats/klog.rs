@@ -9,7 +9,11 @@ use crate::{Level, Record};
 use std::borrow::Cow;
 
 /// Parses a klog / glog line.
-pub(super) fn parse<'a>(lf: &crate::logfmt::LogfmtParser, line: &'a [u8], out: &mut Record<'a>) -> bool {
+pub(super) fn parse<'a>(
+    lf: &crate::logfmt::LogfmtParser,
+    line: &'a [u8],
+    out: &mut Record<'a>,
+) -> bool {
     let level = match line.first() {
         Some(b'I') => Level::Info,
         Some(b'W') => Level::Warn,
@@ -32,7 +36,11 @@ pub(super) fn parse<'a>(lf: &crate::logfmt::LogfmtParser, line: &'a [u8], out: &
         return false;
     };
     let header = &line[14..close];
-    let Some(loc) = header.rsplit(|c| *c == b' ').next().filter(|l| l.contains(&b':')) else {
+    let Some(loc) = header
+        .rsplit(|c| *c == b' ')
+        .next()
+        .filter(|l| l.contains(&b':'))
+    else {
         return false;
     };
     out.level = Some(level);

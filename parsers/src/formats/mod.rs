@@ -15,10 +15,10 @@
 //! is refused in a handful of comparisons.
 
 mod access;
+mod klog;
 pub(crate) mod multiline;
 mod python;
 mod syslog;
-mod klog;
 
 use crate::logfmt::LogfmtParser;
 use crate::Record;
@@ -106,8 +106,14 @@ pub(crate) fn message<'a>(lf: &LogfmtParser, msg: &'a [u8], out: &mut Record<'a>
 
 /// `s` without leading and trailing blanks.
 pub(crate) fn trim(s: &[u8]) -> &[u8] {
-    let a = s.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(s.len());
-    let b = s.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(a, |b| b + 1);
+    let a = s
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let b = s
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(a, |b| b + 1);
     &s[a..b.max(a)]
 }
 

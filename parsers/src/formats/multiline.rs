@@ -91,9 +91,7 @@ impl Joiner {
             (_, Some(b'g')) if starts(line, b"goroutine ") && line.ends_with(b"]:") => {
                 (true, State::Goroutine)
             }
-            (State::Goroutine, _)
-                if line.ends_with(b")") || starts(line, b"created by ") =>
-            {
+            (State::Goroutine, _) if line.ends_with(b")") || starts(line, b"created by ") => {
                 (true, State::Goroutine)
             }
             (State::Goroutine, Some(b'e')) if starts(line, b"exit status ") => (true, State::Line),

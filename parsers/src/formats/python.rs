@@ -104,8 +104,14 @@ fn uvicorn_access<'a>(msg: &'a [u8], out: &mut Record<'a>) -> bool {
         out.fields.clear();
         return false;
     };
-    out.fields
-        .insert(0, crate::Field { key: Cow::Borrowed(b"client"), value: Value::Str(Cow::Borrowed(client)), raw: b"" });
+    out.fields.insert(
+        0,
+        crate::Field {
+            key: Cow::Borrowed(b"client"),
+            value: Value::Str(Cow::Borrowed(client)),
+            raw: b"",
+        },
+    );
     out.push_raw(&b"status"[..], Value::Int(code), status);
     out.message = Some(Cow::Borrowed(msg));
     true

@@ -18,8 +18,7 @@ use crate::{Level, Record, Value};
 use std::borrow::Cow;
 
 const MONTHS: [&[u8; 3]; 12] = [
-    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-    b"Dec",
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
 ];
 
 fn severity(pri: i64) -> Level {
@@ -42,7 +41,9 @@ fn bsd_date(s: &[u8]) -> Option<usize> {
         && d[6] == b' '
         && d[9] == b':'
         && d[12] == b':'
-        && [7, 8, 10, 11, 13, 14].iter().all(|i| d[*i].is_ascii_digit());
+        && [7, 8, 10, 11, 13, 14]
+            .iter()
+            .all(|i| d[*i].is_ascii_digit());
     ok.then_some(15)
 }
 
@@ -103,7 +104,13 @@ fn header<'a>(host: &'a [u8], pid: Option<&'a [u8]>, out: &mut Record<'a>) {
     }
 }
 
-fn finish<'a>(lf: &LogfmtParser, msg: &'a [u8], pri: Option<i64>, app: &'a [u8], out: &mut Record<'a>) {
+fn finish<'a>(
+    lf: &LogfmtParser,
+    msg: &'a [u8],
+    pri: Option<i64>,
+    app: &'a [u8],
+    out: &mut Record<'a>,
+) {
     let level = match pri {
         Some(p) => Some(severity(p)),
         None => scan_prefix(super::trim(msg)).level,
@@ -119,7 +126,13 @@ fn finish<'a>(lf: &LogfmtParser, msg: &'a [u8], pri: Option<i64>, app: &'a [u8],
 }
 
 /// `TIMESTAMP HOST APP PROCID MSGID SD MSG` after `<PRI>1 `.
-fn rfc5424<'a>(lf: &LogfmtParser, line: &'a [u8], i: usize, pri: i64, out: &mut Record<'a>) -> bool {
+fn rfc5424<'a>(
+    lf: &LogfmtParser,
+    line: &'a [u8],
+    i: usize,
+    pri: i64,
+    out: &mut Record<'a>,
+) -> bool {
     let Some((time, i)) = super::token(line, i) else {
         return false;
     };

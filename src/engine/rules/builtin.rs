@@ -100,3 +100,15 @@ pub(super) fn parse_errors<'a>(labels: &'a [(&'a str, &'a str)]) -> SeriesSpec<'
         buckets: None,
     }
 }
+
+/// `log_joined_lines_total{source}`, given that label.
+pub(super) fn joined<'a>(labels: &'a [(&'a str, &'a str)]) -> SeriesSpec<'a> {
+    SeriesSpec {
+        name: "log_joined_lines_total",
+        labels,
+        kind: Kind::Counter,
+        unit: "lines",
+        help: "lines joined to the record before them (tracebacks, stack traces, indented lines)",
+        buckets: None,
+    }
+}

@@ -1,0 +1,550 @@
+//! The natural KPIs of a line, with no rule: what its fields say (see `fields`) and, for an
+//! HTTP request (a record with a text `method` and a numeric `status`), the request KPIs.
+//!
+//! - `http_requests_total{source,method,status_class}` (`status_class` is `2xx`...),
+//!   `http_request_duration_seconds{source}` (a distribution, from the record's first
+//!   latency-like field: `request_time` of access logs), `http_response_bytes_total{source}`
+//!   (from `bytes`, `bytes_sent`, `body_bytes_sent` or `size`), and `http_5xx_ratio{source}`,
+//!   the fraction of requests answered 5xx over the last minute.
+//! - Each other field as `fields` infers it, with the record's label fields as labels: at
+//!   most [`MAX_LABEL_KEYS`] label fields per source and [`MAX_LABEL_VALUES`] values each
+//!   (more values fold into `other`, counted in `auto_label_values_folded_total{source}`);
+//!   fields left out (text, ids, sequences, past the budgets) are counted once each in
+//!   `auto_fields_left_out_total{source,reason}`.
+//!
+//! A source keeps at most [`MAX_FIELDS`] inferred field names; past it, new names are left
+//! out (reason `field_budget`).
+
+use super::cache::RefCache;
+use super::dry::DrySample;
+use super::fields::{infer, Inferred, SEQUENCE_RUN};
+use crate::config::FieldKind;
+use crate::kpi::{sanitize_name, Kind, Obs, SeriesRef, SeriesSpec, Store};
+use kpid_parsers::{Record, Value};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+/// Most label fields per source.
+pub(super) const MAX_LABEL_KEYS: usize = 3;
+/// Most values per label field and source; more fold into `other`.
+pub(super) const MAX_LABEL_VALUES: usize = 20;
+/// Most field names a source's inference keeps.
+pub(super) const MAX_FIELDS: usize = 256;
+/// Fields an HTTP request's KPIs read (not charted on their own).
+const HTTP_FIELDS: [&[u8]; 8] = [
+    b"method",
+    b"status",
+    b"path",
+    b"protocol",
+    b"client",
+    b"referer",
+    b"user_agent",
+    b"url",
+];
+const BYTES_FIELDS: [&[u8]; 4] = [b"bytes", b"bytes_sent", b"body_bytes_sent", b"size"];
+
+/// Where samples go: the store, or a list (`kpid parse`).
+pub(super) enum Out<'s> {
+    Store(&'s mut Store),
+    Dry(&'s mut Vec<DrySample>),
+}
+
+/// What a line's fields need to know about where they come from.
+pub(super) struct Ctx<'a> {
+    pub source: &'a str,
+    pub cap: usize,
+    pub consumed: &'a [Vec<u8>],
+    pub overrides: Option<&'a FxHashMap<Vec<u8>, FieldKind>>,
+    pub now: f64,
+}
+
+/// True and false counts over the last minute, one slot a second.
+#[derive(Debug, Clone)]
+struct Window {
+    slots: [(u32, u32); 60],
+    sec: i64,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window {
+            slots: [(0, 0); 60],
+            sec: i64::MIN,
+        }
+    }
+}
+
+impl Window {
+    /// Adds one record at `now`; returns the fraction of true over the window.
+    fn push(&mut self, now: f64, yes: bool) -> f64 {
+        let sec = now.floor() as i64;
+        if sec > self.sec {
+            let gap = sec.saturating_sub(self.sec).min(60);
+            for s in 1..=gap {
+                self.slots[(sec - s + 1).rem_euclid(60) as usize] = (0, 0);
+            }
+            self.sec = sec;
+        }
+        let slot = &mut self.slots[sec.rem_euclid(60) as usize];
+        slot.0 += u32::from(yes);
+        slot.1 += 1;
+        let (t, n) = self.slots.iter().fold((0u64, 0u64), |(t, n), s| {
+            (t + u64::from(s.0), n + u64::from(s.1))
+        });
+        t as f64 / n.max(1) as f64
+    }
+}
+
+/// The natural-KPI state of one source.
+#[derive(Debug, Default)]
+pub(super) struct FieldState {
+    inferred: FxHashMap<Box<[u8]>, Inferred>,
+    labels: Vec<(Box<[u8]>, FxHashSet<Box<[u8]>>)>,
+    series: RefCache,
+    last: FxHashMap<Box<[u8]>, (f64, u32)>,
+    ratios: FxHashMap<Box<[u8]>, Window>,
+    requests: RefCache,
+    one: RefCache,
+    window: Window,
+    key: Vec<u8>,
+    label_key: Vec<u8>,
+    /// Inferences made since `kpid parse` last took them (only kept for a dry run).
+    pub fresh: Vec<String>,
+}
+
+struct Owned {
+    name: String,
+    labels: Vec<(String, String)>,
+    kind: Kind,
+    unit: &'static str,
+    help: String,
+}
+
+fn emit(
+    out: &mut Out<'_>,
+    cache: &mut RefCache,
+    cap: usize,
+    key: &[u8],
+    obs: Obs,
+    now: f64,
+    make: impl FnOnce() -> Owned,
+) {
+    let resolve = |store: &mut Store, o: &Owned| {
+        let labels: Vec<(&str, &str)> = o
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        store.resolve(&SeriesSpec {
+            name: &o.name,
+            labels: &labels,
+            kind: o.kind,
+            unit: o.unit,
+            help: &o.help,
+            buckets: None,
+        })
+    };
+    match out {
+        Out::Store(store) => {
+            let r: Option<SeriesRef> = cache.get_or(key, cap, || resolve(store, &make()));
+            if let Some(r) = r {
+                store.apply(r, obs, now);
+            }
+        }
+        Out::Dry(v) => {
+            let mut o = make();
+            o.labels.sort();
+            let body: Vec<String> = o
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{v}\""))
+                .collect();
+            v.push(DrySample {
+                id: format!("{}{{{}}}", o.name, body.join(",")),
+                obs,
+            });
+        }
+    }
+}
+
+fn text(f: &[u8]) -> String {
+    String::from_utf8_lossy(f).into_owned()
+}
+
+impl FieldState {
+    /// Counts a field left out, once per source and field.
+    fn left_out(&mut self, out: &mut Out<'_>, ctx: &Ctx<'_>, reason: &'static str) {
+        let labels = vec![
+            ("reason".to_owned(), reason.to_owned()),
+            ("source".into(), ctx.source.into()),
+        ];
+        emit(
+            out,
+            &mut self.one,
+            64,
+            reason.as_bytes(),
+            Obs::Add(1.0),
+            ctx.now,
+            || {
+                Owned {
+            name: "auto_fields_left_out_total".into(),
+            labels,
+            kind: Kind::Counter,
+            unit: "",
+            help: "fields of lines no automatic KPI reads (text, ids, sequences, over a budget), each counted once".into(),
+        }
+            },
+        );
+    }
+
+    /// The inference of `key`, made on first sight.
+    fn inferred(
+        &mut self,
+        out: &mut Out<'_>,
+        ctx: &Ctx<'_>,
+        key: &[u8],
+        v: &Value<'_>,
+    ) -> Option<FieldKind> {
+        if let Some(i) = self.inferred.get(key) {
+            return Some(i.kind);
+        }
+        if self.inferred.len() >= MAX_FIELDS {
+            return None;
+        }
+        let i = infer(key, v, ctx.overrides.and_then(|o| o.get(key).copied()));
+        if matches!(out, Out::Dry(_)) {
+            let feeds = match i.kind {
+                FieldKind::Ignore | FieldKind::Label => String::new(),
+                _ => format!(" -> {}", i.exposed.name),
+            };
+            self.fresh.push(format!(
+                "field {}: {} ({}){feeds}",
+                text(key),
+                i.kind.as_str(),
+                i.why
+            ));
+        }
+        let kind = i.kind;
+        self.inferred.insert(key.into(), i);
+        if kind == FieldKind::Ignore {
+            let reason = if ctx.overrides.is_some_and(|o| o.contains_key(key)) {
+                "config"
+            } else if matches!(v, Value::Str(_)) {
+                "text"
+            } else {
+                "id"
+            };
+            self.left_out(out, ctx, reason);
+        }
+        Some(kind)
+    }
+
+    fn demote(
+        &mut self,
+        out: &mut Out<'_>,
+        ctx: &Ctx<'_>,
+        key: &[u8],
+        why: &'static str,
+        reason: &'static str,
+    ) {
+        if let Some(i) = self.inferred.get_mut(key) {
+            i.kind = FieldKind::Ignore;
+            i.why = why;
+            if matches!(out, Out::Dry(_)) {
+                self.fresh
+                    .push(format!("field {}: ignore ({why})", text(key)));
+            }
+        }
+        self.left_out(out, ctx, reason);
+    }
+
+    /// Applies the natural KPIs of one line.
+    pub(super) fn apply(&mut self, out: &mut Out<'_>, ctx: &Ctx<'_>, rec: &Record<'_>) {
+        let http = match (rec.get(b"method"), rec.get(b"status")) {
+            (Some(Value::Str(m)), Some(Value::Int(s))) if (100..600).contains(s) => {
+                Some((m.as_ref(), *s))
+            }
+            _ => None,
+        };
+        // Labels first: every KPI of the line carries them.
+        self.label_key.clear();
+        for f in &rec.fields {
+            let for_http = HTTP_FIELDS.contains(&&*f.key) || BYTES_FIELDS.contains(&&*f.key);
+            if ctx.consumed.iter().any(|c| *c == *f.key) || (http.is_some() && for_http) {
+                continue;
+            }
+            if self.inferred(out, ctx, &f.key, &f.value) != Some(FieldKind::Label) {
+                continue;
+            }
+            let slot = match self.labels.iter().position(|(k, _)| **k == *f.key) {
+                Some(s) => s,
+                None if self.labels.len() < MAX_LABEL_KEYS => {
+                    self.labels
+                        .push((f.key.as_ref().into(), FxHashSet::default()));
+                    self.labels.len() - 1
+                }
+                None => {
+                    self.demote(out, ctx, &f.key, "label budget full", "label_budget");
+                    continue;
+                }
+            };
+            let start = self.label_key.len();
+            self.label_key.push(slot as u8);
+            f.text_into(&mut self.label_key);
+            let values = &mut self.labels[slot].1;
+            let value = &self.label_key[start + 1..];
+            if !values.contains(value) {
+                if values.len() < MAX_LABEL_VALUES {
+                    values.insert(value.into());
+                } else {
+                    self.label_key.truncate(start + 1);
+                    self.label_key.extend_from_slice(b"\0other");
+                    let labels = vec![("source".to_owned(), ctx.source.to_owned())];
+                    emit(
+                        out,
+                        &mut self.one,
+                        64,
+                        b"\0folded",
+                        Obs::Add(1.0),
+                        ctx.now,
+                        || Owned {
+                            name: "auto_label_values_folded_total".into(),
+                            labels,
+                            kind: Kind::Counter,
+                            unit: "",
+                            help:
+                                "label values of lines past a field's budget, folded into `other`"
+                                    .into(),
+                        },
+                    );
+                }
+            }
+            self.label_key.push(0xff);
+        }
+        let mut duration_done = false;
+        for f in &rec.fields {
+            if ctx.consumed.iter().any(|c| *c == *f.key) {
+                continue;
+            }
+            if http.is_some() {
+                if HTTP_FIELDS.contains(&&*f.key) {
+                    continue;
+                }
+                if BYTES_FIELDS.contains(&&*f.key) {
+                    if let Some(v) = f.value.as_f64() {
+                        emit(
+                            out,
+                            &mut self.one,
+                            64,
+                            b"\0bytes",
+                            Obs::Add(v),
+                            ctx.now,
+                            || Owned {
+                                name: "http_response_bytes_total".into(),
+                                labels: vec![("source".into(), ctx.source.into())],
+                                kind: Kind::Counter,
+                                unit: "bytes",
+                                help: "bytes of HTTP responses, from access lines".into(),
+                            },
+                        );
+                    }
+                    continue;
+                }
+            }
+            let Some(kind) = self.inferred(out, ctx, &f.key, &f.value) else {
+                continue;
+            };
+            let Some(v) = f.value.as_f64() else {
+                continue;
+            };
+            let i = &self.inferred[&*f.key];
+            let (value, unit_s) = (i.exposed.apply(v), i.exposed.unit == "s");
+            if http.is_some() && kind == FieldKind::Distribution && unit_s && !duration_done {
+                duration_done = true;
+                emit(
+                    out,
+                    &mut self.one,
+                    64,
+                    b"\0duration",
+                    Obs::Observe(value),
+                    ctx.now,
+                    || Owned {
+                        name: "http_request_duration_seconds".into(),
+                        labels: vec![("source".into(), ctx.source.into())],
+                        kind: Kind::Distribution,
+                        unit: "s",
+                        help: format!(
+                            "HTTP request duration, from field `{}` of access lines",
+                            text(&f.key)
+                        ),
+                    },
+                );
+                continue;
+            }
+            let obs = match kind {
+                FieldKind::Gauge => {
+                    if matches!(f.value, Value::Int(_)) && self.sequence(&f.key, v) {
+                        self.demote(out, ctx, &f.key, "counts up by one: a sequence", "sequence");
+                        continue;
+                    }
+                    Obs::Set(value)
+                }
+                FieldKind::Distribution => Obs::Observe(value),
+                FieldKind::Counter => {
+                    let last = self.last.len() < MAX_FIELDS || self.last.contains_key(&*f.key);
+                    if !last {
+                        continue;
+                    }
+                    let e = self.last.entry(f.key.as_ref().into()).or_insert((v, 0));
+                    let delta = if v >= e.0 { v - e.0 } else { v };
+                    e.0 = v;
+                    Obs::Add(delta * self.inferred[&*f.key].exposed.scale)
+                }
+                FieldKind::Ratio => {
+                    // One window per series: the field and the line's label values.
+                    self.series_key(&f.key);
+                    let cap = self.ratios.len() >= ctx.cap.min(MAX_FIELDS * MAX_LABEL_VALUES);
+                    if cap && !self.ratios.contains_key(&*self.key) {
+                        continue;
+                    }
+                    let w = self.ratios.entry(self.key.as_slice().into()).or_default();
+                    Obs::Set(w.push(ctx.now, v != 0.0))
+                }
+                FieldKind::Ignore | FieldKind::Label => continue,
+            };
+            self.series_key(&f.key);
+            let i = &self.inferred[&*f.key];
+            let (labels, key, store_kind) = (
+                &self.labels,
+                &f.key,
+                match kind {
+                    FieldKind::Counter => Kind::Counter,
+                    FieldKind::Distribution => Kind::Distribution,
+                    _ => Kind::Gauge,
+                },
+            );
+            let make = || Owned {
+                name: i.exposed.name.clone(),
+                labels: label_pairs(labels, ctx.source, rec),
+                kind: store_kind,
+                unit: i.exposed.unit,
+                help: format!(
+                    "field `{}` of parsed lines ({}: {})",
+                    text(key),
+                    kind.as_str(),
+                    i.why
+                ),
+            };
+            emit(
+                out,
+                &mut self.series,
+                ctx.cap,
+                &self.key,
+                obs,
+                ctx.now,
+                make,
+            );
+        }
+        if let Some((method, status)) = http {
+            self.request(out, ctx, method, status);
+        }
+    }
+
+    /// `self.key` = the series key of field `key` with the line's label values.
+    fn series_key(&mut self, key: &[u8]) {
+        self.key.clear();
+        self.key.extend_from_slice(key);
+        self.key.push(0xfe);
+        self.key.extend_from_slice(&self.label_key);
+    }
+
+    /// Series cached and field names inferred (bounded by the caps).
+    #[cfg(test)]
+    pub(super) fn sizes(&self) -> (usize, usize) {
+        (self.series.len(), self.inferred.len())
+    }
+
+    /// True when `key` has counted up by exactly one for [`SEQUENCE_RUN`] records.
+    fn sequence(&mut self, key: &[u8], v: f64) -> bool {
+        if self.last.len() >= MAX_FIELDS && !self.last.contains_key(key) {
+            return false;
+        }
+        let e = self.last.entry(key.into()).or_insert((v, 0));
+        e.1 = if v == e.0 + 1.0 { e.1 + 1 } else { 0 };
+        e.0 = v;
+        e.1 >= SEQUENCE_RUN
+    }
+
+    fn request(&mut self, out: &mut Out<'_>, ctx: &Ctx<'_>, method: &[u8], status: i64) {
+        let class = [b'0' + (status / 100) as u8, b'x', b'x'];
+        self.key.clear();
+        self.key.extend_from_slice(method);
+        self.key.push(0xff);
+        self.key.extend_from_slice(&class);
+        let method = if method.len() <= 16 && method.iter().all(u8::is_ascii_uppercase) {
+            text(method)
+        } else {
+            "other".into()
+        };
+        emit(
+            out,
+            &mut self.requests,
+            ctx.cap,
+            &self.key,
+            Obs::Add(1.0),
+            ctx.now,
+            || Owned {
+                name: "http_requests_total".into(),
+                labels: vec![
+                    ("source".into(), ctx.source.into()),
+                    ("method".into(), method),
+                    ("status_class".into(), text(&class)),
+                ],
+                kind: Kind::Counter,
+                unit: "",
+                help: "HTTP requests, from access lines, by method and status class".into(),
+            },
+        );
+        let ratio = self.window.push(ctx.now, status >= 500);
+        emit(
+            out,
+            &mut self.one,
+            64,
+            b"\0ratio",
+            Obs::Set(ratio),
+            ctx.now,
+            || Owned {
+                name: "http_5xx_ratio".into(),
+                labels: vec![("source".into(), ctx.source.into())],
+                kind: Kind::Gauge,
+                unit: "",
+                help: "fraction of HTTP requests answered 5xx over the last minute".into(),
+            },
+        );
+    }
+}
+
+/// The label fields of `rec` as labels (values past their budget as `other`).
+fn label_pairs(
+    labels: &[(Box<[u8]>, FxHashSet<Box<[u8]>>)],
+    source: &str,
+    rec: &Record<'_>,
+) -> Vec<(String, String)> {
+    let mut v = vec![("source".to_owned(), source.to_owned())];
+    for (key, values) in labels {
+        let Some(f) = rec.field(key) else { continue };
+        let mut t = Vec::new();
+        f.text_into(&mut t);
+        let mut name = String::new();
+        sanitize_name(key, &mut name);
+        if name == "source" {
+            continue;
+        }
+        let value = if values.contains(&*t) {
+            text(&t)
+        } else {
+            "other".into()
+        };
+        v.push((name, value));
+    }
+    v
+}
