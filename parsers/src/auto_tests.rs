@@ -114,3 +114,16 @@ fn continuations_are_bounded() {
     assert_eq!(records, 1, "the line past the cap starts a record");
     assert_eq!(p.format().unwrap().overflows, 1);
 }
+
+#[test]
+fn syslog_lines_stay_syslog() {
+    let mut p = AutoParser::new();
+    for l in [
+        &b"<11>Nov 30 09:44:43 vm app: db down latency_ms=12"[..],
+        b"<12>Nov 30 09:44:43 vm app ok latency_ms=3",
+    ] {
+        let mut r = Record::new();
+        p.parse(l, &mut r).unwrap();
+        assert_eq!(p.format().unwrap().format, "syslog", "{r:?}");
+    }
+}

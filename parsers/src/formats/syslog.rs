@@ -3,7 +3,8 @@
 //! - RFC 5424: `<165>1 2026-11-30T09:12:33.003Z host app 42 ID47 [sd] message`.
 //! - RFC 3164: `<13>Nov 30 09:12:33 host app[42]: message` (the `<PRI>` is optional: rsyslog's
 //!   traditional file format leaves it out).
-//! - rsyslog's default file format: `2026-11-30T09:12:33.123456+00:00 host app[42]: message`.
+//! - rsyslog's default file format: `2026-11-30T09:12:33.123456+00:00 host app[42]: message`,
+//!   and its forward formats (`<11>` before either date).
 //!
 //! The priority's severity gives the level (0-3 error, 4 warn, 5-6 info, 7 debug); without
 //! one the message's level word does. The app becomes the target, `host` and `pid` fields,
@@ -81,10 +82,13 @@ pub(super) fn parse<'a>(lf: &LogfmtParser, line: &'a [u8], out: &mut Record<'a>)
     let Some((tag, k)) = super::token(line, j) else {
         return false;
     };
-    if Level::from_bytes(host).is_some() || tag.last() != Some(&b':') {
+    // rsyslog writes the tag of an RFC 5424 message without its colon: accepted after a
+    // priority or a BSD date, where the line cannot be a plain one.
+    let colon = tag.last() == Some(&b':');
+    if Level::from_bytes(host).is_some() || !(colon || pri.is_some() || ts.is_none()) {
         return false;
     }
-    let tag = &tag[..tag.len() - 1];
+    let tag = if colon { &tag[..tag.len() - 1] } else { tag };
     let (app, pid) = match memchr::memchr(b'[', tag) {
         Some(b) if tag.last() == Some(&b']') => (&tag[..b], Some(&tag[b + 1..tag.len() - 1])),
         Some(_) => return false,

@@ -153,3 +153,17 @@ fn klog_lines() {
     );
     assert!(parse(Format::Klog, b"INFO 1130 starting").is_none());
 }
+
+#[test]
+fn syslog_tag_without_colon_after_a_priority() {
+    let r = parse(
+        Format::Syslog,
+        b"<12>Nov 30 09:44:43 vm app ok latency_ms=3",
+    )
+    .unwrap();
+    assert_eq!(
+        (r.level, r.target.as_deref()),
+        (Some(Level::Warn), Some(&b"app"[..]))
+    );
+    assert_eq!(r.message.as_deref(), Some(&b"ok"[..]));
+}

@@ -12,6 +12,7 @@
 //!   fields left out (text, ids, sequences, past the budgets) are counted once each in
 //!   `auto_fields_left_out_total{source,reason}`.
 //!
+//! Flags (bare words after logfmt pairs, `Bool(true)` with no text as written) feed nothing.
 //! A source keeps at most [`MAX_FIELDS`] inferred field names; past it, new names are left
 //! out (reason `field_budget`).
 
@@ -322,7 +323,9 @@ impl FieldState {
         }
         let mut duration_done = false;
         for f in &rec.fields {
-            if ctx.consumed.iter().any(|c| *c == *f.key) {
+            // A bare word after logfmt pairs is a flag (always true), not a ratio's input.
+            let flag = matches!(f.value, Value::Bool(_)) && f.raw.is_empty();
+            if flag || ctx.consumed.iter().any(|c| *c == *f.key) {
                 continue;
             }
             if http.is_some() {
