@@ -49,6 +49,16 @@ fn assert_close(got: f64, want: f64, what: &str) {
     );
 }
 
+/// A Debian daemon's path: /usr/sbin is not on every user's PATH.
+fn sbin(name: &str) -> String {
+    let path = format!("/usr/sbin/{name}");
+    if Path::new(&path).exists() {
+        path
+    } else {
+        name.to_owned()
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -180,7 +190,7 @@ http {{
         d = d.display()
     );
     std::fs::write(d.join("nginx.conf"), conf).unwrap();
-    let mut nginx = Command::new("nginx")
+    let mut nginx = Command::new(sbin("nginx"))
         .args(["-p", &d.display().to_string(), "-c"])
         .arg(d.join("nginx.conf"))
         .args(["-e", &d.join("error.log").display().to_string()])
@@ -426,7 +436,7 @@ template(name="bsd" type="string"
         d = d.display()
     );
     std::fs::write(d.join("rsyslog.conf"), conf).unwrap();
-    let mut daemon = Command::new("rsyslogd")
+    let mut daemon = Command::new(sbin("rsyslogd"))
         .args(["-n", "-f"])
         .arg(d.join("rsyslog.conf"))
         .arg("-i")
@@ -509,4 +519,78 @@ template(name="bsd" type="string"
         );
         assert_eq!(get(&m, &format!("retries{labels}")), 4.0);
     }
+}
+
+/// `[[source]] fields` overrides what kpid infers; an unknown kind is a clear config error.
+#[test]
+fn source_fields_override_the_inference() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("app.log"),
+        "level=info batch=7 latency_ms=10 tokens_per_s=50 model=a\n\
+         level=info batch=8 latency_ms=30 tokens_per_s=70 model=b\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("k.toml"),
+        "[[source]]\nname = \"app\"\npath = \"app.log\"\n\
+         fields = { batch = \"gauge\", latency_ms = \"ignore\", model = \"ignore\" }\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kpid"))
+        .current_dir(d)
+        .args(["--one-shot", "--config", "k.toml"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("\nbatch{source=\"app\"} 8\n"), "{text}");
+    assert!(
+        text.contains("\ntokens_per_second{source=\"app\"} 70\n"),
+        "{text}"
+    );
+    assert!(!text.contains("latency_seconds"), "{text}");
+    assert!(
+        text.contains("auto_fields_left_out_total{reason=\"config\",source=\"app\"} 2"),
+        "{text}"
+    );
+    // `kpid parse` shows each inference.
+    let parse = Command::new(env!("CARGO_BIN_EXE_kpid"))
+        .current_dir(d)
+        .args(["parse", "--config", "k.toml", "app.log"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&parse.stdout);
+    for want in [
+        "field batch: gauge (set in the config) -> batch",
+        "field latency_ms: ignore (set in the config)",
+        "field tokens_per_s: gauge (number) -> tokens_per_second",
+    ] {
+        assert!(shown.contains(want), "no `{want}` in\n{shown}");
+    }
+
+    std::fs::write(
+        d.join("bad.toml"),
+        "[[source]]\npath = \"app.log\"\nfields = { batch = \"sum\" }\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kpid"))
+        .current_dir(d)
+        .args(["--one-shot", "--config", "bad.toml"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("unknown variant `sum`")
+            && err.contains("ignore")
+            && err.contains("distribution")
+            && err.contains("bad.toml"),
+        "{err}"
+    );
 }

@@ -6,7 +6,7 @@
 //! | `hit=true` (a boolean) | `hit_ratio{source}`: the fraction of true over the last minute | boolean |
 //! | `latency_ms`, `*_seconds`, `*latency*`, `*duration*`, `elapsed`, `took`, `12ms` | a distribution (p50/p95/p99) in seconds | latency-like |
 //! | `seq`, `batch`, `id`, `*_id`, `pid`, `step`, `status`... (numbers) | nothing | id or sequence |
-//! | `*_total`, `*_count` | a counter of the value's increases | running total |
+//! | `*_total` | a counter of the value's increases | running total |
 //! | `model`, `stage`, `status`, `method`... (text) | a label of the source's other automatic KPIs | low-cardinality name |
 //! | other text | nothing | text |
 //! | other numbers | a gauge (the last value) | number |
@@ -147,9 +147,7 @@ pub(super) fn infer(key: &[u8], v: &Value<'_>, over: Option<FieldKind>) -> Infer
         (None, _) if id_like(&name) => (FieldKind::Ignore, "id or sequence"),
         (None, Value::Duration(_)) => (FieldKind::Distribution, "latency-like"),
         (None, _) if latency_like(&name, gauge.unit) => (FieldKind::Distribution, "latency-like"),
-        (None, _) if name.ends_with("_total") || name.ends_with("_count") => {
-            (FieldKind::Counter, "running total")
-        }
+        (None, _) if name.ends_with("_total") => (FieldKind::Counter, "running total"),
         (None, _) => (FieldKind::Gauge, "number"),
     };
     let exposed = match kind {
