@@ -522,6 +522,7 @@ template(name="bsd" type="string"
 }
 
 /// `[[source]] fields` overrides what kpid infers; an unknown kind is a clear config error.
+/// A source's change of format is counted.
 #[test]
 fn source_fields_override_the_inference() {
     let dir = tempfile::tempdir().unwrap();
@@ -529,7 +530,8 @@ fn source_fields_override_the_inference() {
     std::fs::write(
         d.join("app.log"),
         "level=info batch=7 latency_ms=10 tokens_per_s=50 model=a\n\
-         level=info batch=8 latency_ms=30 tokens_per_s=70 model=b\n",
+         level=info batch=8 latency_ms=30 tokens_per_s=70 model=b\n\
+         {\"level\":\"warn\",\"msg\":\"now in JSON\"}\n",
     )
     .unwrap();
     std::fs::write(
@@ -557,6 +559,10 @@ fn source_fields_override_the_inference() {
     assert!(!text.contains("latency_seconds"), "{text}");
     assert!(
         text.contains("auto_fields_left_out_total{reason=\"config\",source=\"app\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nlog_format_switches_total{source=\"app\"} 1\n"),
         "{text}"
     );
     // `kpid parse` shows each inference.

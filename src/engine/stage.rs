@@ -316,6 +316,8 @@ impl Engine {
             }
             rec = r.recycle();
         }
+        cfg.rules
+            .format_stats(&mut cfg.store, &batch.source, parser.format(), now);
         self.rec = rec;
         if errors > 0 {
             if let Some(h) = cfg.health.files.lock().get_mut(batch.file) {

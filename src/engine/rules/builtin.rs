@@ -112,3 +112,27 @@ pub(super) fn joined<'a>(labels: &'a [(&'a str, &'a str)]) -> SeriesSpec<'a> {
         buckets: None,
     }
 }
+
+/// `log_format_switches_total{source}`, given that label.
+pub(super) fn switches<'a>(labels: &'a [(&'a str, &'a str)]) -> SeriesSpec<'a> {
+    SeriesSpec {
+        name: "log_format_switches_total",
+        labels,
+        kind: Kind::Counter,
+        unit: "",
+        help: "times the lines of a source changed format (auto parser)",
+        buckets: None,
+    }
+}
+
+/// `log_join_overflows_total{source}`, given that label.
+pub(super) fn overflows<'a>(labels: &'a [(&'a str, &'a str)]) -> SeriesSpec<'a> {
+    SeriesSpec {
+        name: "log_join_overflows_total",
+        labels,
+        kind: Kind::Counter,
+        unit: "lines",
+        help: "continuation lines past a multi-line record's cap, made records of their own",
+        buckets: None,
+    }
+}

@@ -86,6 +86,9 @@ struct Cache {
     lines: [Option<Option<SeriesRef>>; 6],
     errors: Option<Option<SeriesRef>>,
     joined: Option<Option<SeriesRef>>,
+    /// What the source's parser had recognised at the last batch: format switches and
+    /// continuation lines past a record's cap, and their series.
+    format: ([u64; 2], [Option<Option<SeriesRef>>; 2]),
     /// The natural KPIs of lines: inferred fields, labels, HTTP requests.
     fields: natural::FieldState,
     convention: RefCache<(Option<SeriesRef>, f64, f64)>,
@@ -304,6 +307,35 @@ impl Rules {
         let cache = self.caches.of(source, self.rules.len());
         let labels = [("source", &**source)];
         count_one(store, &mut cache.joined, &builtin::joined(&labels), now);
+    }
+
+    /// Counts what the `auto` parser of `source` recognised since the last batch: format
+    /// switches in `log_format_switches_total{source}`, continuation lines past a record's
+    /// cap in `log_join_overflows_total{source}`.
+    pub fn format_stats(
+        &mut self,
+        store: &mut Store,
+        source: &Arc<str>,
+        stats: Option<kpid_parsers::FormatStats>,
+        now: f64,
+    ) {
+        let Some(stats) = stats else { return };
+        let cache = self.caches.of(source, self.rules.len());
+        let labels = [("source", &**source)];
+        let specs = [builtin::switches(&labels), builtin::overflows(&labels)];
+        for (i, (now_total, spec)) in [stats.switches, stats.overflows]
+            .into_iter()
+            .zip(specs)
+            .enumerate()
+        {
+            let delta = now_total.saturating_sub(cache.format.0[i]);
+            cache.format.0[i] = now_total;
+            if delta > 0 {
+                if let Some(r) = *cache.format.1[i].get_or_insert_with(|| store.resolve(&spec)) {
+                    store.apply(r, Obs::Add(delta as f64), now);
+                }
+            }
+        }
     }
 
     /// Counts a line the parser of `source` rejected: in `log_lines_total` (level `none`) and
