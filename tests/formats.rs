@@ -600,3 +600,68 @@ fn source_fields_override_the_inference() {
         "{err}"
     );
 }
+
+/// A multi-line record written in pieces (separate batches) is one record; after a restart
+/// nothing is counted twice (file checkpoints cover whole lines already applied).
+#[test]
+fn a_traceback_spans_batches_and_restarts_count_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("kpid.toml"),
+        "[tail]\ncheckpoint_interval = \"100ms\"\n",
+    )
+    .unwrap();
+    let log = d.join("app.log");
+    common::append(&log, "");
+    let args = [
+        "--config",
+        "kpid.toml",
+        "--log",
+        "app.log",
+        "--state-dir",
+        "state",
+        "--no-socket",
+    ];
+    let value = |port: u16, id: &str| -> Option<f64> {
+        let (_, body) = common::http_get(port, "/metrics");
+        body.lines()
+            .find_map(|l| l.strip_prefix(id)?.strip_prefix(' ')?.parse().ok())
+    };
+    let wait = |port: u16, id: &str, want: f64| {
+        common::wait_for(20, id, || (value(port, id) == Some(want)).then_some(()));
+    };
+    let (errors, joined, info) = (
+        "log_lines_total{level=\"error\",source=\"app\"}",
+        "log_joined_lines_total{source=\"app\"}",
+        "log_lines_total{level=\"info\",source=\"app\"}",
+    );
+    let mut k = common::Kpid::start(d, &args);
+    common::append(
+        &log,
+        "2026-11-30 10:00:00,000 - app - ERROR - failed\nTraceback (most recent call last):\n  File \"a.py\", line 1, in <module>\n",
+    );
+    wait(k.port, joined, 2.0);
+    common::append(&log, "    f()\nValueError: x\n");
+    wait(k.port, joined, 4.0);
+    assert_eq!(value(k.port, errors), Some(1.0));
+    assert_eq!(
+        value(k.port, "log_lines_total{level=\"none\",source=\"app\"}"),
+        None
+    );
+    std::thread::sleep(Duration::from_millis(300)); // a checkpoint after the last batch
+    k.terminate();
+
+    let k = common::Kpid::start(d, &args);
+    common::append(
+        &log,
+        "2026-11-30 10:00:01,000 - app - INFO - next\n  more of it\n",
+    );
+    wait(k.port, info, 1.0);
+    wait(k.port, joined, 5.0);
+    assert_eq!(
+        value(k.port, errors),
+        Some(1.0),
+        "the traceback's record counted once"
+    );
+}
