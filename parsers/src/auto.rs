@@ -108,11 +108,8 @@ impl Parser for AutoParser {
         }
         let sticky = match self.format {
             Some(Format::Json) if line.first() == Some(&b'{') => {
-                let r = self.json.parse(line, out);
-                if r.is_err() {
-                    // Broken JSON in a JSON source: an error, not a reason to re-recognise.
-                    return r;
-                }
+                // Broken JSON in a JSON source: an error, not a reason to re-recognise.
+                self.json.parse(line, out)?;
                 true
             }
             Some(f) => {

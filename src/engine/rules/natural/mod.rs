@@ -16,13 +16,20 @@
 //! A source keeps at most [`MAX_FIELDS`] inferred field names; past it, new names are left
 //! out (reason `field_budget`).
 
+mod emit;
+mod http;
+mod labels;
+
+pub(super) use emit::Out;
+
 use super::cache::RefCache;
-use super::dry::DrySample;
 use super::fields::{infer, Inferred, SEQUENCE_RUN};
 use crate::config::FieldKind;
-use crate::kpi::{sanitize_name, Kind, Obs, SeriesRef, SeriesSpec, Store};
+use crate::kpi::{Kind, Obs};
+use emit::{emit, text, Owned, Window};
 use kpid_parsers::{Record, Value};
-use rustc_hash::{FxHashMap, FxHashSet};
+use labels::{label_pairs, LabelField};
+use rustc_hash::FxHashMap;
 
 /// Most label fields per source.
 pub(super) const MAX_LABEL_KEYS: usize = 3;
@@ -31,7 +38,7 @@ pub(super) const MAX_LABEL_VALUES: usize = 20;
 /// Most field names a source's inference keeps.
 pub(super) const MAX_FIELDS: usize = 256;
 /// Fields an HTTP request's KPIs read (not charted on their own).
-const HTTP_FIELDS: [&[u8]; 8] = [
+pub(super) const HTTP_FIELDS: [&[u8]; 8] = [
     b"method",
     b"status",
     b"path",
@@ -41,13 +48,7 @@ const HTTP_FIELDS: [&[u8]; 8] = [
     b"user_agent",
     b"url",
 ];
-const BYTES_FIELDS: [&[u8]; 4] = [b"bytes", b"bytes_sent", b"body_bytes_sent", b"size"];
-
-/// Where samples go: the store, or a list (`kpid parse`).
-pub(super) enum Out<'s> {
-    Store(&'s mut Store),
-    Dry(&'s mut Vec<DrySample>),
-}
+pub(super) const BYTES_FIELDS: [&[u8]; 4] = [b"bytes", b"bytes_sent", b"body_bytes_sent", b"size"];
 
 /// What a line's fields need to know about where they come from.
 pub(super) struct Ctx<'a> {
@@ -57,49 +58,11 @@ pub(super) struct Ctx<'a> {
     pub overrides: Option<&'a FxHashMap<Vec<u8>, FieldKind>>,
     pub now: f64,
 }
-
-/// True and false counts over the last minute, one slot a second.
-#[derive(Debug, Clone)]
-struct Window {
-    slots: [(u32, u32); 60],
-    sec: i64,
-}
-
-impl Default for Window {
-    fn default() -> Self {
-        Window {
-            slots: [(0, 0); 60],
-            sec: i64::MIN,
-        }
-    }
-}
-
-impl Window {
-    /// Adds one record at `now`; returns the fraction of true over the window.
-    fn push(&mut self, now: f64, yes: bool) -> f64 {
-        let sec = now.floor() as i64;
-        if sec > self.sec {
-            let gap = sec.saturating_sub(self.sec).min(60);
-            for s in 1..=gap {
-                self.slots[(sec - s + 1).rem_euclid(60) as usize] = (0, 0);
-            }
-            self.sec = sec;
-        }
-        let slot = &mut self.slots[sec.rem_euclid(60) as usize];
-        slot.0 += u32::from(yes);
-        slot.1 += 1;
-        let (t, n) = self.slots.iter().fold((0u64, 0u64), |(t, n), s| {
-            (t + u64::from(s.0), n + u64::from(s.1))
-        });
-        t as f64 / n.max(1) as f64
-    }
-}
-
 /// The natural-KPI state of one source.
 #[derive(Debug, Default)]
 pub(super) struct FieldState {
     inferred: FxHashMap<Box<[u8]>, Inferred>,
-    labels: Vec<(Box<[u8]>, FxHashSet<Box<[u8]>>)>,
+    labels: Vec<LabelField>,
     series: RefCache,
     last: FxHashMap<Box<[u8]>, (f64, u32)>,
     ratios: FxHashMap<Box<[u8]>, Window>,
@@ -110,65 +73,6 @@ pub(super) struct FieldState {
     label_key: Vec<u8>,
     /// Inferences made since `kpid parse` last took them (only kept for a dry run).
     pub fresh: Vec<String>,
-}
-
-struct Owned {
-    name: String,
-    labels: Vec<(String, String)>,
-    kind: Kind,
-    unit: &'static str,
-    help: String,
-}
-
-fn emit(
-    out: &mut Out<'_>,
-    cache: &mut RefCache,
-    cap: usize,
-    key: &[u8],
-    obs: Obs,
-    now: f64,
-    make: impl FnOnce() -> Owned,
-) {
-    let resolve = |store: &mut Store, o: &Owned| {
-        let labels: Vec<(&str, &str)> = o
-            .labels
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        store.resolve(&SeriesSpec {
-            name: &o.name,
-            labels: &labels,
-            kind: o.kind,
-            unit: o.unit,
-            help: &o.help,
-            buckets: None,
-        })
-    };
-    match out {
-        Out::Store(store) => {
-            let r: Option<SeriesRef> = cache.get_or(key, cap, || resolve(store, &make()));
-            if let Some(r) = r {
-                store.apply(r, obs, now);
-            }
-        }
-        Out::Dry(v) => {
-            let mut o = make();
-            o.labels.sort();
-            let body: Vec<String> = o
-                .labels
-                .iter()
-                .map(|(k, v)| format!("{k}=\"{v}\""))
-                .collect();
-            v.push(DrySample {
-                id: format!("{}{{{}}}", o.name, body.join(",")),
-                obs,
-            });
-        }
-    }
-}
-
-fn text(f: &[u8]) -> String {
-    String::from_utf8_lossy(f).into_owned()
 }
 
 impl FieldState {
@@ -260,67 +164,8 @@ impl FieldState {
 
     /// Applies the natural KPIs of one line.
     pub(super) fn apply(&mut self, out: &mut Out<'_>, ctx: &Ctx<'_>, rec: &Record<'_>) {
-        let http = match (rec.get(b"method"), rec.get(b"status")) {
-            (Some(Value::Str(m)), Some(Value::Int(s))) if (100..600).contains(s) => {
-                Some((m.as_ref(), *s))
-            }
-            _ => None,
-        };
-        // Labels first: every KPI of the line carries them.
-        self.label_key.clear();
-        for f in &rec.fields {
-            let for_http = HTTP_FIELDS.contains(&&*f.key) || BYTES_FIELDS.contains(&&*f.key);
-            if ctx.consumed.iter().any(|c| *c == *f.key) || (http.is_some() && for_http) {
-                continue;
-            }
-            if self.inferred(out, ctx, &f.key, &f.value) != Some(FieldKind::Label) {
-                continue;
-            }
-            let slot = match self.labels.iter().position(|(k, _)| **k == *f.key) {
-                Some(s) => s,
-                None if self.labels.len() < MAX_LABEL_KEYS => {
-                    self.labels
-                        .push((f.key.as_ref().into(), FxHashSet::default()));
-                    self.labels.len() - 1
-                }
-                None => {
-                    self.demote(out, ctx, &f.key, "label budget full", "label_budget");
-                    continue;
-                }
-            };
-            let start = self.label_key.len();
-            self.label_key.push(slot as u8);
-            f.text_into(&mut self.label_key);
-            let values = &mut self.labels[slot].1;
-            let value = &self.label_key[start + 1..];
-            if !values.contains(value) {
-                if values.len() < MAX_LABEL_VALUES {
-                    values.insert(value.into());
-                } else {
-                    self.label_key.truncate(start + 1);
-                    self.label_key.extend_from_slice(b"\0other");
-                    let labels = vec![("source".to_owned(), ctx.source.to_owned())];
-                    emit(
-                        out,
-                        &mut self.one,
-                        64,
-                        b"\0folded",
-                        Obs::Add(1.0),
-                        ctx.now,
-                        || Owned {
-                            name: "auto_label_values_folded_total".into(),
-                            labels,
-                            kind: Kind::Counter,
-                            unit: "",
-                            help:
-                                "label values of lines past a field's budget, folded into `other`"
-                                    .into(),
-                        },
-                    );
-                }
-            }
-            self.label_key.push(0xff);
-        }
+        let http = http::request_of(rec);
+        self.labels(out, ctx, rec, http.is_some());
         let mut duration_done = false;
         for f in &rec.fields {
             // A bare word after logfmt pairs is a flag (always true), not a ratio's input.
@@ -476,78 +321,4 @@ impl FieldState {
         e.0 = v;
         e.1 >= SEQUENCE_RUN
     }
-
-    fn request(&mut self, out: &mut Out<'_>, ctx: &Ctx<'_>, method: &[u8], status: i64) {
-        let class = [b'0' + (status / 100) as u8, b'x', b'x'];
-        self.key.clear();
-        self.key.extend_from_slice(method);
-        self.key.push(0xff);
-        self.key.extend_from_slice(&class);
-        let method = if method.len() <= 16 && method.iter().all(u8::is_ascii_uppercase) {
-            text(method)
-        } else {
-            "other".into()
-        };
-        emit(
-            out,
-            &mut self.requests,
-            ctx.cap,
-            &self.key,
-            Obs::Add(1.0),
-            ctx.now,
-            || Owned {
-                name: "http_requests_total".into(),
-                labels: vec![
-                    ("source".into(), ctx.source.into()),
-                    ("method".into(), method),
-                    ("status_class".into(), text(&class)),
-                ],
-                kind: Kind::Counter,
-                unit: "",
-                help: "HTTP requests, from access lines, by method and status class".into(),
-            },
-        );
-        let ratio = self.window.push(ctx.now, status >= 500);
-        emit(
-            out,
-            &mut self.one,
-            64,
-            b"\0ratio",
-            Obs::Set(ratio),
-            ctx.now,
-            || Owned {
-                name: "http_5xx_ratio".into(),
-                labels: vec![("source".into(), ctx.source.into())],
-                kind: Kind::Gauge,
-                unit: "",
-                help: "fraction of HTTP requests answered 5xx over the last minute".into(),
-            },
-        );
-    }
-}
-
-/// The label fields of `rec` as labels (values past their budget as `other`).
-fn label_pairs(
-    labels: &[(Box<[u8]>, FxHashSet<Box<[u8]>>)],
-    source: &str,
-    rec: &Record<'_>,
-) -> Vec<(String, String)> {
-    let mut v = vec![("source".to_owned(), source.to_owned())];
-    for (key, values) in labels {
-        let Some(f) = rec.field(key) else { continue };
-        let mut t = Vec::new();
-        f.text_into(&mut t);
-        let mut name = String::new();
-        sanitize_name(key, &mut name);
-        if name == "source" {
-            continue;
-        }
-        let value = if values.contains(&*t) {
-            text(&t)
-        } else {
-            "other".into()
-        };
-        v.push((name, value));
-    }
-    v
 }
