@@ -322,3 +322,6 @@ impl FieldState {
         e.1 >= SEQUENCE_RUN
     }
 }
+
+#[cfg(test)]
+mod tests;
