@@ -16,17 +16,7 @@ use std::time::Duration;
 
 /// Every sample `kpid --one-shot --log FILE` prints, by id (`name{labels}` as printed).
 fn metrics(dir: &Path, log: &str) -> BTreeMap<String, f64> {
-    let out = Command::new(env!("CARGO_BIN_EXE_kpid"))
-        .current_dir(dir)
-        .args(["--one-shot", "--log", log])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = common::one_shot(dir, &["--log", log]);
     common::promtool_check(&text);
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
@@ -540,17 +530,7 @@ fn source_fields_override_the_inference() {
          fields = { batch = \"gauge\", latency_ms = \"ignore\", model = \"ignore\" }\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kpid"))
-        .current_dir(d)
-        .args(["--one-shot", "--config", "k.toml"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = common::one_shot(d, &["--config", "k.toml"]);
     assert!(text.contains("\nbatch{source=\"app\"} 8\n"), "{text}");
     assert!(
         text.contains("\ntokens_per_second{source=\"app\"} 70\n"),
@@ -614,15 +594,9 @@ fn a_traceback_spans_batches_and_restarts_count_it_once() {
     .unwrap();
     let log = d.join("app.log");
     common::append(&log, "");
-    let args = [
-        "--config",
-        "kpid.toml",
-        "--log",
-        "app.log",
-        "--state-dir",
-        "state",
-        "--no-socket",
-    ];
+    let args: Vec<&str> = "--config kpid.toml --log app.log --state-dir state --no-socket"
+        .split(' ')
+        .collect();
     let value = |port: u16, id: &str| -> Option<f64> {
         let (_, body) = common::http_get(port, "/metrics");
         body.lines()

@@ -3,6 +3,7 @@
 
 use super::super::cache::RefCache;
 use super::super::dry::DrySample;
+use super::{Ctx, FieldState};
 use crate::kpi::{Kind, Obs, SeriesRef, SeriesSpec, Store};
 
 /// Where samples go: the store, or a list (`kpid parse`).
@@ -110,4 +111,59 @@ pub(super) fn emit(
 /// Bytes as text.
 pub(super) fn text(f: &[u8]) -> String {
     String::from_utf8_lossy(f).into_owned()
+}
+
+/// A KPI of a source with no other label.
+pub(super) struct Single {
+    name: &'static str,
+    kind: Kind,
+    unit: &'static str,
+    help: &'static str,
+}
+
+pub(super) const BYTES: Single = Single {
+    name: "http_response_bytes_total",
+    kind: Kind::Counter,
+    unit: "bytes",
+    help: "bytes of HTTP responses, from access lines",
+};
+pub(super) const DURATION: Single = Single {
+    name: "http_request_duration_seconds",
+    kind: Kind::Distribution,
+    unit: "s",
+    help: "HTTP request duration, from the first latency-like field of access lines",
+};
+pub(super) const RATIO_5XX: Single = Single {
+    name: "http_5xx_ratio",
+    kind: Kind::Gauge,
+    unit: "",
+    help: "fraction of HTTP requests answered 5xx over the last minute",
+};
+pub(super) const FOLDED: Single = Single {
+    name: "auto_label_values_folded_total",
+    kind: Kind::Counter,
+    unit: "",
+    help: "label values of lines past a field's budget, folded into `other`",
+};
+
+impl FieldState {
+    /// Applies `obs` to the source's series of `s`.
+    pub(super) fn single(&mut self, out: &mut Out<'_>, ctx: &Ctx<'_>, s: &Single, obs: Obs) {
+        let make = || Owned {
+            name: s.name.into(),
+            labels: vec![("source".into(), ctx.source.into())],
+            kind: s.kind,
+            unit: s.unit,
+            help: s.help.into(),
+        };
+        emit(
+            out,
+            &mut self.one,
+            64,
+            s.name.as_bytes(),
+            obs,
+            ctx.now,
+            make,
+        );
+    }
 }

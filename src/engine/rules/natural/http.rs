@@ -49,20 +49,6 @@ impl FieldState {
             },
         );
         let ratio = self.window.push(ctx.now, status >= 500);
-        emit(
-            out,
-            &mut self.one,
-            64,
-            b"\0ratio",
-            Obs::Set(ratio),
-            ctx.now,
-            || Owned {
-                name: "http_5xx_ratio".into(),
-                labels: vec![("source".into(), ctx.source.into())],
-                kind: Kind::Gauge,
-                unit: "",
-                help: "fraction of HTTP requests answered 5xx over the last minute".into(),
-            },
-        );
+        self.single(out, ctx, &super::emit::RATIO_5XX, Obs::Set(ratio));
     }
 }

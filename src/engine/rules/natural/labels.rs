@@ -2,10 +2,10 @@
 //! source's budgets (at most [`MAX_LABEL_KEYS`] fields, [`MAX_LABEL_VALUES`] values each; more
 //! values fold into `other`, counted).
 
-use super::emit::{emit, text, Out, Owned};
+use super::emit::{text, Out};
 use super::{Ctx, FieldState, BYTES_FIELDS, HTTP_FIELDS, MAX_LABEL_KEYS, MAX_LABEL_VALUES};
 use crate::config::FieldKind;
-use crate::kpi::{sanitize_name, Kind, Obs};
+use crate::kpi::{sanitize_name, Obs};
 use kpid_parsers::Record;
 use rustc_hash::FxHashSet;
 
@@ -54,24 +54,7 @@ impl FieldState {
                 } else {
                     self.label_key.truncate(start + 1);
                     self.label_key.extend_from_slice(b"\0other");
-                    let labels = vec![("source".to_owned(), ctx.source.to_owned())];
-                    emit(
-                        out,
-                        &mut self.one,
-                        64,
-                        b"\0folded",
-                        Obs::Add(1.0),
-                        ctx.now,
-                        || Owned {
-                            name: "auto_label_values_folded_total".into(),
-                            labels,
-                            kind: Kind::Counter,
-                            unit: "",
-                            help:
-                                "label values of lines past a field's budget, folded into `other`"
-                                    .into(),
-                        },
-                    );
+                    self.single(out, ctx, &super::emit::FOLDED, Obs::Add(1.0));
                 }
             }
             self.label_key.push(0xff);

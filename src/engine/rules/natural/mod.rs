@@ -179,21 +179,7 @@ impl FieldState {
                 }
                 if BYTES_FIELDS.contains(&&*f.key) {
                     if let Some(v) = f.value.as_f64() {
-                        emit(
-                            out,
-                            &mut self.one,
-                            64,
-                            b"\0bytes",
-                            Obs::Add(v),
-                            ctx.now,
-                            || Owned {
-                                name: "http_response_bytes_total".into(),
-                                labels: vec![("source".into(), ctx.source.into())],
-                                kind: Kind::Counter,
-                                unit: "bytes",
-                                help: "bytes of HTTP responses, from access lines".into(),
-                            },
-                        );
+                        self.single(out, ctx, &emit::BYTES, Obs::Add(v));
                     }
                     continue;
                 }
@@ -208,24 +194,7 @@ impl FieldState {
             let (value, unit_s) = (i.exposed.apply(v), i.exposed.unit == "s");
             if http.is_some() && kind == FieldKind::Distribution && unit_s && !duration_done {
                 duration_done = true;
-                emit(
-                    out,
-                    &mut self.one,
-                    64,
-                    b"\0duration",
-                    Obs::Observe(value),
-                    ctx.now,
-                    || Owned {
-                        name: "http_request_duration_seconds".into(),
-                        labels: vec![("source".into(), ctx.source.into())],
-                        kind: Kind::Distribution,
-                        unit: "s",
-                        help: format!(
-                            "HTTP request duration, from field `{}` of access lines",
-                            text(&f.key)
-                        ),
-                    },
-                );
+                self.single(out, ctx, &emit::DURATION, Obs::Observe(value));
                 continue;
             }
             let obs = match kind {
