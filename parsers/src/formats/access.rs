@@ -26,13 +26,11 @@ pub(super) fn parse<'a>(line: &'a [u8], out: &mut Record<'a>) -> bool {
     let Some((_, i)) = super::token(line, i) else {
         return false;
     };
-    let Some(open) = memchr::memchr(b'[', &line[i..]).map(|o| i + o) else {
+    // The user may hold spaces only in odd setups; keep it short.
+    let window = &line[i..line.len().min(i + 66)];
+    let Some(open) = memchr::memchr(b'[', window).map(|o| i + o) else {
         return false;
     };
-    // The user may hold spaces only in odd setups; keep it short.
-    if open - i > 64 {
-        return false;
-    }
     let Some(close) = memchr::memchr(b']', &line[open..]).map(|c| open + c) else {
         return false;
     };

@@ -29,6 +29,11 @@ fn level(word: &[u8]) -> Option<Level> {
 
 /// `asctime - name - LEVEL - message`.
 pub(super) fn asctime<'a>(lf: &LogfmtParser, line: &'a [u8], out: &mut Record<'a>) -> bool {
+    // Cheap refusal first: ` - ` right after a date-time of 19 to 35 bytes.
+    let head = &line[..line.len().min(40)];
+    if memchr::memmem::find(head, b" - ").is_none_or(|at| at < 19) {
+        return false;
+    }
     let Some((ts, n)) = parse_prefix(line) else {
         return false;
     };

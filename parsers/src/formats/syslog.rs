@@ -48,6 +48,14 @@ fn bsd_date(s: &[u8]) -> Option<usize> {
     ok.then_some(15)
 }
 
+/// Cheap check of rsyslog's file format without a priority: the third token is a tag
+/// ending in `:` (`2026-11-30T09:12:33+00:00 host app[42]: ...`).
+fn tag_third(s: &[u8]) -> bool {
+    let mut tokens = s.splitn(4, |c| *c == b' ');
+    let third = tokens.nth(2);
+    tokens.next().is_some() && third.is_some_and(|t| t.last() == Some(&b':'))
+}
+
 /// Parses a syslog line.
 pub(super) fn parse<'a>(lf: &LogfmtParser, line: &'a [u8], out: &mut Record<'a>) -> bool {
     let mut i = 0;
@@ -68,7 +76,10 @@ pub(super) fn parse<'a>(lf: &LogfmtParser, line: &'a [u8], out: &mut Record<'a>)
     }
     let (ts, n) = if let Some(n) = bsd_date(&line[i..]) {
         (None, n)
-    } else if let Some((t, n)) = parse_prefix(&line[i..]) {
+    } else if (pri.is_some() || tag_third(&line[i..])) && line.get(i + 10) == Some(&b'T') {
+        let Some((t, n)) = parse_prefix(&line[i..]) else {
+            return false;
+        };
         (Some(t), n)
     } else {
         return false;
