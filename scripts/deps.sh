@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and is missing: Debian's chromium (browser test),
 # prometheus (promtool and a real Prometheus server scraping kpid), the browser test's npm
-# packages, a C++ compiler (libFuzzer, built by the fuzz targets' libfuzzer-sys). Idempotent; safe to run on every test run.
+# packages, a C++ compiler (libFuzzer, built by the fuzz targets' libfuzzer-sys), the
+# programs that write tests/formats.rs's fixtures (nginx, rsyslog, logger, uvicorn).
+# Idempotent; safe to run on every test run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -12,12 +14,18 @@ command -v cc >/dev/null 2>&1 || need+=(gcc)
 command -v c++ >/dev/null 2>&1 || need+=(g++)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -c "import ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
+# tests/formats.rs: fixtures written by the real programs.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v rsyslogd >/dev/null 2>&1 || [ -x /usr/sbin/rsyslogd ] || need+=(rsyslog)
+command -v logger >/dev/null 2>&1 || need+=(bsdutils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+# uvicorn from PyPI (tests/formats.rs serves a tiny ASGI app with it).
+python3 -c "import uvicorn" 2>/dev/null || python3 -m pip install --quiet uvicorn
 # Debian's prometheus package may start a service on install; it is left alone: the tests
 # start their own Prometheus on free ports, so nothing needs stopping.
 if [ ! -d tests/browser/node_modules/playwright-core ]; then

@@ -147,7 +147,7 @@ fn parse_with_builtins_needs_no_plugin_and_names_unknown_parsers() {
     ));
     assert!(out.starts_with("1: @level=warn took=0.012s\n"), "{out}");
     assert!(
-        out.contains("took_seconds{source=\"stdin\"} set 0.012"),
+        out.contains("took_seconds{source=\"stdin\"} observe 0.012"),
         "{out}"
     );
     assert!(

@@ -166,10 +166,11 @@ fn promtool_check_metrics_passes_on_zero_config_latency_ms_gpu_mem_mb_tokens_per
             .and_then(|l| l.rsplit(' ').next()?.parse().ok())
             .unwrap_or_else(|| panic!("no {name} in\n{body}"))
     };
-    assert_eq!(value("latency_seconds"), 0.3);
+    // Latency-like fields are distributions (issue 14): their sum is 0.25 + 0.3 s.
+    assert_eq!(value("latency_seconds_sum"), 0.55);
     assert_eq!(value("gpu_mem_bytes"), 640e6);
     assert_eq!(value("tokens_per_second"), 900.0);
-    assert_eq!(value("took_seconds"), 0.012);
+    assert_eq!(value("took_seconds_sum"), 0.012);
     assert_eq!(value("heap_bytes"), 1_073_741_824.0);
     for bad in [
         "latency_ms",

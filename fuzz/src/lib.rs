@@ -33,11 +33,15 @@ pub fn check_parser(parser: &mut dyn Parser, line: &[u8]) -> String {
     }
     let mut again = rec.recycle();
     let second = parser.parse(line, &mut again);
-    assert_eq!(
-        shown,
-        render(&second, &again),
-        "a second parse of the line differs"
-    );
+    // `auto` joins multi-line records: the same indented line, right after the record it
+    // started, continues that record.
+    if second != Err(ParseError::Continuation) {
+        assert_eq!(
+            shown,
+            render(&second, &again),
+            "a second parse of the line differs"
+        );
+    }
     shown
 }
 

@@ -3,6 +3,8 @@
 //! `cargo run --release -p kpid-parsers --example throughput [-- LINES [PARSER...]]`
 //!
 //! The `regex` row uses the Apache pattern of `bench/apache/kpid.toml` (8 named captures).
+//! The `auto-*` rows run the `auto` parser on one format each (its recognition cost: compare
+//! with the format's own parser, and with the same rows of an earlier build).
 
 use kpid_parsers::{builtin, Parser, ParserOptions, Record, RegexParser};
 use std::time::Instant;
@@ -57,6 +59,18 @@ fn generate(kind: &str, n: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
                     [200, 200, 200, 304, 404, 500][rng.below(6) as usize],
                     rng.below(50_000), rng.below(500_000)
                 ),
+                "python" => format!(
+                    "2026-11-23 10:00:{:02},{:03} - pipeline.worker - {} - batch done latency_ms={lat} model=m{}",
+                    i % 60, i % 1000, if lvl == "WARN" { "WARNING" } else { lvl }, i % 4
+                ),
+                "syslog" => format!(
+                    "<{}>Nov 23 10:00:{:02} web1 worker[{}]: job done latency_ms={lat} queue={q}",
+                    [14, 14, 12, 11][rng.below(4) as usize], i % 60, 1000 + i % 8
+                ),
+                "klog" => format!(
+                    "{}1123 10:00:{:02}.{:06}    1234 controller.go:{}] \"synced\" pod=\"web-{}\" took={lat}ms",
+                    &lvl[..1], i % 60, i % 1_000_000, 100 + i % 50, i % 8
+                ),
                 _ => unreachable!(),
             };
             s.into_bytes()
@@ -71,10 +85,12 @@ fn main() {
         .unwrap_or(500_000);
     let only: Vec<String> = std::env::args().skip(2).collect();
     let mut rng = Rng(0x5EED);
-    let sets: Vec<(&str, Vec<Vec<u8>>)> = ["json", "logfmt", "plain", "regex"]
-        .iter()
-        .map(|k| (*k, generate(k, n, &mut rng)))
-        .collect();
+    let sets: Vec<(&str, Vec<Vec<u8>>)> = [
+        "json", "logfmt", "plain", "regex", "python", "syslog", "klog",
+    ]
+    .iter()
+    .map(|k| (*k, generate(k, n, &mut rng)))
+    .collect();
     let mut mixed: Vec<Vec<u8>> = Vec::with_capacity(n);
     for i in 0..n {
         mixed.push(sets[i % 3].1[i].clone());
@@ -86,6 +102,13 @@ fn main() {
         ("regex", "regex (apache, 8 captures)", &sets[3].1),
         ("regex-crate", "regex, regex crate only", &sets[3].1),
         ("auto", "auto (json/logfmt/plain mix)", &mixed),
+        ("auto-json", "auto on json", &sets[0].1),
+        ("auto-logfmt", "auto on logfmt", &sets[1].1),
+        ("auto-plain", "auto on plain", &sets[2].1),
+        ("auto-access", "auto on apache access", &sets[3].1),
+        ("auto-python", "auto on python logging", &sets[4].1),
+        ("auto-syslog", "auto on syslog (3164)", &sets[5].1),
+        ("auto-klog", "auto on klog", &sets[6].1),
     ];
     println!(
         "{:<30} {:>12} {:>9} {:>8}",
@@ -98,7 +121,9 @@ fn main() {
         let opts = ParserOptions {
             pattern: (name == "regex").then(|| APACHE.to_string()),
         };
-        let mut p: Box<dyn Parser> = if name == "regex-crate" {
+        let mut p: Box<dyn Parser> = if name.starts_with("auto-") {
+            builtin("auto", &opts).expect("parser")
+        } else if name == "regex-crate" {
             Box::new(RegexParser::with_fast_path(APACHE, false).expect("pattern"))
         } else {
             builtin(name, &opts).expect("parser")

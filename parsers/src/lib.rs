@@ -7,8 +7,9 @@
 //!
 //! Built-in parsers are made by [`builtin`] from a name and options: `json` (one object per
 //! line), `logfmt` (`key=value` pairs), `regex` (named captures), `plain` (level and message
-//! only) and `auto` (per line: JSON, else `key=value`, else plain). Parser plugins loaded by
-//! the daemon implement the same trait.
+//! only) and `auto` (recognises each source's format: JSON, HTTP access logs, Python's
+//! `logging`, uvicorn, syslog, klog, logfmt / Go's `slog`, plain; see [`formats`], and joins
+//! multi-line records). Parser plugins loaded by the daemon implement the same trait.
 //!
 //! A source's [`TimeSpec`] (its `timestamp` format and `timezone`) reads each parsed line's
 //! event time ([`TimeSpec::event_time`]): what the parser found, or an explicit format
@@ -27,6 +28,7 @@
 
 mod auto;
 mod delimited;
+pub mod formats;
 mod json;
 mod logfmt;
 mod pattern;
@@ -67,6 +69,24 @@ pub enum ParseError {
     /// The line did not match the parser's pattern.
     #[error("line does not match the pattern")]
     NoMatch,
+    /// The line continues the record before it (a traceback's line, an indented line): it
+    /// is counted as joined to that record, not as a record of its own.
+    #[error("line continues the record before it")]
+    Continuation,
+}
+
+/// What the `auto` parser recognised in a source (see [`Parser::format`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FormatStats {
+    /// The format of the source's last record (`access`, `python`, `json`...), empty before
+    /// the first line.
+    pub format: &'static str,
+    /// How many times the source's lines changed format.
+    pub switches: u64,
+    /// Lines joined to the record before them (multi-line records).
+    pub joined: u64,
+    /// Continuation lines past a record's cap, made records of their own.
+    pub overflows: u64,
 }
 
 /// Errors building a parser from its configuration.
@@ -150,6 +170,11 @@ pub trait Parser: Send {
     /// the others need nothing (the default does nothing).
     fn prepare(&mut self, batch: &BatchInfo<'_>, lines: &[&[u8]]) {
         let _ = (batch, lines);
+    }
+
+    /// What the parser recognised so far, for a parser that recognises formats (`auto`).
+    fn format(&self) -> Option<FormatStats> {
+        None
     }
 }
 

@@ -29,6 +29,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         options: String::new(),
         timestamp: None,
         timezone: None,
+        fields: Default::default(),
     });
     cfg.socket = Some(args.dir.join("kpid.sock"));
     if let Some(url) = &args.webhook {

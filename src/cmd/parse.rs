@@ -1,8 +1,10 @@
 //! `kpid parse`, the test bench for a parser or a rule: reads lines (stdin or a file), prints
 //! the record each yields, the event time it would take (its own time, RFC 3339, as its
 //! source's `timestamp` setting reads it, or `arrival` and why) and the KPI samples the rules
-//! would produce from it, then a summary
-//! of lines and errors and the parser's cost per line.
+//! would produce from it, then a summary of lines and errors and the parser's cost per line.
+//! With the `auto` parser it also shows the format it recognised, the lines it joined to
+//! multi-line records, and what it inferred each field to be (`field latency_ms:
+//! distribution (latency-like) -> latency_seconds`).
 
 use super::ParseArgs;
 use crate::config::{Config, SourceConfig};
@@ -10,7 +12,7 @@ use crate::engine::rules::Rules;
 use crate::kpi::Obs;
 use crate::plugin_host::factory::{host_for, make_parser, plugin_dir};
 use anyhow::Context;
-use kpid_parsers::{BatchInfo, Record, Value};
+use kpid_parsers::{BatchInfo, ParseError, Record, Value};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
@@ -59,7 +61,7 @@ pub fn parse_to(
         None => Config::parse(Path::new("<no config>"), "")?,
     };
     cfg.resolve()?;
-    let rules = Rules::new(&cfg, &crate::kpi::Limits::default())?;
+    let mut rules = Rules::new(&cfg, &crate::kpi::Limits::default())?;
     let host = host_for(
         plugin_dir(args.plugin_dir.as_deref(), Some(&cfg)),
         Some(&cfg),
@@ -96,7 +98,7 @@ pub fn parse_to(
     };
     let skew = cfg.store.future_skew.0.as_secs_f64();
 
-    let (mut lines, mut errors) = (0u64, 0u64);
+    let (mut lines, mut errors, mut joined) = (0u64, 0u64, 0u64);
     let mut spent = Duration::ZERO;
     let mut rec: Record<'static> = Record::new();
     // Lines go to the parser in batches of about CHUNK bytes, as the daemon's tailer reads
@@ -139,7 +141,11 @@ pub fn parse_to(
                     if !args.summary {
                         writeln!(out, "{i}: {}", show_record(&r))?;
                         writeln!(out, "    time {}", show_time(&times, line, &r, skew))?;
-                        for s in rules.dry_run(&source, &r) {
+                        let samples = rules.dry_run(&source, &r);
+                        for s in rules.take_inferences(&source) {
+                            writeln!(out, "    {s}")?;
+                        }
+                        for s in samples {
                             let (verb, v) = match s.obs {
                                 Obs::Add(v) => ("add", v),
                                 Obs::Set(v) => ("set", v),
@@ -147,6 +153,12 @@ pub fn parse_to(
                             };
                             writeln!(out, "    {} {verb} {v}", s.id)?;
                         }
+                    }
+                }
+                Err(ParseError::Continuation) => {
+                    joined += 1;
+                    if !args.summary {
+                        writeln!(out, "{i}: joined to the record before")?;
                     }
                 }
                 Err(e) => {
@@ -163,12 +175,27 @@ pub fn parse_to(
             rec = r.recycle();
         }
     }
+    let format = parser.format();
     drop(parser);
     let ns = spent.as_nanos() as f64 / lines.max(1) as f64;
     writeln!(
         out,
-        "summary: parser {name} (source {source}): {lines} lines, {errors} errors, {ns:.0} ns/line"
+        "summary: parser {name} (source {source}): {lines} lines, {errors} errors, {joined} joined, {ns:.0} ns/line"
     )?;
+    if let Some(f) = format {
+        writeln!(
+            out,
+            "format: {} ({} switches, {} lines joined, {} past a record's cap)",
+            if f.format.is_empty() {
+                "none"
+            } else {
+                f.format
+            },
+            f.switches,
+            f.joined,
+            f.overflows
+        )?;
+    }
     let list = host.list();
     for p in list
         .iter()

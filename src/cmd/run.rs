@@ -57,6 +57,7 @@ pub fn config_from(args: &RunArgs) -> anyhow::Result<Config> {
             options: String::new(),
             timestamp: None,
             timezone: None,
+            fields: Default::default(),
         });
     }
     cfg.resolve()?;

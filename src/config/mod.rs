@@ -11,8 +11,8 @@ pub use duration::{parse_duration, Dur};
 pub use otlp::OtlpSettings;
 pub use plugins::PluginsConfig;
 pub use sections::{
-    AppsConfig, RuleConfig, RuleInput, RuleKind, SampleSettings, ServerConfig, SourceConfig,
-    StoreConfig, TailSettings,
+    AppsConfig, FieldKind, RuleConfig, RuleInput, RuleKind, SampleSettings, ServerConfig,
+    SourceConfig, StoreConfig, TailSettings,
 };
 
 use serde::Deserialize;

@@ -217,6 +217,28 @@ pub struct SourceConfig {
     pub timestamp: Option<Spanned<String>>,
     /// UTC offset of times written without a zone (`+02:00`; default UTC).
     pub timezone: Option<Spanned<String>>,
+    /// How fields become KPIs with no rule, overriding what kpid infers from their names
+    /// and values: `fields = { batch = "ignore", tokens_per_s = "gauge" }`.
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, FieldKind>,
+}
+
+/// What a field of a source's records becomes with no rule (`[[source]] fields`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldKind {
+    /// No KPI (ids, sequence numbers).
+    Ignore,
+    /// The last value.
+    Gauge,
+    /// Every value, for percentiles (latencies).
+    Distribution,
+    /// A running total: its increases are counted (a drop to a lower value is a reset).
+    Counter,
+    /// A boolean: the fraction of records where it is true, over the last minute.
+    Ratio,
+    /// A text field: a label of the source's other automatic KPIs.
+    Label,
 }
 
 fn auto() -> String {

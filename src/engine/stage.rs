@@ -344,30 +344,40 @@ impl Engine {
         let base = batch.data.as_ptr() as usize;
         for line in all {
             let mut r = rec.recycle();
-            let ok = parser.parse(line, &mut r).is_ok();
-            let t = if ok {
-                let kind = RecordKind::Line;
-                let t = clock.line(spec, line, &r, cfg.store.event_stats_mut());
-                let rules = &mut cfg.rules;
-                counting_late(&mut cfg.store, |s| {
-                    rules.apply(s, &batch.source, kind, &r, t)
-                });
-                t
-            } else {
-                cfg.rules.parse_error(&mut cfg.store, &batch.source, now);
-                errors += 1;
-                f64::NAN
+            // The log ring's level and time of the line (NaN: arrival time).
+            let (level, t) = match parser.parse(line, &mut r) {
+                Ok(()) => {
+                    let kind = RecordKind::Line;
+                    let t = clock.line(spec, line, &r, cfg.store.event_stats_mut());
+                    let rules = &mut cfg.rules;
+                    counting_late(&mut cfg.store, |s| {
+                        rules.apply(s, &batch.source, kind, &r, t)
+                    });
+                    (level_number(r.level), t)
+                }
+                // A multi-line record's line: its record was applied with its first line.
+                Err(kpid_parsers::ParseError::Continuation) => {
+                    cfg.rules.joined(&mut cfg.store, &batch.source, now);
+                    (0, f64::NAN)
+                }
+                Err(_) => {
+                    cfg.rules.parse_error(&mut cfg.store, &batch.source, now);
+                    errors += 1;
+                    (0, f64::NAN)
+                }
             };
             if keep {
                 metas.push(crate::logs::LineMeta {
                     off: (line.as_ptr() as usize - base) as u32,
                     len: line.len() as u32,
-                    level: if ok { level_number(r.level) } else { 0 },
+                    level,
                     ts: t,
                 });
             }
             rec = r.recycle();
         }
+        cfg.rules
+            .format_stats(&mut cfg.store, &batch.source, parser.format(), now);
         self.rec = rec;
         if errors > 0 {
             if let Some(h) = cfg.health.files.lock().get_mut(batch.file) {

@@ -217,3 +217,20 @@ name = "a"
 path = "a.log"
 parser = "logfmt"
 "#;
+
+/// Runs `kpid --one-shot ARGS` in `cwd`; its stdout (the Prometheus exposition) when it
+/// succeeded, else panics with its stderr.
+pub fn one_shot(cwd: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_kpid"))
+        .current_dir(cwd)
+        .arg("--one-shot")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kpid --one-shot {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -1,5 +1,5 @@
-//! The automatic KPIs, made without any rule: numeric fields of lines become gauges named
-//! after their key, event fields that follow the tracing metrics convention (`counter.X`,
+//! The automatic KPIs of app records, made without any rule (those of lines are in
+//! `natural`): event fields that follow the tracing metrics convention (`counter.X`,
 //! `monotonic_counter.X`, `gauge.X`, `histogram.X`) feed KPI `X{app}`, and metric samples
 //! from apps become `name{app,labels...}`. Each keeps a bounded cache per origin.
 
@@ -16,17 +16,6 @@ const CONVENTION: [(&str, Kind); 4] = [
     ("histogram.", Kind::Distribution),
 ];
 
-/// Name, unit and scale of the gauge a numeric field becomes (`units::for_field`; a value
-/// typed as a duration is already in seconds).
-pub(super) fn auto_gauge_unit(key: &[u8], v: &Value<'_>) -> FieldUnit {
-    let key = String::from_utf8_lossy(key);
-    if matches!(v, Value::Duration(_)) {
-        units::for_duration_field(&key)
-    } else {
-        units::for_field(&key)
-    }
-}
-
 /// The exposed name of a KPI an app names: base units, counters ending in `_total`; an
 /// increment is only scaled (a counter's offset would add up).
 fn exposed(name: &str, kind: Kind) -> FieldUnit {
@@ -35,43 +24,6 @@ fn exposed(name: &str, kind: Kind) -> FieldUnit {
         e.offset = 0.0;
     }
     e
-}
-
-/// Numeric fields of a line (not read by an explicit rule) → gauges `key{source}`.
-pub(super) fn gauges(
-    store: &mut Store,
-    cache: &mut Cache,
-    cap: usize,
-    consumed: &[Vec<u8>],
-    source: &Arc<str>,
-    rec: &Record<'_>,
-    now: f64,
-) {
-    for f in &rec.fields {
-        if !f.value.is_numeric() || consumed.iter().any(|c| *c == *f.key) {
-            continue;
-        }
-        let (r, scale, offset) = cache.gauges.get_or(&f.key, cap, || {
-            // Exposed under a Prometheus name in base units: `latency_ms` → `latency_seconds`.
-            let exposed = auto_gauge_unit(&f.key, &f.value);
-            let help = format!(
-                "numeric field `{}` of parsed lines",
-                String::from_utf8_lossy(&f.key)
-            );
-            let r = store.resolve(&SeriesSpec {
-                name: &exposed.name,
-                labels: &[("source", source)],
-                kind: Kind::Gauge,
-                unit: exposed.unit,
-                help: &help,
-                buckets: None,
-            });
-            (r, exposed.scale, exposed.offset)
-        });
-        if let (Some(r), Some(v)) = (r, f.value.as_f64()) {
-            store.apply(r, crate::kpi::Obs::Set(v * scale + offset), now);
-        }
-    }
 }
 
 /// Event fields named by the tracing metrics convention → `X{app}`.

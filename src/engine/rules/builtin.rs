@@ -114,3 +114,39 @@ pub(super) fn parse_errors<'a>(labels: &'a [(&'a str, &'a str)]) -> SeriesSpec<'
         buckets: None,
     }
 }
+
+/// `log_joined_lines_total{source}`, given that label.
+pub(super) fn joined<'a>(labels: &'a [(&'a str, &'a str)]) -> SeriesSpec<'a> {
+    SeriesSpec {
+        name: "log_joined_lines_total",
+        labels,
+        kind: Kind::Counter,
+        unit: "lines",
+        help: "lines joined to the record before them (tracebacks, stack traces, indented lines)",
+        buckets: None,
+    }
+}
+
+/// `log_format_switches_total{source}`, given that label.
+pub(super) fn switches<'a>(labels: &'a [(&'a str, &'a str)]) -> SeriesSpec<'a> {
+    SeriesSpec {
+        name: "log_format_switches_total",
+        labels,
+        kind: Kind::Counter,
+        unit: "",
+        help: "times the lines of a source changed format (auto parser)",
+        buckets: None,
+    }
+}
+
+/// `log_join_overflows_total{source}`, given that label.
+pub(super) fn overflows<'a>(labels: &'a [(&'a str, &'a str)]) -> SeriesSpec<'a> {
+    SeriesSpec {
+        name: "log_join_overflows_total",
+        labels,
+        kind: Kind::Counter,
+        unit: "lines",
+        help: "continuation lines past a multi-line record's cap, made records of their own",
+        buckets: None,
+    }
+}

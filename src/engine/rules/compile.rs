@@ -93,8 +93,18 @@ impl Rules {
         for (i, r) in rules.iter().enumerate() {
             by_input[r.input as usize].push(i);
         }
+        let overrides = cfg
+            .sources
+            .iter()
+            .filter(|s| !s.fields.is_empty())
+            .map(|s| {
+                let kinds = s.fields.iter().map(|(k, v)| (k.as_bytes().to_vec(), *v));
+                (s.label().into_owned(), kinds.collect())
+            })
+            .collect();
         Ok(Rules {
             rules,
+            overrides,
             by_input,
             auto_gauges: cfg.auto_gauges,
             consumed,

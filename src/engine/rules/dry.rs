@@ -1,8 +1,10 @@
 //! What a line would produce, without a store: `kpid parse` shows it.
 
-use super::{auto, label_value, RecordKind, Rules};
+use super::natural::{Ctx, Out};
+use super::{label_value, RecordKind, Rules};
 use crate::kpi::Obs;
 use kpid_parsers::Record;
+use std::sync::Arc;
 
 /// One sample a record would produce (for `kpid parse`).
 #[derive(Debug, Clone, PartialEq)]
@@ -14,8 +16,9 @@ pub struct DrySample {
 }
 
 impl Rules {
-    /// The samples a line would produce, without touching a store (for `kpid parse`).
-    pub fn dry_run(&self, source: &str, rec: &Record<'_>) -> Vec<DrySample> {
+    /// The samples a line would produce, without touching a store (for `kpid parse`). The
+    /// natural KPIs' inference state (labels, sequences, ratios) advances as in the daemon.
+    pub fn dry_run(&mut self, source: &str, rec: &Record<'_>) -> Vec<DrySample> {
         let mut out = vec![DrySample {
             id: format!(
                 "log_lines_total{{level=\"{}\",source=\"{source}\"}}",
@@ -23,16 +26,17 @@ impl Rules {
             ),
             obs: Obs::Add(1.0),
         }];
-        for f in &rec.fields {
-            if self.auto_gauge(&f.key, &f.value) {
-                let exposed = auto::auto_gauge_unit(&f.key, &f.value);
-                if let Some(v) = f.value.as_f64() {
-                    out.push(DrySample {
-                        id: format!("{}{{source=\"{source}\"}}", exposed.name),
-                        obs: Obs::Set(exposed.apply(v)),
-                    });
-                }
-            }
+        if self.auto_gauges {
+            let origin: Arc<str> = Arc::from(source);
+            let cache = self.caches.of(&origin, self.rules.len());
+            let ctx = Ctx {
+                source,
+                cap: self.auto_cap,
+                consumed: &self.consumed,
+                overrides: self.overrides.get(source),
+                now: crate::kpi::now(),
+            };
+            cache.fields.apply(&mut Out::Dry(&mut out), &ctx, rec);
         }
         for &i in &self.by_input[RecordKind::Line as usize] {
             let rule = &self.rules[i];
@@ -57,5 +61,14 @@ impl Rules {
             }
         }
         out
+    }
+}
+
+impl Rules {
+    /// What the natural KPIs inferred about `source`'s fields since the last call
+    /// (`field latency_ms: distribution (latency-like) -> latency_seconds`), for `kpid parse`.
+    pub fn take_inferences(&mut self, source: &str) -> Vec<String> {
+        let origin: Arc<str> = Arc::from(source);
+        std::mem::take(&mut self.caches.of(&origin, self.rules.len()).fields.fresh)
     }
 }

@@ -7,7 +7,10 @@
 //! lines, `span_total`, `span_duration_seconds` and `span_errors_total{app,span}` for spans,
 //! `events_total{app,level}` for events, `app_dropped_total{app,level}` for what apps report
 //! dropping; plus the automatic KPIs of `auto` (numeric fields of lines, the `counter.X` /
-//! `gauge.X` / `histogram.X` fields of events, metric samples). Explicit `[[rule]]`s add
+//! `gauge.X` / `histogram.X` fields of events, metric samples) and the natural KPIs of lines
+//! (`natural`: HTTP requests, and each field as `fields` infers it or the source's `fields`
+//! override says). Lines that continue a multi-line record count in
+//! `log_joined_lines_total{source}`. Explicit `[[rule]]`s add
 //! counters, gauges and distributions with labels, a filter and a scale.
 //!
 //! Each origin (a source or an app) keeps bounded caches from label values to series, so the
@@ -19,14 +22,16 @@ mod builtin;
 mod cache;
 mod compile;
 mod dry;
+mod fields;
+mod natural;
 
 pub use dry::DrySample;
 
 use super::filter::{number, Filter};
-use crate::config::RuleInput;
+use crate::config::{FieldKind, RuleInput};
 use crate::kpi::{Kind, Obs, SeriesRef, SeriesSpec, Store};
 use cache::RefCache;
-use kpid_parsers::{Record, Value};
+use kpid_parsers::Record;
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
@@ -80,8 +85,12 @@ struct Rule {
 struct Cache {
     lines: [Option<Option<SeriesRef>>; 6],
     errors: Option<Option<SeriesRef>>,
-    /// Auto gauges by field key: the series and the unit conversion (scale, offset).
-    gauges: RefCache<(Option<SeriesRef>, f64, f64)>,
+    joined: Option<Option<SeriesRef>>,
+    /// What the source's parser had recognised at the last batch: format switches and
+    /// continuation lines past a record's cap, and their series.
+    format: ([u64; 2], [Option<Option<SeriesRef>>; 2]),
+    /// The natural KPIs of lines: inferred fields, labels, HTTP requests.
+    fields: natural::FieldState,
     convention: RefCache<(Option<SeriesRef>, f64, f64)>,
     metrics: RefCache<(Option<SeriesRef>, f64, f64)>,
     rules: Vec<RefCache>,
@@ -97,6 +106,8 @@ pub struct Rules {
     by_input: [Vec<usize>; 5],
     auto_gauges: bool,
     consumed: Vec<Vec<u8>>,
+    /// Per source: the kinds its `fields` override gives.
+    overrides: FxHashMap<String, FxHashMap<Vec<u8>, FieldKind>>,
     caches: Origins,
     /// Cache caps, from the store's caps.
     rule_cap: usize,
@@ -219,10 +230,6 @@ impl Rules {
         self.user_rules[kind as usize]
     }
 
-    fn auto_gauge(&self, key: &[u8], v: &Value<'_>) -> bool {
-        self.auto_gauges && v.is_numeric() && !self.consumed.iter().any(|c| c == key)
-    }
-
     /// Applies one record of `kind` from `origin` (a source's name, or an app's) to the store.
     pub fn apply(
         &mut self,
@@ -239,15 +246,16 @@ impl Rules {
                 let labels = [("source", &**origin), ("level", LEVELS[li])];
                 count_one(store, &mut cache.lines[li], &builtin::lines(&labels), now);
                 if self.auto_gauges {
-                    auto::gauges(
-                        store,
-                        cache,
-                        self.auto_cap,
-                        &self.consumed,
-                        origin,
-                        rec,
+                    let ctx = natural::Ctx {
+                        source: origin,
+                        cap: self.auto_cap,
+                        consumed: &self.consumed,
+                        overrides: self.overrides.get(&**origin),
                         now,
-                    );
+                    };
+                    cache
+                        .fields
+                        .apply(&mut natural::Out::Store(store), &ctx, rec);
                 }
             }
             RecordKind::Event => {
@@ -289,6 +297,43 @@ impl Rules {
             });
             if let Some(r) = r {
                 store.apply(r, obs, now);
+            }
+        }
+    }
+
+    /// Counts a line that continues the record before it (a multi-line record's line) in
+    /// `log_joined_lines_total{source}`; no rule sees it.
+    pub fn joined(&mut self, store: &mut Store, source: &Arc<str>, now: f64) {
+        let cache = self.caches.of(source, self.rules.len());
+        let labels = [("source", &**source)];
+        count_one(store, &mut cache.joined, &builtin::joined(&labels), now);
+    }
+
+    /// Counts what the `auto` parser of `source` recognised since the last batch: format
+    /// switches in `log_format_switches_total{source}`, continuation lines past a record's
+    /// cap in `log_join_overflows_total{source}`.
+    pub fn format_stats(
+        &mut self,
+        store: &mut Store,
+        source: &Arc<str>,
+        stats: Option<kpid_parsers::FormatStats>,
+        now: f64,
+    ) {
+        let Some(stats) = stats else { return };
+        let cache = self.caches.of(source, self.rules.len());
+        let labels = [("source", &**source)];
+        let specs = [builtin::switches(&labels), builtin::overflows(&labels)];
+        for (i, (now_total, spec)) in [stats.switches, stats.overflows]
+            .into_iter()
+            .zip(specs)
+            .enumerate()
+        {
+            let delta = now_total.saturating_sub(cache.format.0[i]);
+            cache.format.0[i] = now_total;
+            if delta > 0 {
+                if let Some(r) = *cache.format.1[i].get_or_insert_with(|| store.resolve(&spec)) {
+                    store.apply(r, Obs::Add(delta as f64), now);
+                }
             }
         }
     }

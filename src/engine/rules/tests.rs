@@ -1,6 +1,7 @@
 use super::*;
 use crate::config::Config;
 use crate::kpi::Limits;
+use kpid_parsers::Value;
 use std::borrow::Cow;
 use std::path::Path;
 
@@ -107,11 +108,9 @@ fn caches_stay_bounded_under_a_cardinality_bomb() {
         rules.apply(&mut store, &src, RecordKind::Line, &r, 1.0);
     }
     let cache = rules.caches.of(&src, 0);
-    assert!(
-        cache.gauges.len() <= limits.max_series,
-        "{}",
-        cache.gauges.len()
-    );
+    let (series, names) = cache.fields.sizes();
+    assert!(series <= limits.max_series, "{series}");
+    assert!(names <= natural::MAX_FIELDS, "{names}");
     let rule = rules
         .rules
         .iter()
