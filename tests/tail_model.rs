@@ -189,7 +189,9 @@ impl Case {
                     return;
                 }
                 match rx.try_recv() {
-                    Ok(Input::App(_) | Input::Samples(_) | Input::Otlp(_) | Input::Reconfigure(_)) => {
+                    Ok(
+                        Input::App(_) | Input::Samples(_) | Input::Otlp(_) | Input::Reconfigure(_),
+                    ) => {
                         unreachable!("the tailer sends lines")
                     }
                     Ok(Input::Lines(b)) => {
