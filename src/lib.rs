@@ -19,6 +19,7 @@ pub mod engine;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod health;
+pub mod history;
 mod kpi;
 pub mod plugin_host;
 mod server;

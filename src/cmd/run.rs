@@ -35,6 +35,12 @@ pub fn config_from(args: &RunArgs) -> anyhow::Result<Config> {
     if args.state_dir.is_some() {
         cfg.state_dir = args.state_dir.clone();
     }
+    if args.data_dir.is_some() {
+        cfg.history.dir = args.data_dir.clone();
+    }
+    if args.no_history {
+        cfg.history.enabled = false;
+    }
     for log in &args.logs {
         let key = same_file_key(log);
         if cfg.sources.iter().any(|s| same_file_key(&s.path) == key) {

@@ -58,6 +58,9 @@ pub struct Config {
     /// `[tail]`.
     #[serde(default)]
     pub tail: TailSettings,
+    /// `[history]`: history in SQLite.
+    #[serde(default)]
+    pub history: crate::history::HistoryConfig,
     /// Where offsets and counter totals are kept.
     pub state_dir: Option<PathBuf>,
     /// Directory parser plugins load from (owner-only; none by default).

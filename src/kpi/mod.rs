@@ -20,6 +20,7 @@ pub mod view;
 pub use desc::{Desc, Limits, SeriesSpec};
 pub use points::Point;
 pub use publish::{KpiView, Publisher, Snapshot};
+pub use series::{BucketData, DistBucket};
 pub use ship::Delta;
 pub use store::{SeriesRef, Store};
 

@@ -13,6 +13,8 @@ mod counters;
 mod dcgm;
 pub(crate) mod guard;
 mod health;
+mod export;
+mod history;
 mod listen;
 mod prom;
 mod ws;
@@ -64,6 +66,8 @@ pub struct AppState {
     pub http: Arc<HttpCounters>,
     /// The alerting subsystem, when rules or channels are configured.
     pub alerts: std::sync::OnceLock<Arc<crate::alerts::Alerts>>,
+    /// History, when it is kept: `/api/metrics/history` and `/api/export` read it.
+    pub history: std::sync::OnceLock<Arc<crate::history::Reader>>,
     pub(crate) hub: ws::Hub,
     pub(crate) warn: parking_lot::Mutex<health::WarnTracker>,
 }
@@ -93,6 +97,7 @@ impl AppState {
             ws: WsStats::default(),
             http: Arc::default(),
             alerts: Default::default(),
+            history: Default::default(),
             hub: ws::Hub::default(),
             warn: Default::default(),
         })
@@ -111,7 +116,9 @@ impl AppState {
 pub const MAX_WS_MESSAGE: usize = 64 * 1024;
 
 fn routes(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn warp::Reply>,)> {
-    api::routes(state.clone())
+    history::routes(state.clone())
+        .or(api::routes(state.clone()))
+        .unify()
         .or(alerts::routes(state.clone()))
         .unify()
         .or(prom::route(state.clone()))
