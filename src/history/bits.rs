@@ -22,8 +22,17 @@ impl BitWriter {
 
     /// The low `n` bits of `v` (n <= 64).
     pub(crate) fn bits(&mut self, v: u64, n: u32) {
-        for i in (0..n).rev() {
-            self.bit((v >> i) & 1 == 1);
+        let mut n = n;
+        while n > 0 {
+            if self.used == 0 {
+                self.bytes.push(0);
+            }
+            let free = 8 - self.used as u32;
+            let take = free.min(n);
+            let chunk = ((v >> (n - take)) & ((1u64 << take) - 1)) as u8;
+            *self.bytes.last_mut().expect("a byte") |= chunk << (free - take);
+            self.used = ((self.used as u32 + take) % 8) as u8;
+            n -= take;
         }
     }
 
@@ -67,9 +76,19 @@ impl<'a> BitReader<'a> {
     }
 
     pub(crate) fn bits(&mut self, n: u32) -> Option<u64> {
+        if self.pos + n as usize > self.bytes.len() * 8 {
+            return None;
+        }
         let mut v = 0u64;
-        for _ in 0..n {
-            v = (v << 1) | self.bit()? as u64;
+        let mut n = n;
+        while n > 0 {
+            let byte = self.bytes[self.pos / 8];
+            let off = (self.pos % 8) as u32;
+            let take = (8 - off).min(n);
+            let chunk = (byte >> (8 - off - take)) & ((1u16 << take) - 1) as u8;
+            v = (v << take) | chunk as u64;
+            self.pos += take as usize;
+            n -= take;
         }
         Some(v)
     }
@@ -162,6 +181,8 @@ pub(crate) struct XorEnc {
     prev: u64,
     lead: u32,
     trail: u32,
+    /// Whether a window was written yet (only then may it be reused).
+    window: bool,
 }
 
 impl XorEnc {
@@ -176,7 +197,9 @@ impl XorEnc {
         w.bit(true);
         let lead = x.leading_zeros().min(31);
         let trail = x.trailing_zeros();
-        if lead >= self.lead && trail >= self.trail {
+        // Reuse the window when it fits and wastes little (a new one costs 11 bits).
+        let fits = self.window && lead >= self.lead && trail >= self.trail;
+        if fits && (lead - self.lead) + (trail - self.trail) <= 11 {
             w.bit(false);
             w.bits(x >> self.trail, 64 - self.lead - self.trail);
             return;
@@ -188,6 +211,7 @@ impl XorEnc {
         w.bits(x >> trail, len);
         self.lead = lead;
         self.trail = trail;
+        self.window = true;
     }
 
     pub(crate) fn get(&mut self, r: &mut BitReader) -> Option<f64> {
@@ -200,6 +224,9 @@ impl XorEnc {
                 }
                 self.lead = lead;
                 self.trail = 64 - lead - len;
+                self.window = true;
+            } else if !self.window {
+                return None;
             }
             let len = 64 - self.lead - self.trail;
             self.prev ^= r.bits(len)? << self.trail;

@@ -259,3 +259,7 @@ pub fn decode(buf: &[u8], res: i64, out: &mut Vec<(i64, Agg)>) -> Result<Kind, C
     }
     Ok(kind)
 }
+
+#[cfg(test)]
+#[path = "codec_tests.rs"]
+pub(crate) mod tests;

@@ -129,7 +129,9 @@ impl<'de> Deserialize<'de> for ByteSize {
         }
         match Raw::deserialize(d)? {
             Raw::N(n) => Ok(ByteSize(n)),
-            Raw::S(s) => parse_size(&s).map(ByteSize).map_err(serde::de::Error::custom),
+            Raw::S(s) => parse_size(&s)
+                .map(ByteSize)
+                .map_err(serde::de::Error::custom),
         }
     }
 }
@@ -152,7 +154,11 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "MiB" => 1 << 20,
         "GiB" => 1 << 30,
         "TiB" => 1 << 40,
-        _ => return Err(format!("invalid size `{s}` (units: B, KB, MB, GB, KiB, MiB, GiB)")),
+        _ => {
+            return Err(format!(
+                "invalid size `{s}` (units: B, KB, MB, GB, KiB, MiB, GiB)"
+            ))
+        }
     };
     let v = n * mult as f64;
     if !(0.0..=1e18).contains(&v) {
@@ -172,8 +178,7 @@ mod tests {
         assert_eq!(t.iter().map(|t| t.res).collect::<Vec<_>>(), [1, 60, 3600]);
         assert!(c.tiers(2).unwrap_err().contains("store's bucket"));
         let mut bad = c.clone();
-        bad.tiers[1].resolution = Dur(Duration::from_secs(90));
-        bad.tiers[2].resolution = Dur(Duration::from_secs(3600));
+        bad.tiers[1].resolution = Dur(Duration::from_secs(70));
         assert!(bad.tiers(1).unwrap_err().contains("multiple"));
         let mut short = c.clone();
         short.tiers[0].retention = Dur(Duration::from_secs(3600));

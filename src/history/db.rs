@@ -159,11 +159,7 @@ pub fn meta_get<T: rusqlite::types::FromSql>(
 }
 
 /// Sets a value of the `meta` table.
-pub fn meta_set(
-    conn: &Connection,
-    key: &str,
-    value: impl rusqlite::ToSql,
-) -> rusqlite::Result<()> {
+pub fn meta_set(conn: &Connection, key: &str, value: impl rusqlite::ToSql) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO meta(key, value) VALUES (?1, ?2)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",

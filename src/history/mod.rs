@@ -18,6 +18,8 @@
 //! lock, so an answer is current and counts nothing twice. [`db`] opens the file and moves a
 //! damaged one aside; [`health`] reports what the writer did and dropped.
 
+#[doc(hidden)]
+pub mod bench;
 pub mod bits;
 pub mod codec;
 pub mod config;

@@ -83,9 +83,20 @@ impl Reader {
         series: &[Arc<SeriesInfo>],
         q: Step,
     ) -> Result<(usize, Vec<Vec<(i64, Agg)>>), HistoryError> {
-        let tiers = &self.shared.tiers;
-        let step = q.step.max(tiers[0].res);
+        let step = q.step.max(self.shared.tiers[0].res);
         let k = self.tier_for(q.from, step, crate::kpi::now() as i64);
+        self.query_tier(series, q, k).map(|o| (k, o))
+    }
+
+    /// [`Reader::query`] from tier `k` (and the finer tiers for what it has not rolled up).
+    pub fn query_tier(
+        &self,
+        series: &[Arc<SeriesInfo>],
+        q: Step,
+        k: usize,
+    ) -> Result<Vec<Vec<(i64, Agg)>>, HistoryError> {
+        let tiers = &self.shared.tiers;
+        let step = q.step.max(tiers[k].res);
         let path = self.shared.path.clone();
         let sql = |source| HistoryError::Sql {
             path: path.clone(),
@@ -125,7 +136,7 @@ impl Reader {
         };
         let out = self.read(&conn, series, q, step, k, recent, &marks);
         let _ = conn.execute_batch("COMMIT");
-        out.map(|o| (k, o)).map_err(sql)
+        out.map_err(sql)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -151,7 +162,11 @@ impl Reader {
             let mut all: Vec<(i64, Agg)> = Vec::new();
             // Tier j answers [W_{j+1}, W_j) (tier k from the start, tier 0 to the end).
             for j in (0..=k).rev() {
-                let lo = if j == k { q.from } else { q.from.max(marks[j + 1]) };
+                let lo = if j == k {
+                    q.from
+                } else {
+                    q.from.max(marks[j + 1])
+                };
                 let hi = if j == 0 { q.to } else { q.to.min(marks[j] - 1) };
                 if lo > hi {
                     continue;

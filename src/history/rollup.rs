@@ -90,7 +90,8 @@ pub fn maintain(
         }
     }
     cap(conn, tiers.len(), max_size, stats)?;
-    conn.execute_batch("PRAGMA incremental_vacuum;")
+    // Free pages go back to the file system once the WAL is checkpointed.
+    conn.execute_batch("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(PASSIVE);")
 }
 
 /// Points held by the chunks matching `cond` (`?1`: tier, `?2`: a time).
@@ -164,9 +165,7 @@ fn cap(conn: &Connection, tiers: usize, max: u64, stats: &HistoryStats) -> rusql
         let mut deleted = false;
         for k in 0..tiers {
             let victims: Vec<(i64, Vec<u8>)> = conn
-                .prepare_cached(
-                    "SELECT id, data FROM chunk WHERE tier = ?1 ORDER BY t0 LIMIT 256",
-                )?
+                .prepare_cached("SELECT id, data FROM chunk WHERE tier = ?1 ORDER BY t0 LIMIT 256")?
                 .query_map([k as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             if victims.is_empty() {

@@ -152,8 +152,7 @@ impl Writer {
         };
         if let Some(cp) = &checkpoint {
             for f in &cp.files {
-                w.files
-                    .insert((f.identity.dev, f.identity.ino), f.clone());
+                w.files.insert((f.identity.dev, f.identity.ino), f.clone());
             }
             w.counters = cp.counters.clone();
         }
@@ -181,6 +180,12 @@ impl Writer {
             }
         }
         Ok(())
+    }
+
+    /// The writer's connection (benchmarks measure the file through it).
+    #[doc(hidden)]
+    pub fn connection(&self) -> &Connection {
+        &self.conn
     }
 
     /// The shared state (for readers and health).
@@ -447,3 +452,7 @@ impl Writer {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;

@@ -82,7 +82,10 @@ fn row(a: &Agg, step: i64, sum_counters: bool) -> Row {
 }
 
 fn columns(kind: Kind, pts: &[(i64, Agg)], p: &Params) -> Columns {
-    let rows: Vec<Row> = pts.iter().map(|(_, a)| row(a, p.step.step, p.sum)).collect();
+    let rows: Vec<Row> = pts
+        .iter()
+        .map(|(_, a)| row(a, p.step.step, p.sum))
+        .collect();
     let col = |f: fn(&Row) -> f64| Some(rows.iter().map(f).collect());
     let mut c = Columns {
         t: pts.iter().map(|p| p.0).collect(),
@@ -125,8 +128,15 @@ pub(crate) fn run(
 ) -> Result<Box<dyn Reply>, (StatusCode, String)> {
     let series = reader.select(&p.kpi);
     if export && series.is_empty() {
-        let sel = if p.kpi.is_empty() { "*".into() } else { p.kpi.join(", ") };
-        return Err((StatusCode::NOT_FOUND, format!("no KPI in history matches `{sel}`")));
+        let sel = if p.kpi.is_empty() {
+            "*".into()
+        } else {
+            p.kpi.join(", ")
+        };
+        return Err((
+            StatusCode::NOT_FOUND,
+            format!("no KPI in history matches `{sel}`"),
+        ));
     }
     let steps = (p.step.to - p.step.from) / p.step.step + 1;
     if series.len() > MAX_SERIES || series.len() as i64 * steps > MAX_POINTS {
@@ -198,7 +208,11 @@ fn quoted(out: &mut String, s: &str) {
     }
 }
 
-fn csv(series: &[std::sync::Arc<crate::history::SeriesInfo>], pts: &[Vec<(i64, Agg)>], p: &Params) -> String {
+fn csv(
+    series: &[std::sync::Arc<crate::history::SeriesInfo>],
+    pts: &[Vec<(i64, Agg)>],
+    p: &Params,
+) -> String {
     let mut out = String::from("t,time,kpi,kind,value,sum,min,max,mean,count,p50,p95,p99\n");
     for (s, v) in series.iter().zip(pts) {
         for (t, a) in v {

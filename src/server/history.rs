@@ -200,16 +200,17 @@ impl Params {
 fn with_history(
     state: Arc<AppState>,
 ) -> impl Filter<Extract = (Arc<AppState>, Arc<Reader>), Error = warp::Rejection> + Clone {
-    warp::any().and_then(move || {
-        let s = state.clone();
-        async move {
-            match s.history.get().cloned() {
-                Some(r) => Ok((s, r)),
-                None => Err(warp::reject::not_found()),
+    warp::any()
+        .and_then(move || {
+            let s = state.clone();
+            async move {
+                match s.history.get().cloned() {
+                    Some(r) => Ok((s, r)),
+                    None => Err(warp::reject::not_found()),
+                }
             }
-        }
-    })
-    .untuple_one()
+        })
+        .untuple_one()
 }
 
 async fn answer(
@@ -227,7 +228,10 @@ async fn answer(
     Ok(match done {
         Ok(Ok(reply)) => reply,
         Ok(Err((status, e))) => error_reply(status, e),
-        Err(e) => error_reply(StatusCode::INTERNAL_SERVER_ERROR, format!("history query: {e}")),
+        Err(e) => error_reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("history query: {e}"),
+        ),
     })
 }
 
@@ -270,10 +274,19 @@ mod tests {
             parse_time("2026-11-30T10:00:00.5+01:00").unwrap(),
             1_796_029_200.5
         );
-        for bad in ["yesterday", "2026-13-01T00:00:00Z", "2026-11-30T09:00:00", "NaN", "1e400"] {
+        for bad in [
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "2026-11-30T09:00:00",
+            "NaN",
+            "1e400",
+        ] {
             assert!(parse_time(bad).is_err(), "{bad}");
         }
-        assert_eq!(crate::kpi::rfc3339(1_796_029_200.0), "2026-11-30T09:00:00.000Z");
+        assert_eq!(
+            crate::kpi::rfc3339(1_796_029_200.0),
+            "2026-11-30T09:00:00.000Z"
+        );
     }
 
     #[test]
@@ -285,16 +298,45 @@ mod tests {
 
     #[test]
     fn params_default_and_caps() {
-        let q = |s: &[(&str, &str)]| s.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let q = |s: &[(&str, &str)]| {
+            s.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
         let p = Params::parse(q(&[("kpi", "x")]), 1, 1000.5, false).unwrap();
-        assert_eq!(p.step, Step { from: 701, to: 1000, step: 1 });
-        let p = Params::parse(q(&[("from", "0"), ("to", "86400"), ("step", "1m")]), 1, 0.0, true).unwrap();
+        assert_eq!(
+            p.step,
+            Step {
+                from: 701,
+                to: 1000,
+                step: 1
+            }
+        );
+        let p = Params::parse(
+            q(&[("from", "0"), ("to", "86400"), ("step", "1m")]),
+            1,
+            0.0,
+            true,
+        )
+        .unwrap();
         assert_eq!(p.step.step, 60);
         let e = Params::parse(q(&[("from", "0"), ("to", "1000000")]), 1, 0.0, true).unwrap_err();
         assert!(e.contains("larger `step`"), "{e}");
-        assert!(Params::parse(q(&[("to", "5")]), 1, 0.0, true).unwrap_err().contains("required"));
-        assert!(Params::parse(q(&[("from", "9"), ("to", "5")]), 1, 0.0, false).unwrap_err().contains("after"));
-        assert!(Params::parse(q(&[("format", "xml"), ("from", "1")]), 1, 9.0, true).unwrap_err().contains("csv or json"));
-        assert!(Params::parse(q(&[("bogus", "1")]), 1, 9.0, false).unwrap_err().contains("unknown parameter"));
+        assert!(Params::parse(q(&[("to", "5")]), 1, 0.0, true)
+            .unwrap_err()
+            .contains("required"));
+        assert!(
+            Params::parse(q(&[("from", "9"), ("to", "5")]), 1, 0.0, false)
+                .unwrap_err()
+                .contains("after")
+        );
+        assert!(
+            Params::parse(q(&[("format", "xml"), ("from", "1")]), 1, 9.0, true)
+                .unwrap_err()
+                .contains("csv or json")
+        );
+        assert!(Params::parse(q(&[("bogus", "1")]), 1, 9.0, false)
+            .unwrap_err()
+            .contains("unknown parameter"));
     }
 }
