@@ -168,25 +168,26 @@ impl Reader {
                     q.from.max(marks[j + 1])
                 };
                 let hi = if j == 0 { q.to } else { q.to.min(marks[j] - 1) };
-                if lo > hi {
-                    continue;
-                }
                 pts.clear();
-                let mut rows = st.query(rusqlite::params![j as i64, s.id, lo, hi])?;
-                while let Some(r) = rows.next()? {
-                    let data = r.get_ref(0)?.as_blob()?;
-                    if codec::chunk_kind(data) != Some(s.desc.kind) {
-                        continue;
+                if lo <= hi {
+                    let mut rows = st.query(rusqlite::params![j as i64, s.id, lo, hi])?;
+                    while let Some(r) = rows.next()? {
+                        let data = r.get_ref(0)?.as_blob()?;
+                        if codec::chunk_kind(data) != Some(s.desc.kind) {
+                            continue;
+                        }
+                        if let Err(e) = codec::decode(data, tiers[j].res, &mut pts) {
+                            self.shared
+                                .stats
+                                .error(format!("history query of {}: {e}", s.desc.id));
+                        }
                     }
-                    if let Err(e) = codec::decode(data, tiers[j].res, &mut pts) {
-                        self.shared
-                            .stats
-                            .error(format!("history query of {}: {e}", s.desc.id));
-                    }
+                    pts.retain(|p| p.0 >= lo && p.0 <= hi);
                 }
-                pts.retain(|p| p.0 >= lo && p.0 <= hi);
                 if j == 0 {
-                    pts.extend(recent.iter().filter(|p| p.1.kind() == s.desc.kind).cloned());
+                    // Not folded yet: each lands where the fold would put it, once.
+                    let kind = s.desc.kind;
+                    pts.extend(recent.iter().filter(|p| p.1.kind() == kind).cloned());
                 }
                 merge_by_time(&mut pts, j == 0);
                 all.append(&mut pts);

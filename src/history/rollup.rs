@@ -90,8 +90,13 @@ pub fn maintain(
         }
     }
     cap(conn, tiers.len(), max_size, stats)?;
-    // Free pages go back to the file system once the WAL is checkpointed.
-    conn.execute_batch("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(PASSIVE);")
+    // Free pages go back to the file system (one per step) once the WAL is checkpointed.
+    {
+        let mut st = conn.prepare("PRAGMA incremental_vacuum")?;
+        let mut rows = st.query([])?;
+        while rows.next()?.is_some() {}
+    }
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
 }
 
 /// Points held by the chunks matching `cond` (`?1`: tier, `?2`: a time).

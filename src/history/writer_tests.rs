@@ -93,9 +93,14 @@ fn restart_keeps_unfolded_points_and_the_checkpoint() {
         to: now,
         step: 20,
     };
-    let sum = |r: &Reader| match &r.query(&s, q).unwrap().1[0][..] {
-        [(_, Agg::Counter(v))] => *v,
-        other => panic!("{other:?}"),
+    let sum = |r: &Reader| -> f64 {
+        r.query(&s, q).unwrap().1[0]
+            .iter()
+            .map(|(_, a)| match a {
+                Agg::Counter(v) => *v,
+                other => panic!("{other:?}"),
+            })
+            .sum()
     };
     assert_eq!(sum(&r), 20.0);
     // The same second shipped again merges into its bucket, folded or not.
@@ -288,7 +293,7 @@ fn retention_expires_and_the_size_cap_drops_the_oldest_first() {
     let mut rng = Rng(5);
     for h in 0..40 {
         let mut deltas = Vec::new();
-        for i in 0..50u32 {
+        for i in 0..10u32 {
             for s in 0..3600 {
                 let v = rng.unit() * 1e3;
                 deltas.push(Delta {
@@ -321,7 +326,7 @@ fn retention_expires_and_the_size_cap_drops_the_oldest_first() {
     .unwrap();
     let expired = stats.expired_points.load(Relaxed);
     assert!(
-        expired >= 50 * 11 * 3600 && expired <= 50 * 13 * 3600,
+        expired >= 10 * 11 * 3600 && expired <= 10 * 13 * 3600,
         "{expired}"
     );
     let used = db::used_bytes(&w.conn).unwrap();
