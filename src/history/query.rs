@@ -9,6 +9,9 @@ use parking_lot::Mutex;
 use rusqlite::Connection;
 use std::sync::Arc;
 
+/// One series' points, sorted by time.
+pub type Points = Vec<(i64, Agg)>;
+
 /// A query's range and step, seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Step {
@@ -82,7 +85,7 @@ impl Reader {
         &self,
         series: &[Arc<SeriesInfo>],
         q: Step,
-    ) -> Result<(usize, Vec<Vec<(i64, Agg)>>), HistoryError> {
+    ) -> Result<(usize, Vec<Points>), HistoryError> {
         let step = q.step.max(self.shared.tiers[0].res);
         let k = self.tier_for(q.from, step, crate::kpi::now() as i64);
         self.query_tier(series, q, k).map(|o| (k, o))

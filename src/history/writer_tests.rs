@@ -326,7 +326,7 @@ fn retention_expires_and_the_size_cap_drops_the_oldest_first() {
     .unwrap();
     let expired = stats.expired_points.load(Relaxed);
     assert!(
-        expired >= 10 * 11 * 3600 && expired <= 10 * 13 * 3600,
+        (10 * 11 * 3600..=10 * 13 * 3600).contains(&expired),
         "{expired}"
     );
     let used = db::used_bytes(&w.conn).unwrap();
