@@ -262,4 +262,4 @@ pub fn decode(buf: &[u8], res: i64, out: &mut Vec<(i64, Agg)>) -> Result<Kind, C
 
 #[cfg(test)]
 #[path = "codec_tests.rs"]
-pub(crate) mod tests;
+mod tests;

@@ -11,6 +11,7 @@
 //!          { resolution = "1h", retention = "365d" }]
 //! ```
 
+use crate::config::plugins::Bytes;
 use crate::config::Dur;
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -27,7 +28,7 @@ pub struct HistoryConfig {
     /// Tiers, finest first.
     pub tiers: Vec<TierConfig>,
     /// Most bytes the database may use.
-    pub max_size: ByteSize,
+    pub max_size: Bytes,
     /// How often the engine ships and the writer commits.
     pub flush: Dur,
     /// How often recent points are folded into chunks.
@@ -48,7 +49,7 @@ impl Default for HistoryConfig {
                 tier(60, 30 * 86400),
                 tier(3600, 365 * 86400),
             ],
-            max_size: ByteSize(1 << 30),
+            max_size: Bytes(1 << 30),
             flush: Dur(Duration::from_secs(1)),
             chunk: Dur(Duration::from_secs(300)),
         }
@@ -115,58 +116,6 @@ impl HistoryConfig {
     }
 }
 
-/// A size in bytes: a number, or a string such as `"512MiB"`, `"1GiB"`, `"10MB"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ByteSize(pub u64);
-
-impl<'de> Deserialize<'de> for ByteSize {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            N(u64),
-            S(String),
-        }
-        match Raw::deserialize(d)? {
-            Raw::N(n) => Ok(ByteSize(n)),
-            Raw::S(s) => parse_size(&s)
-                .map(ByteSize)
-                .map_err(serde::de::Error::custom),
-        }
-    }
-}
-
-/// Parses `1024`, `64KiB`, `512MiB`, `1GiB`, `10MB`, `2GB`.
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("invalid size `{s}`"))?;
-    let mult: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KB" => 1000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        "TiB" => 1 << 40,
-        _ => {
-            return Err(format!(
-                "invalid size `{s}` (units: B, KB, MB, GB, KiB, MiB, GiB)"
-            ))
-        }
-    };
-    let v = n * mult as f64;
-    if !(0.0..=1e18).contains(&v) {
-        return Err(format!("invalid size `{s}`"));
-    }
-    Ok(v as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,13 +136,9 @@ mod tests {
 
     #[test]
     fn sizes_parse() {
-        assert_eq!(parse_size("1GiB").unwrap(), 1 << 30);
-        assert_eq!(parse_size("10 MB").unwrap(), 10_000_000);
-        assert_eq!(parse_size("4096").unwrap(), 4096);
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("5 parsecs").is_err());
         let c: HistoryConfig = toml::from_str("max_size = \"2MiB\"\nflush = \"2s\"").unwrap();
         assert_eq!(c.max_size.0, 2 << 20);
+        assert!(toml::from_str::<HistoryConfig>("max_size = \"lots\"").is_err());
         assert!(toml::from_str::<HistoryConfig>("nope = 1").is_err());
     }
 }

@@ -2,7 +2,7 @@
 //! late points, retention and the size cap. Deltas are fed directly, as the engine ships them.
 
 use super::*;
-use crate::history::codec::tests::Rng;
+use crate::history::bench::Rng;
 use crate::history::Step;
 use crate::kpi::{BucketData, Delta, DistBucket};
 
@@ -281,7 +281,7 @@ fn late_points_count_once_in_every_tier() {
 fn retention_expires_and_the_size_cap_drops_the_oldest_first() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = HistoryConfig {
-        max_size: crate::history::config::ByteSize(u64::MAX),
+        max_size: crate::config::plugins::Bytes(u64::MAX),
         ..Default::default()
     };
     let (mut w, r, _) = open(tmp.path(), &cfg);
