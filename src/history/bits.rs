@@ -1,5 +1,5 @@
 //! Bit streams and the two Gorilla encoders the chunks are made of: delta-of-delta
-//! timestamps ([`TimeEnc`]) and XOR-compressed floats ([`XorEnc`]). Every reader returns
+//! timestamps (`TimeEnc`) and XOR-compressed floats (`XorEnc`). Every reader returns
 //! `None` past the end of its bytes, so a damaged chunk is an error, never a panic.
 
 /// Writes bits, most significant first.
