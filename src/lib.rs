@@ -20,6 +20,7 @@ mod export;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod health;
+pub mod history;
 mod kpi;
 pub mod logs;
 pub mod plugin_host;

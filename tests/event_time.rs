@@ -261,7 +261,10 @@ fn app_spans_take_their_own_time() {
     );
     app.send(&buf).unwrap();
     let pts = wait_for(10, "the span's point", || {
-        let h = d.kpid.json("/api/metrics/history?kpi=span_total&last=100");
+        let h = d.kpid.json(&format!(
+            "/api/metrics/history?kpi=span_total&from={}",
+            end - 60
+        ));
         let s = h["series"].as_array()?.first()?.clone();
         let t: Vec<i64> = s["t"]
             .as_array()?

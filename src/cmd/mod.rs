@@ -135,9 +135,15 @@ pub struct RunArgs {
     /// Where offsets and counter totals are kept [default: $XDG_STATE_HOME/kpid or ~/.local/state/kpid].
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Keep no state (no checkpoint, no resume).
+    /// Keep no state (no checkpoint, no resume, no history).
     #[arg(long, conflicts_with = "state_dir")]
     pub no_state: bool,
+    /// Where history (SQLite) is kept [default: the state directory's history/].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Keep no history (only the in-memory live window).
+    #[arg(long, conflicts_with = "data_dir")]
+    pub no_history: bool,
     /// Read files present at startup from the beginning (default: from the end).
     #[arg(long)]
     pub from_start: bool,

@@ -44,6 +44,12 @@ pub fn config_from(args: &RunArgs) -> anyhow::Result<Config> {
     cfg.remote_write
         .url
         .extend(args.remote_write.iter().cloned());
+    if args.data_dir.is_some() {
+        cfg.history.dir = args.data_dir.clone();
+    }
+    if args.no_history {
+        cfg.history.enabled = false;
+    }
     for log in &args.logs {
         let key = same_file_key(log);
         if cfg.sources.iter().any(|s| same_file_key(&s.path) == key) {

@@ -66,6 +66,9 @@ pub struct Config {
     /// `[logs]`: recent lines kept per source for the log viewer.
     #[serde(default)]
     pub logs: crate::logs::LogsConfig,
+    /// `[history]`: history in SQLite.
+    #[serde(default)]
+    pub history: crate::history::HistoryConfig,
     /// Where offsets and counter totals are kept.
     pub state_dir: Option<PathBuf>,
     /// Directory parser plugins load from (owner-only; none by default).

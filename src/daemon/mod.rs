@@ -30,6 +30,8 @@ use tokio::sync::mpsc;
 const INPUT_QUEUE: usize = 16;
 /// File descriptors kept for files, plugins, state and the rest, whatever the connections.
 const FD_RESERVE: u64 = 256;
+/// Shipments in flight to the history writer (the engine keeps its deltas when it is full).
+const SHIP_QUEUE: usize = 4;
 /// Everything running, for shutdown.
 pub struct Running {
     /// Bound address (none in one-shot mode).
@@ -48,6 +50,7 @@ pub struct Running {
     samplers: Option<sample::SamplerHandle>,
     engine: Option<EngineHandle>,
     export: Option<crate::export::Handle>,
+    history: Option<crate::history::WriterHandle>,
 }
 
 impl std::fmt::Debug for Running {
@@ -127,9 +130,31 @@ pub async fn start(
             state.as_ref(),
         )?)
     };
-    let checkpoint = match &state {
+    let mut checkpoint = match &state {
         Some(s) => s.load()?,
         None => Default::default(),
+    };
+    // History: opened before the engine, and its checkpoint (committed with the deltas it
+    // includes) is the one to resume from.
+    let history = match &state {
+        Some(s) if cfg.history.enabled => {
+            let dir = cfg
+                .history
+                .dir
+                .clone()
+                .unwrap_or_else(|| s.dir().join("history"));
+            let (w, reader, cp) =
+                crate::history::writer::Writer::open(&dir, &cfg.history, limits.bucket_secs)
+                    .with_context(|| format!("opening history in {}", dir.display()))?;
+            if let Some(cp) = cp {
+                checkpoint = wiring::resume_from_history(cp, checkpoint);
+            }
+            sections.push(Arc::new(crate::history::health::HistorySection(
+                w.shared().clone(),
+            )));
+            Some((w, Arc::new(reader)))
+        }
+        _ => None,
     };
     restore_counters(&mut store, &checkpoint.counters);
     // The tailer owns the checkpoint (offsets of every file it opens); the engine acknowledges
@@ -162,16 +187,31 @@ pub async fn start(
         let (tx, rx) = tokio::sync::watch::channel(Arc::default());
         (Some((crate::logs::LogRing::new(cfg.logs), tx)), Some(rx))
     };
+    let mut checkpoint_interval = cfg.tail.checkpoint_interval.0;
+    let (ship, writer, reader) = match history {
+        Some((w, reader)) => {
+            let (stx, srx) = mpsc::channel(SHIP_QUEUE);
+            let h = crate::history::spawn(w, srx, checkpoints.clone())
+                .context("starting the history writer")?;
+            checkpoint_interval = cfg
+                .history
+                .flush
+                .0
+                .max(std::time::Duration::from_millis(100));
+            (Some(stx), Some(h), Some(reader))
+        }
+        None => (None, None, None),
+    };
     let ecfg = EngineConfig {
         parsers,
         rules,
         store,
         checkpoints: checkpoints.clone(),
-        checkpoint_interval: cfg.tail.checkpoint_interval.0,
+        checkpoint_interval,
         publish_pace: server::pace(cfg.server.interval.0),
         health: health.clone(),
         socket: socket_stats.clone(),
-        history: None,
+        history: ship,
         logs,
         times: cfg
             .sources
@@ -264,6 +304,7 @@ pub async fn start(
         tailer: Some(tailer),
         engine: Some(engine),
         export: None,
+        history: writer,
     };
     if one_shot {
         return Ok((running, None));
@@ -301,6 +342,9 @@ pub async fn start(
     let _ = app.alerts.set(alerts.clone());
     if let Some(rx) = logs_rx {
         let _ = app.logs.set(rx);
+    }
+    if let Some(reader) = reader {
+        let _ = app.history.set(reader);
     }
     let host: std::net::IpAddr = cfg
         .server
@@ -367,6 +411,10 @@ impl Running {
         // The engine published its last snapshot: remote-write sends it and its queue.
         if let Some(x) = self.export.take() {
             x.wait();
+        }
+        // The engine has sent its last shipment: the writer commits it and ends.
+        if let Some(h) = self.history.take() {
+            h.join();
         }
     }
 

@@ -78,3 +78,24 @@ pub(super) async fn otlp(
         }
     }
 }
+
+/// The checkpoint to resume from when history has one: history's (committed with the deltas
+/// it includes), plus the files only `checkpoint.json` knows (registered by the tailer, none
+/// of their lines applied yet, so history's counter totals agree with them).
+pub(super) fn resume_from_history(
+    history: crate::state::Checkpoint,
+    file: crate::state::Checkpoint,
+) -> crate::state::Checkpoint {
+    let mut cp = history;
+    let known: std::collections::HashSet<(u64, u64)> = cp
+        .files
+        .iter()
+        .map(|f| (f.identity.dev, f.identity.ino))
+        .collect();
+    cp.files.extend(
+        file.files
+            .into_iter()
+            .filter(|f| !known.contains(&(f.identity.dev, f.identity.ino))),
+    );
+    cp
+}

@@ -23,6 +23,7 @@ mod event_time_tests;
 pub use desc::{Desc, Limits, SeriesSpec};
 pub use points::Point;
 pub use publish::{KpiView, Publisher, Snapshot};
+pub use series::{BucketData, DistBucket};
 pub use ship::Delta;
 pub use store::{EventTimeStats, SeriesRef, Store};
 

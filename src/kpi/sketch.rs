@@ -142,10 +142,91 @@ impl Sketch {
         Some(value(self.pos.offset + self.pos.counts.len() as i32 - 1))
     }
 
+    /// Appends a compact encoding (varints) to `out`, for history.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        put_varint(out, self.count);
+        put_varint(out, self.zeros);
+        for b in [&self.pos, &self.neg] {
+            put_varint(out, zigzag(b.offset as i64));
+            put_varint(out, b.counts.len() as u64);
+            for &c in &b.counts {
+                put_varint(out, c as u64);
+            }
+        }
+    }
+
+    /// Reads what [`Sketch::encode`] wrote at the start of `buf`; returns the sketch and the
+    /// bytes read, or `None` when the bytes are not a sketch.
+    pub fn decode(buf: &[u8]) -> Option<(Sketch, usize)> {
+        let mut at = 0;
+        let count = get_varint(buf, &mut at)?;
+        let zeros = get_varint(buf, &mut at)?;
+        let mut bins = [Bins::default(), Bins::default()];
+        let mut seen = zeros;
+        for b in &mut bins {
+            let off = unzigzag(get_varint(buf, &mut at)?);
+            b.offset = i32::try_from(off).ok()?;
+            let n = usize::try_from(get_varint(buf, &mut at)?).ok()?;
+            if n > MAX_BINS {
+                return None;
+            }
+            b.counts.reserve(n);
+            for _ in 0..n {
+                let c = u32::try_from(get_varint(buf, &mut at)?).ok()?;
+                seen = seen.checked_add(c as u64)?;
+                b.counts.push(c);
+            }
+            b.offset.checked_add(n as i32)?;
+        }
+        let [pos, neg] = bins;
+        (seen == count).then_some((
+            Sketch {
+                pos,
+                neg,
+                zeros,
+                count,
+            },
+            at,
+        ))
+    }
+
     /// Heap bytes held (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
         (self.pos.counts.capacity() + self.neg.counts.capacity()) * 4
     }
+}
+
+/// Appends `v` as a LEB128 varint.
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Reads a LEB128 varint at `*at`, advancing it.
+pub fn get_varint(buf: &[u8], at: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *buf.get(*at)?;
+        *at += 1;
+        v |= ((b & 0x7f) as u64).checked_shl(shift)?;
+        if b < 0x80 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// Signed to unsigned, small magnitudes small.
+pub fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+/// The inverse of [`zigzag`].
+pub fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
 
 fn index(x: f64) -> i32 {
@@ -264,5 +345,22 @@ mod tests {
         // The top of the range stays accurate.
         let top = s.quantile(1.0).unwrap();
         assert!((top - x / 1.01).abs() / top <= 0.01);
+    }
+
+    #[test]
+    fn encoding_round_trips_and_refuses_garbage() {
+        let mut s = Sketch::new();
+        for i in 0..1000 {
+            s.add((i as f64 - 300.0) * 0.37);
+        }
+        let mut buf = vec![];
+        s.encode(&mut buf);
+        let (d, n) = Sketch::decode(&buf).unwrap();
+        assert_eq!((d, n), (s, buf.len()));
+        assert!(Sketch::decode(&buf[..buf.len() - 1]).is_none());
+        assert!(Sketch::decode(&[0xff; 12]).is_none());
+        let mut empty = vec![];
+        Sketch::new().encode(&mut empty);
+        assert_eq!(Sketch::decode(&empty).unwrap().0, Sketch::new());
     }
 }

@@ -11,9 +11,11 @@ pub mod auth;
 mod conn;
 mod counters;
 mod dcgm;
+mod export;
 mod flow;
 pub(crate) mod guard;
 mod health;
+mod history;
 mod listen;
 mod logs;
 mod prom;
@@ -70,6 +72,8 @@ pub struct AppState {
     pub alerts: std::sync::OnceLock<Arc<crate::alerts::Alerts>>,
     /// The recent lines of every source, as the engine publishes them (when kept).
     pub logs: std::sync::OnceLock<tokio::sync::watch::Receiver<Arc<crate::logs::LogsSnapshot>>>,
+    /// History, when it is kept: `/api/metrics/history` and `/api/export` read it.
+    pub history: std::sync::OnceLock<Arc<crate::history::Reader>>,
     pub(crate) hub: ws::Hub,
     pub(crate) warn: parking_lot::Mutex<health::WarnTracker>,
 }
@@ -100,6 +104,7 @@ impl AppState {
             http: Arc::default(),
             alerts: Default::default(),
             logs: Default::default(),
+            history: Default::default(),
             hub: ws::Hub::default(),
             warn: Default::default(),
         })
@@ -118,7 +123,9 @@ impl AppState {
 pub const MAX_WS_MESSAGE: usize = 64 * 1024;
 
 fn routes(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn warp::Reply>,)> {
-    api::routes(state.clone())
+    history::routes(state.clone())
+        .or(api::routes(state.clone()))
+        .unify()
         .or(alerts::routes(state.clone()))
         .unify()
         .or(logs::routes(state.clone()))

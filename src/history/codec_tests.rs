@@ -1,0 +1,161 @@
+//! Round trips of the chunk codec over many random series, with NaN, infinities, -0.0,
+//! irregular times, and every truncation of a chunk refused without a panic.
+
+use super::*;
+
+use crate::history::bench::Rng;
+
+fn odd_value(r: &mut Rng) -> f64 {
+    match r.below(12) {
+        0 => f64::NAN,
+        1 => f64::INFINITY,
+        2 => f64::NEG_INFINITY,
+        3 => -0.0,
+        4 => f64::from_bits(r.next_u64()),
+        5 => (r.below(100) as f64) * 0.1,
+        6 => f64::MIN_POSITIVE,
+        _ => (r.unit() - 0.5) * 1e6,
+    }
+}
+
+fn same_bits(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits()
+}
+
+fn equal(a: &Agg, b: &Agg) -> bool {
+    match (a, b) {
+        (Agg::Counter(x), Agg::Counter(y)) => same_bits(*x, *y),
+        (Agg::Gauge(x), Agg::Gauge(y)) => {
+            same_bits(x.last, y.last)
+                && same_bits(x.min, y.min)
+                && same_bits(x.max, y.max)
+                && same_bits(x.sum, y.sum)
+                && x.count == y.count
+        }
+        (Agg::Dist(x), Agg::Dist(y)) => {
+            x.count == y.count
+                && same_bits(x.sum, y.sum)
+                && same_bits(x.min, y.min)
+                && same_bits(x.max, y.max)
+                && x.sketch == y.sketch
+        }
+        _ => false,
+    }
+}
+
+fn random_series(r: &mut Rng, kind: Kind, n: usize) -> Vec<(i64, Agg)> {
+    let mut t = (r.next_u64() as i64) >> 20;
+    let mut walk = 100.0;
+    (0..n)
+        .map(|_| {
+            t += match r.below(10) {
+                0 => r.below(1 << 40) as i64,
+                1 => 2 + r.below(5000) as i64,
+                _ => 1,
+            };
+            walk += (r.below(5) as f64) - 2.0;
+            let v = if r.below(8) == 0 { odd_value(r) } else { walk };
+            let a = match kind {
+                Kind::Counter => Agg::Counter(v),
+                Kind::Gauge if r.below(3) == 0 => Agg::Gauge(GaugeAgg {
+                    last: v,
+                    min: odd_value(r),
+                    max: v + 1.0,
+                    sum: v * 3.0,
+                    count: 1 + r.below(100_000),
+                }),
+                Kind::Gauge => Agg::Gauge(GaugeAgg {
+                    last: v,
+                    min: v,
+                    max: v,
+                    sum: v,
+                    count: 1,
+                }),
+                Kind::Distribution => {
+                    let mut d = DistBucket::default();
+                    for _ in 0..r.below(20) {
+                        d.observe(odd_value(r));
+                    }
+                    Agg::Dist(Box::new(d))
+                }
+            };
+            (t, a)
+        })
+        .collect()
+}
+
+#[test]
+fn random_series_round_trip_bit_exact() {
+    let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+    for i in 0..300 {
+        let kind = [Kind::Counter, Kind::Gauge, Kind::Distribution][i % 3];
+        let n = 1 + r.below(if i % 50 == 0 { 3000 } else { 200 }) as usize;
+        let pts = random_series(&mut r, kind, n);
+        let mut buf = Vec::new();
+        encode(kind, 1, &pts, &mut buf);
+        let mut back = Vec::new();
+        assert_eq!(decode(&buf, 1, &mut back).unwrap(), kind);
+        assert_eq!(back.len(), pts.len());
+        for ((t, a), (u, b)) in pts.iter().zip(&back) {
+            assert_eq!(t, u);
+            assert!(equal(a, b), "{a:?} != {b:?}");
+        }
+    }
+}
+
+#[test]
+fn every_truncation_is_an_error_not_a_panic() {
+    let mut r = Rng(7);
+    for kind in [Kind::Counter, Kind::Gauge, Kind::Distribution] {
+        let pts = random_series(&mut r, kind, 40);
+        let mut buf = Vec::new();
+        encode(kind, 60, &pts, &mut buf);
+        // Every cut of a small chunk; about 600 spread over a large one (a sketch of extreme
+        // values is kilobytes, and each decode reads up to the cut: every cut would be
+        // quadratic).
+        let stride = (buf.len() / 512).max(1);
+        let cuts = (0..buf.len())
+            .step_by(stride)
+            .chain(buf.len().saturating_sub(64)..buf.len());
+        for cut in cuts {
+            let mut out = Vec::new();
+            // A cut inside the last byte's padding may still decode; it must never panic or
+            // invent points.
+            if decode(&buf[..cut], 60, &mut out).is_ok() {
+                assert!(out.len() <= pts.len());
+            }
+        }
+        for _ in 0..200 {
+            let mut junk = buf.clone();
+            let i = r.below(junk.len() as u64) as usize;
+            junk[i] ^= 1 << r.below(8);
+            let _ = decode(&junk, 60, &mut Vec::new());
+        }
+    }
+}
+
+#[test]
+fn a_typical_second_costs_about_a_byte() {
+    // A counter ticking 95..105 a second and a gauge walking by small steps, an hour each.
+    let mut r = Rng(3);
+    let (mut c, mut g) = (Vec::new(), Vec::new());
+    let mut level = 40.0;
+    for t in 0..3600 {
+        c.push((t, Agg::Counter(95.0 + r.below(11) as f64)));
+        level = (level + r.below(3) as f64 - 1.0f64).max(0.0);
+        g.push((
+            t,
+            Agg::from_bucket(&BucketData::Gauge {
+                last: level,
+                min: level,
+                max: level,
+            }),
+        ));
+    }
+    for (kind, pts) in [(Kind::Counter, c), (Kind::Gauge, g)] {
+        let mut buf = Vec::new();
+        encode(kind, 1, &pts, &mut buf);
+        let per = buf.len() as f64 / pts.len() as f64;
+        assert!(per <= 2.0, "{kind:?}: {per:.2} bytes per point");
+    }
+}

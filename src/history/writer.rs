@@ -1,0 +1,458 @@
+//! The history writer (thread `kpid-history`): commits each flush of the engine, with its
+//! checkpoint, in one transaction, then acknowledges the offsets to the tailer; folds recent
+//! points into chunks every `[history] chunk`, then rolls up, expires and caps ([`rollup`]).
+
+use super::codec::{self, Agg};
+use super::config::HistoryConfig;
+use super::{db, floor, merge_by_time, roll_into, rollup};
+use super::{Buffer, HistoryError, Reader, SeriesInfo, Shared, MAX_BUFFERED};
+use crate::engine::Shipment;
+use crate::kpi::sketch::{get_varint, put_varint};
+use crate::kpi::{Desc, Kind};
+use crate::sources::tail::{Checkpoints, FileCheckpoint};
+use crate::state::{Checkpoint, CounterTotal};
+use parking_lot::RwLock;
+use rusqlite::Connection;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// The writer, opened and not started yet.
+#[derive(Debug)]
+pub struct Writer {
+    conn: Connection,
+    shared: Arc<Shared>,
+    engine_ids: HashMap<u32, i64>,
+    by_key: HashMap<String, (i64, Kind)>,
+    pending_descs: Vec<(u32, Arc<Desc>)>,
+    files: HashMap<(u64, u64), FileCheckpoint>,
+    counters: Vec<CounterTotal>,
+    marks: Vec<i64>,
+    chunk_every: Duration,
+    max_size: u64,
+    last_fold: Instant,
+}
+
+/// The running writer.
+#[derive(Debug)]
+pub struct WriterHandle {
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// What readers and health share with it.
+    pub shared: Arc<Shared>,
+}
+
+impl WriterHandle {
+    /// Waits until the writer has committed the last shipment (its channel closes when the
+    /// engine ends).
+    pub fn join(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn kind_code(k: Kind) -> i64 {
+    k as i64
+}
+
+fn kind_of(c: i64) -> Kind {
+    match c {
+        0 => Kind::Counter,
+        1 => Kind::Gauge,
+        _ => Kind::Distribution,
+    }
+}
+
+impl Writer {
+    /// Opens the database in `dir` (moving a damaged one aside). Returns the writer, a
+    /// reader, and the checkpoint the last flush committed, if any.
+    pub fn open(
+        dir: &std::path::Path,
+        cfg: &HistoryConfig,
+        bucket_s: i64,
+    ) -> Result<(Writer, Reader, Option<Checkpoint>), HistoryError> {
+        let tiers = cfg.tiers(bucket_s).map_err(HistoryError::Config)?;
+        let opened = db::open(dir)?;
+        let path = opened.path.clone();
+        let sql = |source| HistoryError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let conn = opened.conn;
+        let mut by_key = HashMap::new();
+        let mut catalogue = Vec::new();
+        {
+            let mut st = conn
+                .prepare("SELECT id, key, name, labels, kind, unit, help FROM series ORDER BY id")
+                .map_err(sql)?;
+            let rows = st
+                .query_map([], |r| {
+                    let labels: String = r.get(3)?;
+                    Ok(Desc {
+                        id: r.get(1)?,
+                        name: r.get(2)?,
+                        labels: serde_json::from_str(&labels).unwrap_or_default(),
+                        kind: kind_of(r.get(4)?),
+                        unit: r.get(5)?,
+                        help: r.get(6)?,
+                        buckets: None,
+                    })
+                    .map(|d| (r.get::<_, i64>(0), d))
+                })
+                .map_err(sql)?;
+            for row in rows {
+                let (id, d) = row.map_err(sql)?;
+                let id = id.map_err(sql)?;
+                by_key.insert(d.id.clone(), (id, d.kind));
+                catalogue.push(Arc::new(SeriesInfo {
+                    id,
+                    desc: Arc::new(d),
+                }));
+            }
+        }
+        let shared = Arc::new(Shared {
+            buf: Default::default(),
+            catalogue: RwLock::new(catalogue),
+            tiers: tiers.clone(),
+            path: path.clone(),
+            stats: Default::default(),
+        });
+        *shared.stats.recovered.lock() = opened.recovered;
+        let checkpoint = db::checkpoint(&conn).unwrap_or_else(|e| {
+            shared.stats.error(e);
+            None
+        });
+        let now = crate::kpi::now() as i64;
+        let mut marks = vec![i64::MIN; tiers.len()];
+        for (k, t) in tiers.iter().enumerate().skip(1) {
+            let key = format!("rollup.{k}");
+            marks[k] = match db::meta_get::<i64>(&conn, &key).map_err(sql)? {
+                Some(m) => m,
+                None => {
+                    let m = floor(now, t.block);
+                    db::meta_set(&conn, &key, m).map_err(sql)?;
+                    m
+                }
+            };
+        }
+        let mut w = Writer {
+            conn,
+            shared: shared.clone(),
+            engine_ids: HashMap::new(),
+            by_key,
+            pending_descs: Vec::new(),
+            files: HashMap::new(),
+            counters: Vec::new(),
+            marks,
+            chunk_every: cfg.chunk.0.max(Duration::from_secs(1)),
+            max_size: cfg.max_size.0,
+            last_fold: Instant::now(),
+        };
+        if let Some(cp) = &checkpoint {
+            for f in &cp.files {
+                w.files.insert((f.identity.dev, f.identity.ino), f.clone());
+            }
+            w.counters = cp.counters.clone();
+        }
+        w.load_head().map_err(sql)?;
+        w.shared
+            .stats
+            .bytes
+            .store(db::used_bytes(&w.conn).unwrap_or(0), Relaxed);
+        let reader = Reader::new(shared, db::reader(&path)?);
+        Ok((w, reader, checkpoint))
+    }
+
+    /// Puts the points of flushes not folded yet back in memory.
+    fn load_head(&mut self) -> rusqlite::Result<()> {
+        let mut st = self.conn.prepare("SELECT data FROM head ORDER BY id")?;
+        let blobs: Vec<Vec<u8>> = st
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        drop(st);
+        let res = self.shared.tiers[0].res;
+        let mut buf = self.shared.buf.lock();
+        for b in blobs {
+            if let Err(e) = decode_head(&b, res, &mut buf) {
+                self.shared.stats.error(format!("history head: {e}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The writer's connection (benchmarks measure the file through it).
+    #[doc(hidden)]
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The shared state (for readers and health).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+}
+
+/// Starts the writer thread: it takes shipments until the channel closes, then folds what it
+/// holds and ends.
+pub fn spawn(
+    mut w: Writer,
+    mut rx: mpsc::Receiver<Shipment>,
+    checkpoints: Arc<Checkpoints>,
+) -> std::io::Result<WriterHandle> {
+    let shared = w.shared.clone();
+    let thread = std::thread::Builder::new()
+        .name("kpid-history".into())
+        .spawn(move || {
+            while let Some(first) = rx.blocking_recv() {
+                let mut batch = vec![first];
+                while batch.len() < 16 {
+                    match rx.try_recv() {
+                        Ok(s) => batch.push(s),
+                        Err(_) => break,
+                    }
+                }
+                w.flush(batch, &checkpoints);
+                let full = w.shared.buf.lock().points >= MAX_BUFFERED;
+                if full || w.last_fold.elapsed() >= w.chunk_every {
+                    w.fold_and_maintain();
+                }
+            }
+            w.fold_and_maintain();
+            if let Err(e) = w.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+                w.shared.stats.error(format!("history checkpoint: {e}"));
+            }
+        })?;
+    Ok(WriterHandle {
+        thread: Some(thread),
+        shared,
+    })
+}
+
+/// Appends one series' points (sorted) to a head blob.
+fn encode_head(id: i64, res: i64, pts: &[(i64, Agg)], out: &mut Vec<u8>, scratch: &mut Vec<u8>) {
+    scratch.clear();
+    codec::encode(pts[0].1.kind(), res, pts, scratch);
+    put_varint(out, id as u64);
+    put_varint(out, scratch.len() as u64);
+    out.extend_from_slice(scratch);
+}
+
+fn decode_head(b: &[u8], res: i64, buf: &mut Buffer) -> Result<(), HistoryError> {
+    let mut at = 0;
+    let mut pts = Vec::new();
+    let bad = || codec::CodecError("truncated head");
+    while at < b.len() {
+        let id = get_varint(b, &mut at).ok_or_else(bad)? as i64;
+        let len = get_varint(b, &mut at).ok_or_else(bad)? as usize;
+        let chunk = b.get(at..at.saturating_add(len)).ok_or_else(bad)?;
+        at += len;
+        pts.clear();
+        codec::decode(chunk, res, &mut pts)?;
+        for (t, a) in pts.drain(..) {
+            buf.add(id, t, a);
+        }
+    }
+    Ok(())
+}
+
+impl Writer {
+    /// Commits a batch of shipments (one transaction), then acknowledges its offsets.
+    pub fn flush(&mut self, batch: Vec<Shipment>, checkpoints: &Checkpoints) {
+        let start = Instant::now();
+        for s in &batch {
+            self.pending_descs.extend(s.descs.iter().cloned());
+        }
+        let mut order: Vec<(i64, Vec<(i64, Agg)>)> = Vec::new();
+        let mut at: HashMap<i64, usize> = HashMap::new();
+        let last = batch.last().expect("a batch is never empty");
+        let (files, counters) = (last.files.clone(), last.counters.clone());
+        let res = self.shared.tiers[0].res;
+        let done = self.commit(&batch, &mut order, &mut at, res);
+        let n: usize = order.iter().map(|(_, p)| p.len()).sum();
+        match done {
+            Ok(()) => {
+                self.shared.stats.points.fetch_add(n as u64, Relaxed);
+                let mut buf = self.shared.buf.lock();
+                for (id, pts) in order {
+                    for (t, a) in pts {
+                        buf.add(id, t, a);
+                    }
+                }
+                drop(buf);
+                checkpoints.applied(&files, counters);
+                self.shared
+                    .stats
+                    .flushed(start.elapsed().as_micros() as u64);
+            }
+            Err(e) => {
+                let n: usize = batch.iter().map(|s| s.deltas.len()).sum();
+                self.shared
+                    .stats
+                    .dropped_error_points
+                    .fetch_add(n as u64, Relaxed);
+                self.shared.stats.error(format!(
+                    "history database {}: flush failed, {n} points lost: {e}",
+                    self.shared.path.display()
+                ));
+            }
+        }
+    }
+
+    fn commit(
+        &mut self,
+        batch: &[Shipment],
+        order: &mut Vec<(i64, Vec<(i64, Agg)>)>,
+        at: &mut HashMap<i64, usize>,
+        res: i64,
+    ) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        let mut fresh: HashMap<String, (i64, Arc<Desc>)> = HashMap::new();
+        for (n, d) in &self.pending_descs {
+            let id = match (self.by_key.get(&d.id), fresh.get(&d.id)) {
+                (_, Some((id, _))) => *id,
+                (Some((id, k)), _) if *k == d.kind => *id,
+                (Some((id, _)), _) => {
+                    tx.execute(
+                        "UPDATE series SET kind = ?2 WHERE id = ?1",
+                        rusqlite::params![id, kind_code(d.kind)],
+                    )?;
+                    fresh.insert(d.id.clone(), (*id, d.clone()));
+                    *id
+                }
+                (None, None) => {
+                    let labels = serde_json::to_string(&d.labels).unwrap_or_default();
+                    tx.execute(
+                        "INSERT INTO series(key, name, labels, kind, unit, help) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        rusqlite::params![d.id, d.name, labels, kind_code(d.kind), d.unit, d.help],
+                    )?;
+                    let id = tx.last_insert_rowid();
+                    fresh.insert(d.id.clone(), (id, d.clone()));
+                    id
+                }
+            };
+            self.engine_ids.insert(*n, id);
+        }
+        for s in batch {
+            for d in &s.deltas {
+                let Some(&id) = self.engine_ids.get(&d.series) else {
+                    continue;
+                };
+                let a = Agg::from_bucket(&d.data);
+                let i = *at.entry(id).or_insert_with(|| {
+                    order.push((id, Vec::new()));
+                    order.len() - 1
+                });
+                order[i].1.push((d.t, a));
+            }
+        }
+        let mut blob = Vec::new();
+        let mut scratch = Vec::new();
+        for (id, pts) in order.iter_mut() {
+            merge_by_time(pts, true);
+            encode_head(*id, res, pts, &mut blob, &mut scratch);
+        }
+        if !blob.is_empty() {
+            tx.execute("INSERT INTO head(data) VALUES (?1)", [&blob])?;
+        }
+        for s in batch {
+            for f in &s.files {
+                self.files
+                    .insert((f.identity.dev, f.identity.ino), f.clone());
+            }
+        }
+        if let Some(last) = batch.last() {
+            self.counters = last.counters.clone();
+        }
+        let cp = Checkpoint {
+            version: 1,
+            files: self.files.values().cloned().collect(),
+            counters: self.counters.clone(),
+        };
+        let text = serde_json::to_string(&cp).expect("checkpoint serializes");
+        db::meta_set(&tx, "checkpoint", text)?;
+        tx.commit()?;
+        self.pending_descs.clear();
+        let mut cat = self.shared.catalogue.write();
+        for (key, (id, d)) in fresh {
+            self.by_key.insert(key, (id, d.kind));
+            let info = Arc::new(SeriesInfo { id, desc: d });
+            match cat.binary_search_by_key(&id, |s| s.id) {
+                Ok(i) => cat[i] = info,
+                Err(i) => cat.insert(i, info),
+            }
+        }
+        Ok(())
+    }
+
+    /// Folds the recent points into chunks, then rolls up, expires and caps.
+    pub fn fold_and_maintain(&mut self) {
+        self.last_fold = Instant::now();
+        let shared = self.shared.clone();
+        let stats = &shared.stats;
+        if let Err(e) = self.fold() {
+            stats.error(format!("history fold: {e}"));
+            return;
+        }
+        let now = crate::kpi::now() as i64;
+        let m = rollup::maintain(
+            &mut self.conn,
+            &self.shared.tiers,
+            &mut self.marks,
+            now,
+            self.max_size,
+            stats,
+        );
+        if let Err(e) = m {
+            stats.error(format!("history maintenance: {e}"));
+        }
+        stats
+            .bytes
+            .store(db::used_bytes(&self.conn).unwrap_or(0), Relaxed);
+    }
+
+    fn fold(&mut self) -> Result<(), HistoryError> {
+        let tiers = self.shared.tiers.clone();
+        let mut buf = self.shared.buf.lock();
+        if buf.series.is_empty() {
+            return Ok(());
+        }
+        let path = self.shared.path.clone();
+        let sql = |source| HistoryError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sql)?;
+        let mut chunks = 0u64;
+        {
+            let mut ins = rollup::Inserter::new(&tx).map_err(sql)?;
+            let mut coarse = Vec::new();
+            for (id, pts) in &buf.series {
+                ins.put(0, *id, tiers[0].res, pts).map_err(sql)?;
+                chunks += 1;
+                for (k, t) in tiers.iter().enumerate().skip(1) {
+                    let late = pts.partition_point(|p| p.0 < self.marks[k]);
+                    if late > 0 {
+                        coarse.clear();
+                        roll_into(&pts[..late], t.res, &mut coarse);
+                        ins.put(k, *id, t.res, &coarse).map_err(sql)?;
+                        chunks += 1;
+                    }
+                }
+            }
+        }
+        tx.execute("DELETE FROM head", []).map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        buf.series.clear();
+        buf.points = 0;
+        drop(buf);
+        self.shared.stats.folds.fetch_add(1, Relaxed);
+        self.shared.stats.chunks.fetch_add(chunks, Relaxed);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;
