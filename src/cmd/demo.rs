@@ -32,6 +32,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         fields: Default::default(),
     });
     cfg.socket = Some(args.dir.join("kpid.sock"));
+    // History (and the token) beside the log: the range picker and reports have something to
+    // read, across demo runs too.
+    cfg.state_dir = Some(args.dir.join("state"));
     if let Some(url) = &args.webhook {
         cfg.notify.push(webhook(url)?);
     }
@@ -48,10 +51,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "--log".into(),
         log.to_string_lossy().into_owned(),
     ];
-    let mode = daemon::Mode {
-        no_state: true,
-        ..Default::default()
-    };
+    let mode = daemon::Mode::default();
     let announce = |a: std::net::SocketAddr, _: Option<&crate::server::auth::Token>| {
         println!("kpid demo: simulated pipeline writing {}", log.display());
         println!("kpid demo: dashboard on http://{a}/  (Ctrl-C to stop)");

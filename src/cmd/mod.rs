@@ -5,6 +5,7 @@ mod check;
 mod demo;
 mod parse;
 mod plugins;
+pub mod report;
 mod run;
 mod supervise;
 
@@ -27,6 +28,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<u8> {
             Some(Cmd::DemoPipeline(a)) => demo::pipeline(a).await,
             Some(Cmd::Parse(a)) => parse::run(&a),
             Some(Cmd::Plugins(a)) => plugins::run(&a),
+            Some(Cmd::Report(a)) => report::run(&a).await,
             Some(Cmd::Run(a)) => return Ok(supervise::run(a).await?.clamp(0, 255) as u8),
             Some(Cmd::PluginWorker(w)) => std::process::exit(
                 crate::plugin_host::worker::child::run(&w.name, &w.options, w.memory_limit),
@@ -59,6 +61,8 @@ pub enum Cmd {
     Parse(ParseArgs),
     /// List parser plugins with their ABI version, path and status.
     Plugins(PluginsArgs),
+    /// Write the HTML report of a window, from a running kpid's history, to stdout.
+    Report(report::ReportArgs),
     /// Run a pipeline under kpid: `kpid run [OPTIONS] -- CMD ARGS...` (its stdout and stderr
     /// become sources, its processes are sampled, kpid exits with its exit code).
     Run(SuperviseArgs),

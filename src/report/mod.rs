@@ -4,7 +4,9 @@
 //!
 //! [`Report`] is what the file shows: per KPI a summary over the window (min, mean, p50,
 //! p95, p99, max, total, rate) and the chart columns at the report's step; the alerts of the
-//! window; the span table.
+//! window; the span table. [`build`] fills one from history.
+
+pub mod build;
 
 use serde::Serialize;
 use std::collections::BTreeMap;

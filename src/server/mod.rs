@@ -19,6 +19,7 @@ mod history;
 mod listen;
 mod logs;
 mod prom;
+mod report;
 mod ws;
 
 pub use counters::HttpCounters;
@@ -124,6 +125,8 @@ pub const MAX_WS_MESSAGE: usize = 64 * 1024;
 
 fn routes(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn warp::Reply>,)> {
     history::routes(state.clone())
+        .or(report::route(state.clone()))
+        .unify()
         .or(api::routes(state.clone()))
         .unify()
         .or(alerts::routes(state.clone()))

@@ -19,7 +19,8 @@ function labelText(labels) {
 function summaryRow(k) {
   const u = unitOf(k);
   const s = k.summary || {};
-  const v = (x) => esc(fmt(x, u));
+  // A counter's figures are rates per second (its min, mean, percentiles over the steps).
+  const v = (x) => esc(k.kind === "counter" ? fmtRate(x, u) : fmt(x, u));
   const total = k.kind === "gauge" ? "—" : esc(num(s.total));
   const rate = k.kind === "gauge" ? "—" : esc(fmtRate(s.rate, k.kind === "counter" ? u : ""));
   const lab = labelText(k.labels);
@@ -58,7 +59,9 @@ function render(r) {
   document.title = `${r.title} — ${when(r.from)} to ${when(r.to)}`;
   $("title").textContent = r.title;
   $("range").textContent = `${when(r.from)} → ${when(r.to)} · step ${num(r.step)} s · made ${when(r.generated)}${r.host ? " on " + r.host : ""}`;
-  const kpis = r.kpis || [];
+  // The pipeline's own KPIs first; the machine's and kpid's own after them.
+  const machine = (k) => (/^(host|process|pipeline|gpu|kpid)_/.test(k.name) ? 1 : 0);
+  const kpis = (r.kpis || []).slice().sort((a, b) => machine(a) - machine(b));
   $("summary").innerHTML = kpis.length
     ? `<table><thead><tr><th>KPI</th><th>kind</th><th class="n">min</th><th class="n">mean</th><th class="n">p50</th><th class="n">p95</th><th class="n">p99</th><th class="n">max</th><th class="n">total</th><th class="n">rate</th></tr></thead><tbody>${kpis.map(summaryRow).join("")}</tbody></table>`
     : `<p class="muted">No KPI has data in this window.</p>`;
