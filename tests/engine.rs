@@ -164,12 +164,20 @@ fn bomb(config: &str, lines: u64, line: impl Fn(u64) -> String) -> f64 {
         let t = k.latest(id)?["total"].as_f64()?;
         (t == lines as f64).then_some(())
     });
-    // Still answering, and saying what it refused.
+    // Still answering, and saying what it refused: the store's drops, or the fields the
+    // zero-config inference left out (a KPI of its own, per source and reason).
     let h = k.json("/api/health");
+    let metrics = k.get("/metrics").1;
+    let left_out: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("auto_fields_left_out_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
     assert!(
         h["drops"]["label_sets_folded"].as_u64().unwrap()
             + h["drops"]["series_refused"].as_u64().unwrap()
-            > 0,
+            > 0
+            || left_out > 0.0,
         "{h}"
     );
     rss_peak_kb(k.child.id()) as f64 / 1024.0

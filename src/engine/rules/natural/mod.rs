@@ -95,7 +95,7 @@ impl FieldState {
             labels,
             kind: Kind::Counter,
             unit: "",
-            help: "fields of lines no automatic KPI reads (text, ids, sequences, over a budget), each counted once".into(),
+            help: "fields of lines no automatic KPI reads: text, ids, sequences, labels over their budget (each field once); fields past the field-name budget (each occurrence)".into(),
         }
             },
         );
@@ -113,6 +113,8 @@ impl FieldState {
             return Some(i.kind);
         }
         if self.inferred.len() >= MAX_FIELDS {
+            // Past the budget nothing is remembered, so each occurrence is counted.
+            self.left_out(out, ctx, "field_budget");
             return None;
         }
         let i = infer(key, v, ctx.overrides.and_then(|o| o.get(key).copied()));
