@@ -136,6 +136,19 @@ pub fn write_labels<'a>(out: &mut String, labels: impl IntoIterator<Item = (&'a 
     }
 }
 
+/// A time given in a request (`from=`, `to=`): Unix seconds as written, or an RFC 3339
+/// date-time with its zone (`Z` or `±hh:mm`), read by the parsers' timestamp grammar.
+pub fn time_param(v: &str) -> Option<f64> {
+    if let Ok(x) = v.parse::<f64>() {
+        return (x.is_finite() && x.abs() < 1e13).then_some(x);
+    }
+    let b = v.as_bytes();
+    let zoned = b.ends_with(b"Z")
+        || b.ends_with(b"z")
+        || (b.len() > 6 && matches!(b[b.len() - 6], b'+' | b'-') && b[b.len() - 3] == b':');
+    zoned.then(|| kpid_parsers::parse_time(b)).flatten()
+}
+
 /// Unix seconds as RFC 3339 UTC with milliseconds.
 pub fn rfc3339(t: f64) -> String {
     let ms = (t * 1000.0).round() as i64;

@@ -55,14 +55,12 @@ fn bad(name: &'static str, why: impl Into<String>) -> QueryError {
 }
 
 fn time(name: &'static str, v: &str) -> Result<f64, QueryError> {
-    kpid_parsers::parse_time(v.as_bytes())
-        .or_else(|| v.parse::<f64>().ok().filter(|x| x.is_finite()))
-        .ok_or_else(|| {
-            bad(
-                name,
-                format!("{v:?} is not a time (Unix seconds or RFC 3339)"),
-            )
-        })
+    crate::kpi::time_param(v).ok_or_else(|| {
+        bad(
+            name,
+            format!("{v:?} is not a time (Unix seconds or RFC 3339)"),
+        )
+    })
 }
 
 impl LogQuery {

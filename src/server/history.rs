@@ -52,63 +52,8 @@ pub(crate) fn split_kpis(v: &str, out: &mut Vec<String>) {
 /// Unix seconds (`1732400000`, `1732400000.5`) or RFC 3339 (`2026-11-30T09:00:00Z`,
 /// `2026-11-30T10:00:00.250+01:00`).
 pub(crate) fn parse_time(v: &str) -> Result<f64, String> {
-    if let Ok(x) = v.parse::<f64>() {
-        return if x.is_finite() && x.abs() < 1e13 {
-            Ok(x)
-        } else {
-            Err(format!("`{v}` is not a time"))
-        };
-    }
-    let bad = || format!("`{v}` is not a time (Unix seconds or RFC 3339)");
-    let b = v.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
-        return Err(bad());
-    }
-    let num = |r: std::ops::Range<usize>| v.get(r).and_then(|s| s.parse::<i64>().ok());
-    let (y, mo, d) = (num(0..4), num(5..7), num(8..10));
-    let (h, mi, s) = (num(11..13), num(14..16), num(17..19));
-    let (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(s)) = (y, mo, d, h, mi, s) else {
-        return Err(bad());
-    };
-    if b[13] != b':' || b[16] != b':' || !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
-        return Err(bad());
-    }
-    if h > 23 || mi > 59 || s > 60 {
-        return Err(bad());
-    }
-    let mut rest = &v[19..];
-    let mut frac = 0.0;
-    if let Some(r) = rest.strip_prefix('.') {
-        let n = r.bytes().take_while(u8::is_ascii_digit).count();
-        if n == 0 {
-            return Err(bad());
-        }
-        frac = format!("0.{}", &r[..n]).parse().map_err(|_| bad())?;
-        rest = &r[n..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") && &rest[3..4] == ":" => {
-            let oh: i64 = rest[1..3].parse().map_err(|_| bad())?;
-            let om: i64 = rest[4..6].parse().map_err(|_| bad())?;
-            let o = oh * 3600 + om * 60;
-            if rest.starts_with('-') {
-                -o
-            } else {
-                o
-            }
-        }
-        _ => return Err(bad()),
-    };
-    // Days since 1970-01-01 (Howard Hinnant's days_from_civil).
-    let y2 = if mo <= 2 { y - 1 } else { y };
-    let era = y2.div_euclid(400);
-    let yoe = y2 - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Ok((days * 86400 + h * 3600 + mi * 60 + s - offset) as f64 + frac)
+    crate::kpi::time_param(v)
+        .ok_or_else(|| format!("`{v}` is not a time (Unix seconds or RFC 3339)"))
 }
 
 fn parse_step(v: &str) -> Result<i64, String> {
