@@ -515,3 +515,99 @@ warn = 0.05
         "the summary's p95 still sees the slow requests: {latest}"
     );
 }
+
+/// Alert state changes are kept with the history: `/api/alerts/history` answers over a range
+/// (and by rule), across a restart, when the in-memory list of recent ones starts empty.
+#[test]
+fn alert_history_is_stored_and_read_back_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("a.log");
+    append(&log, "");
+    std::fs::write(
+        dir.path().join("k.toml"),
+        format!(
+            r#"{}
+[history]
+flush = "200ms"
+[[alert]]
+name = "TempHigh"
+kpi = "temp"
+warn = 10
+annotations = {{ summary = "temp {{{{ $value }}}}" }}
+[[alert]]
+name = "Other"
+kpi = "other"
+warn = 1
+"#,
+            common::FOLLOW_A
+        ),
+    )
+    .unwrap();
+    let args = ["--config", "k.toml", "--state-dir", "state", "--no-socket"];
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let mut k = Kpid::start(dir.path(), &args);
+    append(&log, "temp=50 other=0\n");
+    let steps = |k: &Kpid, q: &str| -> Vec<(String, String, String)> {
+        let v = k.json(&format!("/api/alerts/history?from={}{q}", t0 - 1.0));
+        assert_eq!(v["stored"], true, "{v}");
+        v["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["rule"].as_str().unwrap().to_owned(),
+                    e["from"].as_str().unwrap().to_owned(),
+                    e["to"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    wait_for(10, "TempHigh firing in history", || {
+        steps(&k, "")
+            .iter()
+            .any(|s| s.0 == "TempHigh" && s.2 == "firing")
+            .then_some(())
+    });
+    append(&log, "temp=1\n");
+    wait_for(10, "TempHigh resolved in history", || {
+        steps(&k, "")
+            .iter()
+            .any(|s| s.0 == "TempHigh" && s.2 == "resolved")
+            .then_some(())
+    });
+    let before = steps(&k, "&rule=TempHigh");
+    assert!(before.iter().all(|s| s.0 == "TempHigh"), "{before:?}");
+    let v = k.json(&format!("/api/alerts/history?from={}", t0 - 1.0));
+    let e = &v["events"][0];
+    assert_eq!(e["kpi"], "temp{source=\"a\"}", "{v}");
+    assert!(e["at"].as_f64().unwrap() >= t0, "{v}");
+    // A range before any of it is empty; a bad parameter is refused with its name.
+    let empty = k.json(&format!(
+        "/api/alerts/history?from={}&to={}",
+        t0 - 100.0,
+        t0 - 50.0
+    ));
+    assert_eq!(empty["events"].as_array().unwrap().len(), 0, "{empty}");
+    let (s, body) = k.get("/api/alerts/history?limit=zero");
+    assert_eq!(s, 400, "{body}");
+    assert!(body.contains("limit"), "{body}");
+    let (s, body) = k.get("/api/alerts/history?form=1");
+    assert_eq!(s, 400, "{body}");
+    let h = k.json("/api/health");
+    assert!(
+        h["history"]["events"]["stored"].as_u64().unwrap() >= 2,
+        "{h}"
+    );
+    k.terminate();
+    let k = Kpid::start(dir.path(), &args);
+    assert!(k.json("/api/alerts/active")["recent"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let after = steps(&k, "&rule=TempHigh");
+    assert_eq!(after, before, "the same state changes after the restart");
+}

@@ -213,7 +213,8 @@ fn dashboard_goes_live_and_charts_move() {
     drop(daemon);
 }
 
-/// The alerts panel, toasts, colours, thresholds, ack, silence and the config-error banner in
+/// The alerts panel, toasts, colours, thresholds, state changes marked on the time axis (live
+/// and from history), ack, silence and the config-error banner in
 /// headless Chromium (`tests/browser/alerts.mjs`), against kpid following a log the script
 /// writes; screenshots (light, dark, narrow, config error) under
 /// `target/tmp/screenshots/`.
@@ -255,7 +256,14 @@ annotations = {{ summary = "temp {{{{ $value }}}} on {{{{ $labels.source }}}}" }
     let stdout = std::fs::File::create(dir.path().join("stdout.log")).unwrap();
     let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_kpid"))
-        .args(["--config", "k.toml", "--no-state", "--no-socket", "--port"])
+        .args([
+            "--config",
+            "k.toml",
+            "--state-dir",
+            "state",
+            "--no-socket",
+            "--port",
+        ])
         .arg(port.to_string())
         .current_dir(dir.path())
         .stdin(Stdio::null())
@@ -298,6 +306,7 @@ annotations = {{ summary = "temp {{{{ $value }}}} on {{{{ $labels.source }}}}" }
         "alerts-dark",
         "alerts-narrow",
         "alerts-config-error",
+        "alerts-marks",
     ] {
         let png = std::fs::read(shots.join(format!("{name}.png"))).expect("screenshot written");
         assert!(

@@ -308,6 +308,17 @@ impl Alerts {
         serde_json::json!({ "rules": v, "interval_s": self.interval().as_secs_f64() })
     }
 
+    /// Sends every state change from now on to history as well.
+    pub fn store_in(&self, sink: crate::history::events::EventSink) {
+        self.eval.lock().recent.store_in(sink);
+    }
+
+    /// The state changes from `from` to `to` still held in memory (the last
+    /// [`recent::MAX_RECENT`]), oldest first.
+    pub fn recent_between(&self, from: f64, to: f64) -> Vec<recent::Transition> {
+        self.eval.lock().recent.between(from, to)
+    }
+
     /// Time between evaluations.
     pub fn interval(&self) -> Duration {
         Duration::from_millis(self.interval_ms.load(Relaxed))

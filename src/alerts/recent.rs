@@ -1,9 +1,11 @@
 //! The recent state changes of alert instances: a bounded in-memory list (newest last) that
 //! the dashboard's alerts panel and toasts show, numbered so that a reader asks only for what
-//! is new. Kept as plain records so that a history store can take them as they come.
+//! is new. With history on, each also goes to the history writer as an event (kind
+//! `alert`), which `/api/alerts/history` reads back over any range.
 
 use super::eval::{Instance, Severity, State};
 use super::payload::Labels;
+use crate::history::events::{Event, EventSink};
 use serde::Serialize;
 use std::collections::VecDeque;
 
@@ -37,12 +39,16 @@ pub struct Transition {
     pub summary: Option<String>,
 }
 
-/// The last [`MAX_RECENT`] transitions.
+/// The last [`MAX_RECENT`] transitions; each also goes to history when a sink is set.
 #[derive(Debug, Default)]
 pub struct Recent {
     list: VecDeque<Transition>,
     next: u64,
+    sink: Option<EventSink>,
 }
+
+/// The kind alert transitions are stored as in history.
+pub const EVENT_KIND: &str = "alert";
 
 impl Recent {
     /// Records that `i` went from `from` to its current state at `now`.
@@ -51,7 +57,7 @@ impl Recent {
         if self.list.len() == MAX_RECENT {
             self.list.pop_front();
         }
-        self.list.push_back(Transition {
+        let t = Transition {
             seq: self.next,
             at: now,
             id: i.id.clone(),
@@ -63,7 +69,30 @@ impl Recent {
             severity: i.severity,
             value: i.value,
             summary: i.annotations.get("summary").cloned(),
-        });
+        };
+        if let Some(sink) = &self.sink {
+            sink.send(Event {
+                at: now,
+                kind: EVENT_KIND,
+                body: serde_json::to_string(&t).unwrap_or_default(),
+            });
+        }
+        self.list.push_back(t);
+    }
+
+    /// Sends every transition from now on to history too.
+    pub fn store_in(&mut self, sink: EventSink) {
+        self.sink = Some(sink);
+    }
+
+    /// Those from `from` to `to` (Unix seconds), oldest first: what a daemon without history
+    /// can say of a range.
+    pub fn between(&self, from: f64, to: f64) -> Vec<Transition> {
+        self.list
+            .iter()
+            .filter(|t| t.at >= from && t.at <= to)
+            .cloned()
+            .collect()
     }
 
     /// The newest `n`, oldest first.

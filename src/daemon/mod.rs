@@ -188,8 +188,10 @@ pub async fn start(
         (Some((crate::logs::LogRing::new(cfg.logs), tx)), Some(rx))
     };
     let mut checkpoint_interval = cfg.tail.checkpoint_interval.0;
+    let mut alert_events = None;
     let (ship, writer, reader) = match history {
-        Some((w, reader)) => {
+        Some((mut w, reader)) => {
+            alert_events = Some(w.event_sink());
             let (stx, srx) = mpsc::channel(SHIP_QUEUE);
             let h = crate::history::spawn(w, srx, checkpoints.clone())
                 .context("starting the history writer")?;
@@ -312,6 +314,9 @@ pub async fn start(
     // Always there, so that a reload can add rules to a daemon started without any.
     let alerts =
         crate::alerts::Alerts::new(&cfg.alerts, cfg.alert_rules.clone(), cfg.notify.clone())?;
+    if let Some(sink) = alert_events {
+        alerts.store_in(sink);
+    }
     sections.push(alerts.clone());
     sections.push(Arc::new(crate::alerts::PipelineSection(alerts.clone())));
     let reloader = match (config, &running.tailer) {

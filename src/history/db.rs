@@ -52,11 +52,13 @@ pub fn open(dir: &Path) -> Result<Opened, HistoryError> {
     if path.exists() {
         match check(&path) {
             Ok(conn) => {
+                conn.execute_batch(super::events::SCHEMA)
+                    .map_err(sql(&path))?;
                 return Ok(Opened {
                     conn,
                     path,
                     recovered,
-                })
+                });
             }
             Err(why) => {
                 let stamp = crate::kpi::now() as u64;
@@ -90,7 +92,8 @@ pub fn open(dir: &Path) -> Result<Opened, HistoryError> {
         .map_err(sql(&path))?;
     pragmas(&conn).map_err(sql(&path))?;
     conn.execute_batch(&format!(
-        "BEGIN; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        "BEGIN; {SCHEMA} {} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;",
+        super::events::SCHEMA
     ))
     .map_err(sql(&path))?;
     Ok(Opened {

@@ -37,6 +37,8 @@ pub struct HistoryStats {
     pub last_error: Mutex<Option<String>>,
     /// Set when a damaged database was moved aside at start.
     pub recovered: Mutex<Option<String>>,
+    /// Events (alert state changes) stored and dropped.
+    pub events: Arc<super::events::EventStats>,
 }
 
 impl HistoryStats {
@@ -86,9 +88,15 @@ impl HealthSection for HistorySection {
             "buffered_points": self.0.buf.lock().points,
             "tiers": tiers,
             "expired_points": g(&s.expired_points),
+            "events": {
+                "stored": g(&s.events.stored),
+                "expired": g(&s.events.expired),
+            },
             "dropped": {
                 "size_cap_points": g(&s.dropped_size_points),
                 "write_error_points": g(&s.dropped_error_points),
+                "events_queue_full": g(&s.events.dropped_queue),
+                "events_write_error": g(&s.events.dropped_error),
             },
             "errors": g(&s.errors),
             "last_error": *s.last_error.lock(),
@@ -107,7 +115,10 @@ impl HealthSection for HistorySection {
 
     fn losses(&self) -> u64 {
         let s = &self.0.stats;
-        s.dropped_size_points.load(Relaxed) + s.dropped_error_points.load(Relaxed)
+        s.dropped_size_points.load(Relaxed)
+            + s.dropped_error_points.load(Relaxed)
+            + s.events.dropped_queue.load(Relaxed)
+            + s.events.dropped_error.load(Relaxed)
     }
 
     fn prometheus(&self, out: &mut String) {
@@ -116,6 +127,6 @@ impl HealthSection for HistorySection {
         let g = |a: &AtomicU64| a.load(Relaxed);
         let _ = writeln!(out, "# HELP kpid_history_points_total Points history received.\n# TYPE kpid_history_points_total counter\nkpid_history_points_total {}", g(&s.points));
         let _ = writeln!(out, "# HELP kpid_history_bytes Bytes the history database uses.\n# TYPE kpid_history_bytes gauge\nkpid_history_bytes {}", g(&s.bytes));
-        let _ = writeln!(out, "# HELP kpid_history_dropped_points_total Points history dropped (size cap, write errors).\n# TYPE kpid_history_dropped_points_total counter\nkpid_history_dropped_points_total {}", self.losses());
+        let _ = writeln!(out, "# HELP kpid_history_dropped_points_total Points and events history dropped (size cap, full queue, write errors).\n# TYPE kpid_history_dropped_points_total counter\nkpid_history_dropped_points_total {}", self.losses());
     }
 }

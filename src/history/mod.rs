@@ -16,7 +16,8 @@
 //! Readers ([`Reader`], [`query`]) use their own connection (WAL: they never block the
 //! writer) and the writer's in-memory points not yet folded, taken together under one short
 //! lock, so an answer is current and counts nothing twice. [`db`] opens the file and moves a
-//! damaged one aside; [`health`] reports what the writer did and dropped.
+//! damaged one aside; [`health`] reports what the writer did and dropped. Alert state
+//! changes are kept beside the points as [`events`].
 
 #[doc(hidden)]
 pub mod bench;
@@ -24,6 +25,7 @@ pub mod bits;
 pub mod codec;
 pub mod config;
 pub mod db;
+pub mod events;
 pub mod health;
 pub mod query;
 pub mod rollup;

@@ -79,6 +79,23 @@ impl Reader {
             .unwrap_or(*fit.last().unwrap_or(&0))
     }
 
+    /// Events of `kind` from `from` to `to`, oldest first, at most `limit` (the newest), and
+    /// whether some were left out.
+    pub fn events(
+        &self,
+        kind: &str,
+        from: f64,
+        to: f64,
+        limit: usize,
+    ) -> Result<(Vec<(f64, String)>, bool), HistoryError> {
+        super::events::query(&self.conn.lock(), kind, from, to, limit).map_err(|source| {
+            HistoryError::Sql {
+                path: self.shared.path.clone(),
+                source,
+            }
+        })
+    }
+
     /// Each series' points over `q`, one per step (its start time), aggregated: counters sum,
     /// gauges last/min/max/sum/count, distributions merged. Returns the tier used.
     pub fn query(

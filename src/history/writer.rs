@@ -4,6 +4,7 @@
 
 use super::codec::{self, Agg};
 use super::config::HistoryConfig;
+use super::events::{self, Event, EventSink};
 use super::{db, floor, merge_by_time, roll_into, rollup};
 use super::{Buffer, HistoryError, Reader, SeriesInfo, Shared, MAX_BUFFERED};
 use crate::engine::Shipment;
@@ -33,6 +34,7 @@ pub struct Writer {
     chunk_every: Duration,
     max_size: u64,
     last_fold: Instant,
+    events: Option<std::sync::mpsc::Receiver<Event>>,
 }
 
 /// The running writer.
@@ -149,6 +151,7 @@ impl Writer {
             chunk_every: cfg.chunk.0.max(Duration::from_secs(1)),
             max_size: cfg.max_size.0,
             last_fold: Instant::now(),
+            events: None,
         };
         if let Some(cp) = &checkpoint {
             for f in &cp.files {
@@ -192,6 +195,21 @@ impl Writer {
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
+
+    /// A sink for events (alert state changes); the writer stores what it sends after each
+    /// flush. One per writer: a second call replaces the first.
+    pub fn event_sink(&mut self) -> EventSink {
+        let (sink, rx) = events::channel(self.shared.stats.events.clone());
+        self.events = Some(rx);
+        sink
+    }
+
+    /// Stores the events waiting.
+    pub fn store_events(&mut self) {
+        if let Some(rx) = &self.events {
+            events::store(&mut self.conn, rx, &self.shared.stats.events);
+        }
+    }
 }
 
 /// Starts the writer thread: it takes shipments until the channel closes, then folds what it
@@ -214,11 +232,13 @@ pub fn spawn(
                     }
                 }
                 w.flush(batch, &checkpoints);
+                w.store_events();
                 let full = w.shared.buf.lock().points >= MAX_BUFFERED;
                 if full || w.last_fold.elapsed() >= w.chunk_every {
                     w.fold_and_maintain();
                 }
             }
+            w.store_events();
             w.fold_and_maintain();
             if let Err(e) = w.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
                 w.shared.stats.error(format!("history checkpoint: {e}"));
@@ -406,6 +426,16 @@ impl Writer {
         );
         if let Err(e) = m {
             stats.error(format!("history maintenance: {e}"));
+        }
+        let keep = self
+            .shared
+            .tiers
+            .iter()
+            .map(|t| t.retention)
+            .max()
+            .unwrap_or(0);
+        if let Err(e) = events::expire(&self.conn, (now - keep) as f64, &stats.events) {
+            stats.error(format!("history events: {e}"));
         }
         stats
             .bytes

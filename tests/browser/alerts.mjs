@@ -50,6 +50,9 @@ try {
     return c && c.alert === "critical" && c.thresholds.includes(70) && c.thresholds.includes(90);
   });
   await wait("the critical badge", () => document.querySelector("#pipeline")?.dataset.status === "error");
+  await wait("the firing mark on the chart's time axis", () =>
+    window.__kpid.charts().find((x) => x.name === "temp")?.marks.some((m) => m.rule === "TempHigh" && m.to === "firing"),
+  );
   step("firing: toast, row, card, chart (warn 70, crit 90), badge critical");
 
   await page.click('#alerts-active tr[data-state="firing"] button.ack');
@@ -80,6 +83,19 @@ try {
   await page.click("#alerts-silences button.unsilence");
   await wait("the silence ended", () => !document.querySelector("#alerts-silences [data-silence]"));
   step("resolved toast; silence ended");
+
+  // The alert's history on the time axis, live and over a range read from history.
+  await wait("the resolved mark", () => window.__kpid.charts().find((x) => x.name === "temp")?.marks.some((m) => m.to === "resolved"));
+  await page.locator('.chart[data-kpi="temp"]').screenshot({ path: join(shots, "alerts-marks.png") });
+  await page.click('#ranges button[data-range="86400"]');
+  await wait("the marks over the 24h range", () => {
+    const c = window.__kpid.charts().find((x) => x.name === "temp");
+    return window.__kpid.state.range && c?.marks.some((m) => m.to === "firing") && c.marks.some((m) => m.to === "resolved");
+  });
+  const hist = await page.evaluate(async () => (await (await fetch("/api/alerts/history")).json()).stored);
+  if (hist !== true) fail("/api/alerts/history did not come from history");
+  await page.click("#range-live");
+  step("firing and resolved marked on the chart, live and over 24 h from history");
 
   // A refused reload shows its reason in a banner; the old config stays in force.
   const cfg = join(dir, "k.toml");

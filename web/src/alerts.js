@@ -1,7 +1,8 @@
 // kpid dashboard, alerts: the alerts panel (active alerts, silences, recent state changes;
 // acknowledge and silence with the API token), toasts when an alert fires or resolves, the
 // config-error banner, and what cards and charts need (alert state and thresholds per KPI id,
-// all resolved by the server in /api/health → pipeline). app.js calls window.KpidAlerts(ctx).
+// all resolved by the server in /api/health → pipeline; state changes marked on the time axis,
+// from /api/alerts/history). app.js calls window.KpidAlerts(ctx).
 (() => {
   "use strict";
 
@@ -88,6 +89,81 @@
         }
         c.restore();
       };
+    }
+
+    // ---------- alert history on the charts' time axis ----------
+    // State changes over the span the charts show: those history stored (/api/alerts/history,
+    // fetched when the span changes and every MARKS_EVERY_MS while live) and the newest ones
+    // the health frames carry, without repeats.
+    let stored = [];
+    async function loadMarks(from, to) {
+      try {
+        const r = await api(`/api/alerts/history?from=${Math.floor(from)}&to=${Math.ceil(to)}&limit=2000`);
+        if (r.ok) stored = (await r.json()).events || [];
+      } catch (e) {
+        console.warn("kpid: alert history fetch failed", e);
+      }
+    }
+    function marks(ids, from, to) {
+      const want = new Set(ids);
+      const seen = new Set();
+      const out = [];
+      for (const t of [...stored, ...(active?.recent || []), ...(pipeline?.recent || [])]) {
+        if (!want.has(t.kpi) || t.at < from || t.at > to) continue;
+        const key = `${t.at}|${t.id}|${t.to}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push(t);
+      }
+      return out.sort((a, b) => a.at - b.at);
+    }
+    const markLevel = (t) => (t.to === "resolved" || t.to === "inactive" ? "ok" : levelOf(t.to, t.severity));
+    const markText = (t) => `${t.rule}: ${t.from} → ${t.to}${t.severity && t.to === "firing" ? ` (${t.severity})` : ""} at ${at(t.at)}${t.value != null ? `, value ${num(t.value)}` : ""}`;
+
+    // A uPlot draw hook: a dotted line and a triangle on the time axis at each state change of
+    // the chart's KPIs, in its level's colour; the cursor near one names it (the plot's title).
+    function markHook(idsOf, colors) {
+      const draw = (u) => {
+        const [from, to] = [u.scales.x.min, u.scales.x.max];
+        const list = marks(idsOf(), from, to);
+        u._kpidMarks = [];
+        if (!list.length) return;
+        const c = u.ctx;
+        const { left, top, width, height } = u.bbox;
+        const dpr = devicePixelRatio || 1;
+        const col = colors();
+        c.save();
+        for (const t of list) {
+          const x = Math.round(u.valToPos(t.at, "x", true));
+          if (x < left || x > left + width) continue;
+          const lvl = markLevel(t);
+          const stroke = lvl === "critical" ? col.bad : lvl === "warning" ? col.warn : lvl === "ok" ? col.ok : col.muted;
+          c.strokeStyle = stroke;
+          c.fillStyle = stroke;
+          c.globalAlpha = 0.55;
+          c.setLineDash([2 * dpr, 3 * dpr]);
+          c.lineWidth = 1 * dpr;
+          c.beginPath();
+          c.moveTo(x, top);
+          c.lineTo(x, top + height);
+          c.stroke();
+          c.globalAlpha = 1;
+          const s = 5 * dpr;
+          c.beginPath();
+          c.moveTo(x, top + height - s * 1.6);
+          c.lineTo(x - s, top + height);
+          c.lineTo(x + s, top + height);
+          c.closePath();
+          c.fill();
+          u._kpidMarks.push({ x: x / dpr - u.bbox.left / dpr, t });
+        }
+        c.restore();
+      };
+      const cursor = (u) => {
+        const near = (u._kpidMarks || []).filter((m) => Math.abs(m.x - u.cursor.left) <= 6);
+        u.over.title = near.map((m) => markText(m.t)).join("\n");
+      };
+      return { draw, cursor };
     }
 
     // ---------- toasts ----------
@@ -223,6 +299,6 @@
       if (!$("alerts-panel").hidden && document.visibilityState === "visible") refresh();
     }, 5000);
 
-    return { onHealth, kpiLevel, thresholds, drawHook };
+    return { onHealth, kpiLevel, thresholds, drawHook, markHook, marks, loadMarks };
   };
 })();

@@ -927,9 +927,12 @@ import { rangeBar, stepFor } from "./range.js";
         })),
       ],
     };
-    // A click on a chart opens the log lines around that instant; thresholds are drawn over it.
+    // A click on a chart opens the log lines around that instant; thresholds and the alerts'
+    // state changes are drawn over it.
+    const marks = alerts.markHook(() => c.ids || [], () => ({ warn: cssVar("--warn"), bad: cssVar("--bad"), ok: cssVar("--ok"), muted: cssVar("--muted") }));
     opts.hooks = {
-      draw: [alerts.drawHook(() => c.ids || [], () => ({ warn: cssVar("--warn"), bad: cssVar("--bad") }), (v) => axisLabel(v, unit))],
+      draw: [alerts.drawHook(() => c.ids || [], () => ({ warn: cssVar("--warn"), bad: cssVar("--bad") }), (v) => axisLabel(v, unit)), marks.draw],
+      setCursor: [marks.cursor],
       ready: [
         (u) => {
           u.over.addEventListener("click", () => {
@@ -1098,6 +1101,7 @@ import { rangeBar, stepFor } from "./range.js";
         localStorage.setItem("kpid.window", String(state.win));
       } catch (e) {}
       if (state.win > 300) fetchHistory(state.win);
+      alerts.loadMarks(nowS() - state.win, nowS()).then(renderCharts);
       renderCharts();
     }),
   );
@@ -1127,6 +1131,7 @@ import { rangeBar, stepFor } from "./range.js";
         series: c.series ? c.series.length : 0,
         alert: c.el.dataset.alert || null,
         thresholds: alerts.thresholds(c.ids || []).map((t) => t.v),
+        marks: alerts.marks(c.ids || [], ...xRange()).map((t) => ({ at: t.at, rule: t.rule, to: t.to })),
       })),
   };
 
@@ -1155,6 +1160,8 @@ import { rangeBar, stepFor } from "./range.js";
         const k = state.kpis.get(sr.id);
         if (k) k.r = sr;
       }
+      await alerts.loadMarks(r.from, r.to);
+      if (seq !== rangeSeq) return;
       state.range = { from: r.from, to: r.to, step: body.step_s || step };
       range.show({ ...r, step: state.range.step });
       renderCharts();
@@ -1168,6 +1175,11 @@ import { rangeBar, stepFor } from "./range.js";
   const span = () => (state.range ? state.range : { from: nowS() - state.win, to: nowS(), step: state.bucket || 1 });
   setInterval(() => range.links(span, TOKEN), 1000);
   range.links(span, TOKEN);
+  // The live window's alert marks: what history holds for it, refreshed now and then (the
+  // newest come with every health frame).
+  const liveMarks = () => state.range || alerts.loadMarks(nowS() - state.win, nowS());
+  setInterval(liveMarks, 15000);
+  liveMarks();
 
   connect();
 })();
