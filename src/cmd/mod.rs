@@ -1,8 +1,10 @@
 //! The commands, and every command-line argument in one place: `kpid` (run the daemon),
-//! `kpid check`, `kpid demo`, `kpid parse`, `kpid plugins`.
+//! `kpid check`, `kpid demo`, `kpid import`, `kpid parse`, `kpid plugins`, `kpid report`,
+//! `kpid run`.
 
 mod check;
 mod demo;
+mod import;
 mod parse;
 mod plugins;
 pub mod report;
@@ -25,6 +27,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<u8> {
                 return Ok(check_to(&a, std::io::stdout(), std::io::stderr()));
             }
             Some(Cmd::Demo(d)) => demo::run(d).await,
+            Some(Cmd::Import(a)) => import::run(&a).await,
             Some(Cmd::DemoPipeline(a)) => demo::pipeline(a).await,
             Some(Cmd::Parse(a)) => parse::run(&a),
             Some(Cmd::Plugins(a)) => plugins::run(&a),
@@ -57,6 +60,9 @@ pub enum Cmd {
     Check(CheckArgs),
     /// Run a simulated inference pipeline and kpid on its log, with the dashboard.
     Demo(DemoArgs),
+    /// Read old logs into history at their own times, then exit (a file is counted once,
+    /// however often it is imported).
+    Import(import::ImportArgs),
     /// Print the record and KPI samples each line of stdin (or FILE) yields, then a summary.
     Parse(ParseArgs),
     /// List parser plugins with their ABI version, path and status.

@@ -1,5 +1,7 @@
-//! `kpid report`: asks a running kpid for the HTML report of a window (`GET /report`) and
-//! writes it to stdout: `kpid report --from 2026-11-29T00:00:00Z --to 2026-11-30T00:00:00Z > day.html`.
+//! `kpid report`: the HTML report of a window, to stdout: `kpid report --from
+//! 2026-11-29T00:00:00Z --to 2026-11-30T00:00:00Z > day.html`. It asks a running kpid
+//! (`GET /report`), or with `--data-dir` / `--state-dir` reads the history files itself, with
+//! or without a kpid running.
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -26,6 +28,43 @@ pub struct ReportArgs {
     /// The API token, when kpid is bound beyond loopback (else `$KPID_TOKEN`).
     #[arg(long)]
     pub token: Option<String>,
+    /// Read this history directory instead of asking a running kpid.
+    #[arg(long, conflicts_with_all = ["addr", "token"])]
+    pub data_dir: Option<std::path::PathBuf>,
+    /// Read the history of this state directory (its `history/`) instead of asking a running
+    /// kpid.
+    #[arg(long, conflicts_with_all = ["addr", "token", "data_dir"])]
+    pub state_dir: Option<std::path::PathBuf>,
+    /// Config whose `[history]` tiers and `[store] bucket` wrote that history (offline).
+    #[arg(long, short = 'c')]
+    pub config: Option<std::path::PathBuf>,
+}
+
+/// Builds the report from the history files (`--data-dir`, `--state-dir`).
+fn offline(a: &ReportArgs, dir: &std::path::Path) -> anyhow::Result<String> {
+    let cfg = match &a.config {
+        Some(p) => crate::config::Config::load(p)?,
+        None => crate::config::Config::default(),
+    };
+    let bucket = cfg.store.limits().bucket_secs;
+    let reader = crate::history::Reader::open(dir, &cfg.history, bucket)
+        .with_context(|| format!("reading history in {}", dir.display()))?;
+    let time = |name: &str, v: &Option<String>| -> anyhow::Result<Option<f64>> {
+        v.as_deref()
+            .map(|v| {
+                crate::kpi::time_param(v).with_context(|| {
+                    format!("--{name} `{v}` is not a time (Unix seconds or RFC 3339)")
+                })
+            })
+            .transpose()
+    };
+    let to = time("to", &a.to)?.unwrap_or_else(crate::kpi::now).ceil() as i64;
+    let from = time("from", &a.from)?.map_or(to - 3600, |f| f.floor() as i64);
+    if from >= to {
+        bail!("--from must be before --to");
+    }
+    let r = crate::report::build::build(&reader, from, to, a.step.unwrap_or(0).into(), &a.title)?;
+    Ok(crate::report::html(&r))
 }
 
 fn enc(s: &str) -> String {
@@ -39,8 +78,20 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
-/// Fetches the report and writes it to stdout.
+/// Fetches (or builds) the report and writes it to stdout.
 pub async fn run(a: &ReportArgs) -> anyhow::Result<()> {
+    let dir = a
+        .data_dir
+        .clone()
+        .or_else(|| a.state_dir.as_ref().map(|s| s.join("history")));
+    if let Some(dir) = dir {
+        let a = a.clone();
+        let html = tokio::task::spawn_blocking(move || offline(&a, &dir)).await??;
+        let mut out = tokio::io::stdout();
+        out.write_all(html.as_bytes()).await?;
+        out.flush().await?;
+        return Ok(());
+    }
     let mut q = vec![format!("title={}", enc(&a.title))];
     for (k, v) in [("from", &a.from), ("to", &a.to)] {
         if let Some(v) = v {

@@ -82,6 +82,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         no_socket: args.no_socket,
         insecure: args.insecure,
         tree: None,
+        import: false,
         config: args.config.clone().map(|path| {
             let args = args.clone();
             daemon::ConfigSource {

@@ -78,6 +78,9 @@ pub struct Mode {
     pub tree: Option<Arc<std::sync::atomic::AtomicU32>>,
     /// The config file, reloaded live when it changes and on SIGHUP (none: no reload).
     pub config: Option<ConfigSource>,
+    /// With `one_shot`: write what the files hold into history (`kpid import`), resuming
+    /// from and committing history's checkpoint, so a file is never counted twice.
+    pub import: bool,
 }
 
 /// Starts the engine, the sources and (unless one-shot) the server.
@@ -94,6 +97,7 @@ pub async fn start(
         insecure,
         tree,
         config,
+        import,
     } = mode;
     // File descriptors: a reserve for files, plugins and state; the rest shared by the HTTP
     // side and the socket, so that a flood on one leaves the tailer and the other working.
@@ -136,13 +140,22 @@ pub async fn start(
     };
     // History: opened before the engine, and its checkpoint (committed with the deltas it
     // includes) is the one to resume from.
-    let history = match &state {
-        Some(s) if cfg.history.enabled => {
-            let dir = cfg
-                .history
-                .dir
-                .clone()
-                .unwrap_or_else(|| s.dir().join("history"));
+    let history_dir = match (&state, &cfg.history.dir) {
+        _ if !cfg.history.enabled => None,
+        (Some(_), Some(d)) => Some(d.clone()),
+        (Some(s), None) => Some(s.dir().join("history")),
+        (None, Some(d)) if import => Some(d.clone()),
+        (None, None) if import => {
+            let dir = cfg.state_dir.clone().unwrap_or_else(default_state_dir);
+            Some(StateDir::open(&dir)?.dir().join("history"))
+        }
+        (None, _) => None,
+    };
+    if import && history_dir.is_none() {
+        anyhow::bail!("import writes into history: it cannot be turned off ([history] enabled = false, --no-history)");
+    }
+    let history = match history_dir {
+        Some(dir) => {
             let (w, reader, cp) =
                 crate::history::writer::Writer::open(&dir, &cfg.history, limits.bucket_secs)
                     .with_context(|| format!("opening history in {}", dir.display()))?;
@@ -444,6 +457,66 @@ impl Running {
         let mut out = String::new();
         prom::prometheus(&self.published.borrow(), &mut out);
         out
+    }
+}
+
+/// What `kpid import` read and wrote.
+#[derive(Debug)]
+pub struct ImportSummary {
+    /// Each file as the tailer left it (lines, parse errors, where it stopped).
+    pub files: Vec<crate::sources::FileHealth>,
+    /// What event time did with the lines' times.
+    pub event_time: crate::kpi::EventTimeStats,
+    /// What the store refused, folded or could not ship.
+    pub drops: crate::kpi::StoreDrops,
+    /// Points history received.
+    pub points: u64,
+    /// The history database.
+    pub path: std::path::PathBuf,
+    /// What history dropped (size cap, write errors), if anything.
+    pub dropped: u64,
+    /// The last error history met, if any.
+    pub error: Option<String>,
+}
+
+impl Running {
+    /// Import: waits until every file was read, applied and committed to history.
+    pub fn finish_import(mut self) -> anyhow::Result<ImportSummary> {
+        use crate::health::HealthSection;
+        let shared = self
+            .history
+            .as_ref()
+            .map(|h| h.shared.clone())
+            .context("import without history")?;
+        if let Some(t) = self.tailer.take() {
+            t.wait();
+        }
+        if let Some(e) = self.engine.take() {
+            e.stop();
+        }
+        if let Some(h) = self.history.take() {
+            h.join();
+        }
+        let section = crate::history::health::HistorySection(shared.clone());
+        let points = shared
+            .stats
+            .points
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let error = shared.stats.last_error.lock().clone();
+        let files = self.sources.files.lock().clone();
+        let (event_time, drops) = {
+            let p = self.published.borrow();
+            (p.event_time, p.drops)
+        };
+        Ok(ImportSummary {
+            files,
+            event_time,
+            drops,
+            points,
+            path: shared.path.clone(),
+            dropped: section.losses(),
+            error,
+        })
     }
 }
 

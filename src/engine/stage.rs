@@ -3,6 +3,7 @@
 use super::apps;
 use super::clock::{counting_late, Clock};
 use super::rules::{RecordKind, Rules};
+use super::ship::LINES_PER_STEP;
 use super::Shipment;
 use crate::kpi::{self, Publisher, Snapshot, Store};
 use crate::sources::socket::SocketStats;
@@ -178,24 +179,17 @@ impl Engine {
                 biased;
                 input = rx.recv() => {
                     let Some(input) = input else { break };
-                    self.apply(input);
+                    let mut shipped = self.apply_shipping(input).await;
                     // Take what else is queued before publishing: one publication per burst.
                     for _ in 0..64 {
                         match rx.try_recv() {
-                            Ok(i) => self.apply(i),
+                            Ok(i) => shipped |= self.apply_shipping(i).await,
                             Err(_) => break,
                         }
                     }
                     dirty = true;
                     last_input = Some(Instant::now());
-                    if self.cfg.store.flush_due() {
-                        // A replay spreads over many buckets: ship now rather than let the
-                        // backlog pass its cap, waiting for the writer if it is behind (the
-                        // sources wait meanwhile: a file is its own buffer).
-                        if let (Some(tx), Some(h)) = (self.cfg.history.clone(), self.held.take()) {
-                            let _ = tx.send(h).await;
-                        }
-                        self.ack();
+                    if shipped {
                         last_ack = Instant::now();
                     }
                 }
@@ -233,6 +227,37 @@ impl Engine {
             // The last shipment waits for room: at shutdown nothing may be left behind.
             let _ = tx.send(last).await;
         }
+    }
+
+    /// Applies an input, a step of at most [`LINES_PER_STEP`] lines at a time, shipping to
+    /// history whenever a series' backlog is due: a replay spreads over many buckets, and is
+    /// shipped rather than let pass its cap, waiting for the writer if it is behind (the
+    /// sources wait meanwhile: a file is its own buffer). Returns whether it shipped.
+    async fn apply_shipping(&mut self, input: Input) -> bool {
+        let parts = match input {
+            Input::Lines(b) if self.cfg.history.is_some() => super::ship::split(b, LINES_PER_STEP),
+            other => {
+                self.apply(other);
+                return self.ship_if_due().await;
+            }
+        };
+        let mut shipped = false;
+        for b in parts {
+            self.apply(Input::Lines(b));
+            shipped |= self.ship_if_due().await;
+        }
+        shipped
+    }
+
+    async fn ship_if_due(&mut self) -> bool {
+        if !self.cfg.store.flush_due() {
+            return false;
+        }
+        if let (Some(tx), Some(h)) = (self.cfg.history.clone(), self.held.take()) {
+            let _ = tx.send(h).await;
+        }
+        self.ack();
+        true
     }
 
     fn publish(&mut self, refresh: bool) {

@@ -24,9 +24,43 @@ CREATE INDEX chunk_by_series ON chunk(tier, series, t1);
 CREATE TABLE head(id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 ";
 
+/// The lock file: held (`flock`, exclusive) by the one process writing the directory.
+pub const LOCK: &str = "history.lock";
+
+/// Takes the directory's writer lock, or says that another process holds it.
+fn lock(dir: &Path) -> Result<std::fs::File, HistoryError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(LOCK);
+    let io = |source| HistoryError::Io {
+        path: path.clone(),
+        source,
+    };
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+        .map_err(io)?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a file descriptor this function owns; released when `f` is closed.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(f);
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EWOULDBLOCK) => Err(HistoryError::Busy(dir.to_owned())),
+        _ => Err(io(e)),
+    }
+}
+
 /// An opened database, and what recovery did, if anything.
 #[derive(Debug)]
 pub struct Opened {
+    /// The directory's writer lock, held while this lives.
+    pub lock: std::fs::File,
     /// The writer's connection.
     pub conn: Connection,
     /// The file.
@@ -42,11 +76,13 @@ fn sql(path: &Path) -> impl Fn(rusqlite::Error) -> HistoryError + '_ {
     }
 }
 
-/// Opens (or creates) `dir/history.db`, moving a damaged one aside.
+/// Opens (or creates) `dir/history.db` for writing, moving a damaged one aside. One process
+/// at a time: a directory another kpid writes is refused ([`HistoryError::Busy`]).
 pub fn open(dir: &Path) -> Result<Opened, HistoryError> {
     if let Some(w) = trust::dir(dir, "history directory", Sharing::Private)? {
         tracing::warn!("{w}");
     }
+    let lock = lock(dir)?;
     let path = dir.join(FILE);
     let mut recovered = None;
     if path.exists() {
@@ -55,6 +91,7 @@ pub fn open(dir: &Path) -> Result<Opened, HistoryError> {
                 conn.execute_batch(super::events::SCHEMA)
                     .map_err(sql(&path))?;
                 return Ok(Opened {
+                    lock,
                     conn,
                     path,
                     recovered,
@@ -97,6 +134,7 @@ pub fn open(dir: &Path) -> Result<Opened, HistoryError> {
     ))
     .map_err(sql(&path))?;
     Ok(Opened {
+        lock,
         conn,
         path,
         recovered,

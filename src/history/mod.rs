@@ -71,6 +71,9 @@ pub enum HistoryError {
     /// The config is invalid.
     #[error("{0}")]
     Config(String),
+    /// Another process writes this directory.
+    #[error("history directory {0} is in use by another kpid (its writer holds history.lock): stop it, or give this one another --data-dir")]
+    Busy(PathBuf),
 }
 
 /// A series history knows: its durable number and description.

@@ -50,6 +50,39 @@ impl Reader {
         }
     }
 
+    /// Opens the history in `dir` to read only (`kpid report --data-dir`): no lock taken, so
+    /// a running kpid may write it meanwhile (WAL: this reader sees what was committed). The
+    /// points of flushes not folded yet are read from the database too.
+    pub fn open(
+        dir: &std::path::Path,
+        cfg: &super::HistoryConfig,
+        bucket_s: i64,
+    ) -> Result<Reader, HistoryError> {
+        let tiers = cfg.tiers(bucket_s).map_err(HistoryError::Config)?;
+        let path = dir.join(db::FILE);
+        if !path.is_file() {
+            return Err(HistoryError::Io {
+                path,
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no history there"),
+            });
+        }
+        let conn = db::reader(&path)?;
+        let sql = |source| HistoryError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let catalogue = super::writer::load_catalogue(&conn).map_err(sql)?;
+        let shared = Arc::new(Shared {
+            buf: Default::default(),
+            catalogue: parking_lot::RwLock::new(catalogue),
+            tiers,
+            path: path.clone(),
+            stats: Default::default(),
+        });
+        super::writer::load_head(&conn, &shared).map_err(sql)?;
+        Ok(Reader::new(shared, conn))
+    }
+
     /// The shared state.
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared

@@ -35,6 +35,8 @@ pub struct Writer {
     max_size: u64,
     last_fold: Instant,
     events: Option<std::sync::mpsc::Receiver<Event>>,
+    /// The directory's writer lock, released when the writer ends.
+    _lock: std::fs::File,
 }
 
 /// The running writer.
@@ -83,37 +85,12 @@ impl Writer {
             source,
         };
         let conn = opened.conn;
-        let mut by_key = HashMap::new();
-        let mut catalogue = Vec::new();
-        {
-            let mut st = conn
-                .prepare("SELECT id, key, name, labels, kind, unit, help FROM series ORDER BY id")
-                .map_err(sql)?;
-            let rows = st
-                .query_map([], |r| {
-                    let labels: String = r.get(3)?;
-                    Ok(Desc {
-                        id: r.get(1)?,
-                        name: r.get(2)?,
-                        labels: serde_json::from_str(&labels).unwrap_or_default(),
-                        kind: kind_of(r.get(4)?),
-                        unit: r.get(5)?,
-                        help: r.get(6)?,
-                        buckets: None,
-                    })
-                    .map(|d| (r.get::<_, i64>(0), d))
-                })
-                .map_err(sql)?;
-            for row in rows {
-                let (id, d) = row.map_err(sql)?;
-                let id = id.map_err(sql)?;
-                by_key.insert(d.id.clone(), (id, d.kind));
-                catalogue.push(Arc::new(SeriesInfo {
-                    id,
-                    desc: Arc::new(d),
-                }));
-            }
-        }
+        let recovered = opened.recovered;
+        let catalogue = load_catalogue(&conn).map_err(sql)?;
+        let by_key = catalogue
+            .iter()
+            .map(|s| (s.desc.id.clone(), (s.id, s.desc.kind)))
+            .collect();
         let shared = Arc::new(Shared {
             buf: Default::default(),
             catalogue: RwLock::new(catalogue),
@@ -121,7 +98,7 @@ impl Writer {
             path: path.clone(),
             stats: Default::default(),
         });
-        *shared.stats.recovered.lock() = opened.recovered;
+        *shared.stats.recovered.lock() = recovered;
         let checkpoint = db::checkpoint(&conn).unwrap_or_else(|e| {
             shared.stats.error(e);
             None
@@ -152,6 +129,7 @@ impl Writer {
             max_size: cfg.max_size.0,
             last_fold: Instant::now(),
             events: None,
+            _lock: opened.lock,
         };
         if let Some(cp) = &checkpoint {
             for f in &cp.files {
@@ -170,19 +148,7 @@ impl Writer {
 
     /// Puts the points of flushes not folded yet back in memory.
     fn load_head(&mut self) -> rusqlite::Result<()> {
-        let mut st = self.conn.prepare("SELECT data FROM head ORDER BY id")?;
-        let blobs: Vec<Vec<u8>> = st
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        drop(st);
-        let res = self.shared.tiers[0].res;
-        let mut buf = self.shared.buf.lock();
-        for b in blobs {
-            if let Err(e) = decode_head(&b, res, &mut buf) {
-                self.shared.stats.error(format!("history head: {e}"));
-            }
-        }
-        Ok(())
+        load_head(&self.conn, &self.shared)
     }
 
     /// The writer's connection (benchmarks measure the file through it).
@@ -210,6 +176,46 @@ impl Writer {
             events::store(&mut self.conn, rx, &self.shared.stats.events);
         }
     }
+}
+
+/// Every series the database knows, in id order.
+pub(crate) fn load_catalogue(conn: &Connection) -> rusqlite::Result<Vec<Arc<SeriesInfo>>> {
+    let mut st =
+        conn.prepare("SELECT id, key, name, labels, kind, unit, help FROM series ORDER BY id")?;
+    let rows = st.query_map([], |r| {
+        let labels: String = r.get(3)?;
+        Ok(SeriesInfo {
+            id: r.get(0)?,
+            desc: Arc::new(Desc {
+                id: r.get(1)?,
+                name: r.get(2)?,
+                labels: serde_json::from_str(&labels).unwrap_or_default(),
+                kind: kind_of(r.get(4)?),
+                unit: r.get(5)?,
+                help: r.get(6)?,
+                buckets: None,
+            }),
+        })
+    })?;
+    rows.map(|r| r.map(Arc::new)).collect()
+}
+
+/// Puts the points of flushes not folded into chunks yet (the `head` rows) in `shared`'s
+/// memory, where queries find them.
+pub(crate) fn load_head(conn: &Connection, shared: &Shared) -> rusqlite::Result<()> {
+    let mut st = conn.prepare("SELECT data FROM head ORDER BY id")?;
+    let blobs: Vec<Vec<u8>> = st
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    drop(st);
+    let res = shared.tiers[0].res;
+    let mut buf = shared.buf.lock();
+    for b in blobs {
+        if let Err(e) = decode_head(&b, res, &mut buf) {
+            shared.stats.error(format!("history head: {e}"));
+        }
+    }
+    Ok(())
 }
 
 /// Starts the writer thread: it takes shipments until the channel closes, then folds what it

@@ -434,3 +434,15 @@ fn a_damaged_file_is_moved_aside_and_a_fresh_one_started() {
         );
     }
 }
+
+#[test]
+fn a_second_writer_of_one_directory_is_refused_until_the_first_ends() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = HistoryConfig::default();
+    let first = open(tmp.path(), &cfg);
+    let err = Writer::open(tmp.path(), &cfg, 1).unwrap_err();
+    assert!(matches!(err, HistoryError::Busy(_)), "{err}");
+    assert!(err.to_string().contains("in use by another kpid"), "{err}");
+    drop(first);
+    open(tmp.path(), &cfg);
+}

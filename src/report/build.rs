@@ -1,5 +1,6 @@
 //! Filling a [`Report`] from history: every KPI with data in the window, its figures over the
-//! whole window and its chart columns at the report's step, and the span table.
+//! whole window and its chart columns at the report's step, the alerts of the window
+//! ([`super::alerts`]) and the span table.
 
 use super::{Report, ReportKpi, SpanRow, Summary};
 use crate::history::{Agg, HistoryError, Reader, Step};
@@ -201,6 +202,7 @@ pub fn build(
         });
     }
     report.spans = spans.into_values().collect();
+    report.alerts = super::alerts::of_window(reader, from as f64, to as f64)?;
     Ok(report)
 }
 

@@ -6,6 +6,7 @@
 //! p95, p99, max, total, rate) and the chart columns at the report's step; the alerts of the
 //! window; the span table. [`build`] fills one from history.
 
+pub mod alerts;
 pub mod build;
 
 use serde::Serialize;
