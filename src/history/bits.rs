@@ -234,3 +234,89 @@ impl XorEnc {
         Some(f64::from_bits(self.prev))
     }
 }
+
+/// Values that are decimals with at most `scale` digits after the point, encoded as the
+/// difference of consecutive integers `v × 10^scale` (zigzag) in 1, 6, 11, 20 or 68 bits:
+/// integer gauges moving by small steps cost a few bits where XOR costs tens.
+#[derive(Debug)]
+pub(crate) struct DecEnc {
+    pow: f64,
+    prev: i64,
+}
+
+/// Largest integer a decimal may scale to (exact in an f64).
+const DEC_MAX: f64 = (1u64 << 53) as f64;
+
+impl DecEnc {
+    pub(crate) fn new(scale: u8) -> Self {
+        DecEnc {
+            pow: 10f64.powi(scale as i32),
+            prev: 0,
+        }
+    }
+
+    /// The integer `v` scales to, if decoding it gives back exactly `v` (so NaN, infinities,
+    /// -0.0 and values with more digits have none).
+    pub(crate) fn scaled(&self, v: f64) -> Option<i64> {
+        let n = (v * self.pow).round();
+        if !(n.abs() < DEC_MAX) {
+            return None;
+        }
+        // Checked from the integer, as the decoder computes it (-0.0 scales to 0, which is
+        // not -0.0).
+        let i = n as i64;
+        ((i as f64 / self.pow).to_bits() == v.to_bits()).then_some(i)
+    }
+
+    /// The fewest digits (0 to 6) after the point that every value of `vs` fits in.
+    pub(crate) fn scale_for(vs: impl Iterator<Item = f64> + Clone) -> Option<u8> {
+        (0..=6u8).find(|&k| {
+            let e = DecEnc::new(k);
+            vs.clone().all(|v| e.scaled(v).is_some())
+        })
+    }
+
+    /// Writes `v`, which [`DecEnc::scaled`] accepts.
+    pub(crate) fn put(&mut self, w: &mut BitWriter, v: f64) {
+        let n = self.scaled(v).expect("checked by scale_for");
+        let d = n.wrapping_sub(self.prev);
+        self.prev = n;
+        let z = ((d << 1) ^ (d >> 63)) as u64;
+        match z {
+            0 => w.bit(false),
+            1..=0xf => {
+                w.bits(0b10, 2);
+                w.bits(z, 4);
+            }
+            0x10..=0xff => {
+                w.bits(0b110, 3);
+                w.bits(z, 8);
+            }
+            0x100..=0xffff => {
+                w.bits(0b1110, 4);
+                w.bits(z, 16);
+            }
+            _ => {
+                w.bits(0b1111, 4);
+                w.bits(z, 64);
+            }
+        }
+    }
+
+    pub(crate) fn get(&mut self, r: &mut BitReader) -> Option<f64> {
+        let mut ones = 0;
+        while ones < 4 && r.bit()? {
+            ones += 1;
+        }
+        let z = match ones {
+            0 => 0,
+            1 => r.bits(4)?,
+            2 => r.bits(8)?,
+            3 => r.bits(16)?,
+            _ => r.bits(64)?,
+        };
+        let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
+        self.prev = self.prev.wrapping_add(d);
+        Some(self.prev as f64 / self.pow)
+    }
+}

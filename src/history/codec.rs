@@ -2,15 +2,21 @@
 //! chunk ([`encode`], [`decode`]): Gorilla delta-of-delta timestamps and XOR floats in one bit
 //! stream. A gauge point whose min, max and mean equal its last value (one set per bucket, the
 //! usual case at 1 s) costs one flag bit beyond its value; a counter is its bucket sum; a
-//! distribution is count, sum, min, max and its serialized sketch.
+//! distribution is count, sum, min, max and its serialized sketch. When every counter sum or
+//! gauge value of a chunk is a decimal with few digits (queue depths, percentages with one
+//! decimal), the chunk is also written with those values as scaled integers in small deltas
+//! ([`DecEnc`]), and the shorter of the two is kept: lossless either way.
 
-use super::bits::{BitReader, BitWriter, TimeEnc, XorEnc};
+use super::bits::{BitReader, BitWriter, DecEnc, TimeEnc, XorEnc};
 use crate::kpi::sketch::{get_varint, put_varint, unzigzag, zigzag, Sketch};
 use crate::kpi::{BucketData, DistBucket, Kind};
 
 /// Most points one chunk may claim (a damaged length is refused, not allocated).
 const MAX_POINTS: u64 = 1 << 22;
-const VERSION: u8 = 1;
+/// Format 2: a byte after the first time says how the main values are written (`XOR`, or
+/// the number of decimal digits of [`DecEnc`]). Format 1 (XOR only, no such byte) is read too.
+const VERSION: u8 = 2;
+const XOR: u8 = 0xff;
 
 /// One gauge point: the last value, extremes, and sum and count of the per-bucket values (for
 /// the mean over coarse points).
@@ -109,7 +115,7 @@ fn kind_code(k: Kind) -> u8 {
 /// The kind a chunk holds, from its first byte.
 pub fn chunk_kind(buf: &[u8]) -> Option<Kind> {
     match buf.first()? {
-        b if b >> 2 != VERSION => None,
+        b if !matches!(b >> 2, 1 | VERSION) => None,
         b => [Kind::Counter, Kind::Gauge, Kind::Distribution]
             .get((b & 3) as usize)
             .copied(),
@@ -120,14 +126,70 @@ fn same(a: f64, b: f64) -> bool {
     a.to_bits() == b.to_bits()
 }
 
+/// The value a point's main stream holds (a counter's sum, a gauge's last value).
+fn main_value(a: &Agg) -> f64 {
+    match a {
+        Agg::Counter(v) => *v,
+        Agg::Gauge(g) => g.last,
+        Agg::Dist(d) => d.sum,
+    }
+}
+
+/// The main values' stream: XOR floats, or scaled decimals.
+enum Main {
+    Xor(XorEnc),
+    Dec(DecEnc),
+}
+
+impl Main {
+    fn new(scale: u8) -> Main {
+        match scale {
+            XOR => Main::Xor(XorEnc::default()),
+            k => Main::Dec(DecEnc::new(k)),
+        }
+    }
+
+    fn put(&mut self, w: &mut BitWriter, v: f64) {
+        match self {
+            Main::Xor(x) => x.put(w, v),
+            Main::Dec(d) => d.put(w, v),
+        }
+    }
+
+    fn get(&mut self, r: &mut BitReader) -> Option<f64> {
+        match self {
+            Main::Xor(x) => x.get(r),
+            Main::Dec(d) => d.get(r),
+        }
+    }
+}
+
 /// Encodes points of one kind, sorted by time, bucket width `res` seconds, into `out`.
 pub fn encode(kind: Kind, res: i64, pts: &[(i64, Agg)], out: &mut Vec<u8>) {
+    let start = out.len();
+    encode_with(kind, res, pts, XOR, out);
+    if kind == Kind::Distribution || pts.is_empty() {
+        return;
+    }
+    if let Some(k) = DecEnc::scale_for(pts.iter().map(|p| main_value(&p.1))) {
+        let mut dec = Vec::with_capacity(out.len() - start);
+        encode_with(kind, res, pts, k, &mut dec);
+        if dec.len() < out.len() - start {
+            out.truncate(start);
+            out.extend_from_slice(&dec);
+        }
+    }
+}
+
+fn encode_with(kind: Kind, res: i64, pts: &[(i64, Agg)], scale: u8, out: &mut Vec<u8>) {
     out.push(VERSION << 2 | kind_code(kind));
     put_varint(out, pts.len() as u64);
     let Some((t0, _)) = pts.first() else {
         return;
     };
     put_varint(out, zigzag(*t0));
+    out.push(scale);
+    let mut main = Main::new(scale);
     let mut w = BitWriter::default();
     let mut time = TimeEnc::start(*t0, res);
     let mut x = [
@@ -142,9 +204,9 @@ pub fn encode(kind: Kind, res: i64, pts: &[(i64, Agg)], out: &mut Vec<u8>) {
             time.put(&mut w, *t);
         }
         match a {
-            Agg::Counter(v) => x[0].put(&mut w, *v),
+            Agg::Counter(v) => main.put(&mut w, *v),
             Agg::Gauge(g) => {
-                x[0].put(&mut w, g.last);
+                main.put(&mut w, g.last);
                 let simple = g.count == 1
                     && same(g.min, g.last)
                     && same(g.max, g.last)
@@ -186,6 +248,17 @@ pub fn decode(buf: &[u8], res: i64, out: &mut Vec<(i64, Agg)>) -> Result<Kind, C
         return Ok(kind);
     }
     let t0 = unzigzag(get_varint(buf, &mut at).ok_or(CodecError("truncated time"))?);
+    let scale = if buf[0] >> 2 == 1 {
+        XOR
+    } else {
+        let k = *buf.get(at).ok_or(CodecError("truncated header"))?;
+        at += 1;
+        if k != XOR && k > 6 {
+            return Err(CodecError("unknown value encoding"));
+        }
+        k
+    };
+    let mut main = Main::new(scale);
     let mut r = BitReader::new(&buf[at..]);
     let mut time = TimeEnc::start(t0, res);
     let mut x = [
@@ -202,9 +275,9 @@ pub fn decode(buf: &[u8], res: i64, out: &mut Vec<(i64, Agg)>) -> Result<Kind, C
             time.get(&mut r).ok_or(CodecError("truncated times"))?
         };
         let a = match kind {
-            Kind::Counter => Agg::Counter(x[0].get(&mut r).ok_or(CodecError("truncated points"))?),
+            Kind::Counter => Agg::Counter(main.get(&mut r).ok_or(CodecError("truncated points"))?),
             Kind::Gauge => {
-                let last = x[0].get(&mut r).ok_or(CodecError("truncated gauge"))?;
+                let last = main.get(&mut r).ok_or(CodecError("truncated gauge"))?;
                 if r.bit().ok_or(CodecError("truncated gauge"))? {
                     Agg::Gauge(GaugeAgg {
                         last,

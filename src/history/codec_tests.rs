@@ -159,3 +159,87 @@ fn a_typical_second_costs_about_a_byte() {
         assert!(per <= 2.0, "{kind:?}: {per:.2} bytes per point");
     }
 }
+
+fn gauge(v: f64) -> Agg {
+    Agg::from_bucket(&BucketData::Gauge {
+        last: v,
+        min: v,
+        max: v,
+    })
+}
+
+fn round_trip(kind: Kind, pts: &[(i64, Agg)]) -> Vec<u8> {
+    let mut buf = Vec::new();
+    encode(kind, 1, pts, &mut buf);
+    let mut back = Vec::new();
+    decode(&buf, 1, &mut back).unwrap();
+    assert_eq!(back.len(), pts.len());
+    for ((t, a), (u, b)) in pts.iter().zip(&back) {
+        assert_eq!(t, u);
+        assert!(equal(a, b), "{a:?} != {b:?}");
+    }
+    buf
+}
+
+#[test]
+fn decimal_values_are_kept_exactly_in_fewer_bytes() {
+    let mut r = Rng(21);
+    let (mut int, mut tenth, mut micro, mut big) = (0.0f64, 50.0f64, 0.0f64, 9.0e15f64);
+    let mut series: [Vec<(i64, Agg)>; 4] = Default::default();
+    for t in 0..3600 {
+        int = (int + r.below(5) as f64 - 2.0).max(0.0);
+        tenth = ((tenth * 10.0 + r.below(7) as f64 - 3.0).round() / 10.0).clamp(-50.0, 100.0);
+        micro += 0.000_001 * (r.below(2000) as f64 - 1000.0);
+        micro = (micro * 1e6).round() / 1e6;
+        big += r.below(1000) as f64;
+        for (s, v) in series.iter_mut().zip([int, tenth, micro, big]) {
+            s.push((t, gauge(v)));
+        }
+    }
+    let sizes: Vec<f64> = series
+        .iter()
+        .map(|s| round_trip(Kind::Gauge, s).len() as f64 / s.len() as f64)
+        .collect();
+    assert!(sizes[0] <= 1.0, "integer gauge: {:.2} B/point", sizes[0]);
+    assert!(
+        sizes[1] <= 1.2,
+        "one-decimal gauge: {:.2} B/point",
+        sizes[1]
+    );
+    // Whatever the encoding picked, never more than XOR alone.
+    for (s, per) in series.iter().zip(&sizes) {
+        let mut xor = Vec::new();
+        encode_with(Kind::Gauge, 1, s, XOR, &mut xor);
+        assert!(*per <= xor.len() as f64 / s.len() as f64);
+    }
+    // One value with more digits, -0.0, NaN: the chunk stays exact (XOR).
+    for odd in [0.123_456_789, -0.0, f64::NAN, 1e300] {
+        let mut s = series[0][..100].to_vec();
+        s[50].1 = gauge(odd);
+        round_trip(Kind::Gauge, &s);
+        let c: Vec<(i64, Agg)> = (0..100)
+            .map(|t| (t, Agg::Counter(if t == 7 { odd } else { t as f64 })))
+            .collect();
+        round_trip(Kind::Counter, &c);
+    }
+}
+
+#[test]
+fn format_1_chunks_are_still_read() {
+    let pts: Vec<(i64, Agg)> = (0..50).map(|t| (t, gauge(t as f64 * 1.5))).collect();
+    let mut v2 = Vec::new();
+    encode_with(Kind::Gauge, 1, &pts, XOR, &mut v2);
+    // Format 1: the same without the encoding byte after the first time.
+    let mut at = 1;
+    get_varint(&v2, &mut at).unwrap();
+    get_varint(&v2, &mut at).unwrap();
+    let mut v1 = v2.clone();
+    v1.remove(at);
+    v1[0] = 1 << 2 | v1[0] & 3;
+    let mut back = Vec::new();
+    assert_eq!(decode(&v1, 1, &mut back).unwrap(), Kind::Gauge);
+    assert!(pts
+        .iter()
+        .zip(&back)
+        .all(|(a, b)| a.0 == b.0 && equal(&a.1, &b.1)));
+}
