@@ -259,7 +259,7 @@ impl DecEnc {
     /// -0.0 and values with more digits have none).
     pub(crate) fn scaled(&self, v: f64) -> Option<i64> {
         let n = (v * self.pow).round();
-        if !(n.abs() < DEC_MAX) {
+        if n.is_nan() || n.abs() >= DEC_MAX {
             return None;
         }
         // Checked from the integer, as the decoder computes it (-0.0 scales to 0, which is
