@@ -21,6 +21,7 @@ mod logs;
 mod prom;
 mod report;
 mod ws;
+mod ws_logs;
 
 pub use counters::HttpCounters;
 pub(crate) use guard::Guard;
@@ -138,6 +139,8 @@ fn routes(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn warp::Rep
         .or(prom::route(state.clone()))
         .unify()
         .or(ws::route(state.clone()))
+        .unify()
+        .or(ws_logs::route(state.clone()))
         .unify()
         .or(assets::routes())
         .unify()

@@ -372,37 +372,50 @@ fn ws_config() -> WebSocketConfig {
         .max_frame_size(Some(MAX_WS_MESSAGE))
 }
 
-pub(super) fn route(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn Reply>,)> {
-    // The upgrade handle is taken before `warp::ws()` (which checks the request's headers)
-    // takes its own: both share the one connection upgrade.
-    warp::path!("ws" / "metrics")
-        .and(warp::ext::optional::<OnUpgrade>())
+/// The WebSocket upgrade's answer (101), with `serve` run on the connection once upgraded.
+/// Done by hand rather than with warp's `Ws` for the small read buffer ([`ws_config`]).
+pub(super) fn accept<F, Fut>(on: Option<OnUpgrade>, key: &str, serve: F) -> Box<dyn Reply>
+where
+    F: FnOnce(WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    if let Some(on) = on {
+        tokio::spawn(async move {
+            match on.await {
+                Ok(up) => {
+                    let io = TokioIo::new(up);
+                    let ws =
+                        WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config())).await;
+                    serve(ws).await;
+                }
+                Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
+            }
+        });
+    }
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let r = warp::reply::with_status(warp::reply(), StatusCode::SWITCHING_PROTOCOLS);
+    let r = warp::reply::with_header(r, "connection", "upgrade");
+    let r = warp::reply::with_header(r, "upgrade", "websocket");
+    Box::new(warp::reply::with_header(r, "sec-websocket-accept", accept))
+}
+
+/// What a WebSocket route takes: the upgrade handle (taken before `warp::ws()`, which checks
+/// the request's headers, takes its own: both share the one connection upgrade) and the key.
+pub(super) fn upgrade(
+) -> impl Filter<Extract = (Option<OnUpgrade>, String), Error = warp::Rejection> + Clone {
+    warp::ext::optional::<OnUpgrade>()
         .and(warp::ws())
         .and(warp::header::<String>("sec-websocket-key"))
-        .map(move |on: Option<OnUpgrade>, _: warp::ws::Ws, key: String| {
-            if let Some(on) = on {
-                let s = state.clone();
-                tokio::spawn(async move {
-                    match on.await {
-                        Ok(up) => {
-                            let io = TokioIo::new(up);
-                            let ws = WebSocketStream::from_raw_socket(
-                                io,
-                                Role::Server,
-                                Some(ws_config()),
-                            )
-                            .await;
-                            client(ws, s).await;
-                        }
-                        Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
-                    }
-                });
-            }
-            let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
-            let r = warp::reply::with_status(warp::reply(), StatusCode::SWITCHING_PROTOCOLS);
-            let r = warp::reply::with_header(r, "connection", "upgrade");
-            let r = warp::reply::with_header(r, "upgrade", "websocket");
-            Box::new(warp::reply::with_header(r, "sec-websocket-accept", accept)) as Box<dyn Reply>
+        .map(|on, _: warp::ws::Ws, key| (on, key))
+        .untuple_one()
+}
+
+pub(super) fn route(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn Reply>,)> {
+    warp::path!("ws" / "metrics")
+        .and(upgrade())
+        .map(move |on: Option<OnUpgrade>, key: String| {
+            let s = state.clone();
+            accept(on, &key, move |ws| client(ws, s))
         })
         .boxed()
 }

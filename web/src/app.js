@@ -1116,6 +1116,7 @@ import { rangeBar, stepFor } from "./range.js";
   // For tests and the curious: window.__kpid.charts() lists each chart's last point.
   window.__kpid = {
     state,
+    logs: () => logs.stats(),
     get conn() {
       return state.conn;
     },
@@ -1135,7 +1136,7 @@ import { rangeBar, stepFor } from "./range.js";
       })),
   };
 
-  const logs = logViewer({ api, esc, root: $("logs-panel") });
+  const logs = logViewer({ api, esc, root: $("logs-panel"), token: TOKEN });
   flowView({ api, esc, root: $("flow-panel") });
 
   // ---------- ranges from history ----------
