@@ -315,3 +315,113 @@ annotations = {{ summary = "temp {{{{ $value }}}} on {{{{ $labels.source }}}}" }
         );
     }
 }
+
+/// Runs `tests/browser/layout.mjs` with `args`; its output, and whether it said ok.
+fn layout_check(args: &[&std::ffi::OsStr]) -> (bool, String) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("node")
+        .arg(root.join("tests/browser/layout.mjs"))
+        .args(args)
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run node tests/browser/layout.mjs");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success() && text.contains("[layout] ok"), text)
+}
+
+/// The default layout on the demo: header strip, sections in the pipeline's order with kpid's
+/// counters collapsed, legends with values, a synced cursor, a chart's CSV and PNG, zoom and
+/// back; screenshots at 1440 px and 390 px, light and dark, under `target/tmp/screenshots/`.
+#[test]
+fn default_layout_synced_cursor_exports_and_zoom() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    require_tools(&root.join("tests/browser"));
+    let port = free_port();
+    let daemon = start_demo(port);
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let url = format!("http://127.0.0.1:{port}/");
+    let (ok, text) = layout_check(&["default".as_ref(), url.as_ref(), shots.as_os_str()]);
+    assert!(ok, "layout check failed:\n{text}\n{}", daemon.log());
+    for w in ["1440", "390"] {
+        for theme in ["light", "dark"] {
+            let png = std::fs::read(shots.join(format!("layout-{w}-{theme}.png"))).unwrap();
+            assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+        }
+    }
+}
+
+/// A `[dashboard]` config: its panels (stacked, in their sections, in the file's order), its
+/// header strip, and a reload of the section followed live by the page.
+#[test]
+fn layout_from_the_dashboard_config_and_its_reload() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    require_tools(&root.join("tests/browser"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = "browser-layout-token";
+    std::fs::write(dir.path().join("app.log"), "").unwrap();
+    std::fs::write(
+        dir.path().join("k.toml"),
+        format!(
+            r#"[server]
+token = "{token}"
+interval = "250ms"
+
+[[source]]
+name = "app"
+path = "app.log"
+parser = "logfmt"
+
+[dashboard]
+headline = ["reqs_out", "gpu_util_percent"]
+
+[[dashboard.panel]]
+title = "Load"
+kpis = ["reqs_in", "reqs_out"]
+chart = "area"
+stacked = true
+
+[[dashboard.panel]]
+title = "GPU"
+kpis = ["gpu_*"]
+section = "Hardware"
+thresholds = [80]
+"#
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let log = |n: &str| std::fs::File::create(dir.path().join(n)).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_kpid"))
+        .args(["--config", "k.toml", "--state-dir", "state", "--no-socket"])
+        .args(["--port", &port.to_string()])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(log("stdout.log"))
+        .stderr(log("stderr.log"))
+        .spawn()
+        .expect("start kpid");
+    let daemon = Daemon { child, dir };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !http_get(port, "/api/health").is_some_and(|(s, _)| s.contains(" 200")) {
+        assert!(
+            Instant::now() < deadline,
+            "kpid did not start\n{}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let url = format!("http://127.0.0.1:{port}/?token={token}");
+    let (ok, text) = layout_check(&[
+        "config".as_ref(),
+        url.as_ref(),
+        shots.as_os_str(),
+        daemon.dir.path().as_os_str(),
+    ]);
+    assert!(ok, "layout check failed:\n{text}\n{}", daemon.log());
+}

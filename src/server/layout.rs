@@ -313,8 +313,14 @@ fn title(d: &Desc) -> String {
     let generated =
         help.is_empty() || help.starts_with("field `") || help.starts_with("from event fields");
     if !generated {
-        let end = help.find([',', ';', ':', '(']).unwrap_or(help.len());
-        let t = help[..end].trim();
+        // Without its parenthesis; whole when short ("runnable tasks, 1 min average"), else
+        // its first clause.
+        let t = help[..help.find('(').unwrap_or(help.len())].trim();
+        let t = if t.len() <= 40 {
+            t
+        } else {
+            t[..t.find([',', ';', ':']).unwrap_or(t.len())].trim()
+        };
         if !t.is_empty() && t.len() <= 48 {
             return capitalize(t);
         }
@@ -331,7 +337,14 @@ fn title(d: &Desc) -> String {
     ] {
         n = n.strip_suffix(suffix).unwrap_or(n);
     }
-    capitalize(&n.replace('_', " "))
+    let words: Vec<String> = n
+        .split('_')
+        .map(|w| match w {
+            "gpu" | "cpu" | "io" | "e2e" | "rt" | "api" | "http" | "ws" => w.to_uppercase(),
+            _ => w.to_owned(),
+        })
+        .collect();
+    capitalize(&words.join(" "))
 }
 
 fn capitalize(s: &str) -> String {

@@ -107,6 +107,7 @@ fn the_default_layout_reads_as_a_pipeline() {
     );
     assert_eq!(l.get("frames_in_per_second").unwrap().title, "Frames in");
     assert_eq!(l.get("queue_depth").unwrap().title, "Queue depth");
+    assert_eq!(l.get("gpu_util_percent").unwrap().title, "GPU util");
     assert_eq!(l.get("host_cpu_cores").unwrap().chart, ChartKind::None);
     assert_eq!(l.get("host_load1").unwrap().chart, ChartKind::Line);
     // Ranks follow the sections' order.

@@ -68,21 +68,22 @@ export function chartsView(ctx) {
     for (const { name, list } of p.items) {
       const k0 = list[0];
       const counter = k0.kind === "counter";
+      const unit = k0.unit || "";
       if (k0.kind === "distribution") {
         if (list.length === 1 && !many) {
-          for (const q of ["p50", "p95", "p99"]) out.push({ id: k0.id, col: q, label: q, color: QCOLORS[q] });
+          for (const q of ["p50", "p95", "p99"]) out.push({ id: k0.id, col: q, label: q, color: QCOLORS[q], unit });
           continue;
         }
         const q = state.quantile[p.key] || "p95";
         const omit = commonLabels(list);
-        for (const k of list) out.push({ id: k.id, col: q, label: `${many ? place(list).title + " " : ""}${labelText(k.labels, omit) || (many ? "" : k.name)} ${q}`.trim() });
+        for (const k of list) out.push({ id: k.id, col: q, label: `${many ? place(list).title + " " : ""}${labelText(k.labels, omit) || (many ? "" : k.name)} ${q}`.trim(), unit });
         continue;
       }
       const omit = commonLabels(list);
       for (const k of list) {
         const lt = labelText(k.labels, omit);
         const label = many ? (lt ? `${place(list).title} ${lt}` : place(list).title) : lt || name;
-        out.push({ id: k.id, col: "value", label, color: levelColor(k.labels), counter });
+        out.push({ id: k.id, col: "value", label, color: levelColor(k.labels), counter, unit });
       }
     }
     let i = 0;
@@ -137,7 +138,11 @@ export function chartsView(ctx) {
     return { data: [x, ...stacked], raw };
   }
 
-  const unitOfPanel = (p) => p.items[0].list[0].unit || "";
+  // The panel's unit: its KPIs' when they share one, else none (plain numbers on the axis).
+  const unitOfPanel = (p) => {
+    const us = new Set(p.items.map((it) => it.list[0].unit || ""));
+    return us.size === 1 ? [...us][0] : "";
+  };
   const lastOf = (arr) => {
     for (let i = (arr?.length || 0) - 1; i >= 0; i--) if (arr[i] != null) return arr[i];
     return null;
@@ -146,7 +151,8 @@ export function chartsView(ctx) {
   function makePlot(c, p, series) {
     const unit = unitOfPanel(p);
     const isCounter = p.items[0].list[0].kind === "counter";
-    const fmtY = (v) => (v == null ? "—" : isCounter ? fmtRate(v, unit) : fmt(v, unit));
+    // Each series in its own unit (a panel may mix °C and %).
+    const fmtY = (v, s) => (v == null ? "—" : s.counter ? fmtRate(v, s.unit) : fmt(v, s.unit));
     const axis = cssVar("--axis");
     const grid = cssVar("--grid");
     const single = series.length === 1;
@@ -155,7 +161,7 @@ export function chartsView(ctx) {
     const opts = {
       width: Math.max(200, c.body.clientWidth),
       height: CHART_H,
-      padding: [8, 18, 0, 0],
+      padding: [8, 26, 0, 0],
       // Hover one chart: every chart shows the same instant. Drag across to read that range
       // from history; double-click to go back.
       cursor: { sync: { key: SYNC, setSeries: false }, drag: { x: true, y: false, setScale: false }, points: { size: 6 } },
@@ -198,7 +204,7 @@ export function chartsView(ctx) {
       ],
       series: [
         { value: (u, v) => (v == null ? "" : clock.format(new Date(v * 1000))) },
-        ...series.map((s, si) => ({
+        ...series.map((s) => ({
           label: s.label,
           stroke: s.color,
           width: 1.6,
@@ -209,9 +215,9 @@ export function chartsView(ctx) {
           // The legend: the value at the cursor, or the current one when no cursor is over
           // any chart; a stacked series shows its own value, not the sum.
           value: (u, v, sidx, idx) => {
-            const own = c.raw?.[p.stacked ? c.raw.length - sidx : sidx - 1];
-            if (idx == null) return fmtY(lastOf(own));
-            return fmtY(own ? own[idx] : v);
+            const i = p.stacked ? series.length - sidx : sidx - 1;
+            const own = c.raw?.[i];
+            return fmtY(idx == null ? lastOf(own) : own ? own[idx] : v, series[i]);
           },
         })),
       ],
@@ -325,7 +331,7 @@ export function chartsView(ctx) {
     c.title = p.title;
     c.ids = p.items.flatMap((it) => it.list.map((k) => k.id));
     const k0 = p.items[0].list[0];
-    const unit = k0.unit || "";
+    const unit = unitOfPanel(p);
     c.el.querySelector(".chart-name").textContent = p.title;
     c.el.querySelector(".chart-name").title = p.items.map((it) => it.name).join(", ");
     c.el.querySelector(".chart-unit").textContent =
