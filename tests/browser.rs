@@ -143,6 +143,33 @@ fn start_demo(port: u16) -> Daemon {
     }
 }
 
+/// Starts kpid on `dir/k.toml` (state in `dir/state`, no app socket) on a free port, once it
+/// answers `/api/health`.
+fn start_with_config(dir: tempfile::TempDir) -> (u16, Daemon) {
+    let port = free_port();
+    let log = |n: &str| std::fs::File::create(dir.path().join(n)).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_kpid"))
+        .args(["--config", "k.toml", "--state-dir", "state", "--no-socket"])
+        .args(["--port", &port.to_string()])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(log("stdout.log"))
+        .stderr(log("stderr.log"))
+        .spawn()
+        .expect("start kpid");
+    let daemon = Daemon { child, dir };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !http_get(port, "/api/health").is_some_and(|(s, _)| s.contains(" 200")) {
+        assert!(
+            Instant::now() < deadline,
+            "kpid did not start\n{}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (port, daemon)
+}
+
 #[test]
 fn dashboard_goes_live_and_charts_move() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -252,35 +279,7 @@ annotations = {{ summary = "temp {{{{ $value }}}} on {{{{ $labels.source }}}}" }
         ),
     )
     .unwrap();
-    let port = free_port();
-    let stdout = std::fs::File::create(dir.path().join("stdout.log")).unwrap();
-    let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_kpid"))
-        .args([
-            "--config",
-            "k.toml",
-            "--state-dir",
-            "state",
-            "--no-socket",
-            "--port",
-        ])
-        .arg(port.to_string())
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        .spawn()
-        .expect("start kpid");
-    let daemon = Daemon { child, dir };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !http_get(port, "/api/health").is_some_and(|(s, _)| s.contains(" 200")) {
-        assert!(
-            Instant::now() < deadline,
-            "kpid did not start\n{}",
-            daemon.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (port, daemon) = start_with_config(dir);
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     let out = Command::new("node")
         .arg(browser_dir.join("alerts.mjs"))
@@ -394,27 +393,7 @@ thresholds = [80]
         ),
     )
     .unwrap();
-    let port = free_port();
-    let log = |n: &str| std::fs::File::create(dir.path().join(n)).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_kpid"))
-        .args(["--config", "k.toml", "--state-dir", "state", "--no-socket"])
-        .args(["--port", &port.to_string()])
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(log("stdout.log"))
-        .stderr(log("stderr.log"))
-        .spawn()
-        .expect("start kpid");
-    let daemon = Daemon { child, dir };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !http_get(port, "/api/health").is_some_and(|(s, _)| s.contains(" 200")) {
-        assert!(
-            Instant::now() < deadline,
-            "kpid did not start\n{}",
-            daemon.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (port, daemon) = start_with_config(dir);
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     let url = format!("http://127.0.0.1:{port}/?token={token}");
     let (ok, text) = layout_check(&[

@@ -5,7 +5,7 @@
 // cursor picks another instant; cursors synced across charts; drag to zoom, double-click
 // back; each chart's data as CSV and its picture as PNG.
 import { num, fmt, fmtRate } from "./format.js";
-import { labelText, commonLabels, place, sections, panelsOf } from "./layout.js";
+import { labelText, commonLabels, place, sections, panelsOf, sectionEl, putAfter } from "./layout.js";
 import { axisValues } from "./axis.js";
 
 const CHART_H = 190;
@@ -50,7 +50,18 @@ export function chartsView(ctx) {
   const { state, alerts, $, esc, nowS, onPick, onBack, onZoom } = ctx;
   const charts = new Map(); // panel key -> { el, body, plot, sig, ro, series, ids, raw }
   const groupEls = new Map();
-  const cssVar = (n) => getComputedStyle(document.documentElement).getPropertyValue(n).trim();
+  // The theme's colours, read once per theme (getComputedStyle recomputes styles: per chart and
+  // per draw it cost seconds with 500 charts).
+  let theme = null;
+  const cssVar = (n) => {
+    if (!theme || theme.key !== state.themeKey) {
+      const cs = getComputedStyle(document.documentElement);
+      theme = { key: state.themeKey, get: new Map() };
+      theme.cs = cs;
+    }
+    if (!theme.get.has(n)) theme.get.set(n, theme.cs.getPropertyValue(n).trim());
+    return theme.get.get(n);
+  };
 
   // The chart window: the last `win` seconds, or less while kpid has less history than that
   // (a fresh daemon's charts fill from the left instead of hugging the right edge).
@@ -148,7 +159,7 @@ export function chartsView(ctx) {
     return null;
   };
 
-  function makePlot(c, p, series) {
+  function makePlot(c, p, series, width) {
     const unit = unitOfPanel(p);
     const isCounter = p.items[0].list[0].kind === "counter";
     // Each series in its own unit (a panel may mix °C and %).
@@ -159,7 +170,7 @@ export function chartsView(ctx) {
     const kind = p.chart || "line";
     const bars = kind === "bars" && uPlot.paths?.bars ? uPlot.paths.bars({ size: [0.7, 24] }) : null;
     const opts = {
-      width: Math.max(200, c.body.clientWidth),
+      width: Math.max(200, width),
       height: CHART_H,
       padding: [8, 26, 0, 0],
       // Hover one chart: every chart shows the same instant. Drag across to read that range
@@ -222,10 +233,11 @@ export function chartsView(ctx) {
         })),
       ],
     };
-    const colors = () => ({ warn: cssVar("--warn"), bad: cssVar("--bad"), ok: cssVar("--ok"), muted: cssVar("--muted") });
+    const pal = { warn: cssVar("--warn"), bad: cssVar("--bad"), ok: cssVar("--ok"), muted: cssVar("--muted") };
+    const colors = () => pal;
     const marks = alerts.markHook(() => c.ids || [], colors);
     opts.hooks = {
-      draw: [alerts.drawHook(() => c.ids || [], colors, (v) => fmt(v, unit)), marks.draw, (u) => panelLines(u, p.thresholds || [], cssVar("--muted"), (v) => fmt(v, unit))],
+      draw: [alerts.drawHook(() => c.ids || [], colors, (v) => fmt(v, unit)), marks.draw, (u) => panelLines(u, p.thresholds || [], pal.muted, (v) => fmt(v, unit))],
       setCursor: [marks.cursor],
       ready: [
         (u) => {
@@ -385,20 +397,17 @@ export function chartsView(ctx) {
     const root = $("charts");
     const secs = sections(names, (n, list) => place(list).chart !== "none");
     const live = new Set();
+    const todo = [];
     let prevG = null;
     for (const s of secs) {
       let g = groupEls.get(s.key);
       if (!g) {
-        g = document.createElement(s.collapsed ? "details" : "div");
-        g.className = "chart-group";
-        g.dataset.group = s.key;
-        const t = s.collapsed ? "summary" : "h3";
-        g.innerHTML = `<${t} class="group-title"></${t}><div class="chart-grid"></div>`;
+        g = sectionEl(s, "chart-group", "chart-grid");
         if (s.collapsed) g.addEventListener("toggle", () => render());
         groupEls.set(s.key, g);
       }
       g.querySelector(".group-title").textContent = s.title;
-      prevG = place_(root, g, prevG);
+      prevG = putAfter(root, g, prevG);
       const panels = panelsOf(s);
       g.style.flex = `${panels.length} 1 ${Math.min(3, panels.length) * 400}px`;
       const grid = g.querySelector(".chart-grid");
@@ -406,27 +415,32 @@ export function chartsView(ctx) {
       let prevC = null;
       for (const p of panels) {
         const c = ensureChart(p);
-        prevC = place_(grid, c.el, prevC);
+        prevC = putAfter(grid, c.el, prevC);
         live.add(p.key);
-        if (!open) continue;
-        if (!c.plot) makePlot(c, p, c.series);
-        const { data, raw } = chartData(p, c.series);
-        c.raw = raw;
-        c.plot.setData(p.stacked ? [data[0], ...data.slice(1).reverse()] : data);
-        if (c.plot.cursor.left == null || c.plot.cursor.left < 0) c.plot.setLegend({ idx: null }, false);
-        c.el.querySelector(".chart-now").textContent = summary(p);
-        c.el.dataset.alert = alerts.kpiLevel(c.ids) || "";
-        // Exposed for tests and scripts: the chart's last point.
-        const x = data[0];
-        const n = x.length;
-        c.el.dataset.points = String(n);
-        if (n) {
-          c.el.dataset.lastT = String(x[n - 1]);
-          const v = raw[0]?.[n - 1];
-          c.el.dataset.lastV = v == null ? "" : String(v);
-        }
+        if (open) todo.push([c, p]);
       }
     }
+    // New charts' widths read in one pass, after every element is in place: one layout, not
+    // one per chart.
+    const widths = todo.map(([c]) => (c.plot ? 0 : c.body.clientWidth));
+    todo.forEach(([c, p], i) => {
+      if (!c.plot) makePlot(c, p, c.series, widths[i]);
+      const { data, raw } = chartData(p, c.series);
+      c.raw = raw;
+      c.plot.setData(p.stacked ? [data[0], ...data.slice(1).reverse()] : data);
+      if (c.plot.cursor.left == null || c.plot.cursor.left < 0) c.plot.setLegend({ idx: null }, false);
+      c.el.querySelector(".chart-now").textContent = summary(p);
+      c.el.dataset.alert = alerts.kpiLevel(c.ids) || "";
+      // Exposed for tests and scripts: the chart's last point.
+      const x = data[0];
+      const n = x.length;
+      c.el.dataset.points = String(n);
+      if (n) {
+        c.el.dataset.lastT = String(x[n - 1]);
+        const v = raw[0]?.[n - 1];
+        c.el.dataset.lastV = v == null ? "" : String(v);
+      }
+    });
     for (const [k, c] of charts) {
       if (!live.has(k)) {
         if (c.plot) c.plot.destroy();
@@ -436,12 +450,6 @@ export function chartsView(ctx) {
       }
     }
     for (const [k, g] of groupEls) if (!secs.some((s) => s.key === k)) (g.remove(), groupEls.delete(k));
-  }
-
-  function place_(parent, el, prev) {
-    const want = prev ? prev.nextSibling : parent.firstChild;
-    if (want !== el) parent.insertBefore(el, want);
-    return el;
   }
 
   // For tests and the curious (window.__kpid.charts()).

@@ -36,6 +36,24 @@ export function place(list) {
   );
 }
 
+// Put `el` right after `prev` (or first) in `parent`, touching the DOM only when out of place.
+export function putAfter(parent, el, prev) {
+  const want = prev ? prev.nextSibling : parent.firstChild;
+  if (want !== el) parent.insertBefore(el, want);
+  return el;
+}
+
+// A section's element (`cls`, holding a `.${grid}`): collapsed ones (kpid's own bookkeeping) are
+// a <details> that starts closed.
+export function sectionEl(sec, cls, grid) {
+  const g = document.createElement(sec.collapsed ? "details" : "div");
+  g.className = cls;
+  g.dataset.group = sec.key;
+  const t = sec.collapsed ? "summary" : "h3";
+  g.innerHTML = `<${t} class="group-title"></${t}><div class="${grid}"></div>`;
+  return g;
+}
+
 // Sections of the KPI names `keep` accepts: [{ key, title, order, collapsed, items }], each
 // item { name, list, L }, in the server's order (ties by title, then name).
 export function sections(names, keep) {
