@@ -2,7 +2,9 @@
 //! Chromium through playwright-core (`tests/browser/dashboard.mjs`), which waits for the live
 //! connection, checks cards and charts, sees a chart's last point change, checks the console
 //! stayed clean and saves a screenshot under cargo's target directory
-//! (`target/tmp/screenshots/dashboard.png`): the test changes no tracked file. The README's
+//! (`target/tmp/screenshots/dashboard.png`): the test changes no tracked file. Then
+//! `tests/browser/layout.mjs` checks the layout and the charts' cursor, exports and zoom on
+//! the same demo, and on a `[dashboard]` config. The README's
 //! picture, `docs/screenshot.png`, is refreshed on request by `scripts/screenshot.sh`.
 //!
 //! Needs `node`/`npm` and `/usr/bin/chromium` (or `KPID_CHROMIUM`); without them it fails,
@@ -237,6 +239,18 @@ fn dashboard_goes_live_and_charts_move() {
         shot.display(),
         png.len()
     );
+    // On the same demo (one at a time: two would share the OTLP port and the two cores): the
+    // default layout, legends with values, a synced cursor, a chart's CSV and PNG, zoom and
+    // back; screenshots at 1440 px and 390 px, light and dark, under `target/tmp/screenshots/`.
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let (ok, text) = layout_check(&["default".as_ref(), url.as_ref(), shots.as_os_str()]);
+    assert!(ok, "layout check failed:\n{text}\n{}", daemon.log());
+    for w in ["1440", "390"] {
+        for theme in ["light", "dark"] {
+            let png = std::fs::read(shots.join(format!("layout-{w}-{theme}.png"))).unwrap();
+            assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+        }
+    }
     drop(daemon);
 }
 
@@ -331,27 +345,6 @@ fn layout_check(args: &[&std::ffi::OsStr]) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success() && text.contains("[layout] ok"), text)
-}
-
-/// The default layout on the demo: header strip, sections in the pipeline's order with kpid's
-/// counters collapsed, legends with values, a synced cursor, a chart's CSV and PNG, zoom and
-/// back; screenshots at 1440 px and 390 px, light and dark, under `target/tmp/screenshots/`.
-#[test]
-fn default_layout_synced_cursor_exports_and_zoom() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    require_tools(&root.join("tests/browser"));
-    let port = free_port();
-    let daemon = start_demo(port);
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    let url = format!("http://127.0.0.1:{port}/");
-    let (ok, text) = layout_check(&["default".as_ref(), url.as_ref(), shots.as_os_str()]);
-    assert!(ok, "layout check failed:\n{text}\n{}", daemon.log());
-    for w in ["1440", "390"] {
-        for theme in ["light", "dark"] {
-            let png = std::fs::read(shots.join(format!("layout-{w}-{theme}.png"))).unwrap();
-            assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
-        }
-    }
 }
 
 /// A `[dashboard]` config: its panels (stacked, in their sections, in the file's order), its
