@@ -12,6 +12,9 @@ const CHART_H = 190;
 const PALETTE = ["#4f7cff", "#22c55e", "#f59e0b", "#ef4444", "#a855f7", "#06b6d4", "#ec4899", "#84cc16", "#f97316", "#14b8a6"];
 const QCOLORS = { p50: "#4f7cff", p95: "#f59e0b", p99: "#ef4444" };
 const SYNC = "kpid";
+// Charts drawn whatever their place; past these, a chart is created and updated only while it
+// is near the viewport (500 charts otherwise cost seconds at first data and every second).
+const EAGER = 24;
 
 const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
 const clockShort = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hour12: false });
@@ -50,6 +53,19 @@ export function chartsView(ctx) {
   const { state, alerts, $, esc, nowS, onPick, onBack, onZoom } = ctx;
   const charts = new Map(); // panel key -> { el, body, plot, sig, ro, series, ids, raw }
   const groupEls = new Map();
+  const seen = new IntersectionObserver(
+    (entries) => {
+      let more = false;
+      for (const e of entries) {
+        const c = charts.get(e.target.dataset.kpi);
+        if (!c) continue;
+        more ||= e.isIntersecting && !c.near;
+        c.near = e.isIntersecting;
+      }
+      if (more) requestAnimationFrame(() => render());
+    },
+    { rootMargin: "800px 0px" },
+  );
   // The theme's colours, read once per theme (getComputedStyle recomputes styles: per chart and
   // per draw it cost seconds with 500 charts).
   let theme = null;
@@ -337,6 +353,7 @@ export function chartsView(ctx) {
         if (c.plot && c.body.clientWidth > 0 && Math.abs(c.plot.width - c.body.clientWidth) > 1) c.plot.setSize({ width: c.body.clientWidth, height: CHART_H });
       });
       c.ro.observe(c.body);
+      seen.observe(el);
       charts.set(p.key, c);
     }
     c.key = p.key;
@@ -398,6 +415,7 @@ export function chartsView(ctx) {
     const secs = sections(names, (n, list) => place(list).chart !== "none");
     const live = new Set();
     const todo = [];
+    let shown = 0;
     let prevG = null;
     for (const s of secs) {
       let g = groupEls.get(s.key);
@@ -417,7 +435,7 @@ export function chartsView(ctx) {
         const c = ensureChart(p);
         prevC = putAfter(grid, c.el, prevC);
         live.add(p.key);
-        if (open) todo.push([c, p]);
+        if (open && (shown++ < EAGER || c.near)) todo.push([c, p]);
       }
     }
     // New charts' widths read in one pass, after every element is in place: one layout, not
@@ -445,6 +463,7 @@ export function chartsView(ctx) {
       if (!live.has(k)) {
         if (c.plot) c.plot.destroy();
         c.ro.disconnect();
+        seen.unobserve(c.el);
         c.el.remove();
         charts.delete(k);
       }
