@@ -17,10 +17,11 @@ const BASE = { s: 1, ms: 1e-3, us: 1e-6, ns: 1e-9 };
 export function axisValues(vals, unit) {
   const max = Math.max(0, ...vals.filter((v) => v != null).map((v) => Math.abs(v)));
   const step = vals.length > 1 ? Math.abs(vals[1] - vals[0]) : max;
-  // Decimals enough to tell neighbouring ticks apart, no more.
+  // Decimals enough to write the step between ticks exactly (2.5 → 1, 0.25 → 2), at most 3.
   const show = (x, d) => {
-    const digits = d > 0 ? Math.max(0, Math.min(3, Math.ceil(-Math.log10(d) + 0.01))) : 0;
-    return x === 0 ? "0" : x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+    let digits = 0;
+    while (digits < 3 && d > 0 && Math.abs(d * 10 ** digits - Math.round(d * 10 ** digits)) > 1e-6 * 10 ** digits) digits++;
+    return x === 0 ? "0" : x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
   };
   if (unit in BASE) {
     const b = BASE[unit];

@@ -170,8 +170,10 @@ export function chartsView(ctx) {
     const us = new Set(p.items.map((it) => it.list[0].unit || ""));
     return us.size === 1 ? [...us][0] : "";
   };
-  const lastOf = (arr) => {
-    for (let i = (arr?.length || 0) - 1; i >= 0; i--) if (arr[i] != null) return arr[i];
+  // The newest value at or before index `end` (the last complete bucket: the current one holds
+  // a few observations, whose p50, p95 and p99 are all the same).
+  const lastOf = (arr, end) => {
+    for (let i = Math.min(end ?? Infinity, (arr?.length || 0) - 1); i >= 0; i--) if (arr[i] != null) return arr[i];
     return null;
   };
 
@@ -244,7 +246,7 @@ export function chartsView(ctx) {
           value: (u, v, sidx, idx) => {
             const i = p.stacked ? series.length - sidx : sidx - 1;
             const own = c.raw?.[i];
-            return fmtY(idx == null ? lastOf(own) : own ? own[idx] : v, series[i]);
+            return fmtY(idx == null ? lastOf(own, c.done) : own ? own[idx] : v, series[i]);
           },
         })),
       ],
@@ -445,6 +447,9 @@ export function chartsView(ctx) {
       if (!c.plot) makePlot(c, p, c.series, widths[i]);
       const { data, raw } = chartData(p, c.series);
       c.raw = raw;
+      const xs = data[0];
+      const b = state.range ? state.range.step : state.bucket || 1;
+      c.done = xs.length && !state.range && xs[xs.length - 1] + b > nowS() ? xs.length - 2 : xs.length - 1;
       c.plot.setData(p.stacked ? [data[0], ...data.slice(1).reverse()] : data);
       if (c.plot.cursor.left == null || c.plot.cursor.left < 0) c.plot.setLegend({ idx: null }, false);
       c.el.querySelector(".chart-now").textContent = summary(p);
