@@ -145,9 +145,14 @@ fn start_demo(port: u16) -> Daemon {
     }
 }
 
-/// Starts kpid on `dir/k.toml` (state in `dir/state`, no app socket) on a free port, once it
+/// Starts kpid in a temp dir on `k.toml` (`[server]` with `token` and a 250 ms interval, then
+/// `rest`) and an empty `app.log` (state in `state/`, no app socket) on a free port, once it
 /// answers `/api/health`.
-fn start_with_config(dir: tempfile::TempDir) -> (u16, Daemon) {
+fn start_with_config(token: &str, rest: &str) -> (u16, Daemon) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("app.log"), "").unwrap();
+    let server = format!("[server]\ntoken = \"{token}\"\ninterval = \"250ms\"\n\n");
+    std::fs::write(dir.path().join("k.toml"), server + rest).unwrap();
     let port = free_port();
     let log = |n: &str| std::fs::File::create(dir.path().join(n)).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_kpid"))
@@ -264,17 +269,10 @@ fn alerts_panel_toasts_ack_silence_and_config_banner() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let browser_dir = root.join("tests/browser");
     require_tools(&browser_dir);
-    let dir = tempfile::tempdir().expect("temp dir");
     let token = "browser-alerts-token";
-    std::fs::write(dir.path().join("app.log"), "").unwrap();
-    std::fs::write(
-        dir.path().join("k.toml"),
-        format!(
-            r#"[server]
-token = "{token}"
-interval = "250ms"
-
-[alerts]
+    let (port, daemon) = start_with_config(
+        token,
+        r#"[alerts]
 interval = "250ms"
 
 [[source]]
@@ -288,12 +286,9 @@ kpi = "temp"
 warn = 70
 crit = 90
 clear = 60
-annotations = {{ summary = "temp {{{{ $value }}}} on {{{{ $labels.source }}}}" }}
-"#
-        ),
-    )
-    .unwrap();
-    let (port, daemon) = start_with_config(dir);
+annotations = { summary = "temp {{ $value }} on {{ $labels.source }}" }
+"#,
+    );
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     let out = Command::new("node")
         .arg(browser_dir.join("alerts.mjs"))
@@ -353,17 +348,10 @@ fn layout_check(args: &[&std::ffi::OsStr]) -> (bool, String) {
 fn layout_from_the_dashboard_config_and_its_reload() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     require_tools(&root.join("tests/browser"));
-    let dir = tempfile::tempdir().expect("temp dir");
     let token = "browser-layout-token";
-    std::fs::write(dir.path().join("app.log"), "").unwrap();
-    std::fs::write(
-        dir.path().join("k.toml"),
-        format!(
-            r#"[server]
-token = "{token}"
-interval = "250ms"
-
-[[source]]
+    let (port, daemon) = start_with_config(
+        token,
+        r#"[[source]]
 name = "app"
 path = "app.log"
 parser = "logfmt"
@@ -382,11 +370,8 @@ title = "GPU"
 kpis = ["gpu_*"]
 section = "Hardware"
 thresholds = [80]
-"#
-        ),
-    )
-    .unwrap();
-    let (port, daemon) = start_with_config(dir);
+"#,
+    );
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     let url = format!("http://127.0.0.1:{port}/?token={token}");
     let (ok, text) = layout_check(&[
