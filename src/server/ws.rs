@@ -121,6 +121,7 @@ impl Hub {
 pub(crate) async fn broadcaster(state: Arc<AppState>) {
     let mut rx = state.published.clone();
     let mut last_rev = rx.borrow_and_update().seq;
+    let (mut dash_rev, mut headline) = (state.dashboard_rev(), Vec::new());
     loop {
         let changed = tokio::time::timeout(HEARTBEAT, rx.changed()).await;
         if matches!(changed, Ok(Err(_))) {
@@ -134,12 +135,20 @@ pub(crate) async fn broadcaster(state: Arc<AppState>) {
         let health = health_json(&state).to_string();
         let (t, res) = (snap.ts, snap.bucket_s);
         let mut entries = Vec::new();
-        for k in snap.kpis.iter().filter(|k| k.rev > last_rev) {
+        let layout = state.layout(&snap);
+        // A reloaded `[dashboard]`, or a new header strip, moves KPIs that did not change:
+        // all are sent again.
+        let rev = state.dashboard_rev();
+        let relayout = rev != dash_rev || layout.headline() != headline.as_slice();
+        if relayout {
+            (dash_rev, headline) = (rev, layout.headline().to_vec());
+        }
+        for k in snap.kpis.iter().filter(|k| relayout || k.rev > last_rev) {
             // The current bucket, and the one before it (now complete): a frame that slips
             // across a bucket boundary still delivers every bucket's final figure.
             let points = k.points.range(t as i64 - 2 * res, i64::MAX, 2);
             let e = UpdateEntry {
-                entry: entry(k),
+                entry: entry(k, &layout),
                 point: points.last().copied(),
                 points,
             };
@@ -225,6 +234,7 @@ fn render(u: &Update, sub: &[String]) -> String {
 fn snapshot(state: &AppState, sub: &[String]) -> String {
     let health = health_json(state);
     let snap = state.snapshot();
+    let layout = state.layout(&snap);
     let q = HistoryQuery {
         kpi: sub.to_vec(),
         ..HistoryQuery::default()
@@ -234,7 +244,7 @@ fn snapshot(state: &AppState, sub: &[String]) -> String {
         .iter()
         .filter(|k| selected(&k.desc, sub))
         .map(|k| SnapshotEntry {
-            entry: entry(k),
+            entry: entry(k, &layout),
             history: view::columns(k.desc.kind, &k.points.range(q.from, q.to, q.last)),
         })
         .collect();
