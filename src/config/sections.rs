@@ -288,6 +288,9 @@ pub enum RuleKind {
     Gauge,
     /// Observes the field's value.
     Distribution,
+    /// The fraction of the records it sees (its `source`, `over`) that pass its `match`
+    /// and `filter`, over the last `window`.
+    Ratio,
 }
 
 /// What records a rule reads.
@@ -337,6 +340,54 @@ pub struct RuleConfig {
     pub source: Option<String>,
     /// Fixed histogram bucket bounds (distributions; exposed as a Prometheus histogram).
     pub buckets: Option<Spanned<Vec<f64>>>,
+    /// Only lines this regex matches (anywhere in the line, as written); its named captures
+    /// are fields the rule reads, before the record's own (docs/rules.md).
+    #[serde(rename = "match")]
+    pub pattern: Option<Spanned<String>>,
+    /// The value to add, set or observe, computed from fields: `bytes_out - bytes_body`
+    /// (instead of `field`).
+    pub value: Option<Spanned<String>>,
+    /// Labels besides `labels`, by name: a constant, a renamed field, a value map, a case.
+    #[serde(default)]
+    pub label: std::collections::BTreeMap<String, Spanned<LabelConfig>>,
+    /// A gauge adds the value to its last one instead of setting it.
+    #[serde(default)]
+    pub add: bool,
+    /// Export the series (0) from the start, before the first match; its labels must be
+    /// constants (or `source` with the rule's `source` set).
+    #[serde(default)]
+    pub declare: bool,
+    /// Ratio rules: the records counted in the denominator (default: all it sees).
+    pub over: Option<Spanned<String>>,
+    /// Ratio rules: the window the fraction is over (default 1m, at least 60 s).
+    pub window: Option<super::Dur>,
+}
+
+/// `[rule.label] NAME = { ... }`: where a label's value comes from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelConfig {
+    /// The field (or capture) whose text it is (default: the label's own name).
+    pub field: Option<String>,
+    /// A constant value instead of a field.
+    pub value: Option<String>,
+    /// Values replaced: `{ i = "incoming", o = "outgoing" }`.
+    #[serde(default)]
+    pub map: std::collections::BTreeMap<String, String>,
+    /// The value of a field text the `map` does not name (default: the text as it is).
+    pub default: Option<String>,
+    /// `lower` or `upper`: the value's ASCII case, after the map.
+    pub case: Option<LabelCase>,
+}
+
+/// `case` of a label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LabelCase {
+    /// ASCII lower case.
+    Lower,
+    /// ASCII upper case.
+    Upper,
 }
 
 fn one() -> f64 {

@@ -156,6 +156,7 @@ pub fn spawn(
 impl Engine {
     async fn run(mut self, mut rx: mpsc::Receiver<Input>, mut stop: watch::Receiver<bool>) {
         let pace = self.cfg.publish_pace;
+        self.cfg.rules.declare(&mut self.cfg.store, kpi::now());
         let mut last_publish = Instant::now();
         let mut next_refresh = last_publish + REFRESH;
         let mut last_ack = last_publish;
@@ -315,7 +316,10 @@ impl Engine {
                 self.otlp
                     .apply(&mut cfg.rules, &mut cfg.store, &mut self.rec, b, now)
             }
-            Input::Reconfigure(r) => r.apply(&mut self.cfg.rules, &mut self.cfg.parsers),
+            Input::Reconfigure(r) => {
+                r.apply(&mut self.cfg.rules, &mut self.cfg.parsers);
+                self.cfg.rules.declare(&mut self.cfg.store, now);
+            }
         }
     }
 
@@ -342,6 +346,7 @@ impl Engine {
         };
         parser.prepare(&info, &all);
         let base = batch.data.as_ptr() as usize;
+        let file = batch.path.as_os_str().as_encoded_bytes();
         for line in all {
             let mut r = rec.recycle();
             // The log ring's level and time of the line (NaN: arrival time).
@@ -351,7 +356,7 @@ impl Engine {
                     let t = clock.line(spec, line, &r, cfg.store.event_stats_mut());
                     let rules = &mut cfg.rules;
                     counting_late(&mut cfg.store, |s| {
-                        rules.apply(s, &batch.source, kind, &r, t)
+                        rules.apply_line(s, &batch.source, kind, &r, (line, file), t)
                     });
                     (level_number(r.level), t)
                 }

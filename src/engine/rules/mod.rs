@@ -23,15 +23,19 @@ mod cache;
 mod compile;
 mod dry;
 mod fields;
+mod label;
 mod natural;
+mod pattern;
 
 pub use dry::DrySample;
 
-use super::filter::{number, Filter};
+use super::filter::{Arith, Filter, View};
 use crate::config::{FieldKind, RuleInput};
 use crate::kpi::{Kind, Obs, SeriesRef, SeriesSpec, Store};
 use cache::RefCache;
 use kpid_parsers::Record;
+use label::Label;
+use pattern::Patterns;
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
@@ -68,16 +72,25 @@ struct Rule {
     name: String,
     kind: Kind,
     input: RecordKind,
-    field: Option<Vec<u8>>,
+    /// What it adds, sets or observes (none: `scale`, a counter's 1).
+    value: Option<Arith>,
     scale: f64,
     offset: f64,
     unit: String,
     help: String,
-    /// Label names; rules that share them share the one allocation (see the key reuse).
-    labels: Arc<[String]>,
+    /// Labels; rules that share them share the one allocation (see the key reuse).
+    labels: Arc<[Label]>,
     filter: Option<Filter>,
     source: Option<String>,
     buckets: Option<Arc<[f64]>>,
+    /// Its `match` pattern, in [`Rules::patterns`].
+    pattern: Option<usize>,
+    /// A gauge that adds to its last value.
+    add: bool,
+    /// Exported (0) from the start.
+    declare: bool,
+    /// A ratio rule: the denominator's filter and the window's slot width in seconds.
+    ratio: Option<(Option<Filter>, f64)>,
 }
 
 /// Per-origin caches of resolved series.
@@ -115,20 +128,9 @@ pub struct Rules {
     /// Per kind: does a `[[rule]]` of the user read it (then records carry every field)?
     user_rules: [bool; 5],
     key: Vec<u8>,
-}
-
-/// A label's value for a new series: the field's text as written (`007`, `1.10`, `10ms`), or
-/// the text of the slot a key like `module`, `time`, `msg` fills (see [`Record::lookup`]).
-fn label_value(name: &str, source: &str, rec: &Record<'_>) -> String {
-    match name {
-        "source" | "app" => source.to_owned(),
-        "level" => rec.level.map_or("none", |l| l.as_str()).to_owned(),
-        _ => {
-            let mut text = Vec::new();
-            rec.text_into(name.as_bytes(), &mut text);
-            String::from_utf8_lossy(&text).into_owned()
-        }
-    }
+    patterns: Patterns,
+    /// The windows of ratio rules, by series.
+    ratios: FxHashMap<SeriesRef, natural::Window>,
 }
 
 fn obs(kind: Kind, v: f64) -> Obs {
@@ -176,25 +178,16 @@ impl Origins {
     }
 }
 
-/// Resolves the series of `rule` for the label values of `rec`.
-fn resolve(store: &mut Store, rule: &Rule, origin: &str, rec: &Record<'_>) -> Option<SeriesRef> {
-    let values: Vec<(String, String)> = rule
+/// Resolves the series of `rule` for the label values of the record in `view`.
+fn resolve(store: &mut Store, rule: &Rule, view: &View<'_, '_>) -> Option<SeriesRef> {
+    let values: Vec<String> = rule.labels.iter().map(|l| l.value(view)).collect();
+    let labels: Vec<(&str, &str)> = rule
         .labels
         .iter()
-        .map(|l| (l.clone(), label_value(l, origin, rec)))
+        .zip(&values)
+        .map(|(l, v)| (l.name.as_str(), v.as_str()))
         .collect();
-    let labels: Vec<(&str, &str)> = values
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    store.resolve(&SeriesSpec {
-        name: &rule.name,
-        labels: &labels,
-        kind: rule.kind,
-        unit: &rule.unit,
-        help: &rule.help,
-        buckets: rule.buckets.as_ref(),
-    })
+    store.resolve(&rule.spec(&labels))
 }
 
 /// Adds 1 to the series in `slot`, resolving it from `spec` the first time.
@@ -209,21 +202,64 @@ fn count_one(
     }
 }
 
+impl Rule {
+    fn spec<'a>(&'a self, labels: &'a [(&'a str, &'a str)]) -> SeriesSpec<'a> {
+        SeriesSpec {
+            name: &self.name,
+            labels,
+            kind: self.kind,
+            unit: &self.unit,
+            help: &self.help,
+            buckets: self.buckets.as_ref(),
+        }
+    }
+
+    /// The number the rule adds, sets or observes for this record.
+    #[inline]
+    fn number(&self, view: &View<'_, '_>) -> Option<f64> {
+        Some(match &self.value {
+            Some(v) => v.eval(view)? * self.scale + self.offset,
+            None => self.scale,
+        })
+    }
+}
+
+/// The observation `rule` makes of the record seen through `plain` (a ratio's: `Set(1)` or
+/// `Set(0)`), and the view its labels read (with its `match`'s captures); `None` when it makes
+/// none. `line` is what its `match` runs on.
+fn observe<'a, 'r>(
+    rule: &Rule,
+    patterns: &'a mut Patterns,
+    plain: View<'a, 'r>,
+    line: &'a [u8],
+) -> Option<(View<'a, 'r>, Obs)> {
+    if rule.source.as_deref().is_some_and(|s| s != plain.source) {
+        return None;
+    }
+    let hit = rule.pattern.is_none_or(|p| patterns.test(p, line));
+    let patterns: &'a Patterns = patterns;
+    let view = match rule.pattern {
+        Some(p) if hit => View {
+            caps: patterns.caps(p, line),
+            ..plain
+        },
+        _ => plain,
+    };
+    let passes = hit && rule.filter.as_ref().is_none_or(|f| f.accepts(&view));
+    let obs = match &rule.ratio {
+        Some((over, _)) => {
+            if !over.as_ref().is_none_or(|f| f.accepts(&view)) {
+                return None;
+            }
+            Obs::Set(f64::from(u8::from(passes)))
+        }
+        None if !passes => return None,
+        None => obs(rule.kind, rule.number(&view)?),
+    };
+    Some((view, obs))
+}
+
 impl Rules {
-    fn obs(rule: &Rule, rec: &Record<'_>) -> Option<Obs> {
-        let v = match &rule.field {
-            // A field, else the slot a key like `ts` fills (see `Record::lookup`).
-            Some(f) => number(&rec.lookup(f)?)? * rule.scale + rule.offset,
-            None => rule.scale,
-        };
-        Some(obs(rule.kind, v))
-    }
-
-    fn applies(rule: &Rule, origin: &str, rec: &Record<'_>) -> bool {
-        rule.source.as_deref().is_none_or(|s| s == origin)
-            && rule.filter.as_ref().is_none_or(|f| f.matches(origin, rec))
-    }
-
     /// True when every field of a record of `kind` matters: a `[[rule]]` of the user reads
     /// that kind (the built-in rules of spans read only `span`, `duration` and `error`).
     pub fn wants_fields(&self, kind: RecordKind) -> bool {
@@ -237,6 +273,20 @@ impl Rules {
         origin: &Arc<str>,
         kind: RecordKind,
         rec: &Record<'_>,
+        now: f64,
+    ) {
+        self.apply_line(store, origin, kind, rec, (&[], &[]), now);
+    }
+
+    /// Applies one record, with the text its rules' `match` patterns run on and the path of
+    /// the file it came from (`(line, file)`; empty for records that are not lines).
+    pub fn apply_line(
+        &mut self,
+        store: &mut Store,
+        origin: &Arc<str>,
+        kind: RecordKind,
+        rec: &Record<'_>,
+        (line, file): (&[u8], &[u8]),
         now: f64,
     ) {
         let cache = self.caches.of(origin, self.rules.len());
@@ -266,37 +316,67 @@ impl Rules {
             }
             RecordKind::Span | RecordKind::Drops => {}
         }
+        self.patterns.next_record();
+        let plain = View {
+            source: origin,
+            file,
+            rec,
+            caps: Default::default(),
+        };
         // The rule whose labels the key in `self.key` was built from, for this record.
         let mut keyed: Option<usize> = None;
         for &i in &self.by_input[kind as usize] {
             let rule = &self.rules[i];
-            if !Self::applies(rule, origin, rec) {
-                continue;
-            }
-            let Some(obs) = Self::obs(rule, rec) else {
+            let Some((view, obs)) = observe(rule, &mut self.patterns, plain, line) else {
                 continue;
             };
-            // Rules with the labels of the rule before (the built-in span rules) share its key.
-            if !keyed.is_some_and(|k| Arc::ptr_eq(&self.rules[k].labels, &rule.labels)) {
+            // Rules with the labels of the rule before (the built-in span rules) share its
+            // key; so do rules without a `match` (captures change what a label reads).
+            let reuse = rule.pattern.is_none()
+                && keyed.is_some_and(|k| {
+                    self.rules[k].pattern.is_none()
+                        && Arc::ptr_eq(&self.rules[k].labels, &rule.labels)
+                });
+            if !reuse {
                 keyed = Some(i);
                 self.key.clear();
                 for l in rule.labels.iter() {
-                    match l.as_str() {
-                        "source" | "app" => {}
-                        "level" => self.key.push(li as u8),
-                        // The same text as `label_value`, appended without allocating.
-                        _ => {
-                            rec.text_into(l.as_bytes(), &mut self.key);
-                        }
-                    }
+                    l.key_into(&view, li as u8, &mut self.key);
                     self.key.push(0xff);
                 }
             }
-            let r = cache.rules[i].get_or(&self.key, self.rule_cap, || {
-                resolve(store, rule, origin, rec)
-            });
-            if let Some(r) = r {
-                store.apply(r, obs, now);
+            let Some(r) =
+                cache.rules[i].get_or(&self.key, self.rule_cap, || resolve(store, rule, &view))
+            else {
+                continue;
+            };
+            let obs = match (obs, &rule.ratio) {
+                (Obs::Set(yes), Some((_, width))) => {
+                    let w = self.ratios.entry(r).or_default();
+                    Obs::Set(w.push(now / width, yes > 0.5))
+                }
+                (Obs::Set(v), None) if rule.add => {
+                    let last = store.last(r);
+                    Obs::Set(if last.is_finite() { last + v } else { v })
+                }
+                (obs, _) => obs,
+            };
+            store.apply(r, obs, now);
+        }
+    }
+
+    /// Exports the series of the rules that `declare` them, at 0 (or as they were).
+    pub fn declare(&self, store: &mut Store, now: f64) {
+        let empty = Record::new();
+        for rule in self.rules.iter().filter(|r| r.declare) {
+            let origin = rule.source.as_deref().unwrap_or("");
+            let Some(r) = resolve(store, rule, &View::new(origin, &empty)) else {
+                continue;
+            };
+            match rule.kind {
+                Kind::Counter => store.apply(r, Obs::Add(0.0), now),
+                Kind::Gauge if !store.last(r).is_finite() => store.apply(r, Obs::Set(0.0), now),
+                _ => {}
             }
         }
     }
