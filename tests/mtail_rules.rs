@@ -280,3 +280,16 @@ fn ntpd() {
         least: 9,
     });
 }
+
+/// An entry spans lines: one record from its `# User@Host:` line (`start`), read whole.
+#[test]
+fn mysql_slowqueries() {
+    check(&Case {
+        name: "mysql_slowqueries",
+        logs: &[("/var/log/mysql/mysql-slow.log", "mysql_slowqueries.log")],
+        beside: &[],
+        renames: &[],
+        untranslated: &[],
+        least: 32,
+    });
+}

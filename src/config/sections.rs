@@ -208,6 +208,10 @@ pub struct SourceConfig {
     pub parser: String,
     /// Pattern for the `regex` parser.
     pub pattern: Option<Spanned<String>>,
+    /// Records span lines: each starts at a line this regex matches and takes the lines up
+    /// to the next such line (or 1 s without a new line); the parser and the rules read the
+    /// whole record, its lines joined by `\n` (docs/rules.md). Built-in parsers only.
+    pub start: Option<Spanned<String>>,
     /// Options string passed to a plugin parser.
     #[serde(default)]
     pub options: String,

@@ -8,6 +8,7 @@ use crate::kpi::{self, Publisher, Snapshot, Store};
 use crate::sources::socket::SocketStats;
 use crate::sources::tail::{Checkpoints, FileCheckpoint};
 use crate::sources::{Batch, Input, SourcesHealth};
+use super::join::{Joins, Offer};
 use crate::state::counter_totals;
 use kpid_parsers::{Parser, Record, TimeSpec};
 use std::collections::HashMap;
@@ -97,6 +98,8 @@ struct Engine {
     /// A shipment the history writer had no room for yet.
     held: Option<Shipment>,
     tx: watch::Sender<Arc<Snapshot>>,
+    /// Records of sources with a `start` pattern, being gathered.
+    joins: Joins,
 }
 
 /// The running engine.
@@ -145,6 +148,7 @@ pub fn spawn(
         unacked: false,
         held: None,
         tx,
+        joins: Joins::default(),
     };
     let (stop, stop_rx) = watch::channel(false);
     let thread = std::thread::Builder::new()
@@ -174,6 +178,9 @@ impl Engine {
             }
             if self.unacked || self.cfg.store.has_deltas() {
                 deadline = deadline.min(last_ack + self.cfg.checkpoint_interval);
+            }
+            if let Some(due) = self.joins.due() {
+                deadline = deadline.min(due);
             }
             tokio::select! {
                 biased;
@@ -207,6 +214,11 @@ impl Engine {
                 _ = tokio::time::sleep_until(deadline) => {}
             }
             let now = Instant::now();
+            if self.joins.due().is_some_and(|d| d <= now) {
+                self.joined_records(Some(now));
+                dirty = true;
+                last_input = Some(now);
+            }
             if dirty && now >= last_publish + pace {
                 self.publish(false);
                 dirty = false;
@@ -228,6 +240,7 @@ impl Engine {
                 last_ack = now;
             }
         }
+        self.joined_records(None);
         self.publish(true);
         self.ack();
         if let (Some(tx), Some(last)) = (&self.cfg.history, self.held.take()) {
@@ -335,7 +348,6 @@ impl Engine {
             }),
         };
         let mut errors = 0u64;
-        let mut rec = std::mem::take(&mut self.rec);
         let keep = cfg.logs.is_some();
         let mut metas = Vec::new();
         let all: Vec<&[u8]> = lines(&batch.data).collect();
@@ -347,57 +359,164 @@ impl Engine {
         parser.prepare(&info, &all);
         let base = batch.data.as_ptr() as usize;
         let file = batch.path.as_os_str().as_encoded_bytes();
+        let mut one = One {
+            rules: &mut cfg.rules,
+            store: &mut cfg.store,
+            parser: &mut **parser,
+            rec: &mut self.rec,
+            spec,
+            clock,
+        };
         for line in all {
-            let mut r = rec.recycle();
+            let off = line.as_ptr() as usize - base;
             // The log ring's level and time of the line (NaN: arrival time).
-            let (level, t) = match parser.parse(line, &mut r) {
-                Ok(()) => {
-                    let kind = RecordKind::Line;
-                    let t = clock.line(spec, line, &r, cfg.store.event_stats_mut());
-                    let rules = &mut cfg.rules;
-                    counting_late(&mut cfg.store, |s| {
-                        rules.apply_line(s, &batch.source, kind, &r, (line, file), t)
-                    });
-                    (level_number(r.level), t)
-                }
-                // A multi-line record's line: its record was applied with its first line.
-                Err(kpid_parsers::ParseError::Continuation) => {
-                    cfg.rules.joined(&mut cfg.store, &batch.source, now);
-                    (0, f64::NAN)
-                }
-                Err(_) => {
-                    cfg.rules.parse_error(&mut cfg.store, &batch.source, now);
-                    errors += 1;
+            let (level, t) = match one.parser.starts_record(line) {
+                None => one.apply(&batch.source, line, file, &mut errors),
+                Some(start) => {
+                    let at = info.offset.unwrap_or(0) + off as u64;
+                    match self.joins.offer(&batch, line, start, at) {
+                        Offer::Joined => {
+                            one.rules.joined(one.store, &batch.source, now);
+                        }
+                        Offer::Alone(overflow) => {
+                            if overflow {
+                                one.rules.join_overflow(one.store, &batch.source, now);
+                            }
+                            one.apply(&batch.source, line, file, &mut errors);
+                        }
+                        Offer::Started(Some(done)) => {
+                            let mut e = 0;
+                            let path = done.path.as_os_str().as_encoded_bytes();
+                            one.apply(&done.source, &done.text, path, &mut e);
+                            count_errors(&cfg.health, done.file, e);
+                            self.joins.recycle(done.text);
+                        }
+                        Offer::Started(None) => {}
+                    }
+                    // A record's lines are applied together: the ring shows them plain.
                     (0, f64::NAN)
                 }
             };
             if keep {
                 metas.push(crate::logs::LineMeta {
-                    off: (line.as_ptr() as usize - base) as u32,
+                    off: off as u32,
                     len: line.len() as u32,
                     level,
                     ts: t,
                 });
             }
-            rec = r.recycle();
         }
         cfg.rules
             .format_stats(&mut cfg.store, &batch.source, parser.format(), now);
-        self.rec = rec;
-        if errors > 0 {
-            if let Some(h) = cfg.health.files.lock().get_mut(batch.file) {
-                h.parse_errors += errors;
-            }
-        }
+        count_errors(&cfg.health, batch.file, errors);
+        let offset = self.joins.batch_end(&batch);
         if batch.checkpoint {
             self.applied_seq += 1;
             let key = (batch.identity.dev, batch.identity.ino);
-            self.applied
-                .insert(key, (FileCheckpoint::after(&batch), self.applied_seq));
+            let mut c = FileCheckpoint::after(&batch);
+            c.offset = offset;
+            self.applied.insert(key, (c, self.applied_seq));
             self.unacked = true;
         }
         if let Some((ring, _)) = &mut cfg.logs {
             ring.push(&batch.source, now, batch.data, metas);
+        }
+    }
+
+    /// Applies the records of sources with a `start` pattern that are complete at `now`
+    /// (every one with `None`: the engine stops), and moves their files' checkpoints past them.
+    fn joined_records(&mut self, now: Option<Instant>) {
+        let done = self.joins.take_due(now);
+        if done.is_empty() {
+            return;
+        }
+        let clock = Clock {
+            now: kpi::now(),
+            skew: self.cfg.future_skew,
+        };
+        let cfg = &mut self.cfg;
+        let auto = TimeSpec::default();
+        for g in done {
+            let spec = cfg.times.get(&g.source).unwrap_or(&auto);
+            let Some(parser) = cfg.parsers.get_mut(&g.source) else {
+                continue; // its source was removed by a reload
+            };
+            let mut one = One {
+                rules: &mut cfg.rules,
+                store: &mut cfg.store,
+                parser: &mut **parser,
+                rec: &mut self.rec,
+                spec,
+                clock,
+            };
+            let mut errors = 0;
+            one.apply(&g.source, &g.text, g.path.as_os_str().as_encoded_bytes(), &mut errors);
+            count_errors(&cfg.health, g.file, errors);
+            if g.checkpoint {
+                self.applied_seq += 1;
+                let c = FileCheckpoint {
+                    path: (*g.path).clone(),
+                    identity: g.identity,
+                    offset: g.end,
+                };
+                let key = (g.identity.dev, g.identity.ino);
+                self.applied.insert(key, (c, self.applied_seq));
+                self.unacked = true;
+            }
+            self.joins.recycle(g.text);
+        }
+    }
+}
+
+/// What applies one record: the rules, the store, the source's parser and time setting.
+struct One<'e> {
+    rules: &'e mut Rules,
+    store: &'e mut Store,
+    parser: &'e mut dyn Parser,
+    rec: &'e mut Record<'static>,
+    spec: &'e TimeSpec,
+    clock: Clock,
+}
+
+impl One<'_> {
+    /// Parses `text` (a line, or a record's lines) of `source` read from `file`, and applies
+    /// it; returns the log ring's level and time of it. A rejected line adds to `errors`.
+    fn apply(&mut self, source: &Arc<str>, text: &[u8], file: &[u8], errors: &mut u64) -> (u8, f64) {
+        let now = self.clock.now;
+        let mut r = std::mem::take(self.rec).recycle();
+        let out = match self.parser.parse(text, &mut r) {
+            Ok(()) => {
+                let kind = RecordKind::Line;
+                let t = self
+                    .clock
+                    .line(self.spec, text, &r, self.store.event_stats_mut());
+                let rules = &mut *self.rules;
+                counting_late(self.store, |s| {
+                    rules.apply_line(s, source, kind, &r, (text, file), t)
+                });
+                (level_number(r.level), t)
+            }
+            // A multi-line record's line: its record was applied with its first line.
+            Err(kpid_parsers::ParseError::Continuation) => {
+                self.rules.joined(self.store, source, now);
+                (0, f64::NAN)
+            }
+            Err(_) => {
+                self.rules.parse_error(self.store, source, now);
+                *errors += 1;
+                (0, f64::NAN)
+            }
+        };
+        *self.rec = r.recycle();
+        out
+    }
+}
+
+/// Counts a file's rejected lines in its health entry.
+fn count_errors(health: &SourcesHealth, file: usize, errors: u64) {
+    if errors > 0 {
+        if let Some(h) = health.files.lock().get_mut(file) {
+            h.parse_errors += errors;
         }
     }
 }

@@ -389,6 +389,14 @@ impl Rules {
         count_one(store, &mut cache.joined, &builtin::joined(&labels), now);
     }
 
+    /// Counts a line past a multi-line record's cap (made a record of its own) in
+    /// `log_join_overflows_total{source}`.
+    pub fn join_overflow(&mut self, store: &mut Store, source: &Arc<str>, now: f64) {
+        let cache = self.caches.of(source, self.rules.len());
+        let labels = [("source", &**source)];
+        count_one(store, &mut cache.format.1[1], &builtin::overflows(&labels), now);
+    }
+
     /// Counts what the `auto` parser of `source` recognised since the last batch: format
     /// switches in `log_format_switches_total{source}`, continuation lines past a record's
     /// cap in `log_join_overflows_total{source}`.

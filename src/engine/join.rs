@@ -1,0 +1,131 @@
+//! Records that span lines, for sources with a `start` pattern: the engine gathers each
+//! record's lines, per file, and applies the record once it is complete: when the next
+//! start line comes, when its file has had no new line for [`HOLD`], or when the engine
+//! stops (a one-shot run's end of file).
+//!
+//! - A record takes at most [`MAX_LINES`] lines after its first and [`MAX_BYTES`] bytes; a
+//!   line past either is a record of its own, counted in `log_join_overflows_total`. Lines
+//!   before a file's first start line are records of their own too.
+//! - While a record is gathered, its file's checkpoint stays at the record's first line, so
+//!   after a restart the record is read again whole, never half.
+//! - Lines that join a record are counted in `log_joined_lines_total{source}` as they come.
+
+use crate::sources::{Batch, FileIdentity};
+use kpid_parsers::formats::{MAX_BYTES, MAX_LINES};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How long a record waits for its next line before it is taken as complete.
+pub const HOLD: Duration = Duration::from_secs(1);
+
+/// A record being gathered: its lines so far, joined by `\n`.
+#[derive(Debug)]
+pub(super) struct Gathering {
+    pub text: Vec<u8>,
+    lines: u32,
+    /// File offset of its first line, and after the last batch it took lines from.
+    pub start: u64,
+    pub end: u64,
+    last: Instant,
+    pub source: Arc<str>,
+    pub path: Arc<PathBuf>,
+    pub identity: FileIdentity,
+    pub file: usize,
+    pub checkpoint: bool,
+}
+
+/// What became of a line offered to [`Joins::offer`].
+#[derive(Debug)]
+pub(super) enum Offer {
+    /// It joined the record being gathered.
+    Joined,
+    /// It is a record of its own, to apply now (`true`: a record was at its cap).
+    Alone(bool),
+    /// It starts a record; the one before it, if any, is complete.
+    Started(Option<Gathering>),
+}
+
+/// The records being gathered, by file.
+#[derive(Debug, Default)]
+pub(super) struct Joins {
+    open: HashMap<usize, Gathering>,
+    /// The buffer of the last record applied, for the next one.
+    spare: Vec<u8>,
+}
+
+impl Joins {
+    /// Offers a line of `batch` (`start`: it matches its source's start pattern), at file
+    /// offset `at`.
+    pub fn offer(&mut self, batch: &Batch, line: &[u8], start: bool, at: u64) -> Offer {
+        if start {
+            let mut text = std::mem::take(&mut self.spare);
+            text.clear();
+            text.extend_from_slice(line);
+            let g = Gathering {
+                text,
+                lines: 0,
+                start: at,
+                end: batch.end_offset,
+                last: Instant::now(),
+                source: batch.source.clone(),
+                path: batch.path.clone(),
+                identity: batch.identity,
+                file: batch.file,
+                checkpoint: batch.checkpoint,
+            };
+            return Offer::Started(self.open.insert(batch.file, g));
+        }
+        let Some(g) = self.open.get_mut(&batch.file) else {
+            return Offer::Alone(false);
+        };
+        if g.lines >= MAX_LINES || g.text.len() + 1 + line.len() > MAX_BYTES {
+            return Offer::Alone(true);
+        }
+        g.text.push(b'\n');
+        g.text.extend_from_slice(line);
+        g.lines += 1;
+        g.last = Instant::now();
+        Offer::Joined
+    }
+
+    /// Marks the end of `batch`: the record open in its file has every line up to there.
+    /// Returns the offset its checkpoint may take: the open record's first line, else the
+    /// batch's end.
+    pub fn batch_end(&mut self, batch: &Batch) -> u64 {
+        match self.open.get_mut(&batch.file) {
+            Some(g) => {
+                g.end = batch.end_offset;
+                g.start
+            }
+            None => batch.end_offset,
+        }
+    }
+
+    /// When the oldest record will have waited [`HOLD`].
+    pub fn due(&self) -> Option<Instant> {
+        self.open.values().map(|g| g.last + HOLD).min()
+    }
+
+    /// Takes the records complete at `now` (every one with `None`).
+    pub fn take_due(&mut self, now: Option<Instant>) -> Vec<Gathering> {
+        let files: Vec<usize> = self
+            .open
+            .iter()
+            .filter(|(_, g)| now.is_none_or(|n| g.last + HOLD <= n))
+            .map(|(f, _)| *f)
+            .collect();
+        let mut out: Vec<Gathering> = files.iter().filter_map(|f| self.open.remove(f)).collect();
+        out.sort_by_key(|g| g.last);
+        out
+    }
+
+    /// Keeps the buffer of an applied record for the next one.
+    pub fn recycle(&mut self, text: Vec<u8>) {
+        if text.capacity() <= MAX_BYTES + 1024 {
+            self.spare = text;
+        }
+    }
+}
