@@ -69,7 +69,8 @@ mod tests {
         assert_eq!(p.starts_record(b"UPDATE t SET x = 1;\r"), Some(false));
         let mut r = Record::new();
         p.parse(b"# User@Host: a\nUPDATE t;", &mut r).unwrap();
-        assert!(WithStart::new(crate::builtin("plain", &Default::default()).unwrap(), "(")
-            .is_err());
+        assert!(
+            WithStart::new(crate::builtin("plain", &Default::default()).unwrap(), "(").is_err()
+        );
     }
 }

@@ -181,6 +181,9 @@ pub struct TailSettings {
     pub from_start: bool,
     /// How often offsets and counter totals are checkpointed (default 1s).
     pub checkpoint_interval: Dur,
+    /// How long a record of a source with a `start` pattern waits for its next line before
+    /// it is taken as complete (default 1s).
+    pub record_timeout: Dur,
 }
 
 impl Default for TailSettings {
@@ -191,6 +194,7 @@ impl Default for TailSettings {
             poll_interval: Dur(Duration::from_millis(250)),
             from_start: false,
             checkpoint_interval: Dur(Duration::from_secs(1)),
+            record_timeout: Dur(Duration::from_secs(1)),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Records that span lines, for sources with a `start` pattern: the engine gathers each
 //! record's lines, per file, and applies the record once it is complete: when the next
-//! start line comes, when its file has had no new line for [`HOLD`], or when the engine
-//! stops (a one-shot run's end of file).
+//! start line comes, when its file has had no new line for `[tail] record_timeout` (1 s by
+//! default), or when the engine stops (a one-shot run's end of file).
 //!
 //! - A record takes at most [`MAX_LINES`] lines after its first and [`MAX_BYTES`] bytes; a
 //!   line past either is a record of its own, counted in `log_join_overflows_total`. Lines
@@ -17,9 +17,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
-
-/// How long a record waits for its next line before it is taken as complete.
-pub const HOLD: Duration = Duration::from_secs(1);
 
 /// A record being gathered: its lines so far, joined by `\n`.
 #[derive(Debug)]
@@ -49,14 +46,25 @@ pub(super) enum Offer {
 }
 
 /// The records being gathered, by file.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Joins {
+    /// How long a record waits for its next line before it is taken as complete.
+    hold: Duration,
     open: HashMap<usize, Gathering>,
     /// The buffer of the last record applied, for the next one.
     spare: Vec<u8>,
 }
 
 impl Joins {
+    /// No record gathered yet; each will wait `hold` for its next line.
+    pub fn new(hold: Duration) -> Self {
+        Joins {
+            hold,
+            open: HashMap::new(),
+            spare: Vec::new(),
+        }
+    }
+
     /// Offers a line of `batch` (`start`: it matches its source's start pattern), at file
     /// offset `at`.
     pub fn offer(&mut self, batch: &Batch, line: &[u8], start: bool, at: u64) -> Offer {
@@ -104,9 +112,9 @@ impl Joins {
         }
     }
 
-    /// When the oldest record will have waited [`HOLD`].
+    /// When the oldest record will have waited its time.
     pub fn due(&self) -> Option<Instant> {
-        self.open.values().map(|g| g.last + HOLD).min()
+        self.open.values().map(|g| g.last + self.hold).min()
     }
 
     /// Takes the records complete at `now` (every one with `None`).
@@ -114,7 +122,7 @@ impl Joins {
         let files: Vec<usize> = self
             .open
             .iter()
-            .filter(|(_, g)| now.is_none_or(|n| g.last + HOLD <= n))
+            .filter(|(_, g)| now.is_none_or(|n| g.last + self.hold <= n))
             .map(|(f, _)| *f)
             .collect();
         let mut out: Vec<Gathering> = files.iter().filter_map(|f| self.open.remove(f)).collect();

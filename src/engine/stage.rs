@@ -2,13 +2,13 @@
 
 use super::apps;
 use super::clock::{counting_late, Clock};
+use super::join::{Joins, Offer};
 use super::rules::{RecordKind, Rules};
 use super::Shipment;
 use crate::kpi::{self, Publisher, Snapshot, Store};
 use crate::sources::socket::SocketStats;
 use crate::sources::tail::{Checkpoints, FileCheckpoint};
 use crate::sources::{Batch, Input, SourcesHealth};
-use super::join::{Joins, Offer};
 use crate::state::counter_totals;
 use kpid_parsers::{Parser, Record, TimeSpec};
 use std::collections::HashMap;
@@ -45,6 +45,8 @@ pub struct EngineConfig {
     /// Seconds a record's own time may be ahead of the clock before its arrival time is
     /// used instead.
     pub future_skew: f64,
+    /// How long a record of a source with a `start` pattern waits for its next line.
+    pub record_timeout: Duration,
 }
 
 /// Where the engine publishes the recent lines of every source.
@@ -125,6 +127,7 @@ pub fn spawn(
     cfg: EngineConfig,
     rx: mpsc::Receiver<Input>,
 ) -> std::io::Result<(EngineHandle, Published)> {
+    let store_cfg_timeout = cfg.record_timeout;
     let mut store_cfg = cfg;
     if store_cfg.history.is_some() {
         store_cfg.store.ship_to_history();
@@ -148,7 +151,7 @@ pub fn spawn(
         unacked: false,
         held: None,
         tx,
-        joins: Joins::default(),
+        joins: Joins::new(store_cfg_timeout),
     };
     let (stop, stop_rx) = watch::channel(false);
     let thread = std::thread::Builder::new()
@@ -450,7 +453,12 @@ impl Engine {
                 clock,
             };
             let mut errors = 0;
-            one.apply(&g.source, &g.text, g.path.as_os_str().as_encoded_bytes(), &mut errors);
+            one.apply(
+                &g.source,
+                &g.text,
+                g.path.as_os_str().as_encoded_bytes(),
+                &mut errors,
+            );
             count_errors(&cfg.health, g.file, errors);
             if g.checkpoint {
                 self.applied_seq += 1;
@@ -481,7 +489,13 @@ struct One<'e> {
 impl One<'_> {
     /// Parses `text` (a line, or a record's lines) of `source` read from `file`, and applies
     /// it; returns the log ring's level and time of it. A rejected line adds to `errors`.
-    fn apply(&mut self, source: &Arc<str>, text: &[u8], file: &[u8], errors: &mut u64) -> (u8, f64) {
+    fn apply(
+        &mut self,
+        source: &Arc<str>,
+        text: &[u8],
+        file: &[u8],
+        errors: &mut u64,
+    ) -> (u8, f64) {
         let now = self.clock.now;
         let mut r = std::mem::take(self.rec).recycle();
         let out = match self.parser.parse(text, &mut r) {

@@ -394,7 +394,12 @@ impl Rules {
     pub fn join_overflow(&mut self, store: &mut Store, source: &Arc<str>, now: f64) {
         let cache = self.caches.of(source, self.rules.len());
         let labels = [("source", &**source)];
-        count_one(store, &mut cache.format.1[1], &builtin::overflows(&labels), now);
+        count_one(
+            store,
+            &mut cache.format.1[1],
+            &builtin::overflows(&labels),
+            now,
+        );
     }
 
     /// Counts what the `auto` parser of `source` recognised since the last batch: format
