@@ -9,9 +9,15 @@
 //! - While a record is gathered, its file's checkpoint stays at the record's first line, so
 //!   after a restart the record is read again whole, never half.
 //! - Lines that join a record are counted in `log_joined_lines_total{source}` as they come.
+//!
+//! [`One`] applies one record, a line or a gathered record, for every source.
 
-use crate::sources::{Batch, FileIdentity};
+use super::clock::{counting_late, Clock};
+use super::rules::{RecordKind, Rules};
+use crate::kpi::Store;
+use crate::sources::{Batch, FileIdentity, SourcesHealth};
 use kpid_parsers::formats::{MAX_BYTES, MAX_LINES};
+use kpid_parsers::{Parser, Record, TimeSpec};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -134,6 +140,65 @@ impl Joins {
     pub fn recycle(&mut self, text: Vec<u8>) {
         if text.capacity() <= MAX_BYTES + 1024 {
             self.spare = text;
+        }
+    }
+}
+
+/// What applies one record: the rules, the store, the source's parser and time setting.
+pub(super) struct One<'e> {
+    pub rules: &'e mut Rules,
+    pub store: &'e mut Store,
+    pub parser: &'e mut dyn Parser,
+    pub rec: &'e mut Record<'static>,
+    pub spec: &'e TimeSpec,
+    pub clock: Clock,
+}
+
+impl One<'_> {
+    /// Parses `text` (a line, or a record's lines) of `source` read from `file`, and applies
+    /// it; returns the log ring's level and time of it. A rejected line adds to `errors`.
+    pub fn apply(
+        &mut self,
+        source: &Arc<str>,
+        text: &[u8],
+        file: &[u8],
+        errors: &mut u64,
+    ) -> (u8, f64) {
+        let now = self.clock.now;
+        let mut r = std::mem::take(self.rec).recycle();
+        let out = match self.parser.parse(text, &mut r) {
+            Ok(()) => {
+                let kind = RecordKind::Line;
+                let t = self
+                    .clock
+                    .line(self.spec, text, &r, self.store.event_stats_mut());
+                let rules = &mut *self.rules;
+                counting_late(self.store, |s| {
+                    rules.apply_line(s, source, kind, &r, (text, file), t)
+                });
+                (super::stage::level_number(r.level), t)
+            }
+            // A multi-line record's line: its record was applied with its first line.
+            Err(kpid_parsers::ParseError::Continuation) => {
+                self.rules.joined(self.store, source, now);
+                (0, f64::NAN)
+            }
+            Err(_) => {
+                self.rules.parse_error(self.store, source, now);
+                *errors += 1;
+                (0, f64::NAN)
+            }
+        };
+        *self.rec = r.recycle();
+        out
+    }
+}
+
+/// Counts a file's rejected lines in its health entry.
+pub(super) fn count_errors(health: &SourcesHealth, file: usize, errors: u64) {
+    if errors > 0 {
+        if let Some(h) = health.files.lock().get_mut(file) {
+            h.parse_errors += errors;
         }
     }
 }

@@ -1,9 +1,9 @@
 //! The engine's thread: receive inputs, apply them, publish snapshots, acknowledge offsets.
 
 use super::apps;
-use super::clock::{counting_late, Clock};
-use super::join::{Joins, Offer};
-use super::rules::{RecordKind, Rules};
+use super::clock::Clock;
+use super::join::{count_errors, Joins, Offer, One};
+use super::rules::Rules;
 use super::Shipment;
 use crate::kpi::{self, Publisher, Snapshot, Store};
 use crate::sources::socket::SocketStats;
@@ -476,67 +476,8 @@ impl Engine {
     }
 }
 
-/// What applies one record: the rules, the store, the source's parser and time setting.
-struct One<'e> {
-    rules: &'e mut Rules,
-    store: &'e mut Store,
-    parser: &'e mut dyn Parser,
-    rec: &'e mut Record<'static>,
-    spec: &'e TimeSpec,
-    clock: Clock,
-}
-
-impl One<'_> {
-    /// Parses `text` (a line, or a record's lines) of `source` read from `file`, and applies
-    /// it; returns the log ring's level and time of it. A rejected line adds to `errors`.
-    fn apply(
-        &mut self,
-        source: &Arc<str>,
-        text: &[u8],
-        file: &[u8],
-        errors: &mut u64,
-    ) -> (u8, f64) {
-        let now = self.clock.now;
-        let mut r = std::mem::take(self.rec).recycle();
-        let out = match self.parser.parse(text, &mut r) {
-            Ok(()) => {
-                let kind = RecordKind::Line;
-                let t = self
-                    .clock
-                    .line(self.spec, text, &r, self.store.event_stats_mut());
-                let rules = &mut *self.rules;
-                counting_late(self.store, |s| {
-                    rules.apply_line(s, source, kind, &r, (text, file), t)
-                });
-                (level_number(r.level), t)
-            }
-            // A multi-line record's line: its record was applied with its first line.
-            Err(kpid_parsers::ParseError::Continuation) => {
-                self.rules.joined(self.store, source, now);
-                (0, f64::NAN)
-            }
-            Err(_) => {
-                self.rules.parse_error(self.store, source, now);
-                *errors += 1;
-                (0, f64::NAN)
-            }
-        };
-        *self.rec = r.recycle();
-        out
-    }
-}
-
-/// Counts a file's rejected lines in its health entry.
-fn count_errors(health: &SourcesHealth, file: usize, errors: u64) {
-    if errors > 0 {
-        if let Some(h) = health.files.lock().get_mut(file) {
-            h.parse_errors += errors;
-        }
-    }
-}
-
 /// The log ring's level number ([`crate::logs::LineMeta::level`]).
-fn level_number(l: Option<kpid_parsers::Level>) -> u8 {
+pub(super) fn level_number(l: Option<kpid_parsers::Level>) -> u8 {
     use kpid_parsers::Level;
     match l {
         None => 0,

@@ -1,7 +1,7 @@
 //! Rule filters and value expressions: `status >= 500 and method == "GET"`,
 //! `(path =~ "^/api" or path == "/") and not level == debug`, `bytes_out - bytes_body`.
 //!
-//! Filter grammar (recursive descent over [`lex`]'s tokens, at most [`MAX_DEPTH`] nested):
+//! Filter grammar (recursive descent over the tokens of `lex`, at most [`MAX_DEPTH`] nested):
 //!
 //! ```text
 //! filter := and ("or" and)*

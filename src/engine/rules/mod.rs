@@ -11,7 +11,10 @@
 //! (`natural`: HTTP requests, and each field as `fields` infers it or the source's `fields`
 //! override says). Lines that continue a multi-line record count in
 //! `log_joined_lines_total{source}`. Explicit `[[rule]]`s add
-//! counters, gauges and distributions with labels, a filter and a scale.
+//! counters, gauges (set or added to), distributions and ratios, in the language of
+//! docs/rules.md: a `match` pattern of their own whose captures they read (`pattern`), a
+//! filter and a value expression (`crate::engine::filter`), labels read, renamed, mapped or
+//! constant (`label`), series declared up front (`observe`).
 //!
 //! Each origin (a source or an app) keeps bounded caches from label values to series, so the
 //! per-record path looks up bytes and allocates nothing once warm, and memory stays bounded
@@ -25,6 +28,7 @@ mod dry;
 mod fields;
 mod label;
 mod natural;
+mod observe;
 mod pattern;
 
 pub use dry::DrySample;
@@ -35,6 +39,7 @@ use crate::kpi::{Kind, Obs, SeriesRef, SeriesSpec, Store};
 use cache::RefCache;
 use kpid_parsers::Record;
 use label::Label;
+use observe::{observe, resolve};
 use pattern::Patterns;
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -178,18 +183,6 @@ impl Origins {
     }
 }
 
-/// Resolves the series of `rule` for the label values of the record in `view`.
-fn resolve(store: &mut Store, rule: &Rule, view: &View<'_, '_>) -> Option<SeriesRef> {
-    let values: Vec<String> = rule.labels.iter().map(|l| l.value(view)).collect();
-    let labels: Vec<(&str, &str)> = rule
-        .labels
-        .iter()
-        .zip(&values)
-        .map(|(l, v)| (l.name.as_str(), v.as_str()))
-        .collect();
-    store.resolve(&rule.spec(&labels))
-}
-
 /// Adds 1 to the series in `slot`, resolving it from `spec` the first time.
 fn count_one(
     store: &mut Store,
@@ -200,63 +193,6 @@ fn count_one(
     if let Some(r) = *slot.get_or_insert_with(|| store.resolve(spec)) {
         store.apply(r, Obs::Add(1.0), now);
     }
-}
-
-impl Rule {
-    fn spec<'a>(&'a self, labels: &'a [(&'a str, &'a str)]) -> SeriesSpec<'a> {
-        SeriesSpec {
-            name: &self.name,
-            labels,
-            kind: self.kind,
-            unit: &self.unit,
-            help: &self.help,
-            buckets: self.buckets.as_ref(),
-        }
-    }
-
-    /// The number the rule adds, sets or observes for this record.
-    #[inline]
-    fn number(&self, view: &View<'_, '_>) -> Option<f64> {
-        Some(match &self.value {
-            Some(v) => v.eval(view)? * self.scale + self.offset,
-            None => self.scale,
-        })
-    }
-}
-
-/// The observation `rule` makes of the record seen through `plain` (a ratio's: `Set(1)` or
-/// `Set(0)`), and the view its labels read (with its `match`'s captures); `None` when it makes
-/// none. `line` is what its `match` runs on.
-fn observe<'a, 'r>(
-    rule: &Rule,
-    patterns: &'a mut Patterns,
-    plain: View<'a, 'r>,
-    line: &'a [u8],
-) -> Option<(View<'a, 'r>, Obs)> {
-    if rule.source.as_deref().is_some_and(|s| s != plain.source) {
-        return None;
-    }
-    let hit = rule.pattern.is_none_or(|p| patterns.test(p, line));
-    let patterns: &'a Patterns = patterns;
-    let view = match rule.pattern {
-        Some(p) if hit => View {
-            caps: patterns.caps(p, line),
-            ..plain
-        },
-        _ => plain,
-    };
-    let passes = hit && rule.filter.as_ref().is_none_or(|f| f.accepts(&view));
-    let obs = match &rule.ratio {
-        Some((over, _)) => {
-            if !over.as_ref().is_none_or(|f| f.accepts(&view)) {
-                return None;
-            }
-            Obs::Set(f64::from(u8::from(passes)))
-        }
-        None if !passes => return None,
-        None => obs(rule.kind, rule.number(&view)?),
-    };
-    Some((view, obs))
 }
 
 impl Rules {
@@ -365,22 +301,6 @@ impl Rules {
         }
     }
 
-    /// Exports the series of the rules that `declare` them, at 0 (or as they were).
-    pub fn declare(&self, store: &mut Store, now: f64) {
-        let empty = Record::new();
-        for rule in self.rules.iter().filter(|r| r.declare) {
-            let origin = rule.source.as_deref().unwrap_or("");
-            let Some(r) = resolve(store, rule, &View::new(origin, &empty)) else {
-                continue;
-            };
-            match rule.kind {
-                Kind::Counter => store.apply(r, Obs::Add(0.0), now),
-                Kind::Gauge if !store.last(r).is_finite() => store.apply(r, Obs::Set(0.0), now),
-                _ => {}
-            }
-        }
-    }
-
     /// Counts a line that continues the record before it (a multi-line record's line) in
     /// `log_joined_lines_total{source}`; no rule sees it.
     pub fn joined(&mut self, store: &mut Store, source: &Arc<str>, now: f64) {
@@ -447,6 +367,8 @@ impl Rules {
     }
 }
 
+#[cfg(test)]
+mod lang_tests;
 #[cfg(test)]
 mod line_tests;
 #[cfg(test)]
