@@ -441,8 +441,13 @@ impl Engine {
         let auto = TimeSpec::default();
         for g in done {
             let spec = cfg.times.get(&g.source).unwrap_or(&auto);
-            let Some(parser) = cfg.parsers.get_mut(&g.source) else {
-                continue; // its source was removed by a reload
+            // A source a reload removed meanwhile: its record is read as lines of an unknown
+            // source are (the `auto` parser).
+            let parser = match cfg.parsers.get_mut(&g.source) {
+                Some(p) => p,
+                None => self.fallback.get_or_insert_with(|| {
+                    kpid_parsers::builtin("auto", &Default::default()).expect("auto parser exists")
+                }),
             };
             let mut one = One {
                 rules: &mut cfg.rules,
