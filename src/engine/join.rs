@@ -149,12 +149,32 @@ pub(super) struct One<'e> {
     pub rules: &'e mut Rules,
     pub store: &'e mut Store,
     pub parser: &'e mut dyn Parser,
-    pub rec: &'e mut Record<'static>,
-    pub spec: &'e TimeSpec,
-    pub clock: Clock,
+    rec: &'e mut Record<'static>,
+    spec: &'e TimeSpec,
+    clock: Clock,
 }
 
-impl One<'_> {
+impl<'e> One<'e> {
+    /// Applies records of a source through `parser`, read with its time setting `spec` by
+    /// `clock`, reusing `rec`.
+    pub fn new(
+        rules: &'e mut Rules,
+        store: &'e mut Store,
+        parser: &'e mut dyn Parser,
+        rec: &'e mut Record<'static>,
+        spec: &'e TimeSpec,
+        clock: Clock,
+    ) -> Self {
+        One {
+            rules,
+            store,
+            parser,
+            rec,
+            spec,
+            clock,
+        }
+    }
+
     /// Parses `text` (a line, or a record's lines) of `source` read from `file`, and applies
     /// it; returns the log ring's level and time of it. A rejected line adds to `errors`.
     pub fn apply(

@@ -344,12 +344,7 @@ impl Engine {
         let cfg = &mut self.cfg;
         let auto = TimeSpec::default();
         let spec = cfg.times.get(&batch.source).unwrap_or(&auto);
-        let parser = match cfg.parsers.get_mut(&batch.source) {
-            Some(p) => p,
-            None => self.fallback.get_or_insert_with(|| {
-                kpid_parsers::builtin("auto", &Default::default()).expect("auto parser exists")
-            }),
-        };
+        let parser = parser_for(&mut cfg.parsers, &mut self.fallback, &batch.source);
         let mut errors = 0u64;
         let keep = cfg.logs.is_some();
         let mut metas = Vec::new();
@@ -362,14 +357,8 @@ impl Engine {
         parser.prepare(&info, &all);
         let base = batch.data.as_ptr() as usize;
         let file = batch.path.as_os_str().as_encoded_bytes();
-        let mut one = One {
-            rules: &mut cfg.rules,
-            store: &mut cfg.store,
-            parser: &mut **parser,
-            rec: &mut self.rec,
-            spec,
-            clock,
-        };
+        let (rules, store, rec) = (&mut cfg.rules, &mut cfg.store, &mut self.rec);
+        let mut one = One::new(rules, store, &mut **parser, rec, spec, clock);
         for line in all {
             let off = line.as_ptr() as usize - base;
             // The log ring's level and time of the line (NaN: arrival time).
@@ -442,21 +431,10 @@ impl Engine {
         for g in done {
             let spec = cfg.times.get(&g.source).unwrap_or(&auto);
             // A source a reload removed meanwhile: its record is read as lines of an unknown
-            // source are (the `auto` parser).
-            let parser = match cfg.parsers.get_mut(&g.source) {
-                Some(p) => p,
-                None => self.fallback.get_or_insert_with(|| {
-                    kpid_parsers::builtin("auto", &Default::default()).expect("auto parser exists")
-                }),
-            };
-            let mut one = One {
-                rules: &mut cfg.rules,
-                store: &mut cfg.store,
-                parser: &mut **parser,
-                rec: &mut self.rec,
-                spec,
-                clock,
-            };
+            // source are.
+            let parser = parser_for(&mut cfg.parsers, &mut self.fallback, &g.source);
+            let (rules, store, rec) = (&mut cfg.rules, &mut cfg.store, &mut self.rec);
+            let mut one = One::new(rules, store, &mut **parser, rec, spec, clock);
             let mut errors = 0;
             one.apply(
                 &g.source,
@@ -478,6 +456,20 @@ impl Engine {
             }
             self.joins.recycle(g.text);
         }
+    }
+}
+
+/// The parser of `source`, else (a source the config does not name) the `auto` parser.
+fn parser_for<'p>(
+    parsers: &'p mut HashMap<Arc<str>, Box<dyn Parser>>,
+    fallback: &'p mut Option<Box<dyn Parser>>,
+    source: &str,
+) -> &'p mut Box<dyn Parser> {
+    match parsers.get_mut(source) {
+        Some(p) => p,
+        None => fallback.get_or_insert_with(|| {
+            kpid_parsers::builtin("auto", &Default::default()).expect("auto parser exists")
+        }),
     }
 }
 

@@ -101,6 +101,16 @@ impl<'s> Cursor<'s> {
     }
 
     /// An error at the current token: what was found and what was expected.
+    /// Parses the whole text with `top`; `expected` says what may follow a complete one.
+    fn all<T>(src: &'s str, top: Level<T>, kind: &str, expected: &str) -> Result<T, String> {
+        let mut c = Cursor::new(src)?;
+        let root = top(&mut c, 0)?;
+        if c.peek().is_some() {
+            return Err(c.error(kind, expected));
+        }
+        Ok(root)
+    }
+
     fn error(&self, kind: &str, expected: &str) -> String {
         let found = match self.toks.get(self.at) {
             Some((at, t)) => format!("{} at byte {at}", t.describe()),
@@ -113,29 +123,34 @@ impl<'s> Cursor<'s> {
     }
 }
 
+/// What parses one level of a grammar.
+type Level<T> = fn(&mut Cursor<'_>, usize) -> Result<T, String>;
+
 fn parse_or(c: &mut Cursor<'_>, depth: usize) -> Result<Node, String> {
-    let mut all = vec![parse_and(c, depth)?];
-    while c.is_word("or") {
-        c.next();
-        all.push(parse_and(c, depth)?);
-    }
-    Ok(if all.len() == 1 {
-        all.pop().expect("one")
-    } else {
-        Node::Or(all)
-    })
+    joined(c, depth, "or", parse_and, Node::Or)
 }
 
 fn parse_and(c: &mut Cursor<'_>, depth: usize) -> Result<Node, String> {
-    let mut all = vec![parse_unary(c, depth)?];
-    while c.is_word("and") {
+    joined(c, depth, "and", parse_unary, Node::And)
+}
+
+/// `next (word next)*`: one node, or `make` of them all.
+fn joined(
+    c: &mut Cursor<'_>,
+    depth: usize,
+    word: &str,
+    next: Level<Node>,
+    make: fn(Vec<Node>) -> Node,
+) -> Result<Node, String> {
+    let mut all = vec![next(c, depth)?];
+    while c.is_word(word) {
         c.next();
-        all.push(parse_unary(c, depth)?);
+        all.push(next(c, depth)?);
     }
     Ok(if all.len() == 1 {
         all.pop().expect("one")
     } else {
-        Node::And(all)
+        make(all)
     })
 }
 
@@ -207,11 +222,7 @@ fn parse_unary(c: &mut Cursor<'_>, depth: usize) -> Result<Node, String> {
 impl Filter {
     /// Compiles a filter; the error starts with `invalid` and says what was expected where.
     pub fn parse(src: &str) -> Result<Filter, String> {
-        let mut c = Cursor::new(src)?;
-        let root = parse_or(&mut c, 0)?;
-        if c.peek().is_some() {
-            return Err(c.error("filter", "`and`, `or` or the end"));
-        }
+        let root = Cursor::all(src, parse_or, "filter", "`and`, `or` or the end")?;
         Ok(Filter { root })
     }
 

@@ -11,7 +11,7 @@
 //! does a division by zero or a result that is not finite: the rule then skips the record.
 
 use super::lex::Tok;
-use super::{number, Cursor, View, MAX_DEPTH};
+use super::{number, Cursor, Level, View, MAX_DEPTH};
 
 #[derive(Debug, Clone)]
 enum Ex {
@@ -28,21 +28,22 @@ pub struct Arith {
 }
 
 fn sum(c: &mut Cursor<'_>, depth: usize) -> Result<Ex, String> {
-    let mut left = product(c, depth)?;
-    while let Some(Tok::Arith(op @ (b'+' | b'-'))) = c.peek() {
-        let op = *op;
-        c.next();
-        left = Ex::Bin(op, Box::new(left), Box::new(product(c, depth)?));
-    }
-    Ok(left)
+    chain(c, depth, *b"+-", product)
 }
 
 fn product(c: &mut Cursor<'_>, depth: usize) -> Result<Ex, String> {
-    let mut left = unary(c, depth)?;
-    while let Some(Tok::Arith(op @ (b'*' | b'/'))) = c.peek() {
-        let op = *op;
+    chain(c, depth, *b"*/", unary)
+}
+
+/// `next (op next)*` for the two operators `ops`, left to right.
+fn chain(c: &mut Cursor<'_>, depth: usize, ops: [u8; 2], next: Level<Ex>) -> Result<Ex, String> {
+    let mut left = next(c, depth)?;
+    while let Some(&Tok::Arith(op)) = c.peek() {
+        if !ops.contains(&op) {
+            break;
+        }
         c.next();
-        left = Ex::Bin(op, Box::new(left), Box::new(unary(c, depth)?));
+        left = Ex::Bin(op, Box::new(left), Box::new(next(c, depth)?));
     }
     Ok(left)
 }
@@ -86,11 +87,7 @@ impl Arith {
     /// Compiles an expression; the error starts with `invalid` and says what was expected
     /// where.
     pub fn parse(src: &str) -> Result<Arith, String> {
-        let mut c = Cursor::new(src)?;
-        let root = sum(&mut c, 0)?;
-        if c.peek().is_some() {
-            return Err(c.error("expression", "an operator (+ - * /) or the end"));
-        }
+        let root = Cursor::all(src, sum, "expression", "an operator (+ - * /) or the end")?;
         Ok(Arith { root })
     }
 
