@@ -4,7 +4,6 @@
 use super::*;
 use crate::config::Config;
 use crate::kpi::Limits;
-use kpid_parsers::Parser;
 use std::path::Path;
 
 /// Applies `lines` (logfmt, source `s`, file `/var/log/s.log`) through the rules of `toml`
