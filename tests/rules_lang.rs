@@ -201,29 +201,29 @@ fn config_errors_name_line_and_field() {
         ("window = \"5m\"", 6, "field `window`: only a ratio rule"),
     ] {
         let config = format!("{head}\n[[rule]]\nname = \"x\"\nkind = \"counter\"\n{rule}\n");
-        fs::write(dir.path().join("bad.toml"), &config).unwrap();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kpid"))
-            .current_dir(dir.path())
-            .args(["--one-shot", "--config", "bad.toml"])
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{rule}");
+        let err = refused(dir.path(), &config);
         assert!(
             err.contains("bad.toml") && err.contains(&format!("line {line}")) && err.contains(want),
             "{rule}: {err}"
         );
     }
     let config = "[[source]]\nname = \"a\"\npath = \"a.log\"\nstart = '(x'\n";
-    fs::write(dir.path().join("bad.toml"), config).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kpid"))
-        .current_dir(dir.path())
-        .args(["--one-shot", "--config", "bad.toml"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(dir.path(), config);
     assert!(
         err.contains("line 4") && err.contains("field `start`"),
         "{err}"
     );
+}
+
+/// Runs `kpid --one-shot` on `config` (as `bad.toml` in `dir`), which must refuse it; its
+/// error.
+fn refused(dir: &Path, config: &str) -> String {
+    fs::write(dir.join("bad.toml"), config).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kpid"))
+        .current_dir(dir)
+        .args(["--one-shot", "--config", "bad.toml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{config}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
