@@ -25,7 +25,7 @@ pub mod value;
 mod view;
 
 pub use value::Arith;
-pub use view::{Caps, View};
+pub use view::{Caps, Key, View};
 
 use kpid_parsers::{Record, Value};
 use lex::Tok;
@@ -54,7 +54,7 @@ enum Lit {
 
 #[derive(Debug, Clone)]
 struct Cmp {
-    key: Vec<u8>,
+    key: Key,
     op: Op,
     lit: Lit,
 }
@@ -213,7 +213,7 @@ fn parse_unary(c: &mut Cursor<'_>, depth: usize) -> Result<Node, String> {
     };
     c.next();
     Ok(Node::Cmp(Cmp {
-        key: key.into_bytes(),
+        key: Key::new(key.as_bytes()),
         op,
         lit,
     }))
@@ -248,7 +248,7 @@ fn collect_keys<'f>(n: &'f Node, out: &mut Vec<&'f [u8]>) {
     match n {
         Node::Or(all) | Node::And(all) => all.iter().for_each(|n| collect_keys(n, out)),
         Node::Not(n) => collect_keys(n, out),
-        Node::Cmp(c) => out.push(&c.key),
+        Node::Cmp(c) => out.push(c.key.name()),
     }
 }
 
@@ -271,7 +271,7 @@ pub fn number(v: &Value<'_>) -> Option<f64> {
 
 impl Cmp {
     fn matches(&self, view: &View<'_, '_>) -> bool {
-        let Some(v) = view.get(&self.key) else {
+        let Some(v) = view.value(&self.key) else {
             return matches!(self.op, Op::Ne | Op::NoMatch);
         };
         match &self.lit {

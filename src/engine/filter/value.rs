@@ -11,12 +11,12 @@
 //! does a division by zero or a result that is not finite: the rule then skips the record.
 
 use super::lex::Tok;
-use super::{number, Cursor, Level, View, MAX_DEPTH};
+use super::{number, Cursor, Key, Level, View, MAX_DEPTH};
 
 #[derive(Debug, Clone)]
 enum Ex {
     Num(f64),
-    Field(Vec<u8>),
+    Field(Key),
     Neg(Box<Ex>),
     Bin(u8, Box<Ex>, Box<Ex>),
 }
@@ -66,7 +66,7 @@ fn unary(c: &mut Cursor<'_>, depth: usize) -> Result<Ex, String> {
             Ok(Ex::Num(n))
         }
         Some(Tok::Ident(f)) => {
-            let f = f.clone().into_bytes();
+            let f = Key::new(f.as_bytes());
             c.next();
             Ok(Ex::Field(f))
         }
@@ -94,7 +94,7 @@ impl Arith {
     /// The expression of one field: its value.
     pub fn field(name: &str) -> Arith {
         Arith {
-            root: Ex::Field(name.as_bytes().to_vec()),
+            root: Ex::Field(Key::new(name.as_bytes())),
         }
     }
 
@@ -103,7 +103,7 @@ impl Arith {
         fn walk<'e>(e: &'e Ex, out: &mut Vec<&'e [u8]>) {
             match e {
                 Ex::Num(_) => {}
-                Ex::Field(f) => out.push(f),
+                Ex::Field(f) => out.push(f.name()),
                 Ex::Neg(e) => walk(e, out),
                 Ex::Bin(_, a, b) => {
                     walk(a, out);
@@ -117,6 +117,7 @@ impl Arith {
     }
 
     /// The value for the record seen through `view`, when every field it reads is there.
+    #[inline]
     pub fn eval(&self, view: &View<'_, '_>) -> Option<f64> {
         let v = eval(&self.root, view)?;
         v.is_finite().then_some(v)
@@ -126,7 +127,7 @@ impl Arith {
 fn eval(e: &Ex, view: &View<'_, '_>) -> Option<f64> {
     Some(match e {
         Ex::Num(n) => *n,
-        Ex::Field(f) => number(&view.get(f)?)?,
+        Ex::Field(f) => number(&view.value(f)?)?,
         Ex::Neg(e) => -eval(e, view)?,
         Ex::Bin(op, a, b) => {
             let (a, b) = (eval(a, view)?, eval(b, view)?);

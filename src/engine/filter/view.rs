@@ -66,31 +66,83 @@ impl<'a, 'r> View<'a, 'r> {
     where
         'r: 'a,
     {
-        if let Some(t) = self.caps.get(key) {
-            return Some(typed(t));
-        }
+        self.value(&Key::new(key))
+    }
+
+    /// The value of a [`Key`] (see [`View::get`]).
+    #[inline]
+    pub fn value(&self, key: &Key) -> Option<Value<'a>>
+    where
+        'r: 'a,
+    {
         match key {
-            b"level" => self
+            Key::Field(f) => match self.caps.get(f) {
+                Some(t) => Some(typed(t)),
+                None => self.rec.lookup(f),
+            },
+            Key::Level => self
                 .rec
                 .level
                 .map(|l| Value::Str(Cow::Borrowed(l.as_str().as_bytes()))),
-            b"source" | b"app" => Some(Value::Str(Cow::Borrowed(self.source.as_bytes()))),
-            b"_file" if !self.file.is_empty() => Some(Value::Str(Cow::Borrowed(self.file))),
-            _ => self.rec.lookup(key),
+            Key::Source => Some(Value::Str(Cow::Borrowed(self.source.as_bytes()))),
+            Key::File => (!self.file.is_empty()).then_some(Value::Str(Cow::Borrowed(self.file))),
         }
     }
 
-    /// Appends the text of `key` as written (a capture's or field's raw text); false when
-    /// the record has no such key. `source`, `app` and `level` are not keys here.
-    pub fn text_into(&self, key: &[u8], out: &mut Vec<u8>) -> bool {
-        if let Some(t) = self.caps.get(key) {
-            out.extend_from_slice(t);
-            return true;
+    /// Appends the text of a field (a capture's or field's raw text, or `_file`); false when
+    /// the record has no such key. `source` and `level` read as fields here.
+    #[inline]
+    pub fn text(&self, key: &Key, out: &mut Vec<u8>) -> bool {
+        match key {
+            Key::File if !self.file.is_empty() => {
+                out.extend_from_slice(self.file);
+                true
+            }
+            Key::Field(f) => match self.caps.get(f) {
+                Some(t) => {
+                    out.extend_from_slice(t);
+                    true
+                }
+                None => self.rec.text_into(f, out),
+            },
+            k => self.rec.text_into(k.name(), out),
         }
-        if key == b"_file" && !self.file.is_empty() {
-            out.extend_from_slice(self.file);
-            return true;
+    }
+}
+
+/// A name a rule reads, told apart once when the rule is compiled: the record's level, its
+/// source, the file it came from, or a field (a capture first, else the record's field or
+/// slot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Key {
+    /// `level`.
+    Level,
+    /// `source` or `app`.
+    Source,
+    /// `_file`.
+    File,
+    /// Any other name.
+    Field(Box<[u8]>),
+}
+
+impl Key {
+    /// The key a name reads.
+    pub fn new(name: &[u8]) -> Key {
+        match name {
+            b"level" => Key::Level,
+            b"source" | b"app" => Key::Source,
+            b"_file" => Key::File,
+            f => Key::Field(f.into()),
         }
-        self.rec.text_into(key, out)
+    }
+
+    /// The name as written (`source` for both `source` and `app`).
+    pub fn name(&self) -> &[u8] {
+        match self {
+            Key::Level => b"level",
+            Key::Source => b"source",
+            Key::File => b"_file",
+            Key::Field(f) => f,
+        }
     }
 }

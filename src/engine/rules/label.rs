@@ -5,7 +5,7 @@
 //! the case are functions of that text, applied once, when the series is resolved.
 
 use crate::config::{LabelCase, LabelConfig};
-use crate::engine::filter::View;
+use crate::engine::filter::{Key, View};
 
 /// What a label's value is read from.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,8 +14,8 @@ pub(super) enum From {
     Source,
     /// The record's level word (`none` without one).
     Level,
-    /// The text of a field, capture or slot.
-    Field(Vec<u8>),
+    /// The text of a field, capture or slot, or the file's path.
+    Field(Key),
     /// A constant.
     Const(String),
 }
@@ -36,7 +36,7 @@ impl Label {
         let from = match name {
             "source" | "app" => From::Source,
             "level" => From::Level,
-            _ => From::Field(name.as_bytes().to_vec()),
+            _ => From::Field(Key::new(name.as_bytes())),
         };
         Label {
             name: name.to_owned(),
@@ -85,7 +85,7 @@ impl Label {
             From::Source | From::Const(_) => {}
             From::Level => key.push(level),
             From::Field(f) => {
-                view.text_into(f, key);
+                view.text(f, key);
             }
         }
     }
@@ -98,7 +98,7 @@ impl Label {
             From::Const(c) => return c.clone(),
             From::Field(f) => {
                 let mut text = Vec::new();
-                view.text_into(f, &mut text);
+                view.text(f, &mut text);
                 text
             }
         };

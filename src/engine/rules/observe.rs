@@ -44,6 +44,7 @@ impl Rule {
 /// The observation `rule` makes of the record seen through `plain` (a ratio's: `Set(1)` or
 /// `Set(0)`), and the view its labels read (with its `match`'s captures); `None` when it makes
 /// none. `line` is what its `match` runs on.
+#[inline]
 pub(super) fn observe<'a, 'r>(
     rule: &Rule,
     patterns: &'a mut Patterns,
