@@ -2,7 +2,8 @@
 # Installs what the test suite needs and is missing: Debian's chromium (browser test),
 # prometheus (promtool and a real Prometheus server scraping kpid), the browser test's npm
 # packages, a C++ compiler (libFuzzer, built by the fuzz targets' libfuzzer-sys), the
-# programs that write tests/formats.rs's fixtures (nginx, rsyslog, logger, uvicorn).
+# programs that write tests/formats.rs's fixtures (nginx, rsyslog, logger, uvicorn), mtail
+# (tests/mtail_rules.rs compares its counts with kpid's).
 # Idempotent; safe to run on every test run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,8 @@ python3 -c "import ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v rsyslogd >/dev/null 2>&1 || [ -x /usr/sbin/rsyslogd ] || need+=(rsyslog)
 command -v logger >/dev/null 2>&1 || need+=(bsdutils)
+# tests/mtail_rules.rs: mtail runs its own example programs beside kpid's translations.
+command -v mtail >/dev/null 2>&1 || need+=(mtail)
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -1,8 +1,9 @@
-//! Rule filter expressions (`status >= 500 and path =~ "^/api"`): compiling any text never
-//! panics, errors say `invalid ...`, and a compiled filter runs on records of every shape.
+//! Rule filters (`status >= 500 and not (path =~ "^/api" or x == 1)`) and value expressions
+//! (`bytes_out - bytes_body`): compiling any text never panics, errors say `invalid ...`,
+//! and what compiles runs on records of every shape.
 #![no_main]
 
-use kpid::engine::filter::Filter;
+use kpid::engine::filter::{Arith, Filter, View};
 use kpid_parsers::{Level, Record, Value};
 use libfuzzer_sys::fuzz_target;
 use std::borrow::Cow;
@@ -21,6 +22,18 @@ fuzz_target!(|data: &[u8]| {
                 let _ = f.matches("web", &rec);
             }
             let _ = f.keys().count();
+        }
+        Err(e) => assert!(
+            e.starts_with("invalid "),
+            "error `{e}` does not say what was invalid"
+        ),
+    }
+    match Arith::parse(src) {
+        Ok(a) => {
+            for rec in records() {
+                let _ = a.eval(&View::new("web", &rec));
+            }
+            let _ = a.keys().len();
         }
         Err(e) => assert!(
             e.starts_with("invalid "),

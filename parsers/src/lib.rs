@@ -35,6 +35,7 @@ mod pattern;
 mod plain;
 mod record;
 mod slots;
+mod start;
 mod strftime;
 mod timefmt;
 mod timestamp;
@@ -46,6 +47,7 @@ pub use logfmt::LogfmtParser;
 pub use pattern::RegexParser;
 pub use plain::PlainParser;
 pub use record::{Field, Level, Record, Value};
+pub use start::WithStart;
 pub use timefmt::{EventTime, TimeSpec};
 pub use timestamp::civil_from_days;
 pub use value::typed;
@@ -101,6 +103,9 @@ pub enum BuildError {
     /// A source's `timestamp` format is not understood.
     #[error("field `timestamp`: {0}")]
     Timestamp(String),
+    /// A source's `start` pattern is not a valid regex.
+    #[error("field `start`: {0}")]
+    Start(String),
     /// A source's `timezone` is not a UTC offset.
     #[error("field `timezone`: {0}")]
     Timezone(String),
@@ -174,6 +179,13 @@ pub trait Parser: Send {
 
     /// What the parser recognised so far, for a parser that recognises formats (`auto`).
     fn format(&self) -> Option<FormatStats> {
+        None
+    }
+
+    /// For a source whose records span lines ([`WithStart`]): whether `line` starts a
+    /// record. `None` (the default): every line is a record.
+    fn starts_record(&self, line: &[u8]) -> Option<bool> {
+        let _ = line;
         None
     }
 }

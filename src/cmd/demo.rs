@@ -26,6 +26,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         path: log.to_string_lossy().into_owned(),
         parser: "auto".into(),
         pattern: None,
+        start: None,
         options: String::new(),
         timestamp: None,
         timezone: None,

@@ -80,6 +80,7 @@ pub async fn run(a: &ImportArgs) -> anyhow::Result<()> {
                     timestamp: None,
                     timezone: None,
                     fields: Default::default(),
+                    start: None,
                 },
             },
         };

@@ -141,7 +141,7 @@ pub fn parse_to(
                     if !args.summary {
                         writeln!(out, "{i}: {}", show_record(&r))?;
                         writeln!(out, "    time {}", show_time(&times, line, &r, skew))?;
-                        let samples = rules.dry_run(&source, &r);
+                        let samples = rules.dry_run_line(&source, &r, line);
                         for s in rules.take_inferences(&source) {
                             writeln!(out, "    {s}")?;
                         }

@@ -60,6 +60,7 @@ pub fn config_from(args: &RunArgs) -> anyhow::Result<Config> {
             path: log.clone(),
             parser: args.parser.clone(),
             pattern: None,
+            start: None,
             options: String::new(),
             timestamp: None,
             timezone: None,

@@ -11,8 +11,8 @@ pub use duration::{parse_duration, Dur};
 pub use otlp::OtlpSettings;
 pub use plugins::PluginsConfig;
 pub use sections::{
-    AppsConfig, FieldKind, RuleConfig, RuleInput, RuleKind, SampleSettings, ServerConfig,
-    SourceConfig, StoreConfig, TailSettings,
+    AppsConfig, FieldKind, LabelCase, LabelConfig, RuleConfig, RuleInput, RuleKind, SampleSettings,
+    ServerConfig, SourceConfig, StoreConfig, TailSettings,
 };
 
 use serde::Deserialize;
@@ -155,11 +155,14 @@ impl Config {
             }
         }
         for r in &cfg.rules {
-            if r.kind != RuleKind::Counter && r.field.is_none() {
+            if !matches!(r.kind, RuleKind::Counter | RuleKind::Ratio)
+                && r.field.is_none()
+                && r.value.is_none()
+            {
                 return Err(cfg.error_at(
                     r.name.span().start,
                     format!(
-                        "rule `{}`: field `field` is required for a {:?} rule",
+                        "rule `{}`: field `field` (or `value`) is required for a {:?} rule",
                         r.name.get_ref(),
                         r.kind
                     )

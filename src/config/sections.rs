@@ -181,6 +181,9 @@ pub struct TailSettings {
     pub from_start: bool,
     /// How often offsets and counter totals are checkpointed (default 1s).
     pub checkpoint_interval: Dur,
+    /// How long a record of a source with a `start` pattern waits for its next line before
+    /// it is taken as complete (default 1s).
+    pub record_timeout: Dur,
 }
 
 impl Default for TailSettings {
@@ -191,6 +194,7 @@ impl Default for TailSettings {
             poll_interval: Dur(Duration::from_millis(250)),
             from_start: false,
             checkpoint_interval: Dur(Duration::from_secs(1)),
+            record_timeout: Dur(Duration::from_secs(1)),
         }
     }
 }
@@ -208,6 +212,10 @@ pub struct SourceConfig {
     pub parser: String,
     /// Pattern for the `regex` parser.
     pub pattern: Option<Spanned<String>>,
+    /// Records span lines: each starts at a line this regex matches and takes the lines up
+    /// to the next such line (or 1 s without a new line); the parser and the rules read the
+    /// whole record, its lines joined by `\n` (docs/rules.md). Built-in parsers only.
+    pub start: Option<Spanned<String>>,
     /// Options string passed to a plugin parser.
     #[serde(default)]
     pub options: String,
@@ -288,6 +296,9 @@ pub enum RuleKind {
     Gauge,
     /// Observes the field's value.
     Distribution,
+    /// The fraction of the records it sees (its `source`, `over`) that pass its `match`
+    /// and `filter`, over the last `window`.
+    Ratio,
 }
 
 /// What records a rule reads.
@@ -337,6 +348,54 @@ pub struct RuleConfig {
     pub source: Option<String>,
     /// Fixed histogram bucket bounds (distributions; exposed as a Prometheus histogram).
     pub buckets: Option<Spanned<Vec<f64>>>,
+    /// Only lines this regex matches (anywhere in the line, as written); its named captures
+    /// are fields the rule reads, before the record's own (docs/rules.md).
+    #[serde(rename = "match")]
+    pub pattern: Option<Spanned<String>>,
+    /// The value to add, set or observe, computed from fields: `bytes_out - bytes_body`
+    /// (instead of `field`).
+    pub value: Option<Spanned<String>>,
+    /// Labels besides `labels`, by name: a constant, a renamed field, a value map, a case.
+    #[serde(default)]
+    pub label: std::collections::BTreeMap<String, Spanned<LabelConfig>>,
+    /// A gauge adds the value to its last one instead of setting it.
+    #[serde(default)]
+    pub add: bool,
+    /// Export the series (0) from the start, before the first match; its labels must be
+    /// constants (or `source` with the rule's `source` set).
+    #[serde(default)]
+    pub declare: bool,
+    /// Ratio rules: the records counted in the denominator (default: all it sees).
+    pub over: Option<Spanned<String>>,
+    /// Ratio rules: the window the fraction is over (default 1m, at least 60 s).
+    pub window: Option<super::Dur>,
+}
+
+/// `[rule.label] NAME = { ... }`: where a label's value comes from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelConfig {
+    /// The field (or capture) whose text it is (default: the label's own name).
+    pub field: Option<String>,
+    /// A constant value instead of a field.
+    pub value: Option<String>,
+    /// Values replaced: `{ i = "incoming", o = "outgoing" }`.
+    #[serde(default)]
+    pub map: std::collections::BTreeMap<String, String>,
+    /// The value of a field text the `map` does not name (default: the text as it is).
+    pub default: Option<String>,
+    /// `lower` or `upper`: the value's ASCII case, after the map.
+    pub case: Option<LabelCase>,
+}
+
+/// `case` of a label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LabelCase {
+    /// ASCII lower case.
+    Lower,
+    /// ASCII upper case.
+    Upper,
 }
 
 fn one() -> f64 {

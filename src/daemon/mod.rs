@@ -234,6 +234,7 @@ pub async fn start(
             .filter_map(|s| Some((Arc::from(s.label()), s.time_spec().ok()?)))
             .collect(),
         future_skew: cfg.store.future_skew.0.as_secs_f64(),
+        record_timeout: cfg.tail.record_timeout.0,
     };
     let (engine, published) = engine::spawn(ecfg, rx).context("starting the engine")?;
     let tailer = tail::spawn(tcfg, tx.clone(), health.clone(), checkpoints)

@@ -13,6 +13,7 @@
 pub(crate) mod apps;
 pub(crate) mod clock;
 pub mod filter;
+mod join;
 pub(crate) mod otlp;
 pub mod reconfig;
 pub mod rules;

@@ -1,8 +1,9 @@
 //! The engine's thread: receive inputs, apply them, publish snapshots, acknowledge offsets.
 
 use super::apps;
-use super::clock::{counting_late, Clock};
-use super::rules::{RecordKind, Rules};
+use super::clock::Clock;
+use super::join::{count_errors, Joins, Offer, One};
+use super::rules::Rules;
 use super::ship::LINES_PER_STEP;
 use super::Shipment;
 use crate::kpi::{self, Publisher, Snapshot, Store};
@@ -45,6 +46,8 @@ pub struct EngineConfig {
     /// Seconds a record's own time may be ahead of the clock before its arrival time is
     /// used instead.
     pub future_skew: f64,
+    /// How long a record of a source with a `start` pattern waits for its next line.
+    pub record_timeout: Duration,
 }
 
 /// Where the engine publishes the recent lines of every source.
@@ -98,6 +101,8 @@ struct Engine {
     /// A shipment the history writer had no room for yet.
     held: Option<Shipment>,
     tx: watch::Sender<Arc<Snapshot>>,
+    /// Records of sources with a `start` pattern, being gathered.
+    joins: Joins,
 }
 
 /// The running engine.
@@ -123,6 +128,7 @@ pub fn spawn(
     cfg: EngineConfig,
     rx: mpsc::Receiver<Input>,
 ) -> std::io::Result<(EngineHandle, Published)> {
+    let store_cfg_timeout = cfg.record_timeout;
     let mut store_cfg = cfg;
     if store_cfg.history.is_some() {
         store_cfg.store.ship_to_history();
@@ -146,6 +152,7 @@ pub fn spawn(
         unacked: false,
         held: None,
         tx,
+        joins: Joins::new(store_cfg_timeout),
     };
     let (stop, stop_rx) = watch::channel(false);
     let thread = std::thread::Builder::new()
@@ -157,6 +164,7 @@ pub fn spawn(
 impl Engine {
     async fn run(mut self, mut rx: mpsc::Receiver<Input>, mut stop: watch::Receiver<bool>) {
         let pace = self.cfg.publish_pace;
+        self.cfg.rules.declare(&mut self.cfg.store, kpi::now());
         let mut last_publish = Instant::now();
         let mut next_refresh = last_publish + REFRESH;
         let mut last_ack = last_publish;
@@ -174,6 +182,9 @@ impl Engine {
             }
             if self.unacked || self.cfg.store.has_deltas() {
                 deadline = deadline.min(last_ack + self.cfg.checkpoint_interval);
+            }
+            if let Some(due) = self.joins.due() {
+                deadline = deadline.min(due);
             }
             tokio::select! {
                 biased;
@@ -200,6 +211,11 @@ impl Engine {
                 _ = tokio::time::sleep_until(deadline) => {}
             }
             let now = Instant::now();
+            if self.joins.due().is_some_and(|d| d <= now) {
+                self.joined_records(Some(now));
+                dirty = true;
+                last_input = Some(now);
+            }
             if dirty && now >= last_publish + pace {
                 self.publish(false);
                 dirty = false;
@@ -221,6 +237,7 @@ impl Engine {
                 last_ack = now;
             }
         }
+        self.joined_records(None);
         self.publish(true);
         self.ack();
         if let (Some(tx), Some(last)) = (&self.cfg.history, self.held.take()) {
@@ -340,7 +357,10 @@ impl Engine {
                 self.otlp
                     .apply(&mut cfg.rules, &mut cfg.store, &mut self.rec, b, clock)
             }
-            Input::Reconfigure(r) => r.apply(&mut self.cfg.rules, &mut self.cfg.parsers),
+            Input::Reconfigure(r) => {
+                r.apply(&mut self.cfg.rules, &mut self.cfg.parsers);
+                self.cfg.rules.declare(&mut self.cfg.store, now);
+            }
         }
     }
 
@@ -349,14 +369,8 @@ impl Engine {
         let cfg = &mut self.cfg;
         let auto = TimeSpec::default();
         let spec = cfg.times.get(&batch.source).unwrap_or(&auto);
-        let parser = match cfg.parsers.get_mut(&batch.source) {
-            Some(p) => p,
-            None => self.fallback.get_or_insert_with(|| {
-                kpid_parsers::builtin("auto", &Default::default()).expect("auto parser exists")
-            }),
-        };
+        let parser = parser_for(&mut cfg.parsers, &mut self.fallback, &batch.source);
         let mut errors = 0u64;
-        let mut rec = std::mem::take(&mut self.rec);
         let keep = cfg.logs.is_some();
         let mut metas = Vec::new();
         let all: Vec<&[u8]> = lines(&batch.data).collect();
@@ -367,63 +381,125 @@ impl Engine {
         };
         parser.prepare(&info, &all);
         let base = batch.data.as_ptr() as usize;
+        let file = batch.path.as_os_str().as_encoded_bytes();
+        let (rules, store, rec) = (&mut cfg.rules, &mut cfg.store, &mut self.rec);
+        let mut one = One::new(rules, store, &mut **parser, rec, spec, clock);
         for line in all {
-            let mut r = rec.recycle();
+            let off = line.as_ptr() as usize - base;
             // The log ring's level and time of the line (NaN: arrival time).
-            let (level, t) = match parser.parse(line, &mut r) {
-                Ok(()) => {
-                    let kind = RecordKind::Line;
-                    let t = clock.line(spec, line, &r, cfg.store.event_stats_mut());
-                    let rules = &mut cfg.rules;
-                    counting_late(&mut cfg.store, |s| {
-                        rules.apply(s, &batch.source, kind, &r, t)
-                    });
-                    (level_number(r.level), t)
-                }
-                // A multi-line record's line: its record was applied with its first line.
-                Err(kpid_parsers::ParseError::Continuation) => {
-                    cfg.rules.joined(&mut cfg.store, &batch.source, now);
-                    (0, f64::NAN)
-                }
-                Err(_) => {
-                    cfg.rules.parse_error(&mut cfg.store, &batch.source, now);
-                    errors += 1;
+            let (level, t) = match one.parser.starts_record(line) {
+                None => one.apply(&batch.source, line, file, &mut errors),
+                Some(start) => {
+                    let at = info.offset.unwrap_or(0) + off as u64;
+                    match self.joins.offer(&batch, line, start, at) {
+                        Offer::Joined => {
+                            one.rules.joined(one.store, &batch.source, now);
+                        }
+                        Offer::Alone(overflow) => {
+                            if overflow {
+                                one.rules.join_overflow(one.store, &batch.source, now);
+                            }
+                            one.apply(&batch.source, line, file, &mut errors);
+                        }
+                        Offer::Started(Some(done)) => {
+                            let mut e = 0;
+                            let path = done.path.as_os_str().as_encoded_bytes();
+                            one.apply(&done.source, &done.text, path, &mut e);
+                            count_errors(&cfg.health, done.file, e);
+                            self.joins.recycle(done.text);
+                        }
+                        Offer::Started(None) => {}
+                    }
+                    // A record's lines are applied together: the ring shows them plain.
                     (0, f64::NAN)
                 }
             };
             if keep {
                 metas.push(crate::logs::LineMeta {
-                    off: (line.as_ptr() as usize - base) as u32,
+                    off: off as u32,
                     len: line.len() as u32,
                     level,
                     ts: t,
                 });
             }
-            rec = r.recycle();
         }
         cfg.rules
             .format_stats(&mut cfg.store, &batch.source, parser.format(), now);
-        self.rec = rec;
-        if errors > 0 {
-            if let Some(h) = cfg.health.files.lock().get_mut(batch.file) {
-                h.parse_errors += errors;
-            }
-        }
+        count_errors(&cfg.health, batch.file, errors);
+        let offset = self.joins.batch_end(&batch);
         if batch.checkpoint {
             self.applied_seq += 1;
             let key = (batch.identity.dev, batch.identity.ino);
-            self.applied
-                .insert(key, (FileCheckpoint::after(&batch), self.applied_seq));
+            let mut c = FileCheckpoint::after(&batch);
+            c.offset = offset;
+            self.applied.insert(key, (c, self.applied_seq));
             self.unacked = true;
         }
         if let Some((ring, _)) = &mut cfg.logs {
             ring.push(&batch.source, now, batch.data, metas);
         }
     }
+
+    /// Applies the records of sources with a `start` pattern that are complete at `now`
+    /// (every one with `None`: the engine stops), and moves their files' checkpoints past them.
+    fn joined_records(&mut self, now: Option<Instant>) {
+        let done = self.joins.take_due(now);
+        if done.is_empty() {
+            return;
+        }
+        let clock = Clock {
+            now: kpi::now(),
+            skew: self.cfg.future_skew,
+        };
+        let cfg = &mut self.cfg;
+        let auto = TimeSpec::default();
+        for g in done {
+            let spec = cfg.times.get(&g.source).unwrap_or(&auto);
+            // A source a reload removed meanwhile: its record is read as lines of an unknown
+            // source are.
+            let parser = parser_for(&mut cfg.parsers, &mut self.fallback, &g.source);
+            let (rules, store, rec) = (&mut cfg.rules, &mut cfg.store, &mut self.rec);
+            let mut one = One::new(rules, store, &mut **parser, rec, spec, clock);
+            let mut errors = 0;
+            one.apply(
+                &g.source,
+                &g.text,
+                g.path.as_os_str().as_encoded_bytes(),
+                &mut errors,
+            );
+            count_errors(&cfg.health, g.file, errors);
+            if g.checkpoint {
+                self.applied_seq += 1;
+                let c = FileCheckpoint {
+                    path: (*g.path).clone(),
+                    identity: g.identity,
+                    offset: g.end,
+                };
+                let key = (g.identity.dev, g.identity.ino);
+                self.applied.insert(key, (c, self.applied_seq));
+                self.unacked = true;
+            }
+            self.joins.recycle(g.text);
+        }
+    }
+}
+
+/// The parser of `source`, else (a source the config does not name) the `auto` parser.
+fn parser_for<'p>(
+    parsers: &'p mut HashMap<Arc<str>, Box<dyn Parser>>,
+    fallback: &'p mut Option<Box<dyn Parser>>,
+    source: &str,
+) -> &'p mut Box<dyn Parser> {
+    match parsers.get_mut(source) {
+        Some(p) => p,
+        None => fallback.get_or_insert_with(|| {
+            kpid_parsers::builtin("auto", &Default::default()).expect("auto parser exists")
+        }),
+    }
 }
 
 /// The log ring's level number ([`crate::logs::LineMeta::level`]).
-fn level_number(l: Option<kpid_parsers::Level>) -> u8 {
+pub(super) fn level_number(l: Option<kpid_parsers::Level>) -> u8 {
     use kpid_parsers::Level;
     match l {
         None => 0,

@@ -269,6 +269,11 @@ impl Store {
         }
     }
 
+    /// A series' last set value (a gauge's; NaN before any).
+    pub fn last(&self, r: SeriesRef) -> f64 {
+        self.series[r.0 as usize].last
+    }
+
     /// Restores a counter's running total (from a checkpoint) without adding a bucket.
     pub fn restore_total(&mut self, r: SeriesRef, total: f64) {
         let s = &mut self.series[r.0 as usize];

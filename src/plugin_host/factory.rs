@@ -69,12 +69,27 @@ pub fn parsers(
     let mut out = HashMap::new();
     for s in &cfg.sources {
         let pattern = s.pattern.as_ref().map(|p| p.get_ref().clone());
-        let p = make_parser(host, &s.parser, &s.options, pattern).map_err(|e| {
+        let mut p = make_parser(host, &s.parser, &s.options, pattern).map_err(|e| {
             let pos = s.pattern.as_ref().map(|p| p.span().start).unwrap_or(0);
             anyhow::Error::new(
                 cfg.error_at(pos, format!("source `{}`: field `parser`: {e}", s.label())),
             )
         })?;
+        if let Some(start) = &s.start {
+            let at = |e: String| {
+                let e = format!("source `{}`: {e}", s.label());
+                anyhow::Error::new(cfg.error_at(start.span().start, e))
+            };
+            if !kpid_parsers::BUILTIN_PARSERS.contains(&s.parser.as_str()) {
+                return Err(at(format!(
+                    "field `start`: a plugin parser (`{}`) reads lines one by one; `start` takes a built-in parser",
+                    s.parser
+                )));
+            }
+            p = Box::new(
+                kpid_parsers::WithStart::new(p, start.get_ref()).map_err(|e| at(e.to_string()))?,
+            );
+        }
         out.insert(Arc::from(s.label()), p);
     }
     Ok(out)

@@ -17,6 +17,7 @@
 mod access;
 mod klog;
 pub(crate) mod multiline;
+pub use multiline::{MAX_BYTES, MAX_LINES};
 mod python;
 mod syslog;
 

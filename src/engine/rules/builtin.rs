@@ -1,8 +1,9 @@
 //! The built-in rules: the zero-config KPIs of every record kind, written as rules of the
 //! same engine as the user's `[[rule]]`s.
 
+use super::label::Label;
 use super::{RecordKind, Rule};
-use crate::engine::filter::Filter;
+use crate::engine::filter::{Arith, Filter};
 use crate::kpi::{Kind, SeriesSpec};
 use std::sync::Arc;
 
@@ -13,13 +14,13 @@ fn rule(
     field: Option<&str>,
     unit: &str,
     help: &str,
-    labels: &Arc<[String]>,
+    labels: &Arc<[Label]>,
 ) -> Rule {
     Rule {
         name: name.into(),
         kind,
         input,
-        field: field.map(|f| f.as_bytes().to_vec()),
+        value: field.map(Arith::field),
         scale: 1.0,
         offset: 0.0,
         unit: unit.into(),
@@ -28,6 +29,10 @@ fn rule(
         filter: None,
         source: None,
         buckets: None,
+        pattern: None,
+        add: false,
+        declare: false,
+        ratio: None,
     }
 }
 
@@ -35,10 +40,10 @@ fn rule(
 pub(super) fn rules() -> Vec<Rule> {
     use Kind::{Counter, Distribution};
     use RecordKind::{Drops, Event, Span};
-    let names = |l: [&str; 2]| -> Arc<[String]> { l.iter().map(|s| (*s).to_owned()).collect() };
+    let names = |l: [&str; 2]| -> Arc<[Label]> { l.iter().map(|s| Label::named(s)).collect() };
     let (span, level) = (&names(["app", "span"]), &names(["app", "level"]));
     // The pipeline's flow: which spans close inside which (the dashboard draws it).
-    let edge: Arc<[String]> = ["app", "parent", "span"].map(String::from).into();
+    let edge: Arc<[Label]> = ["app", "parent", "span"].map(Label::named).into();
     let mut children = rule(
         "span_children_total",
         Counter,

@@ -1,8 +1,10 @@
 //! Compiling the `[[rule]]`s of a config, after the built-in ones.
 
+use super::label::{self, Label};
+use super::pattern::Patterns;
 use super::{builtin, Rule, Rules};
-use crate::config::{Config, ConfigError, RuleInput, RuleKind};
-use crate::engine::filter::Filter;
+use crate::config::{Config, ConfigError, RuleConfig, RuleInput, RuleKind};
+use crate::engine::filter::{Arith, Filter};
 use crate::kpi::{sanitize_name, units, Kind, Limits};
 use std::sync::Arc;
 
@@ -12,6 +14,7 @@ impl Rules {
     pub fn new(cfg: &Config, limits: &Limits) -> Result<Rules, ConfigError> {
         let mut rules = builtin::rules();
         let mut consumed = Vec::new();
+        let mut patterns = Patterns::default();
         for r in &cfg.rules {
             let mut name = String::new();
             sanitize_name(r.name.get_ref().as_bytes(), &mut name);
@@ -47,12 +50,13 @@ impl Rules {
                 }
                 None => None,
             };
-            if let (Some(f), RuleInput::Line) = (&r.field, r.input) {
-                consumed.push(f.as_bytes().to_vec());
+            let extra = compile_extra(cfg, r, &name, &mut patterns)?;
+            if let (Some(v), RuleInput::Line) = (&extra.value, r.input) {
+                consumed.extend(v.keys().into_iter().map(<[u8]>::to_vec));
             }
             let kind = match r.kind {
                 RuleKind::Counter => Kind::Counter,
-                RuleKind::Gauge => Kind::Gauge,
+                RuleKind::Gauge | RuleKind::Ratio => Kind::Gauge,
                 RuleKind::Distribution => Kind::Distribution,
             };
             // Exposed under a Prometheus name in base units (`latency_ms` → `latency_seconds`,
@@ -61,7 +65,7 @@ impl Rules {
             rules.push(Rule {
                 kind,
                 input: r.input.into(),
-                field: r.field.as_ref().map(|f| f.as_bytes().to_vec()),
+                value: extra.value,
                 scale: r.scale * exposed.scale,
                 offset: if kind == Kind::Counter {
                     0.0
@@ -78,11 +82,15 @@ impl Rules {
                 } else {
                     r.help.clone()
                 },
-                labels: r.labels.clone().into(),
+                labels: extra.labels.into(),
                 filter,
                 source: r.source.clone(),
                 buckets,
                 name: exposed.name,
+                pattern: extra.pattern,
+                add: r.add,
+                declare: r.declare,
+                ratio: extra.ratio,
             });
         }
         let mut user_rules = [false; 5];
@@ -114,6 +122,120 @@ impl Rules {
             rule_cap: limits.max_label_sets + 1,
             auto_cap: limits.max_series,
             key: Vec::new(),
+            patterns,
+            ratios: Default::default(),
         })
     }
+}
+
+/// What the rule language adds to a rule: its value expression, labels, `match` pattern and
+/// ratio settings.
+struct Extra {
+    value: Option<Arith>,
+    labels: Vec<Label>,
+    pattern: Option<usize>,
+    ratio: Option<(Option<Filter>, f64)>,
+}
+
+fn compile_extra(
+    cfg: &Config,
+    r: &RuleConfig,
+    name: &str,
+    patterns: &mut Patterns,
+) -> Result<Extra, ConfigError> {
+    let at = r.name.span().start;
+    let err = |at: usize, field: &str, e: &dyn std::fmt::Display| {
+        cfg.error_at(at, format!("rule `{name}`: field `{field}`: {e}"))
+    };
+    let value = match (&r.field, &r.value) {
+        (Some(_), Some(v)) => {
+            return Err(err(
+                v.span().start,
+                "value",
+                &"give `field` or `value`, not both",
+            ))
+        }
+        (Some(f), None) => Some(Arith::field(f)),
+        (None, Some(v)) => {
+            Some(Arith::parse(v.get_ref()).map_err(|e| err(v.span().start, "value", &e))?)
+        }
+        (None, None) => None,
+    };
+    let mut labels: Vec<Label> = r.labels.iter().map(|l| Label::named(l)).collect();
+    for (lname, c) in &r.label {
+        if labels.iter().any(|l| l.name == *lname) {
+            let e = format!("label `{lname}` is also in `labels`");
+            return Err(err(c.span().start, "label", &e));
+        }
+        let l = label::Label::configured(lname, c.get_ref())
+            .map_err(|e| err(c.span().start, &format!("label.{lname}"), &e))?;
+        labels.push(l);
+    }
+    let pattern = match &r.pattern {
+        Some(p) if r.input != RuleInput::Line => {
+            return Err(err(
+                p.span().start,
+                "match",
+                &"only rules of lines have a `match`",
+            ))
+        }
+        Some(p) => Some(
+            patterns
+                .add(p.get_ref())
+                .map_err(|e| err(p.span().start, "match", &e))?,
+        ),
+        None => None,
+    };
+    if r.declare {
+        let fixed =
+            |l: &Label| l.is_const() || (l.from == label::From::Source && r.source.is_some());
+        if let Some(l) = labels.iter().find(|l| !fixed(l)) {
+            let e = format!(
+                "`declare` needs labels known before any record; `{}` is read from records",
+                l.name
+            );
+            return Err(err(at, "declare", &e));
+        }
+    }
+    if r.add && r.kind != RuleKind::Gauge {
+        return Err(err(
+            at,
+            "add",
+            &"only a gauge adds to its last value (a counter always adds)",
+        ));
+    }
+    let ratio = if r.kind == RuleKind::Ratio {
+        if value.is_some() {
+            return Err(err(
+                at,
+                "value",
+                &"a ratio counts records: it takes no `field` or `value`",
+            ));
+        }
+        let over = match &r.over {
+            Some(o) => {
+                Some(Filter::parse(o.get_ref()).map_err(|e| err(o.span().start, "over", &e))?)
+            }
+            None => None,
+        };
+        let window = r.window.map_or(60.0, |w| w.0.as_secs_f64());
+        if window < 60.0 {
+            return Err(err(at, "window", &"a ratio's window is at least 60s"));
+        }
+        // The window is 60 slots; each `window / 60` seconds wide.
+        Some((over, window / 60.0))
+    } else {
+        for (f, v) in [("over", r.over.is_some()), ("window", r.window.is_some())] {
+            if v {
+                return Err(err(at, f, &"only a ratio rule takes it"));
+            }
+        }
+        None
+    };
+    Ok(Extra {
+        value,
+        labels,
+        pattern,
+        ratio,
+    })
 }

@@ -1,7 +1,8 @@
 //! What a line would produce, without a store: `kpid parse` shows it.
 
 use super::natural::{Ctx, Out};
-use super::{label_value, RecordKind, Rules};
+use super::{observe, RecordKind, Rules};
+use crate::engine::filter::View;
 use crate::kpi::Obs;
 use kpid_parsers::Record;
 use std::sync::Arc;
@@ -19,6 +20,12 @@ impl Rules {
     /// The samples a line would produce, without touching a store (for `kpid parse`). The
     /// natural KPIs' inference state (labels, sequences, ratios) advances as in the daemon.
     pub fn dry_run(&mut self, source: &str, rec: &Record<'_>) -> Vec<DrySample> {
+        self.dry_run_line(source, rec, &[])
+    }
+
+    /// Like [`Rules::dry_run`], with the line the record was parsed from (what rules'
+    /// `match` patterns run on).
+    pub fn dry_run_line(&mut self, source: &str, rec: &Record<'_>, line: &[u8]) -> Vec<DrySample> {
         let mut out = vec![DrySample {
             id: format!(
                 "log_lines_total{{level=\"{}\",source=\"{source}\"}}",
@@ -38,16 +45,15 @@ impl Rules {
             };
             cache.fields.apply(&mut Out::Dry(&mut out), &ctx, rec);
         }
+        self.patterns.next_record();
         for &i in &self.by_input[RecordKind::Line as usize] {
             let rule = &self.rules[i];
-            if !Self::applies(rule, source, rec) {
-                continue;
-            }
-            if let Some(obs) = Self::obs(rule, rec) {
+            let plain = View::new(source, rec);
+            if let Some((view, obs)) = observe(rule, &mut self.patterns, plain, line) {
                 let mut labels: Vec<(String, String)> = rule
                     .labels
                     .iter()
-                    .map(|l| (l.clone(), label_value(l, source, rec)))
+                    .map(|l| (l.name.clone(), l.value(&view)))
                     .collect();
                 labels.sort();
                 let body: Vec<String> =

@@ -11,7 +11,10 @@
 //! (`natural`: HTTP requests, and each field as `fields` infers it or the source's `fields`
 //! override says). Lines that continue a multi-line record count in
 //! `log_joined_lines_total{source}`. Explicit `[[rule]]`s add
-//! counters, gauges and distributions with labels, a filter and a scale.
+//! counters, gauges (set or added to), distributions and ratios, in the language of
+//! docs/rules.md: a `match` pattern of their own whose captures they read (`pattern`), a
+//! filter and a value expression (`crate::engine::filter`), labels read, renamed, mapped or
+//! constant (`label`), series declared up front (`observe`).
 //!
 //! Each origin (a source or an app) keeps bounded caches from label values to series, so the
 //! per-record path looks up bytes and allocates nothing once warm, and memory stays bounded
@@ -23,15 +26,21 @@ mod cache;
 mod compile;
 mod dry;
 mod fields;
+mod label;
 mod natural;
+mod observe;
+mod pattern;
 
 pub use dry::DrySample;
 
-use super::filter::{number, Filter};
+use super::filter::{Arith, Filter, View};
 use crate::config::{FieldKind, RuleInput};
 use crate::kpi::{Kind, Obs, SeriesRef, SeriesSpec, Store};
 use cache::RefCache;
 use kpid_parsers::Record;
+use label::Label;
+use observe::{observe, resolve};
+use pattern::Patterns;
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
@@ -68,16 +77,25 @@ struct Rule {
     name: String,
     kind: Kind,
     input: RecordKind,
-    field: Option<Vec<u8>>,
+    /// What it adds, sets or observes (none: `scale`, a counter's 1).
+    value: Option<Arith>,
     scale: f64,
     offset: f64,
     unit: String,
     help: String,
-    /// Label names; rules that share them share the one allocation (see the key reuse).
-    labels: Arc<[String]>,
+    /// Labels; rules that share them share the one allocation (see the key reuse).
+    labels: Arc<[Label]>,
     filter: Option<Filter>,
     source: Option<String>,
     buckets: Option<Arc<[f64]>>,
+    /// Its `match` pattern, in [`Rules::patterns`].
+    pattern: Option<usize>,
+    /// A gauge that adds to its last value.
+    add: bool,
+    /// Exported (0) from the start.
+    declare: bool,
+    /// A ratio rule: the denominator's filter and the window's slot width in seconds.
+    ratio: Option<(Option<Filter>, f64)>,
 }
 
 /// Per-origin caches of resolved series.
@@ -115,20 +133,9 @@ pub struct Rules {
     /// Per kind: does a `[[rule]]` of the user read it (then records carry every field)?
     user_rules: [bool; 5],
     key: Vec<u8>,
-}
-
-/// A label's value for a new series: the field's text as written (`007`, `1.10`, `10ms`), or
-/// the text of the slot a key like `module`, `time`, `msg` fills (see [`Record::lookup`]).
-fn label_value(name: &str, source: &str, rec: &Record<'_>) -> String {
-    match name {
-        "source" | "app" => source.to_owned(),
-        "level" => rec.level.map_or("none", |l| l.as_str()).to_owned(),
-        _ => {
-            let mut text = Vec::new();
-            rec.text_into(name.as_bytes(), &mut text);
-            String::from_utf8_lossy(&text).into_owned()
-        }
-    }
+    patterns: Patterns,
+    /// The windows of ratio rules, by series.
+    ratios: FxHashMap<SeriesRef, natural::Window>,
 }
 
 fn obs(kind: Kind, v: f64) -> Obs {
@@ -176,27 +183,6 @@ impl Origins {
     }
 }
 
-/// Resolves the series of `rule` for the label values of `rec`.
-fn resolve(store: &mut Store, rule: &Rule, origin: &str, rec: &Record<'_>) -> Option<SeriesRef> {
-    let values: Vec<(String, String)> = rule
-        .labels
-        .iter()
-        .map(|l| (l.clone(), label_value(l, origin, rec)))
-        .collect();
-    let labels: Vec<(&str, &str)> = values
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    store.resolve(&SeriesSpec {
-        name: &rule.name,
-        labels: &labels,
-        kind: rule.kind,
-        unit: &rule.unit,
-        help: &rule.help,
-        buckets: rule.buckets.as_ref(),
-    })
-}
-
 /// Adds 1 to the series in `slot`, resolving it from `spec` the first time.
 fn count_one(
     store: &mut Store,
@@ -210,20 +196,6 @@ fn count_one(
 }
 
 impl Rules {
-    fn obs(rule: &Rule, rec: &Record<'_>) -> Option<Obs> {
-        let v = match &rule.field {
-            // A field, else the slot a key like `ts` fills (see `Record::lookup`).
-            Some(f) => number(&rec.lookup(f)?)? * rule.scale + rule.offset,
-            None => rule.scale,
-        };
-        Some(obs(rule.kind, v))
-    }
-
-    fn applies(rule: &Rule, origin: &str, rec: &Record<'_>) -> bool {
-        rule.source.as_deref().is_none_or(|s| s == origin)
-            && rule.filter.as_ref().is_none_or(|f| f.matches(origin, rec))
-    }
-
     /// True when every field of a record of `kind` matters: a `[[rule]]` of the user reads
     /// that kind (the built-in rules of spans read only `span`, `duration` and `error`).
     pub fn wants_fields(&self, kind: RecordKind) -> bool {
@@ -237,6 +209,20 @@ impl Rules {
         origin: &Arc<str>,
         kind: RecordKind,
         rec: &Record<'_>,
+        now: f64,
+    ) {
+        self.apply_line(store, origin, kind, rec, (&[], &[]), now);
+    }
+
+    /// Applies one record, with the text its rules' `match` patterns run on and the path of
+    /// the file it came from (`(line, file)`; empty for records that are not lines).
+    pub fn apply_line(
+        &mut self,
+        store: &mut Store,
+        origin: &Arc<str>,
+        kind: RecordKind,
+        rec: &Record<'_>,
+        (line, file): (&[u8], &[u8]),
         now: f64,
     ) {
         let cache = self.caches.of(origin, self.rules.len());
@@ -266,38 +252,52 @@ impl Rules {
             }
             RecordKind::Span | RecordKind::Drops => {}
         }
+        self.patterns.next_record();
+        let plain = View {
+            source: origin,
+            file,
+            rec,
+            caps: Default::default(),
+        };
         // The rule whose labels the key in `self.key` was built from, for this record.
         let mut keyed: Option<usize> = None;
         for &i in &self.by_input[kind as usize] {
             let rule = &self.rules[i];
-            if !Self::applies(rule, origin, rec) {
-                continue;
-            }
-            let Some(obs) = Self::obs(rule, rec) else {
+            let Some((view, obs)) = observe(rule, &mut self.patterns, plain, line) else {
                 continue;
             };
-            // Rules with the labels of the rule before (the built-in span rules) share its key.
-            if !keyed.is_some_and(|k| Arc::ptr_eq(&self.rules[k].labels, &rule.labels)) {
+            // Rules with the labels of the rule before (the built-in span rules) share its
+            // key; so do rules without a `match` (captures change what a label reads).
+            let reuse = rule.pattern.is_none()
+                && keyed.is_some_and(|k| {
+                    self.rules[k].pattern.is_none()
+                        && Arc::ptr_eq(&self.rules[k].labels, &rule.labels)
+                });
+            if !reuse {
                 keyed = Some(i);
                 self.key.clear();
                 for l in rule.labels.iter() {
-                    match l.as_str() {
-                        "source" | "app" => {}
-                        "level" => self.key.push(li as u8),
-                        // The same text as `label_value`, appended without allocating.
-                        _ => {
-                            rec.text_into(l.as_bytes(), &mut self.key);
-                        }
-                    }
+                    l.key_into(&view, li as u8, &mut self.key);
                     self.key.push(0xff);
                 }
             }
-            let r = cache.rules[i].get_or(&self.key, self.rule_cap, || {
-                resolve(store, rule, origin, rec)
-            });
-            if let Some(r) = r {
-                store.apply(r, obs, now);
-            }
+            let Some(r) =
+                cache.rules[i].get_or(&self.key, self.rule_cap, || resolve(store, rule, &view))
+            else {
+                continue;
+            };
+            let obs = match (obs, &rule.ratio) {
+                (Obs::Set(yes), Some((_, width))) => {
+                    let w = self.ratios.entry(r).or_default();
+                    Obs::Set(w.push(now / width, yes > 0.5))
+                }
+                (Obs::Set(v), None) if rule.add => {
+                    let last = store.last(r);
+                    Obs::Set(if last.is_finite() { last + v } else { v })
+                }
+                (obs, _) => obs,
+            };
+            store.apply(r, obs, now);
         }
     }
 
@@ -307,6 +307,19 @@ impl Rules {
         let cache = self.caches.of(source, self.rules.len());
         let labels = [("source", &**source)];
         count_one(store, &mut cache.joined, &builtin::joined(&labels), now);
+    }
+
+    /// Counts a line past a multi-line record's cap (made a record of its own) in
+    /// `log_join_overflows_total{source}`.
+    pub fn join_overflow(&mut self, store: &mut Store, source: &Arc<str>, now: f64) {
+        let cache = self.caches.of(source, self.rules.len());
+        let labels = [("source", &**source)];
+        count_one(
+            store,
+            &mut cache.format.1[1],
+            &builtin::overflows(&labels),
+            now,
+        );
     }
 
     /// Counts what the `auto` parser of `source` recognised since the last batch: format
@@ -354,6 +367,8 @@ impl Rules {
     }
 }
 
+#[cfg(test)]
+mod lang_tests;
 #[cfg(test)]
 mod line_tests;
 #[cfg(test)]

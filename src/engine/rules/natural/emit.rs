@@ -14,7 +14,7 @@ pub(in crate::engine::rules) enum Out<'s> {
 
 /// True and false counts over the last minute, one slot a second.
 #[derive(Debug, Clone)]
-pub(super) struct Window {
+pub(in crate::engine::rules) struct Window {
     slots: [(u32, u32); 60],
     sec: i64,
 }
@@ -30,7 +30,7 @@ impl Default for Window {
 
 impl Window {
     /// Adds one record at `now`; returns the fraction of true over the window.
-    pub(super) fn push(&mut self, now: f64, yes: bool) -> f64 {
+    pub(in crate::engine::rules) fn push(&mut self, now: f64, yes: bool) -> f64 {
         let sec = now.floor() as i64;
         if sec > self.sec {
             let gap = sec.saturating_sub(self.sec).min(60);

@@ -20,13 +20,13 @@ mod emit;
 mod http;
 mod labels;
 
-pub(super) use emit::Out;
+pub(super) use emit::{Out, Window};
 
 use super::cache::RefCache;
 use super::fields::{infer, Inferred, SEQUENCE_RUN};
 use crate::config::FieldKind;
 use crate::kpi::{Kind, Obs};
-use emit::{emit, text, Owned, Window};
+use emit::{emit, text, Owned};
 use kpid_parsers::{Record, Value};
 use labels::{label_pairs, LabelField};
 use rustc_hash::FxHashMap;

@@ -1,0 +1,295 @@
+//! mtail's example programs and their kpid translations (`docs/mtail/`), on the same logs:
+//! each program runs in the real mtail (`mtail --one_shot`, Debian package, installed by
+//! `scripts/deps.sh`) and its translation in `kpid --one-shot`, and every value mtail
+//! exports must come out of kpid, with nothing more (kpid's own `log_*` KPIs aside).
+//! Programs and logs are mtail's own (`tests/data/mtail/`, Apache License 2.0).
+//!
+//! kpid exposes names in Prometheus' convention (counters end in `_total`, units last:
+//! `bytes_in` → `in_bytes_total`); each case lists those renames. What a translation cannot
+//! say (state carried between lines: a connection's duration) is listed and left out.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/mtail");
+const DOCS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/mtail");
+
+/// One program and its translation.
+struct Case {
+    /// `progs/NAME.mtail` and `docs/mtail/NAME.toml`.
+    name: &'static str,
+    /// Each log: the `path` the config names, and the file read in its place (under the
+    /// test's directory; the log is `logs/` + its file name).
+    logs: &'static [(&'static str, &'static str)],
+    /// More files both read, not named in the config (a glob's other files): where they go
+    /// and the log they are a copy of.
+    beside: &'static [(&'static str, &'static str)],
+    /// kpid's names for mtail's, where they differ by more than a `_total`.
+    renames: &'static [(&'static str, &'static str)],
+    /// mtail metrics the translation leaves out (see its config's header).
+    untranslated: &'static [&'static str],
+    /// Fewest series mtail must export for the comparison to mean something.
+    least: usize,
+}
+
+/// `name` → sorted labels → value, from a Prometheus exposition.
+type Samples = BTreeMap<String, BTreeMap<Vec<(String, String)>, f64>>;
+
+fn parse(text: &str) -> Samples {
+    let mut out = Samples::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (id, v) = line.rsplit_once(' ').expect("a sample line");
+        let (name, labels) = match id.split_once('{') {
+            Some((n, rest)) => (n, rest.trim_end_matches('}')),
+            None => (id, ""),
+        };
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut rest = labels;
+        while let Some((k, after)) = rest.split_once("=\"") {
+            let end = after.find('"').expect("a closing quote");
+            pairs.push((
+                k.trim_start_matches(',').to_owned(),
+                after[..end].to_owned(),
+            ));
+            rest = &after[end + 1..];
+        }
+        pairs.sort();
+        out.entry(name.to_owned())
+            .or_default()
+            .insert(pairs, v.parse().expect("a number"));
+    }
+    out
+}
+
+fn mtail(dir: &Path, case: &Case, logs: &[String]) -> Samples {
+    let progs = dir.join("progs");
+    std::fs::create_dir_all(&progs).unwrap();
+    let prog = format!("{}.mtail", case.name);
+    std::fs::copy(Path::new(DATA).join("progs").join(&prog), progs.join(&prog)).unwrap();
+    let mut cmd = Command::new("mtail");
+    // mtail binds its HTTP port even in one-shot mode: any free one, so tests run at once.
+    cmd.args([
+        "--one_shot",
+        "--one_shot_format=prometheus",
+        "--emit_prog_label=false",
+    ])
+    .args(["--address", "127.0.0.1", "--port", "0"])
+    .arg("--progs")
+    .arg(&progs)
+    .arg("--log_dir")
+    .arg(dir);
+    for l in logs {
+        cmd.arg("--logs").arg(l);
+    }
+    let out = cmd
+        .output()
+        .expect("mtail runs (scripts/deps.sh installs Debian's mtail)");
+    assert!(
+        out.status.success(),
+        "mtail: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn kpid(dir: &Path, case: &Case, logs: &[String]) -> Samples {
+    let mut cfg =
+        std::fs::read_to_string(Path::new(DOCS).join(format!("{}.toml", case.name))).unwrap();
+    for ((path, _), log) in case.logs.iter().zip(logs) {
+        let at = format!("path = \"{path}\"");
+        assert!(cfg.contains(&at), "{} names no {at}", case.name);
+        // A glob reads the log's directory.
+        let new = match path.rsplit_once('/') {
+            Some((_, f)) if f.contains('*') => {
+                let d = Path::new(log).parent().unwrap().display().to_string();
+                format!("path = \"{d}/{f}\"")
+            }
+            _ => format!("path = \"{log}\""),
+        };
+        cfg = cfg.replace(&at, &new);
+    }
+    let file = dir.join("kpid.toml");
+    std::fs::write(&file, cfg).unwrap();
+    let text = common::one_shot(dir, &["--config", file.to_str().unwrap()]);
+    common::promtool_check(&text);
+    parse(&text)
+}
+
+fn check(case: &Case) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let place = |file: &str, from: &str| {
+        let to = dir.join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(Path::new(DATA).join("logs").join(from), &to).unwrap();
+        to.display().to_string()
+    };
+    let logs: Vec<String> = case
+        .logs
+        .iter()
+        .map(|(_, file)| place(file, Path::new(file).file_name().unwrap().to_str().unwrap()))
+        .collect();
+    let mut all = logs.clone();
+    all.extend(case.beside.iter().map(|(file, from)| place(file, from)));
+    let mut want = mtail(dir, case, &all);
+    for u in case.untranslated {
+        assert!(want.remove(*u).is_some(), "mtail exports no `{u}`");
+    }
+    let series: usize = want.values().map(BTreeMap::len).sum();
+    assert!(
+        series >= case.least,
+        "mtail exported {series} series: {want:#?}"
+    );
+    let mut got = Samples::new();
+    for (name, s) in kpid(dir, case, &logs) {
+        if name.starts_with("log_") {
+            continue;
+        }
+        let mtail_name = match case.renames.iter().find(|(_, k)| *k == name) {
+            Some((m, _)) => (*m).to_owned(),
+            None if want.contains_key(&name) => name,
+            None => name.strip_suffix("_total").unwrap_or(&name).to_owned(),
+        };
+        got.insert(mtail_name, s);
+    }
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "{}: the same metrics",
+        case.name
+    );
+    for (name, series) in &want {
+        let mine = &got[name];
+        assert_eq!(
+            mine.keys().collect::<Vec<_>>(),
+            series.keys().collect::<Vec<_>>(),
+            "{}: `{name}` has the same label sets",
+            case.name
+        );
+        for (labels, v) in series {
+            let k = mine[labels];
+            assert!(
+                (k - v).abs() <= 1e-9 * v.abs().max(1.0),
+                "{}: {name}{labels:?} is {k} in kpid, {v} in mtail",
+                case.name
+            );
+        }
+    }
+}
+
+#[test]
+fn apache_combined() {
+    check(&Case {
+        name: "apache_combined",
+        logs: &[("/var/log/apache2/access.log", "apache-combined.log")],
+        beside: &[],
+        renames: &[],
+        untranslated: &[],
+        least: 3,
+    });
+}
+
+#[test]
+fn apache_common() {
+    check(&Case {
+        name: "apache_common",
+        logs: &[("/var/log/apache2/access.log", "apache-common.log")],
+        beside: &[],
+        renames: &[],
+        untranslated: &[],
+        least: 9,
+    });
+}
+
+/// The access log and a second virtual host's log in one directory: the rules read the
+/// access log's lines only, by their file's name, as the program does.
+#[test]
+fn lighttpd() {
+    check(&Case {
+        name: "lighttpd",
+        logs: &[("/var/log/lighttpd/*.log", "lighttpd/lighttpd_access.log")],
+        beside: &[("lighttpd/vhost2_access.log", "lighttpd_access.log")],
+        renames: &[
+            ("bytes_in", "in_bytes_total"),
+            ("bytes_out", "out_bytes_total"),
+        ],
+        untranslated: &[],
+        least: 11,
+    });
+}
+
+#[test]
+fn rsyncd() {
+    check(&Case {
+        name: "rsyncd",
+        logs: &[("/var/log/rsyncd.log", "rsyncd.log")],
+        beside: &[],
+        renames: &[],
+        untranslated: &["connection_time_total"],
+        least: 5,
+    });
+}
+
+#[test]
+fn sftp() {
+    check(&Case {
+        name: "sftp",
+        logs: &[("/var/log/auth.log", "sftp_chroot.log")],
+        beside: &[],
+        renames: &[
+            ("bytes_read", "read_bytes_total"),
+            ("bytes_written", "written_bytes_total"),
+            ("user_bytes_read", "user_read_bytes_total"),
+            ("user_bytes_written", "user_written_bytes_total"),
+        ],
+        untranslated: &[],
+        least: 17,
+    });
+}
+
+#[test]
+fn vsftpd() {
+    check(&Case {
+        name: "vsftpd",
+        logs: &[
+            ("/var/log/xferlog", "vsftpd_xferlog"),
+            ("/var/log/vsftpd.log", "vsftpd_log"),
+        ],
+        beside: &[],
+        renames: &[("bytes_transferred", "transferred_bytes_total")],
+        untranslated: &["session_time"],
+        least: 20,
+    });
+}
+
+/// Counters without labels read 0 before their first match (`declare`), as mtail's do.
+#[test]
+fn ntpd() {
+    check(&Case {
+        name: "ntpd",
+        logs: &[("/var/log/syslog", "ntp4")],
+        beside: &[],
+        renames: &[],
+        untranslated: &[],
+        least: 9,
+    });
+}
+
+/// An entry spans lines: one record from its `# User@Host:` line (`start`), read whole.
+#[test]
+fn mysql_slowqueries() {
+    check(&Case {
+        name: "mysql_slowqueries",
+        logs: &[("/var/log/mysql/mysql-slow.log", "mysql_slowqueries.log")],
+        beside: &[],
+        renames: &[],
+        untranslated: &[],
+        least: 32,
+    });
+}

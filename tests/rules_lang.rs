@@ -1,0 +1,229 @@
+//! The rule language against the built daemon (docs/rules.md): records that span lines
+//! (`start`) in a followed file, applied whole after the record timeout and never counted
+//! twice across a `kill -9`; series declared up front; ratio rules over a window; config
+//! errors that name the file, the line and the field.
+
+mod common;
+
+use common::{append, try_wait, wait_for, Kpid};
+use std::fs;
+use std::path::Path;
+
+const SLOW: &str = r#"auto_gauges = false
+
+[tail]
+checkpoint_interval = "100ms"
+record_timeout = "TIMEOUT"
+
+[[source]]
+name = "slow"
+path = "slow.log"
+parser = "regex"
+start = '^# User@Host: '
+pattern = '(?ms)^# User@Host: (?P<user>\w+)\[\w+\] @ (?P<host>\S+).*?^# Query_time: (?P<query_time>[\d.]+)'
+
+[[rule]]
+name = "queries"
+kind = "counter"
+match = '(?m)^(?P<verb>SELECT|UPDATE|INSERT|DELETE) '
+labels = ["host"]
+label.type = { field = "verb", case = "lower" }
+
+[[rule]]
+name = "query_time"
+kind = "counter"
+field = "query_time"
+"#;
+
+/// Slow-query log entry `i`, as MySQL writes one: four lines, the query on the last.
+fn entry(i: u64) -> String {
+    format!(
+        "# User@Host: app[app] @ db{} []\n# Query_time: {i}.5  Lock_time: 0.000100 Rows_sent: 1  Rows_examined: {}\nSET timestamp={};\nSELECT * FROM orders WHERE id = {i};\n",
+        i % 2,
+        i * 10,
+        1_764_000_000 + i
+    )
+}
+
+fn total(k: &Kpid, id: &str) -> f64 {
+    k.latest(id)
+        .and_then(|v| v["total"].as_f64())
+        .unwrap_or(0.0)
+}
+
+fn selects(k: &Kpid) -> f64 {
+    total(k, "queries_total{host=\"db0\",type=\"select\"}")
+        + total(k, "queries_total{host=\"db1\",type=\"select\"}")
+}
+
+fn setup(timeout: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("kpid.toml"),
+        SLOW.replace("TIMEOUT", timeout),
+    )
+    .unwrap();
+    fs::write(dir.path().join("slow.log"), "").unwrap();
+    dir
+}
+
+const ARGS: [&str; 6] = [
+    "--config",
+    "kpid.toml",
+    "--state-dir",
+    "state",
+    "--no-socket",
+    "--from-start",
+];
+
+/// The last entry of a file is applied once its file has been quiet for the record timeout,
+/// with the fields of all its lines.
+#[test]
+fn a_record_is_applied_whole_after_the_timeout() {
+    let dir = setup("300ms");
+    let k = Kpid::start(dir.path(), &ARGS);
+    let log = dir.path().join("slow.log");
+    append(&log, &(1..=3).map(entry).collect::<String>());
+    wait_for(20, "three queries", || (selects(&k) == 3.0).then_some(()));
+    assert_eq!(total(&k, "query_time_total"), 1.5 + 2.5 + 3.5);
+    assert_eq!(
+        total(&k, "queries_total{host=\"db1\",type=\"select\"}"),
+        2.0
+    );
+    assert_eq!(
+        total(&k, "log_joined_lines_total{source=\"slow\"}"),
+        9.0,
+        "three lines joined to each entry's first"
+    );
+    assert_eq!(
+        total(&k, "log_lines_total{level=\"none\",source=\"slow\"}"),
+        3.0
+    );
+}
+
+/// Killed while an entry is gathered (its query line not written yet): its file's checkpoint
+/// stayed at its first line, so after the restart the entry is read again, whole, and every
+/// entry counts once.
+#[test]
+fn a_gathered_record_survives_kill_9_whole() {
+    let dir = setup("1h");
+    let log = dir.path().join("slow.log");
+    let mut k = Kpid::start(dir.path(), &ARGS);
+    let third = entry(3);
+    let (head, tail) = third.split_at(third.find("SET").unwrap());
+    append(&log, &format!("{}{}{head}", entry(1), entry(2)));
+    // Entries 1 and 2 are complete (the next one started); 3 is gathered.
+    wait_for(20, "two queries", || (selects(&k) == 2.0).then_some(()));
+    // Let a checkpoint pass: it must stay at entry 3's first line.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(total(&k, "query_time_total"), 4.0);
+    k.kill9();
+    append(&log, &format!("{tail}{}", entry(4)));
+    let k = Kpid::start(dir.path(), &ARGS);
+    wait_for(20, "entry 3 after the restart", || {
+        (selects(&k) >= 1.0).then_some(())
+    });
+    // Counters resume from their checkpointed totals: 1 and 2 once, 3 whole, 4 gathered.
+    let whole = try_wait(20, || selects(&k) == 3.0);
+    assert!(whole, "selects: {}", selects(&k));
+    assert_eq!(total(&k, "query_time_total"), 1.5 + 2.5 + 3.5);
+    assert_eq!(total(&k, "log_parse_errors_total{source=\"slow\"}"), 0.0);
+}
+
+fn metrics(dir: &Path, config: &str, log: &str) -> String {
+    fs::write(dir.join("kpid.toml"), config).unwrap();
+    fs::write(dir.join("a.log"), log).unwrap();
+    let text = common::one_shot(dir, &["--config", "kpid.toml"]);
+    common::promtool_check(&text);
+    text
+}
+
+fn value(text: &str, id: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(id)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// A declared counter is exported at 0 before anything matched it; a ratio rule gives the
+/// fraction of the records it sees that match, over its window.
+#[test]
+fn declared_series_and_ratios() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = r#"auto_gauges = false
+[[source]]
+name = "a"
+path = "a.log"
+parser = "logfmt"
+
+[[rule]]
+name = "panics"
+kind = "counter"
+match = 'panic: '
+declare = true
+
+[[rule]]
+name = "error_ratio"
+kind = "ratio"
+filter = "status >= 500 or (status == 429 and not path =~ \"^/health\")"
+over = "path != \"/metrics\""
+labels = ["method"]
+"#;
+    let statuses = [200, 503, 429, 200, 500, 429, 200, 200];
+    let paths = ["/a", "/b", "/c", "/health", "/d", "/metrics", "/e", "/f"];
+    let log: String = statuses
+        .iter()
+        .zip(paths)
+        .map(|(s, p)| format!("method=GET path={p} status={s}\n"))
+        .collect();
+    let text = metrics(dir.path(), config, &log);
+    assert_eq!(value(&text, "panics_total"), Some(0.0), "{text}");
+    // Seen: 7 (not /metrics); matching: 503, 429 on /c, 500.
+    let r = value(&text, "error_ratio{method=\"GET\"}").unwrap();
+    assert!((r - 3.0 / 7.0).abs() < 1e-9, "{r}: {text}");
+}
+
+/// Errors name the file, the line and the field, for each new key.
+#[test]
+fn config_errors_name_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = "[[source]]\nname = \"a\"\npath = \"a.log\"\n";
+    for (rule, line, want) in [
+        ("filter = 'a == 1 or'", 8, "field `filter`: invalid filter"),
+        ("value = 'a +'", 8, "field `value`: invalid expression"),
+        ("match = '(unclosed'", 8, "field `match`: invalid pattern"),
+        ("labels = [\"user\"]\ndeclare = true", 6, "field `declare`"),
+        (
+            "label.x = { value = \"a\", case = \"lower\" }",
+            8,
+            "field `label.x`",
+        ),
+        ("label.x = { fields = \"a\" }", 8, "unknown field `fields`"),
+        ("add = true", 6, "field `add`"),
+        ("window = \"5m\"", 6, "field `window`: only a ratio rule"),
+    ] {
+        let config = format!("{head}\n[[rule]]\nname = \"x\"\nkind = \"counter\"\n{rule}\n");
+        let err = refused(dir.path(), &config);
+        assert!(
+            err.contains("bad.toml") && err.contains(&format!("line {line}")) && err.contains(want),
+            "{rule}: {err}"
+        );
+    }
+    let config = "[[source]]\nname = \"a\"\npath = \"a.log\"\nstart = '(x'\n";
+    let err = refused(dir.path(), config);
+    assert!(
+        err.contains("line 4") && err.contains("field `start`"),
+        "{err}"
+    );
+}
+
+/// Runs `kpid --one-shot` on `config` (as `bad.toml` in `dir`), which must refuse it; its
+/// error.
+fn refused(dir: &Path, config: &str) -> String {
+    fs::write(dir.join("bad.toml"), config).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kpid"))
+        .current_dir(dir)
+        .args(["--one-shot", "--config", "bad.toml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{config}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
