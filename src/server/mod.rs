@@ -20,6 +20,7 @@ mod listen;
 mod logs;
 mod prom;
 mod report;
+mod traces;
 mod ws;
 
 pub use counters::HttpCounters;
@@ -134,6 +135,8 @@ fn routes(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn warp::Rep
         .or(logs::routes(state.clone()))
         .unify()
         .or(flow::route(state.clone()))
+        .unify()
+        .or(traces::routes(state.clone()))
         .unify()
         .or(prom::route(state.clone()))
         .unify()
