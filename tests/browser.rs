@@ -9,6 +9,8 @@
 //! saying what to install. `npm ci` runs in `tests/browser` when its node_modules is missing.
 //! `KPID_SCREENSHOT` overrides where the screenshot goes.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -308,6 +310,48 @@ annotations = {{ summary = "temp {{{{ $value }}}} on {{{{ $labels.source }}}}" }
         "alerts-config-error",
         "alerts-marks",
     ] {
+        let png = std::fs::read(shots.join(format!("{name}.png"))).expect("screenshot written");
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 10_000,
+            "{name}.png"
+        );
+    }
+}
+
+/// The trace waterfall in headless Chromium (`tests/browser/traces.mjs`): traces sent to the
+/// OTLP receiver, opened from the spans table and from a click on the latency chart, the
+/// bars checked against the spans; screenshots (light, dark, narrow) under
+/// `target/tmp/screenshots/`.
+#[test]
+fn trace_waterfall_from_the_spans_table_and_a_latency_chart() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let browser_dir = root.join("tests/browser");
+    require_tools(&browser_dir);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let k = common::Kpid::start(dir.path(), &["--no-state", "--no-socket"]);
+    let h = k.json("/api/health");
+    let otlp = h["otlp"]["listen"].as_str().expect("an otlp section");
+    let otlp_port = otlp.rsplit(':').next().unwrap();
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let out = Command::new("node")
+        .arg(browser_dir.join("traces.mjs"))
+        .arg(format!("http://127.0.0.1:{}/", k.port))
+        .arg(otlp_port)
+        .arg(&shots)
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run node tests/browser/traces.mjs");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains("[traces] ok"),
+        "traces check failed:\n{text}"
+    );
+    for name in ["traces-light", "traces-dark", "traces-narrow"] {
         let png = std::fs::read(shots.join(format!("{name}.png"))).expect("screenshot written");
         assert!(
             png.starts_with(b"\x89PNG") && png.len() > 10_000,

@@ -132,39 +132,6 @@ fn python_sdk_traces_keep_the_slowest_and_the_recent_failed() {
     assert!(body.contains("not in the sample"), "{body}");
 }
 
-/// A protobuf export of the spans `(trace, span, parent, name, dur_ms, error)`.
-fn request(spans: &[(u128, u64, u64, &str, u64, bool)], now_ns: u64) -> Vec<u8> {
-    use kpid::sources::otlp::proto::*;
-    use prost::Message;
-    let spans = spans
-        .iter()
-        .map(|&(t, s, p, name, ms, err)| Span {
-            trace_id: t.to_be_bytes().to_vec(),
-            span_id: s.to_be_bytes().to_vec(),
-            parent_span_id: if p == 0 {
-                vec![]
-            } else {
-                p.to_be_bytes().to_vec()
-            },
-            name: name.into(),
-            start_time_unix_nano: now_ns,
-            end_time_unix_nano: now_ns + ms * 1_000_000,
-            status: err.then(|| Status {
-                message: "bad".into(),
-                code: STATUS_CODE_ERROR,
-            }),
-            ..Default::default()
-        })
-        .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: None,
-            scope_spans: vec![ScopeSpans { scope: None, spans }],
-        }],
-    }
-    .encode_to_vec()
-}
-
 #[test]
 fn bounds_are_kept_and_what_they_drop_is_counted() {
     let dir = tempfile::tempdir().unwrap();
@@ -175,7 +142,7 @@ fn bounds_are_kept_and_what_they_drop_is_counted() {
         .unwrap()
         .as_nanos() as u64;
     let send = |spans: &[(u128, u64, u64, &str, u64, bool)]| {
-        let body = request(spans, now_ns);
+        let body = spans_request(spans, now_ns);
         let (status, answer) = post(
             port,
             "/v1/traces",

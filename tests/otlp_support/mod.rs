@@ -146,3 +146,37 @@ pub fn trace_request(app: &str, name: &str, n: usize, err_every: usize) -> Vec<u
     }
     .encode_to_vec()
 }
+
+/// A protobuf export of the spans `(trace, span, parent, name, dur_ms, error)`, all starting
+/// at `now_ns` (no parent: 0).
+pub fn spans_request(spans: &[(u128, u64, u64, &str, u64, bool)], now_ns: u64) -> Vec<u8> {
+    use kpid::sources::otlp::proto::*;
+    use prost::Message;
+    let spans = spans
+        .iter()
+        .map(|&(t, s, p, name, ms, err)| Span {
+            trace_id: t.to_be_bytes().to_vec(),
+            span_id: s.to_be_bytes().to_vec(),
+            parent_span_id: if p == 0 {
+                vec![]
+            } else {
+                p.to_be_bytes().to_vec()
+            },
+            name: name.into(),
+            start_time_unix_nano: now_ns,
+            end_time_unix_nano: now_ns + ms * 1_000_000,
+            status: err.then(|| Status {
+                message: "bad".into(),
+                code: STATUS_CODE_ERROR,
+            }),
+            ..Default::default()
+        })
+        .collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: None,
+            scope_spans: vec![ScopeSpans { scope: None, spans }],
+        }],
+    }
+    .encode_to_vec()
+}
