@@ -283,37 +283,46 @@ annotations = {{ summary = "temp {{{{ $value }}}} on {{{{ $labels.source }}}}" }
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let url = format!("http://127.0.0.1:{port}/?token={token}");
+    let dir = daemon.dir.path().to_string_lossy().into_owned();
+    let shots = [
+        "alerts-light",
+        "alerts-dark",
+        "alerts-narrow",
+        "alerts-config-error",
+        "alerts-marks",
+    ];
+    check_script("alerts", &[&url, &dir], &shots, || daemon.log());
+}
+
+/// Runs `node tests/browser/NAME.mjs ARGS... SHOTS_DIR`, asserts it ended with `[NAME] ok`
+/// (else fails with its output and `log()`), and that each of `shots` is a real PNG there.
+fn check_script(name: &str, args: &[&str], shots: &[&str], log: impl Fn() -> String) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
     let out = Command::new("node")
-        .arg(browser_dir.join("alerts.mjs"))
-        .arg(format!("http://127.0.0.1:{port}/?token={token}"))
-        .arg(daemon.dir.path())
-        .arg(&shots)
+        .arg(root.join(format!("tests/browser/{name}.mjs")))
+        .args(args)
+        .arg(&dir)
         .current_dir(&root)
         .stdin(Stdio::null())
         .output()
-        .expect("run node tests/browser/alerts.mjs");
+        .unwrap_or_else(|e| panic!("run node tests/browser/{name}.mjs: {e}"));
     let text = format!(
         "{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        out.status.success() && text.contains("[alerts] ok"),
-        "alerts check failed:\n{text}\n{}",
-        daemon.log()
+        out.status.success() && text.contains(&format!("[{name}] ok")),
+        "{name} check failed:\n{text}\n{}",
+        log()
     );
-    for name in [
-        "alerts-light",
-        "alerts-dark",
-        "alerts-narrow",
-        "alerts-config-error",
-        "alerts-marks",
-    ] {
-        let png = std::fs::read(shots.join(format!("{name}.png"))).expect("screenshot written");
+    for shot in shots {
+        let png = std::fs::read(dir.join(format!("{shot}.png"))).expect("screenshot written");
         assert!(
             png.starts_with(b"\x89PNG") && png.len() > 10_000,
-            "{name}.png"
+            "{shot}.png"
         );
     }
 }
@@ -332,30 +341,7 @@ fn trace_waterfall_from_the_spans_table_and_a_latency_chart() {
     let h = k.json("/api/health");
     let otlp = h["otlp"]["listen"].as_str().expect("an otlp section");
     let otlp_port = otlp.rsplit(':').next().unwrap();
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    let out = Command::new("node")
-        .arg(browser_dir.join("traces.mjs"))
-        .arg(format!("http://127.0.0.1:{}/", k.port))
-        .arg(otlp_port)
-        .arg(&shots)
-        .current_dir(&root)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run node tests/browser/traces.mjs");
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && text.contains("[traces] ok"),
-        "traces check failed:\n{text}"
-    );
-    for name in ["traces-light", "traces-dark", "traces-narrow"] {
-        let png = std::fs::read(shots.join(format!("{name}.png"))).expect("screenshot written");
-        assert!(
-            png.starts_with(b"\x89PNG") && png.len() > 10_000,
-            "{name}.png"
-        );
-    }
+    let url = format!("http://127.0.0.1:{}/", k.port);
+    let shots = ["traces-light", "traces-dark", "traces-narrow"];
+    check_script("traces", &[&url, otlp_port], &shots, String::new);
 }
