@@ -46,7 +46,8 @@ fn keeps_the_slowest_and_the_recent_failed_per_root_name() {
     let id = |t: u8| u128::from_be_bytes([t; 16]);
     let mut want: Vec<u128> = (16..=20).map(id).collect();
     let mut got = slow.clone();
-    (want.sort(), got.sort());
+    want.sort();
+    got.sort();
     assert_eq!(got, want, "the five slowest");
     let failed: Vec<u128> = v
         .traces
