@@ -67,7 +67,7 @@ fn span<'a>(t: &Trace, s: &'a TraceSpan) -> SpanOut<'a> {
         attributes: s
             .attrs
             .iter()
-            .map(|(k, v)| (k.to_string(), Value::from(v.as_str())))
+            .map(|(k, v)| (k.to_string(), Value::from(v.to_string())))
             .collect(),
     }
 }

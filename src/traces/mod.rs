@@ -57,7 +57,31 @@ pub struct TraceSpan {
     /// Status ERROR.
     pub error: bool,
     /// Attributes (at most [`MAX_ATTRS`], values cut at [`MAX_ATTR_LEN`]).
-    pub attrs: Box<[(Box<str>, String)]>,
+    pub attrs: Box<[(Arc<str>, AttrValue)]>,
+}
+
+/// An attribute's value, kept as it came (formatted only when served).
+#[derive(Debug, Clone)]
+pub enum AttrValue {
+    /// A string (or bytes, lossily), cut at [`MAX_ATTR_LEN`].
+    Str(Box<str>),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+impl std::fmt::Display for AttrValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttrValue::Str(s) => f.write_str(s),
+            AttrValue::Int(i) => write!(f, "{i}"),
+            AttrValue::Float(x) => write!(f, "{x}"),
+            AttrValue::Bool(b) => write!(f, "{b}"),
+        }
+    }
 }
 
 /// One sampled trace.

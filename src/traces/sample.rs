@@ -48,32 +48,26 @@ fn id128(b: &[u8]) -> u128 {
     b.iter().take(16).fold(0, |a, &x| (a << 8) | x as u128)
 }
 
-fn cut(mut s: String) -> String {
-    if s.len() > MAX_ATTR_LEN {
-        let mut end = MAX_ATTR_LEN;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-        s.push('…');
+/// `s` cut at [`MAX_ATTR_LEN`] bytes (on a character boundary), with `…` when cut.
+fn cut(s: &str) -> Box<str> {
+    if s.len() <= MAX_ATTR_LEN {
+        return s.into();
     }
-    s
+    let mut end = MAX_ATTR_LEN;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end]).into()
 }
 
-fn attrs(kvs: &[KeyValue]) -> Box<[(Box<str>, String)]> {
-    kvs.iter()
-        .filter_map(|kv| {
-            let v = match kv.value.as_ref()?.value.as_ref()? {
-                Av::StringValue(s) => cut(s.chars().take(MAX_ATTR_LEN + 1).collect()),
-                Av::BoolValue(b) => b.to_string(),
-                Av::IntValue(i) => i.to_string(),
-                Av::DoubleValue(d) => d.to_string(),
-                Av::BytesValue(b) => cut(String::from_utf8_lossy(b).into_owned()),
-            };
-            Some((kv.key.as_str().into(), v))
-        })
-        .take(MAX_ATTRS)
-        .collect()
+fn value(kv: &KeyValue) -> Option<AttrValue> {
+    Some(match kv.value.as_ref()?.value.as_ref()? {
+        Av::StringValue(s) => AttrValue::Str(cut(s)),
+        Av::BoolValue(b) => AttrValue::Bool(*b),
+        Av::IntValue(i) => AttrValue::Int(*i),
+        Av::DoubleValue(d) => AttrValue::Float(*d),
+        Av::BytesValue(b) => AttrValue::Str(cut(&String::from_utf8_lossy(b))),
+    })
 }
 
 impl Sampler {
@@ -90,6 +84,15 @@ impl Sampler {
     }
 
     fn span_of(&mut self, s: &Span) -> TraceSpan {
+        let mut attrs = Vec::with_capacity(s.attributes.len().min(MAX_ATTRS));
+        for kv in &s.attributes {
+            if attrs.len() == MAX_ATTRS {
+                break;
+            }
+            if let Some(v) = value(kv) {
+                attrs.push((self.intern(&kv.key), v));
+            }
+        }
         TraceSpan {
             id: id64(&s.span_id),
             parent: id64(&s.parent_span_id),
@@ -100,7 +103,7 @@ impl Sampler {
                 .status
                 .as_ref()
                 .is_some_and(|st| st.code == STATUS_CODE_ERROR),
-            attrs: attrs(&s.attributes),
+            attrs: attrs.into_boxed_slice(),
         }
     }
 

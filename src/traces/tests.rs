@@ -100,3 +100,32 @@ fn bounds_spans_per_trace_and_traces_in_assembly() {
     let v = s.publish(1000.0 + KEEP_S + 1.0).unwrap();
     assert!(v.traces.is_empty(), "sampled traces age out");
 }
+
+#[test]
+fn attributes_are_capped_in_number_and_length() {
+    use crate::sources::otlp::proto::{any_value::Value as Av, AnyValue, KeyValue};
+    let kv = |k: String, v: Av| KeyValue {
+        key: k,
+        value: Some(AnyValue { value: Some(v) }),
+    };
+    let mut root = span(1, 1, 0, 0, 5, false);
+    root.attributes = (0..20)
+        .map(|i| kv(format!("k{i}"), Av::IntValue(i)))
+        .collect();
+    root.attributes[0] = kv("long".into(), Av::StringValue("é".repeat(200)));
+    let mut s = Sampler::default();
+    s.root(&"cam".into(), &root);
+    let v = s.publish(1000.0).unwrap();
+    let attrs = &v.traces[0].trace.spans[0].attrs;
+    assert_eq!(attrs.len(), MAX_ATTRS);
+    let long = attrs[0].1.to_string();
+    assert!(
+        long.ends_with('…') && long.len() <= MAX_ATTR_LEN + '…'.len_utf8(),
+        "{long}"
+    );
+    assert_eq!(long.chars().filter(|&c| c == 'é').count(), MAX_ATTR_LEN / 2);
+    assert_eq!(
+        (&*attrs[15].0, attrs[15].1.to_string()),
+        ("k15", "15".to_string())
+    );
+}
