@@ -217,7 +217,11 @@ pub fn otlp(data: &[u8]) -> bool {
     let now = 1.7e9;
     for t in [now, now + 2.5] {
         let batch = otlp::OtlpBatch::unbudgeted(request.clone(), stats.clone());
-        engine.apply(&mut rules, &mut store, &mut rec, batch, t);
+        let clock = crate::engine::clock::Clock {
+            now: t,
+            skew: 300.0,
+        };
+        engine.apply(&mut rules, &mut store, &mut rec, batch, clock);
     }
     engine.flush();
     if let Some(v) = engine.traces.publish(now + 3.0) {

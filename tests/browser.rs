@@ -2,7 +2,9 @@
 //! Chromium through playwright-core (`tests/browser/dashboard.mjs`), which waits for the live
 //! connection, checks cards and charts, sees a chart's last point change, checks the console
 //! stayed clean and saves a screenshot under cargo's target directory
-//! (`target/tmp/screenshots/dashboard.png`): the test changes no tracked file. The README's
+//! (`target/tmp/screenshots/dashboard.png`): the test changes no tracked file. Then
+//! `tests/browser/layout.mjs` checks the layout and the charts' cursor, exports and zoom on
+//! the same demo, and on a `[dashboard]` config. The README's
 //! picture, `docs/screenshot.png`, is refreshed on request by `scripts/screenshot.sh`.
 //!
 //! Needs `node`/`npm` and `/usr/bin/chromium` (or `KPID_CHROMIUM`); without them it fails,
@@ -145,6 +147,38 @@ fn start_demo(port: u16) -> Daemon {
     }
 }
 
+/// Starts kpid in a temp dir on `k.toml` (`[server]` with `token` and a 250 ms interval, then
+/// `rest`) and an empty `app.log` (state in `state/`, no app socket) on a free port, once it
+/// answers `/api/health`.
+fn start_with_config(token: &str, rest: &str) -> (u16, Daemon) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("app.log"), "").unwrap();
+    let server = format!("[server]\ntoken = \"{token}\"\ninterval = \"250ms\"\n\n");
+    std::fs::write(dir.path().join("k.toml"), server + rest).unwrap();
+    let port = free_port();
+    let log = |n: &str| std::fs::File::create(dir.path().join(n)).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_kpid"))
+        .args(["--config", "k.toml", "--state-dir", "state", "--no-socket"])
+        .args(["--port", &port.to_string()])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(log("stdout.log"))
+        .stderr(log("stderr.log"))
+        .spawn()
+        .expect("start kpid");
+    let daemon = Daemon { child, dir };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !http_get(port, "/api/health").is_some_and(|(s, _)| s.contains(" 200")) {
+        assert!(
+            Instant::now() < deadline,
+            "kpid did not start\n{}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (port, daemon)
+}
+
 #[test]
 fn dashboard_goes_live_and_charts_move() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -212,6 +246,18 @@ fn dashboard_goes_live_and_charts_move() {
         shot.display(),
         png.len()
     );
+    // On the same demo (one at a time: two would share the OTLP port and the two cores): the
+    // default layout, legends with values, a synced cursor, a chart's CSV and PNG, zoom and
+    // back; screenshots at 1440 px and 390 px, light and dark, under `target/tmp/screenshots/`.
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let (ok, text) = layout_check(&["default".as_ref(), url.as_ref(), shots.as_os_str()]);
+    assert!(ok, "layout check failed:\n{text}\n{}", daemon.log());
+    for w in ["1440", "390"] {
+        for theme in ["light", "dark"] {
+            let png = std::fs::read(shots.join(format!("layout-{w}-{theme}.png"))).unwrap();
+            assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+        }
+    }
     drop(daemon);
 }
 
@@ -225,17 +271,10 @@ fn alerts_panel_toasts_ack_silence_and_config_banner() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let browser_dir = root.join("tests/browser");
     require_tools(&browser_dir);
-    let dir = tempfile::tempdir().expect("temp dir");
     let token = "browser-alerts-token";
-    std::fs::write(dir.path().join("app.log"), "").unwrap();
-    std::fs::write(
-        dir.path().join("k.toml"),
-        format!(
-            r#"[server]
-token = "{token}"
-interval = "250ms"
-
-[alerts]
+    let (port, daemon) = start_with_config(
+        token,
+        r#"[alerts]
 interval = "250ms"
 
 [[source]]
@@ -249,40 +288,9 @@ kpi = "temp"
 warn = 70
 crit = 90
 clear = 60
-annotations = {{ summary = "temp {{{{ $value }}}} on {{{{ $labels.source }}}}" }}
-"#
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let stdout = std::fs::File::create(dir.path().join("stdout.log")).unwrap();
-    let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_kpid"))
-        .args([
-            "--config",
-            "k.toml",
-            "--state-dir",
-            "state",
-            "--no-socket",
-            "--port",
-        ])
-        .arg(port.to_string())
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        .spawn()
-        .expect("start kpid");
-    let daemon = Daemon { child, dir };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !http_get(port, "/api/health").is_some_and(|(s, _)| s.contains(" 200")) {
-        assert!(
-            Instant::now() < deadline,
-            "kpid did not start\n{}",
-            daemon.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+annotations = { summary = "temp {{ $value }} on {{ $labels.source }}" }
+"#,
+    );
     let url = format!("http://127.0.0.1:{port}/?token={token}");
     let dir = daemon.dir.path().to_string_lossy().into_owned();
     let shots = [
@@ -293,6 +301,65 @@ annotations = {{ summary = "temp {{{{ $value }}}} on {{{{ $labels.source }}}}" }
         "alerts-marks",
     ];
     check_script("alerts", &[&url, &dir], &shots, || daemon.log());
+}
+
+/// Runs `tests/browser/layout.mjs` with `args`; its output, and whether it said ok.
+fn layout_check(args: &[&std::ffi::OsStr]) -> (bool, String) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("node")
+        .arg(root.join("tests/browser/layout.mjs"))
+        .args(args)
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run node tests/browser/layout.mjs");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success() && text.contains("[layout] ok"), text)
+}
+
+/// A `[dashboard]` config: its panels (stacked, in their sections, in the file's order), its
+/// header strip, and a reload of the section followed live by the page.
+#[test]
+fn layout_from_the_dashboard_config_and_its_reload() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    require_tools(&root.join("tests/browser"));
+    let token = "browser-layout-token";
+    let (port, daemon) = start_with_config(
+        token,
+        r#"[[source]]
+name = "app"
+path = "app.log"
+parser = "logfmt"
+
+[dashboard]
+headline = ["reqs_out", "gpu_util_percent"]
+
+[[dashboard.panel]]
+title = "Load"
+kpis = ["reqs_in", "reqs_out"]
+chart = "area"
+stacked = true
+
+[[dashboard.panel]]
+title = "GPU"
+kpis = ["gpu_*"]
+section = "Hardware"
+thresholds = [80]
+"#,
+    );
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let url = format!("http://127.0.0.1:{port}/?token={token}");
+    let (ok, text) = layout_check(&[
+        "config".as_ref(),
+        url.as_ref(),
+        shots.as_os_str(),
+        daemon.dir.path().as_os_str(),
+    ]);
+    assert!(ok, "layout check failed:\n{text}\n{}", daemon.log());
 }
 
 /// Runs `node tests/browser/NAME.mjs ARGS... SHOTS_DIR`, asserts it ended with `[NAME] ok`

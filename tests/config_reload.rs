@@ -235,6 +235,14 @@ fn check_exits_zero_with_a_summary_or_one_with_the_reason() {
             vec!["c.toml", "line 2", "field"],
         ),
         ("[server]\ntoken = \"short\"\n", vec!["[server] token"]),
+        (
+            "[dashboard]\n[[dashboard.panel]]\ntitle = \"GPU\"\nkpis = [\"gpu_*\"]\ncolour = \"red\"\n",
+            vec!["c.toml", "line 5", "colour"],
+        ),
+        (
+            "[dashboard]\n[[dashboard.panel]]\ntitle = \"GPU\"\nkpis = []\n",
+            vec!["c.toml", "line 2", "dashboard panel `GPU`", "kpis"],
+        ),
     ] {
         let (code, text) = check(bad);
         assert_eq!(code, Some(1), "{bad}: {text}");

@@ -109,3 +109,77 @@ fn bad_queries_get_a_400_naming_the_parameter() {
         assert!(body.contains(want), "{q}: {body}");
     }
 }
+
+/// Reads text frames until `n` lines came (or 10 s passed); returns the lines' texts.
+fn stream_lines(
+    ws: &mut tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>,
+    n: usize,
+) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut got = Vec::new();
+    while got.len() < n && std::time::Instant::now() < deadline {
+        match ws.read() {
+            Ok(tungstenite::Message::Text(t)) => {
+                let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                got.extend(texts(&v));
+            }
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e))
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(e) => panic!("log stream: {e}"),
+        }
+    }
+    got
+}
+
+/// `/ws/logs` streams new lines as they are applied, filtered like `/api/logs`, in order and
+/// each once; with `after` it first sends what the client missed.
+#[test]
+fn the_log_stream_sends_new_matching_lines_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.log");
+    append(&log, "level=info msg=before\n");
+    let k = Kpid::start(
+        dir.path(),
+        &["--log", "app.log", "--no-state", "--from-start"],
+    );
+    let first = wait_for(10, "the first line kept", || {
+        let v = k.json("/api/logs");
+        v["lines"].as_array()?.first()?["seq"].as_u64()
+    });
+    let url = format!("ws://127.0.0.1:{}/ws/logs?level=warn,error&q=gpu", k.port);
+    let (mut ws, _) = tungstenite::connect(&url).expect("connect /ws/logs");
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_mut() {
+        s.set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .unwrap();
+    }
+    let mut want = Vec::new();
+    let mut text = String::new();
+    for i in 0..3000 {
+        let (lv, what) = match i % 4 {
+            0 => ("warn", "gpu hot"),
+            1 => ("info", "gpu fine"),
+            2 => ("error", "disk full"),
+            _ => ("error", "gpu lost"),
+        };
+        let line = format!("level={lv} msg=\"{what} {i}\"");
+        if what.starts_with("gpu") && lv != "info" {
+            want.push(line.clone());
+        }
+        text += &line;
+        text.push('\n');
+    }
+    append(&log, &text);
+    let got = stream_lines(&mut ws, want.len());
+    assert_eq!(got.len(), want.len(), "every matching line, once");
+    assert_eq!(got, want, "in order");
+    // Reconnecting after the first line: the backlog first, in frames of at most 1,000.
+    let url = format!("ws://127.0.0.1:{}/ws/logs?after={first}", k.port);
+    let (mut again, _) = tungstenite::connect(&url).expect("reconnect");
+    let all = stream_lines(&mut again, 3000);
+    assert_eq!(all.len(), 3000);
+    assert!(all[0].contains("gpu hot 0"), "{}", all[0]);
+    let (status, body) = k.get("/ws/logs?level=loud");
+    assert_eq!(status, 400, "{body}");
+}

@@ -175,3 +175,52 @@ fn kpid_run_hands_its_child_the_otlp_endpoint_unless_set() {
         "E=http://collector:4318 P="
     );
 }
+
+/// OTLP spans and log records take their own time (a span its end), as an app's spans over
+/// the socket do: an export that arrives two minutes late lands two minutes back.
+#[test]
+fn spans_and_log_records_land_at_their_own_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = Kpid::start(dir.path(), &["--state-dir", "state", "--no-socket"]);
+    let port = otlp_port(&k);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let end = now - 119;
+    let ns = |t: u64| format!("\"{}\"", t * 1_000_000_000);
+    let traces = format!(
+        r#"{{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"late"}}}}]}},
+      "scopeSpans":[{{"spans":[{{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"op",
+      "startTimeUnixNano":{},"endTimeUnixNano":{}}}]}}]}}]}}"#,
+        ns(end - 1),
+        ns(end)
+    );
+    let logs = format!(
+        r#"{{"resourceLogs":[{{"resource":{{"attributes":[{{"key":"service.name","value":{{"stringValue":"late"}}}}]}},
+      "scopeLogs":[{{"logRecords":[{{"timeUnixNano":{},"severityNumber":17,"body":{{"stringValue":"boom"}}}}]}}]}}]}}"#,
+        ns(end - 30)
+    );
+    for (path, body) in [("/v1/traces", traces), ("/v1/logs", logs)] {
+        let (status, answer) = post(
+            port,
+            path,
+            "Content-Type: application/json\r\n",
+            body.as_bytes(),
+        );
+        assert_eq!(status, 200, "{path}: {answer}");
+    }
+    let times = |kpi: &str| -> Option<Vec<i64>> {
+        let h = k.json(&format!("/api/metrics/history?kpi={kpi}&from={}", end - 90));
+        let t: Vec<i64> = h["series"].as_array()?.first()?["t"]
+            .as_array()?
+            .iter()
+            .filter_map(|t| t.as_i64())
+            .collect();
+        (!t.is_empty()).then_some(t)
+    };
+    let spans = common::wait_for(10, "the span's point", || times("span_total"));
+    assert_eq!(spans, vec![end as i64], "at the span's end");
+    let lines = common::wait_for(10, "the log record's point", || times("log_lines_total"));
+    assert_eq!(lines, vec![end as i64 - 30], "at the record's time");
+}

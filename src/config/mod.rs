@@ -101,6 +101,9 @@ pub struct Config {
     /// `[remote_write]`: receivers to push every KPI to.
     #[serde(default)]
     pub remote_write: crate::export::RemoteWriteConfig,
+    /// `[dashboard]`: panels and header strip of the web dashboard (docs/dashboard.md).
+    #[serde(default)]
+    pub dashboard: crate::server::dashboard::DashboardConfig,
     /// The file it came from and its text (for error lines).
     #[serde(skip)]
     pub origin: Option<(PathBuf, String)>,

@@ -332,6 +332,7 @@ pub async fn start(
     }
     sections.push(alerts.clone());
     sections.push(Arc::new(crate::alerts::PipelineSection(alerts.clone())));
+    let dashboard = server::dashboard::Dashboard::new(cfg.dashboard.clone());
     let reloader = match (config, &running.tailer) {
         (Some(source), Some(t)) => {
             let r = reload::Reloader::new(
@@ -341,6 +342,7 @@ pub async fn start(
                 t.control(),
                 alerts.clone(),
                 plugins.clone(),
+                dashboard.clone(),
             );
             sections.push(r.clone());
             Some(r)
@@ -358,6 +360,7 @@ pub async fn start(
         running.export = Some(r.spawn(published.clone(), render));
     }
     let _ = app.alerts.set(alerts.clone());
+    let _ = app.dashboard.set(dashboard);
     if let Some(rx) = logs_rx {
         let _ = app.logs.set(rx);
     }

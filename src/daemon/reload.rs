@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::engine::Reconfigure;
 use crate::health::{HealthSection, Status};
 use crate::plugin_host::PluginHost;
+use crate::server::dashboard::Dashboard;
 use crate::sources::tail::{TailControl, TailSource};
 use crate::sources::Input;
 use parking_lot::Mutex;
@@ -58,6 +59,7 @@ pub struct Reloader {
     tail: TailControl,
     alerts: Arc<Alerts>,
     plugins: Arc<PluginHost>,
+    dashboard: Arc<Dashboard>,
     loaded_at: Mutex<f64>,
     last: Mutex<Option<Last>>,
     ok: AtomicU64,
@@ -83,6 +85,7 @@ impl Reloader {
         tail: TailControl,
         alerts: Arc<Alerts>,
         plugins: Arc<PluginHost>,
+        dashboard: Arc<Dashboard>,
     ) -> Arc<Reloader> {
         Arc::new(Reloader {
             source,
@@ -91,6 +94,7 @@ impl Reloader {
             tail,
             alerts,
             plugins,
+            dashboard,
             loaded_at: Mutex::new(crate::kpi::now()),
             last: Mutex::new(None),
             ok: AtomicU64::new(0),
@@ -222,6 +226,9 @@ impl Reloader {
             }
             Ok(_) => {}
             Err(e) => tracing::error!("alerts not reloaded: {e}"), // validated in `prepare`
+        }
+        if self.dashboard.set(cfg.dashboard.clone()) {
+            changed.push(format!("dashboard: {} panels", cfg.dashboard.panels.len()));
         }
         if !needs_restart.is_empty() {
             tracing::warn!(

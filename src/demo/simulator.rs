@@ -1,7 +1,7 @@
 //! A simulated real-time inference pipeline (capture → preprocess → infer → postprocess):
-//! ~30 frames/s as JSON lines, a logfmt stats line every 500 ms with fps, latency, queue
-//! depths and GPU figures, WARN lines when a queue drops a frame, an occasional ERROR, and a
-//! slow-down episode during 10 s of every minute. The log is rotated (renamed) every 10 min.
+//! ~30 frames/s as JSON lines (each with its end-to-end and per-stage latency), a logfmt
+//! stats line every 500 ms with fps, queue depths and GPU figures, WARN lines when a queue
+//! drops a frame, an occasional ERROR, and a slow-down episode during 10 s of every minute. The log is rotated (renamed) every 10 min.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -95,7 +95,7 @@ fn simulate(path: &Path, stop: &AtomicBool) -> std::io::Result<()> {
             let temp = 62.0 + if slow { 12.0 } else { 0.0 } + rng.normal(0.0, 0.5);
             writeln!(
                 out,
-                "{ts} INFO pipeline.stats fps_in={fin:.1} fps_out={fout:.1} latency_ms={e2e:.1} queue_rt={q_rt:.0} queue_gpu={q_gpu:.0} queue_out={q_out:.0} gpu_util={util:.1} gpu_mem_mb={mem:.0} gpu_temp_c={temp:.1}"
+                "{ts} INFO pipeline.stats fps_in={fin:.1} fps_out={fout:.1} queue_rt={q_rt:.0} queue_gpu={q_gpu:.0} queue_out={q_out:.0} gpu_util={util:.1} gpu_mem_mb={mem:.0} gpu_temp_c={temp:.1}"
             )?;
             (frames_in, frames_out, window) = (0, 0, Instant::now());
             next_stats += Duration::from_millis(500);

@@ -1,7 +1,7 @@
 //! An instrumented multi-stage pipeline (capture → preprocess → infer → postprocess) that
 //! reports through `kpid-layer`, so the demo shows span-derived KPIs (`span_total`,
 //! `span_duration_seconds`, `span_errors_total`, `events_total`, and `frames_processed_total`,
-//! `queue_depth`, `detections` from the field convention) beside the log-derived ones.
+//! `infer_queue_depth`, `detections` from the field convention) beside the log-derived ones.
 //! `kpid demo` runs [`run`] in a thread; `cargo run --example pipeline` runs [`pipeline`]
 //! standalone.
 
@@ -91,7 +91,7 @@ pub fn pipeline(stop: &AtomicBool, frames: Option<u64>) {
         }
         tracing::info!(
             counter.frames_processed = 1u64,
-            gauge.queue_depth = queue,
+            gauge.infer_queue_depth = queue,
             histogram.detections = detections,
             "frame done"
         );

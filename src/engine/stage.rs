@@ -340,7 +340,7 @@ impl Engine {
             Input::Otlp(b) => {
                 let cfg = &mut self.cfg;
                 self.otlp
-                    .apply(&mut cfg.rules, &mut cfg.store, &mut self.rec, b, now)
+                    .apply(&mut cfg.rules, &mut cfg.store, &mut self.rec, b, clock)
             }
             Input::Reconfigure(r) => r.apply(&mut self.cfg.rules, &mut self.cfg.parsers),
         }

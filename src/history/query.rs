@@ -99,16 +99,19 @@ impl Reader {
             .collect()
     }
 
-    /// The tier for a query: the finest whose resolution is at most `step` and whose
-    /// retention covers `from`, else the coarsest whose resolution is at most `step`.
+    /// The tier for a query: the coarsest whose resolution divides `step` and whose retention
+    /// covers `from` (fewest points to read; the answer is the same as from a finer tier, as
+    /// coarser points keep sums, extremes, counts and merged sketches, and the part of the
+    /// range it has not rolled up yet is read from the finer tiers), else the coarsest whose
+    /// resolution is at most `step`.
     pub fn tier_for(&self, from: i64, step: i64, now: i64) -> usize {
         let tiers = &self.shared.tiers;
-        let fit: Vec<usize> = (0..tiers.len())
-            .filter(|&k| tiers[k].res <= step.max(tiers[0].res))
-            .collect();
+        let step = step.max(tiers[0].res);
+        let fit: Vec<usize> = (0..tiers.len()).filter(|&k| tiers[k].res <= step).collect();
         fit.iter()
+            .rev()
             .copied()
-            .find(|&k| now - tiers[k].retention <= from)
+            .find(|&k| step % tiers[k].res == 0 && now - tiers[k].retention <= from)
             .unwrap_or(*fit.last().unwrap_or(&0))
     }
 

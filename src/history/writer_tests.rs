@@ -446,3 +446,35 @@ fn a_second_writer_of_one_directory_is_refused_until_the_first_ends() {
     drop(first);
     open(tmp.path(), &cfg);
 }
+
+#[test]
+fn a_query_reads_the_coarsest_tier_that_divides_its_step_and_covers_its_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_w, r, _) = open(tmp.path(), &HistoryConfig::default());
+    let now = 10_000_000;
+    // 1 s for 48 h, 1 min for 30 d, 1 h for a year.
+    assert_eq!(r.tier_for(now - 3600, 1, now), 0);
+    assert_eq!(
+        r.tier_for(now - 3600, 10, now),
+        0,
+        "10 s is not whole minutes"
+    );
+    assert_eq!(r.tier_for(now - 86_400, 60, now), 1);
+    assert_eq!(
+        r.tier_for(now - 86_400, 90, now),
+        0,
+        "90 s is not whole minutes"
+    );
+    assert_eq!(r.tier_for(now - 86_400, 3600, now), 2);
+    assert_eq!(
+        r.tier_for(now - 40 * 86_400, 60, now),
+        1,
+        "past the 30 days of every tier that fits a minute: the coarsest of them"
+    );
+    assert_eq!(r.tier_for(now - 40 * 86_400, 7200, now), 2);
+    assert_eq!(
+        r.tier_for(now - 3 * 86_400, 120, now),
+        1,
+        "past the 1 s tier's 48 h"
+    );
+}

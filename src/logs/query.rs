@@ -44,6 +44,8 @@ pub struct LogQuery {
     to: Option<f64>,
     before: Option<u64>,
     after: Option<u64>,
+    /// Oldest first even without `after` (a stream that starts before any line).
+    forward: bool,
     limit: usize,
 }
 
@@ -129,6 +131,20 @@ impl LogQuery {
         Ok(q)
     }
 
+    /// The `after` asked for, if any.
+    pub fn after(&self) -> Option<u64> {
+        self.after
+    }
+
+    /// Follows: the lines after `after` (`None`: from the oldest kept), oldest first, at most
+    /// `limit` (a stream's next frame).
+    pub fn follow(&mut self, after: Option<u64>, limit: usize) {
+        self.after = after;
+        self.before = None;
+        self.forward = true;
+        self.limit = limit.clamp(1, MAX_LIMIT);
+    }
+
     fn wants(&self, seg: &Segment, i: usize, text: &str) -> bool {
         let m = &seg.lines[i];
         if self.levels != 0 && self.levels & (1 << m.level.min(5)) == 0 {
@@ -177,7 +193,7 @@ impl LogQuery {
                 .iter()
                 .enumerate()
                 .map(|(k, s)| (s, if k == 0 { src.skip } else { 0 }));
-            if self.after.is_some() {
+            if self.after.is_some() || self.forward {
                 'fwd: for (seg, skip) in starts {
                     for i in skip..seg.lines.len() {
                         if !visit(seg, i) {
@@ -198,7 +214,7 @@ impl LogQuery {
         lines.sort_unstable_by_key(|l| l.seq);
         if lines.len() > self.limit {
             more = true;
-            if self.after.is_some() {
+            if self.after.is_some() || self.forward {
                 lines.truncate(self.limit);
             } else {
                 lines.drain(..lines.len() - self.limit);

@@ -1,6 +1,7 @@
 //! `/api/kpis`, `/api/metrics/latest`, `/api/metrics/history`, `/api/health`: read from the
 //! latest snapshot the engine published.
 
+use super::layout::{Layout, Place};
 use super::{health_json, AppState};
 use crate::kpi::view::{self, Latest};
 use crate::kpi::{Desc, KpiView, Snapshot};
@@ -20,12 +21,16 @@ pub(crate) struct Entry<'a> {
     pub desc: &'a Desc,
     #[serde(flatten)]
     pub latest: &'a Latest,
+    /// Where the dashboard shows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout: Option<&'a Place>,
 }
 
-pub(crate) fn entry(k: &KpiView) -> Entry<'_> {
+pub(crate) fn entry<'a>(k: &'a KpiView, layout: &'a Layout) -> Entry<'a> {
     Entry {
         desc: &k.desc,
         latest: &k.latest,
+        layout: layout.get(&k.desc.name),
     }
 }
 
@@ -170,11 +175,12 @@ pub(super) fn routes(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dy
             }
             let status = health_json(&s)["status"].clone();
             let snap = s.snapshot();
+            let layout = s.layout(&snap);
             // Serialized straight to bytes: no JSON value tree the size of the catalogue.
             let body = Body {
                 ts: snap.ts,
                 status,
-                kpis: snap.kpis.iter().map(|k| entry(k)).collect(),
+                kpis: snap.kpis.iter().map(|k| entry(k, &layout)).collect(),
             };
             Box::new(warp::reply::json(&body)) as Box<dyn Reply>
         });

@@ -10,18 +10,21 @@ mod assets;
 pub mod auth;
 mod conn;
 mod counters;
+pub mod dashboard;
 mod dcgm;
 mod export;
 mod flow;
 pub(crate) mod guard;
 mod health;
 mod history;
+pub(crate) mod layout;
 mod listen;
 mod logs;
 mod prom;
 mod report;
 mod traces;
 mod ws;
+mod ws_logs;
 
 pub use counters::HttpCounters;
 pub(crate) use guard::Guard;
@@ -76,6 +79,8 @@ pub struct AppState {
     pub logs: std::sync::OnceLock<tokio::sync::watch::Receiver<Arc<crate::logs::LogsSnapshot>>>,
     /// History, when it is kept: `/api/metrics/history` and `/api/export` read it.
     pub history: std::sync::OnceLock<Arc<crate::history::Reader>>,
+    /// The `[dashboard]` section in force (the default layout without one).
+    pub dashboard: std::sync::OnceLock<Arc<dashboard::Dashboard>>,
     pub(crate) hub: ws::Hub,
     pub(crate) warn: parking_lot::Mutex<health::WarnTracker>,
 }
@@ -107,6 +112,7 @@ impl AppState {
             alerts: Default::default(),
             logs: Default::default(),
             history: Default::default(),
+            dashboard: Default::default(),
             hub: ws::Hub::default(),
             warn: Default::default(),
         })
@@ -117,6 +123,17 @@ impl AppState {
     /// The latest snapshot.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.published.borrow().clone()
+    }
+
+    /// Where each KPI of `snap` sits on the dashboard.
+    pub(crate) fn layout(&self, snap: &Snapshot) -> layout::Layout {
+        let cfg = self.dashboard.get().map(|d| d.get()).unwrap_or_default();
+        layout::Layout::build(snap.kpis.iter().map(|k| &*k.desc), &cfg)
+    }
+
+    /// The revision of the `[dashboard]` section in force.
+    pub(crate) fn dashboard_rev(&self) -> u64 {
+        self.dashboard.get().map_or(0, |d| d.rev())
     }
 }
 
@@ -141,6 +158,8 @@ fn routes(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn warp::Rep
         .or(prom::route(state.clone()))
         .unify()
         .or(ws::route(state.clone()))
+        .unify()
+        .or(ws_logs::route(state.clone()))
         .unify()
         .or(assets::routes())
         .unify()

@@ -121,6 +121,7 @@ impl Hub {
 pub(crate) async fn broadcaster(state: Arc<AppState>) {
     let mut rx = state.published.clone();
     let mut last_rev = rx.borrow_and_update().seq;
+    let (mut dash_rev, mut headline) = (state.dashboard_rev(), Vec::new());
     loop {
         let changed = tokio::time::timeout(HEARTBEAT, rx.changed()).await;
         if matches!(changed, Ok(Err(_))) {
@@ -134,12 +135,20 @@ pub(crate) async fn broadcaster(state: Arc<AppState>) {
         let health = health_json(&state).to_string();
         let (t, res) = (snap.ts, snap.bucket_s);
         let mut entries = Vec::new();
-        for k in snap.kpis.iter().filter(|k| k.rev > last_rev) {
+        let layout = state.layout(&snap);
+        // A reloaded `[dashboard]`, or a new header strip, moves KPIs that did not change:
+        // all are sent again.
+        let rev = state.dashboard_rev();
+        let relayout = rev != dash_rev || layout.headline() != headline.as_slice();
+        if relayout {
+            (dash_rev, headline) = (rev, layout.headline().to_vec());
+        }
+        for k in snap.kpis.iter().filter(|k| relayout || k.rev > last_rev) {
             // The current bucket, and the one before it (now complete): a frame that slips
             // across a bucket boundary still delivers every bucket's final figure.
             let points = k.points.range(t as i64 - 2 * res, i64::MAX, 2);
             let e = UpdateEntry {
-                entry: entry(k),
+                entry: entry(k, &layout),
                 point: points.last().copied(),
                 points,
             };
@@ -225,6 +234,7 @@ fn render(u: &Update, sub: &[String]) -> String {
 fn snapshot(state: &AppState, sub: &[String]) -> String {
     let health = health_json(state);
     let snap = state.snapshot();
+    let layout = state.layout(&snap);
     let q = HistoryQuery {
         kpi: sub.to_vec(),
         ..HistoryQuery::default()
@@ -234,7 +244,7 @@ fn snapshot(state: &AppState, sub: &[String]) -> String {
         .iter()
         .filter(|k| selected(&k.desc, sub))
         .map(|k| SnapshotEntry {
-            entry: entry(k),
+            entry: entry(k, &layout),
             history: view::columns(k.desc.kind, &k.points.range(q.from, q.to, q.last)),
         })
         .collect();
@@ -372,37 +382,50 @@ fn ws_config() -> WebSocketConfig {
         .max_frame_size(Some(MAX_WS_MESSAGE))
 }
 
-pub(super) fn route(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn Reply>,)> {
-    // The upgrade handle is taken before `warp::ws()` (which checks the request's headers)
-    // takes its own: both share the one connection upgrade.
-    warp::path!("ws" / "metrics")
-        .and(warp::ext::optional::<OnUpgrade>())
+/// The WebSocket upgrade's answer (101), with `serve` run on the connection once upgraded.
+/// Done by hand rather than with warp's `Ws` for the small read buffer ([`ws_config`]).
+pub(super) fn accept<F, Fut>(on: Option<OnUpgrade>, key: &str, serve: F) -> Box<dyn Reply>
+where
+    F: FnOnce(WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    if let Some(on) = on {
+        tokio::spawn(async move {
+            match on.await {
+                Ok(up) => {
+                    let io = TokioIo::new(up);
+                    let ws =
+                        WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config())).await;
+                    serve(ws).await;
+                }
+                Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
+            }
+        });
+    }
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let r = warp::reply::with_status(warp::reply(), StatusCode::SWITCHING_PROTOCOLS);
+    let r = warp::reply::with_header(r, "connection", "upgrade");
+    let r = warp::reply::with_header(r, "upgrade", "websocket");
+    Box::new(warp::reply::with_header(r, "sec-websocket-accept", accept))
+}
+
+/// What a WebSocket route takes: the upgrade handle (taken before `warp::ws()`, which checks
+/// the request's headers, takes its own: both share the one connection upgrade) and the key.
+pub(super) fn upgrade(
+) -> impl Filter<Extract = (Option<OnUpgrade>, String), Error = warp::Rejection> + Clone {
+    warp::ext::optional::<OnUpgrade>()
         .and(warp::ws())
         .and(warp::header::<String>("sec-websocket-key"))
-        .map(move |on: Option<OnUpgrade>, _: warp::ws::Ws, key: String| {
-            if let Some(on) = on {
-                let s = state.clone();
-                tokio::spawn(async move {
-                    match on.await {
-                        Ok(up) => {
-                            let io = TokioIo::new(up);
-                            let ws = WebSocketStream::from_raw_socket(
-                                io,
-                                Role::Server,
-                                Some(ws_config()),
-                            )
-                            .await;
-                            client(ws, s).await;
-                        }
-                        Err(e) => tracing::debug!("websocket upgrade failed: {e}"),
-                    }
-                });
-            }
-            let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
-            let r = warp::reply::with_status(warp::reply(), StatusCode::SWITCHING_PROTOCOLS);
-            let r = warp::reply::with_header(r, "connection", "upgrade");
-            let r = warp::reply::with_header(r, "upgrade", "websocket");
-            Box::new(warp::reply::with_header(r, "sec-websocket-accept", accept)) as Box<dyn Reply>
+        .map(|on, _: warp::ws::Ws, key| (on, key))
+        .untuple_one()
+}
+
+pub(super) fn route(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn Reply>,)> {
+    warp::path!("ws" / "metrics")
+        .and(upgrade())
+        .map(move |on: Option<OnUpgrade>, key: String| {
+            let s = state.clone();
+            accept(on, &key, move |ws| client(ws, s))
         })
         .boxed()
 }

@@ -1,7 +1,11 @@
-// kpid dashboard: one WebSocket (/ws/metrics, see docs/api.md), cards of the latest values,
-// live uPlot charts per KPI name, health, sources, drops, spans and plugins panels.
+// kpid dashboard: one WebSocket (/ws/metrics, see docs/api.md), a header strip of the headline
+// KPIs, cards of the latest values and live charts (charts.js) in the sections the server lays
+// out (layout.js), health, sources, drops, spans and plugins panels.
 // Plain JS, no framework; web/build.mjs bundles it (with its modules) into web/dist/app.js.
-import { num, dur, bytes, join, unitOf, parts, rateParts, fmt, fmtRate } from "./format.js";
+import { num, dur, bytes, join, fmt, fmtRate } from "./format.js";
+import { labelText } from "./layout.js";
+import { cardsView } from "./cards.js";
+import { chartsView } from "./charts.js";
 import { logViewer } from "./logview.js";
 import { flowView } from "./flow.js";
 import { traceView } from "./traces.js";
@@ -11,15 +15,7 @@ import { rangeBar, stepFor } from "./range.js";
   "use strict";
 
   const MAX_WINDOW_S = 3600; // longest selectable chart window; history kept client-side
-  const CHART_H = 190;
   const SPAN_KPIS = ["span_duration_seconds", "span_total", "span_errors_total"];
-  // The machine's KPIs: shown in the System panel and the processes table, not as cards;
-  // charted only where a line over time says something (not sizes, limits or per-pid series).
-  const SYSTEM = /^(host|process|pipeline)_/;
-  const SYSTEM_NO_CHART = /^(process_|host_cpu_cores$|host_(memory|swap|disk)_total_bytes$|host_cgroup_|host_pressure_.*_full_ratio$|host_load(5|15)$|host_swap_)/;
-  const PALETTE = ["#4f7cff", "#22c55e", "#f59e0b", "#ef4444", "#a855f7", "#06b6d4", "#ec4899", "#84cc16", "#f97316", "#14b8a6"];
-  const QCOLORS = { p50: "#4f7cff", p95: "#f59e0b", p99: "#ef4444" };
-  const BAD_NAME = /(^|_)(drop|drops|dropped|error|errors|err|fail|failed|failures|lost|discarded|rejected)(_|$)/;
 
   const state = {
     kpis: new Map(), // id -> { id, name, labels, kind, unit, help, latest, h: { t: [], <columns>: [] } }
@@ -61,29 +57,7 @@ import { rangeBar, stepFor } from "./range.js";
   const nowS = () => Date.now() / 1000 + state.offset;
   // Alerts panel, toasts, config banner, and each KPI's alert state and thresholds (alerts.js).
   const alerts = window.KpidAlerts({ $, esc, api, token: TOKEN });
-  const prefixOf = (name) => name.split("_")[0] || name;
-  // Put `el` right after `prev` (or first) in `parent`, touching the DOM only when out of place.
-  function place(parent, el, prev) {
-    const want = prev ? prev.nextSibling : parent.firstChild;
-    if (want !== el) parent.insertBefore(el, want);
-    return el;
-  }
 
-  const big = ([n, u]) => `<span class="big"><span class="num">${esc(n)}</span>${u ? `<span class="unit">${esc(u)}</span>` : ""}</span>`;
-
-  function labelText(labels, omit) {
-    const keys = Object.keys(labels || {}).filter((k) => !omit || !omit.has(k)).sort();
-    return keys.map((k) => `${k}=${labels[k]}`).join(", ");
-  }
-  // Labels whose value is the same in every label set of a KPI name: not worth repeating.
-  function commonLabels(list) {
-    const out = new Set();
-    if (list.length < 2) return new Set(Object.keys(list[0]?.labels || {}));
-    for (const k of Object.keys(list[0].labels || {})) {
-      if (list.every((x) => (x.labels || {})[k] === list[0].labels[k])) out.add(k);
-    }
-    return out;
-  }
 
   // ---------- store ----------
   const columnsOf = (kind) => (kind === "distribution" ? ["count", "p50", "p95", "p99"] : ["value"]);
@@ -91,13 +65,13 @@ import { rangeBar, stepFor } from "./range.js";
   function upsert(e) {
     let k = state.kpis.get(e.id);
     if (!k) {
-      k = { id: e.id, name: e.name, labels: e.labels || {}, kind: e.kind, unit: e.unit, help: e.help, latest: {}, h: { t: [] } };
+      k = { id: e.id, name: e.name, labels: e.labels || {}, kind: e.kind, unit: e.unit || "", help: e.help, layout: e.layout, latest: {}, h: { t: [] } };
       for (const c of columnsOf(e.kind)) k.h[c] = [];
       state.kpis.set(e.id, k);
     }
-    for (const f of ["name", "labels", "kind", "unit", "help"]) if (e[f] !== undefined) k[f] = e[f];
+    for (const f of ["name", "labels", "kind", "unit", "help", "layout"]) if (e[f] !== undefined) k[f] = e[f];
     const latest = {};
-    for (const [f, v] of Object.entries(e)) if (f !== "history" && f !== "point" && f !== "labels") latest[f] = v;
+    for (const [f, v] of Object.entries(e)) if (f !== "history" && f !== "point" && f !== "points" && f !== "labels" && f !== "layout") latest[f] = v;
     k.latest = latest;
     return k;
   }
@@ -332,19 +306,6 @@ import { rangeBar, stepFor } from "./range.js";
     for (const list of names.values()) list.sort((a, b) => labelText(a.labels).localeCompare(labelText(b.labels)));
     return names;
   }
-  function groupsOf(names) {
-    const groups = new Map();
-    const keys = [...names.keys()].sort();
-    for (const n of keys) {
-      const p = prefixOf(n);
-      if (!groups.has(p)) groups.set(p, []);
-      groups.get(p).push(n);
-    }
-    // Bookkeeping groups last.
-    const late = (p) => (p === "log" || p === "kpid" || p === "span" ? 1 : 0);
-    return [...groups.entries()].sort((a, b) => late(a[0]) - late(b[0]) || a[0].localeCompare(b[0]));
-  }
-
   function render() {
     const names = byName();
     renderHealth();
@@ -354,7 +315,7 @@ import { rangeBar, stepFor } from "./range.js";
     renderGpuState();
     renderConnections();
     renderDrops();
-    renderCards(names);
+    cards.render(names);
     renderSpans(names);
     renderCharts(names);
     renderSources();
@@ -531,158 +492,8 @@ import { rangeBar, stepFor } from "./range.js";
     $("conns").innerHTML = `<thead><tr><th>side</th><th class="n">open</th><th class="n">accepted</th><th>refused / timed out</th><th>buffered</th></tr></thead><tbody>${rows.join("")}</tbody>`;
   }
 
-  // ---------- cards ----------
-  const cardEls = new Map();
-  const groupEls = new Map();
-
-  function sparkline(values) {
-    const first = values.findIndex((x) => x != null && Number.isFinite(x));
-    if (first > 0) values = values.slice(first);
-    const v = values.filter((x) => x != null && Number.isFinite(x));
-    if (v.length < 2) return "";
-    let min = Math.min(...v);
-    let max = Math.max(...v);
-    if (min > 0) min = 0;
-    if (max === min) max = min + 1;
-    const W = 120;
-    const H = 28;
-    const step = W / (values.length - 1);
-    let d = "";
-    let pen = false;
-    values.forEach((x, i) => {
-      if (x == null || !Number.isFinite(x)) return; // a gauge holds its value across a gap
-      const y = H - 1 - ((x - min) / (max - min)) * (H - 2);
-      d += `${pen ? "L" : "M"}${(i * step).toFixed(1)},${y.toFixed(1)}`;
-      pen = true;
-    });
-    return `<svg class="spark" viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" aria-hidden="true"><path d="${d}"/></svg>`;
-  }
-
-  // Per-second series of one KPI over the last `n` buckets (counters: increase / bucket).
-  function recent(k, col, n) {
-    const end = Math.floor(nowS());
-    const out = new Array(n).fill(null);
-    const b = state.bucket || 1;
-    for (let i = k.h.t.length - 1; i >= 0; i--) {
-      const idx = n - 1 - Math.round((end - k.h.t[i]) / b);
-      if (idx < 0) break;
-      if (idx < n) out[idx] = k.h[col][i];
-    }
-    if (k.kind === "counter") {
-      const first = out.findIndex((x) => x != null);
-      if (first >= 0) for (let i = first; i < n; i++) if (out[i] == null) out[i] = 0;
-    }
-    return out;
-  }
-
-  function cardBody(name, list) {
-    const k0 = list[0];
-    const unit = unitOf(k0);
-    const L = k0.latest;
-    let main = "";
-    let sub = "";
-    let spark = "";
-    let bad = false;
-    if (list.length === 1) {
-      if (k0.kind === "counter") {
-        main = big(rateParts(L.rate, unit));
-        sub = `total <b>${esc(fmt(L.total, unit === "%" ? "" : unit))}</b>`;
-        spark = sparkline(recent(k0, "value", 60));
-        bad = BAD_NAME.test(name) ? (L.rate > 0 ? "bad" : L.total > 0 ? "warn" : false) : false;
-      } else if (k0.kind === "gauge") {
-        main = big(parts(L.value, unit));
-        sub = `<span title="over the last 60 s">min <b>${esc(fmt(L.min, unit))}</b> · max <b>${esc(fmt(L.max, unit))}</b></span>`;
-        spark = sparkline(recent(k0, "value", 60));
-        bad = BAD_NAME.test(name) && L.value > 0 ? "bad" : false;
-      } else {
-        main = big(parts(L.p50, unit)).replace('<span class="big">', '<span class="big"><span class="qlabel">p50</span>');
-        sub = `p95 <b>${esc(fmt(L.p95, unit))}</b> · p99 <b>${esc(fmt(L.p99, unit))}</b><div>rate <b>${esc(fmtRate(L.rate, ""))}</b> · count <b>${esc(num(L.count))}</b></div>`;
-        spark = sparkline(recent(k0, "p95", 60));
-      }
-      const lt = labelText(k0.labels, state.globalLabels);
-      if (lt) sub += `<div class="labels">${esc(lt)}</div>`;
-    } else {
-      const omit = commonLabels(list);
-      if (k0.kind === "counter") {
-        const rate = list.reduce((a, k) => a + (k.latest.rate || 0), 0);
-        const total = list.reduce((a, k) => a + (k.latest.total || 0), 0);
-        main = big(rateParts(rate, unit));
-        sub = `total <b>${esc(fmt(total, unit === "%" ? "" : unit))}</b>`;
-        bad = BAD_NAME.test(name) ? (rate > 0 ? "bad" : total > 0 ? "warn" : false) : false;
-      }
-      const rows = list.slice(0, 6).map((k) => {
-        const l = k.latest;
-        const varying = Object.keys(k.labels).filter((x) => !omit.has(x));
-        const lab = varying.length === 1 ? k.labels[varying[0]] : labelText(k.labels, omit) || "—";
-        const lvl = String(k.labels.level || k.labels.severity || "").toLowerCase();
-        const cls = /^(error|err|fatal|critical)$/.test(lvl) && l.total > 0 ? " bad" : /^(warn|warning)$/.test(lvl) && l.total > 0 ? " warn" : "";
-        let val;
-        if (k.kind === "counter") val = `${esc(fmtRate(l.rate, unit))} <span class="muted">· ${esc(num(l.total))}</span>`;
-        else if (k.kind === "gauge") val = esc(fmt(l.value, unit));
-        else val = `${esc(fmt(l.p50, unit))} <span class="muted">p95 ${esc(fmt(l.p95, unit))}</span>`;
-        return `<div class="row${cls}"><span class="rk" title="${esc(labelText(k.labels))}">${esc(lab)}</span><span class="rv">${val}</span></div>`;
-      });
-      if (list.length > 6) rows.push(`<div class="row more">+${list.length - 6} more label sets</div>`);
-      sub += `<div class="rows">${rows.join("")}</div>`;
-    }
-    return { html: `<div class="card-main">${main}${spark}</div><div class="card-sub">${sub}</div>`, bad };
-  }
-
-  // Labels with one value across the whole dashboard (e.g. source="pipeline" with one source)
-  // say nothing on a card.
-  function globalLabels() {
-    const vals = new Map();
-    for (const k of state.kpis.values()) {
-      for (const [key, v] of Object.entries(k.labels || {})) {
-        if (!vals.has(key)) vals.set(key, new Set());
-        vals.get(key).add(v);
-      }
-    }
-    return new Set([...vals].filter(([, set]) => set.size === 1).map(([key]) => key));
-  }
-
-  function renderCards(names) {
-    const root = $("cards");
-    state.globalLabels = globalLabels();
-    const groups = groupsOf(new Map([...names].filter(([n]) => !SPAN_KPIS.includes(n) && !SYSTEM.test(n))));
-    $("cards-empty").hidden = groups.length > 0;
-    const live = new Set();
-    let prevG = $("cards-empty");
-    for (const [prefix, list] of groups) {
-      let g = groupEls.get(prefix);
-      if (!g) {
-        g = document.createElement("div");
-        g.className = "card-group";
-        g.innerHTML = `<h3 class="group-title">${esc(prefix)}</h3><div class="card-grid"></div>`;
-        groupEls.set(prefix, g);
-      }
-      prevG = place(root, g, prevG);
-      g.style.flex = `${list.length} 1 ${list.length * 210 + (list.length - 1) * 10}px`;
-      const grid = g.querySelector(".card-grid");
-      let prevC = null;
-      for (const name of list) {
-        const ks = names.get(name);
-        let c = cardEls.get(name);
-        if (!c) {
-          c = document.createElement("div");
-          c.className = "card";
-          c.dataset.kpi = name;
-          cardEls.set(name, c);
-        }
-        prevC = place(grid, c, prevC);
-        const { html, bad } = cardBody(name, ks);
-        const tip = `${name} (${ks[0].kind})${ks[0].help ? ": " + ks[0].help : ""}`;
-        c.innerHTML = `<div class="card-head"><span class="card-name" title="${esc(tip)}">${esc(name)}</span></div>${html}`;
-        c.classList.toggle("bad", bad === "bad");
-        c.classList.toggle("warn", bad === "warn");
-        // The colour of its alert state (firing rules over any of its series), beside the hint.
-        c.dataset.alert = alerts.kpiLevel(ks.map((k) => k.id)) || "";
-        live.add(name);
-      }
-    }
-    for (const [n, c] of cardEls) if (!live.has(n)) (c.remove(), cardEls.delete(n));
-    for (const [p, g] of groupEls) if (!groups.some(([q]) => q === p)) (g.remove(), groupEls.delete(p));
-  }
+  // ---------- header strip and cards (cards.js) ----------
+  const cards = cardsView({ state, alerts, $, esc, nowS });
 
   // ---------- spans (issue 3: span_duration_seconds / span_total / span_errors_total) ----------
   function renderSpans(names) {
@@ -765,313 +576,24 @@ import { rangeBar, stepFor } from "./range.js";
     $("plugins").innerHTML = head + `<tbody>${body}</tbody>`;
   }
 
-  // ---------- charts ----------
-  const charts = new Map(); // name -> { el, body, plot, sig, ro }
-  const chartGroupEls = new Map();
-
-  const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
-  const clockShort = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hour12: false });
-  const clockDay = new Intl.DateTimeFormat(undefined, { month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false });
-  // Tick labels for the time on screen: seconds for short windows, dates past a day.
-  function tickClock() {
-    const [a, b] = xRange();
-    return b - a > 86400 ? clockDay : b - a > 300 ? clockShort : clock;
-  }
-  // The chart window: the last `win` seconds, or less while kpid has less history than that
-  // (a fresh daemon's charts fill from the left instead of hugging the right edge).
-  function xRange() {
-    if (state.range) return [state.range.from, state.range.to];
-    const now = nowS();
-    const min = Math.min(now - 20, Number.isFinite(state.firstT) ? state.firstT : -Infinity);
-    return [Math.max(now - state.win, min), now];
-  }
-
-  let measureCtx = null;
-  function measure(text) {
-    if (!measureCtx) {
-      measureCtx = document.createElement("canvas").getContext("2d");
-      measureCtx.font = "11px system-ui, sans-serif";
-    }
-    return measureCtx.measureText(String(text ?? "")).width;
-  }
-  function axisLabel(v, unit) {
-    if (["s", "ms", "us", "ns", "bytes", "bytes/s", "%", "ratio"].includes(unit)) return fmt(v, unit);
-    return num(v);
-  }
-  const cssVar = (n) => getComputedStyle(document.documentElement).getPropertyValue(n).trim();
-
-  // Log levels keep their usual colours whatever the palette order.
-  function levelColor(labels) {
-    const l = String(labels.level || labels.severity || "").toLowerCase();
-    if (/^(error|err|fatal|critical|crit)$/.test(l)) return "#ef4444";
-    if (/^(warn|warning)$/.test(l)) return "#f59e0b";
-    if (/^(info|notice)$/.test(l)) return "#22c55e";
-    if (/^(debug|trace)$/.test(l)) return "#94a3b8";
-    return null;
-  }
-
-  // Series layout of a chart: [{ id, col, label, color }]
-  function seriesOf(name, list) {
-    const k0 = list[0];
-    if (k0.kind === "distribution") {
-      if (list.length === 1) return ["p50", "p95", "p99"].map((q) => ({ id: k0.id, col: q, label: q, color: QCOLORS[q] }));
-      const q = state.quantile[name] || "p95";
-      const omit = commonLabels(list);
-      return list.map((k, i) => ({ id: k.id, col: q, label: `${labelText(k.labels, omit) || k.name} ${q}`, color: PALETTE[i % PALETTE.length] }));
-    }
-    const omit = commonLabels(list);
-    return list.map((k, i) => ({ id: k.id, col: "value", label: labelText(k.labels, omit) || k.name, color: levelColor(k.labels) || PALETTE[i % PALETTE.length] }));
-  }
-
-  // Aligned uPlot data for a chart over the current window.
-  function chartData(list, series) {
-    const now = nowS();
-    const R = state.range;
-    const from = R ? R.from : now - state.win - 2 * state.bucket;
-    const b = R ? R.step : state.bucket || 1;
-    const hist = (k) => (R ? k.r || { t: [] } : k.h);
-    const isCounter = list[0].kind === "counter";
-    const ts = new Set();
-    let first = Infinity;
-    let last = -Infinity;
-    for (const k of list) {
-      for (const t of hist(k).t) {
-        if (t < from) continue;
-        ts.add(t);
-        if (t < first) first = t;
-        if (t > last) last = t;
-      }
-    }
-    if (isCounter && Number.isFinite(first)) {
-      // A counter bucket without data means no increase: draw it as 0, not as a gap.
-      for (let t = first; t <= last; t += b) ts.add(t);
-    }
-    const x = [...ts].sort((a, c) => a - c);
-    const pos = new Map(x.map((t, i) => [t, i]));
-    const byId = new Map(list.map((k) => [k.id, k]));
-    const ys = series.map((s) => {
-      const h = hist(byId.get(s.id));
-      const y = new Array(x.length).fill(null);
-      let firstIdx = Infinity;
-      h.t.forEach((t, i) => {
-        const j = pos.get(t);
-        if (j === undefined) return;
-        const v = (h[s.col] || [])[i];
-        y[j] = v;
-        if (j < firstIdx) firstIdx = j;
-      });
-      if (isCounter && Number.isFinite(firstIdx)) for (let j = firstIdx; j < y.length; j++) if (y[j] == null) y[j] = 0;
-      return y;
-    });
-    return [x, ...ys];
-  }
-
-  function makePlot(c, name, list, series) {
-    const unit = unitOf(list[0]);
-    const isCounter = list[0].kind === "counter";
-    const fmtY = (v) => (v == null ? "—" : isCounter ? fmtRate(v, unit) : fmt(v, unit));
-    const axis = cssVar("--axis");
-    const grid = cssVar("--grid");
-    const single = series.length === 1;
-    const opts = {
-      width: Math.max(200, c.body.clientWidth),
-      height: CHART_H,
-      padding: [8, 18, 0, 0],
-      // Drag across a chart to read that range from history; double-click to go back.
-      cursor: { drag: { x: true, y: false, setScale: false }, points: { size: 6 } },
-      legend: { show: series.length > 1, live: true },
-      scales: {
-        x: { time: true, range: () => xRange() },
-        y: {
-          range: (u, min, max) => {
-            // Thresholds stay in view: the headroom left is what they are drawn for.
-            for (const t of alerts.thresholds(c.ids || [])) {
-              min = min == null ? t.v : Math.min(min, t.v);
-              max = max == null ? t.v : Math.max(max, t.v);
-            }
-            if (min == null || max == null) return [0, 1];
-            const lo = min >= 0 ? 0 : min - (max - min) * 0.1;
-            const hi = max <= 0 ? 1 : max + (max - lo) * 0.12;
-            return [lo, hi === lo ? lo + 1 : hi];
-          },
-        },
-      },
-      axes: [
-        {
-          stroke: axis,
-          grid: { stroke: grid, width: 1 },
-          ticks: { stroke: grid, width: 1 },
-          font: "11px system-ui, sans-serif",
-          space: 45,
-          values: (u, vals) => vals.map((v) => tickClock().format(new Date(v * 1000))),
-        },
-        {
-          stroke: axis,
-          grid: { stroke: grid, width: 1 },
-          ticks: { show: false },
-          font: "11px system-ui, sans-serif",
-          // Scaled units (durations, bytes, %) keep theirs; others are in the chart's title.
-          values: (u, vals) => vals.map((v) => axisLabel(v, unit)),
-          size: (u, vals) => (vals && vals.length ? Math.ceil(Math.max(...vals.map((v) => measure(v)))) + 16 : 40),
-        },
-      ],
-      series: [
-        { value: (u, v) => (v == null ? "" : clock.format(new Date(v * 1000))) },
-        ...series.map((s) => ({
-          label: s.label,
-          stroke: s.color,
-          width: 1.6,
-          fill: single ? s.color + "22" : undefined,
-          spanGaps: !isCounter,
-          points: { show: (u, si, i0, i1) => i1 - i0 < 8 },
-          value: (u, v) => (v == null ? "" : fmtY(v)),
-        })),
-      ],
-    };
-    // A click on a chart opens the log lines around that instant; thresholds and the alerts'
-    // state changes are drawn over it.
-    const marks = alerts.markHook(() => c.ids || [], () => ({ warn: cssVar("--warn"), bad: cssVar("--bad"), ok: cssVar("--ok"), muted: cssVar("--muted") }));
-    opts.hooks = {
-      draw: [alerts.drawHook(() => c.ids || [], () => ({ warn: cssVar("--warn"), bad: cssVar("--bad") }), (v) => axisLabel(v, unit)), marks.draw],
-      setCursor: [marks.cursor],
-      ready: [
-        (u) => {
-          u.over.addEventListener("click", () => {
-            const t = u.posToVal(u.cursor.left, "x");
-            // On a latency chart, the slowest sampled trace near that instant, if any.
-            if (Number.isFinite(t) && u.cursor.left >= 0 && !u.select.width && !traces.openAt(t, unit)) logs.openAt(t);
-          });
-          u.over.addEventListener("dblclick", () => state.range && range.pick(state.prevRange || null));
-        },
-      ],
-      setSelect: [
-        (u) => {
-          if (u.select.width < 5) return;
-          const from = u.posToVal(u.select.left, "x");
-          const to = u.posToVal(u.select.left + u.select.width, "x");
-          u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
-          state.prevRange = state.range;
-          range.pick({ from, to, preset: "zoom" });
-        },
-      ],
-    };
-    c.plot = new uPlot(opts, chartData(list, series), c.body);
-  }
-
-  function ensureChart(name, list) {
-    const series = seriesOf(name, list);
-    const sig = JSON.stringify(series.map((s) => [s.id, s.col, s.label])) + state.themeKey;
-    let c = charts.get(name);
-    if (!c) {
-      const el = document.createElement("div");
-      el.className = "chart";
-      el.dataset.kpi = name;
-      el.innerHTML = `<div class="chart-head"><div><span class="chart-name"></span><span class="chart-unit muted"></span></div><div class="chart-tools"></div><span class="chart-now"></span></div><div class="chart-help muted"></div><div class="chart-body"></div>`;
-      c = { el, body: el.querySelector(".chart-body"), plot: null, sig: "" };
-      c.ro = new ResizeObserver(() => {
-        if (c.plot && c.body.clientWidth > 0 && Math.abs(c.plot.width - c.body.clientWidth) > 1) c.plot.setSize({ width: c.body.clientWidth, height: CHART_H });
-      });
-      c.ro.observe(c.body);
-      charts.set(name, c);
-    }
-    const k0 = list[0];
-    c.ids = list.map((k) => k.id);
-    c.el.querySelector(".chart-name").textContent = name;
-    const unit = unitOf(k0);
-    c.el.querySelector(".chart-unit").textContent =
-      k0.kind === "counter" ? ` · ${unit === "bytes" ? "B" : unit && unit !== "%" ? unit : "events"}/s` : k0.kind === "distribution" ? " · p50 / p95 / p99" : unit ? ` · ${unit === "ratio" ? "%" : unit}` : "";
-    c.el.querySelector(".chart-help").textContent = k0.help || "";
-    const tools = c.el.querySelector(".chart-tools");
-    if (k0.kind === "distribution" && list.length > 1) {
-      const q = state.quantile[name] || "p95";
-      if (tools.dataset.q !== q) {
-        tools.dataset.q = q;
-        tools.innerHTML = `<div class="seg small">${["p50", "p95", "p99"].map((x) => `<button data-q="${x}" class="${x === q ? "on" : ""}">${x}</button>`).join("")}</div>`;
-        tools.querySelectorAll("button").forEach((b) =>
-          b.addEventListener("click", () => {
-            state.quantile[name] = b.dataset.q;
-            renderCharts();
-          }),
-        );
-      }
-    } else if (tools.innerHTML) {
-      tools.innerHTML = "";
-      delete tools.dataset.q;
-    }
-    if (c.sig !== sig || !c.plot) {
-      if (c.plot) c.plot.destroy();
-      c.plot = null;
-      c.sig = sig;
-      c.series = series;
-      if (c.el.isConnected) makePlot(c, name, list, series);
-    }
-    return c;
-  }
-
-  function chartSummary(list) {
-    const k0 = list[0];
-    const unit = unitOf(k0);
-    if (list.length > 1) {
-      if (k0.kind === "counter") return fmtRate(list.reduce((a, k) => a + (k.latest.rate || 0), 0), unit) + " total";
-      return `${list.length} series`;
-    }
-    const L = k0.latest;
-    if (k0.kind === "counter") return fmtRate(L.rate, unit);
-    if (k0.kind === "gauge") return fmt(L.value, unit);
-    return `p95 ${fmt(L.p95, unit)}`;
-  }
-
-  function renderCharts(names) {
-    names = names || byName();
-    state.firstT = Infinity;
-    for (const k of state.kpis.values()) if (k.h.t.length && k.h.t[0] < state.firstT) state.firstT = k.h.t[0];
-    const root = $("charts");
-    const groups = groupsOf(new Map([...names].filter(([n]) => !SYSTEM_NO_CHART.test(n))));
-    const live = new Set();
-    let prevG = null;
-    for (const [prefix, list] of groups) {
-      let g = chartGroupEls.get(prefix);
-      if (!g) {
-        g = document.createElement("div");
-        g.className = "chart-group";
-        g.innerHTML = `<h3 class="group-title">${esc(prefix)}</h3><div class="chart-grid"></div>`;
-        chartGroupEls.set(prefix, g);
-      }
-      prevG = place(root, g, prevG);
-      g.style.flex = `${list.length} 1 ${list.length * 400 + (list.length - 1) * 12}px`;
-      const grid = g.querySelector(".chart-grid");
-      let prevC = null;
-      for (const name of list) {
-        const ks = names.get(name);
-        const c = ensureChart(name, ks);
-        prevC = place(grid, c.el, prevC);
-        if (!c.plot) makePlot(c, name, ks, c.series);
-        const data = chartData(ks, c.series);
-        c.plot.setData(data);
-        c.el.querySelector(".chart-now").textContent = chartSummary(ks);
-        c.el.dataset.alert = alerts.kpiLevel(c.ids) || "";
-        // Exposed for tests and scripts: the chart's last point.
-        const x = data[0];
-        const n = x.length;
-        c.el.dataset.points = String(n);
-        if (n) {
-          c.el.dataset.lastT = String(x[n - 1]);
-          const v = data[1][n - 1];
-          c.el.dataset.lastV = v == null ? "" : String(v);
-        }
-        live.add(name);
-      }
-    }
-    for (const [n, c] of charts) {
-      if (!live.has(n)) {
-        if (c.plot) c.plot.destroy();
-        c.ro.disconnect();
-        c.el.remove();
-        charts.delete(n);
-      }
-    }
-    for (const [p, g] of chartGroupEls) if (!groups.some(([q]) => q === p)) (g.remove(), chartGroupEls.delete(p));
-  }
+  // ---------- charts (charts.js) ----------
+  const chartsV = chartsView({
+    state,
+    alerts,
+    $,
+    esc,
+    nowS,
+    byName,
+    // On a latency chart, the slowest sampled trace near that instant, if any; else the logs.
+    onPick: (t, unit) => traces.openAt(t, unit) || logs.openAt(t),
+    onBack: () => state.range && range.pick(state.prevRange || null),
+    onZoom: (from, to) => {
+      state.prevRange = state.range;
+      range.pick({ from, to, preset: "zoom" });
+    },
+  });
+  const renderCharts = (names) => chartsV.render(names);
+  const xRange = () => chartsV.xRange();
 
   // ---------- controls ----------
   function effectiveTheme() {
@@ -1118,26 +640,17 @@ import { rangeBar, stepFor } from "./range.js";
   // For tests and the curious: window.__kpid.charts() lists each chart's last point.
   window.__kpid = {
     state,
+    logs: () => logs.stats(),
     get conn() {
       return state.conn;
     },
     get frames() {
       return state.frames;
     },
-    charts: () =>
-      [...charts.entries()].map(([name, c]) => ({
-        name,
-        points: Number(c.el.dataset.points || 0),
-        lastT: c.el.dataset.lastT ? Number(c.el.dataset.lastT) : null,
-        lastV: c.el.dataset.lastV ? Number(c.el.dataset.lastV) : null,
-        series: c.series ? c.series.length : 0,
-        alert: c.el.dataset.alert || null,
-        thresholds: alerts.thresholds(c.ids || []).map((t) => t.v),
-        marks: alerts.marks(c.ids || [], ...xRange()).map((t) => ({ at: t.at, rule: t.rule, to: t.to })),
-      })),
+    charts: () => chartsV.list(),
   };
 
-  const logs = logViewer({ api, esc, root: $("logs-panel") });
+  const logs = logViewer({ api, esc, root: $("logs-panel"), token: TOKEN });
   flowView({ api, esc, root: $("flow-panel") });
   const traces = traceView({ api, esc, root: $("traces-panel"), logsAt: logs.openAt });
   $("spans").addEventListener("click", (e) => { const r = e.target.closest("tr[data-span]"); if (r) traces.openSpan(r.dataset.app, r.dataset.span); });

@@ -36,37 +36,9 @@ export function bytes(b) {
   }
   return [i === 0 ? grouped.format(b) : sig(b / 1024 ** i), units[i]];
 }
-export function unitOf(k) {
-  // kpid sends base units (docs/api.md, "How a field name becomes a metric name"):
-  // s, bytes, %, /s, bytes/s, frames/s, °C...; names are the fallback for older feeds.
-  const u = String(k.unit || "").trim();
-  const l = u.toLowerCase();
-  if (["s", "sec", "secs", "second", "seconds"].includes(l)) return "s";
-  if (["ms", "millisecond", "milliseconds"].includes(l)) return "ms";
-  if (["us", "µs", "microsecond", "microseconds"].includes(l)) return "us";
-  if (["ns", "nanosecond", "nanoseconds"].includes(l)) return "ns";
-  if (["b", "by", "byte", "bytes"].includes(l)) return "bytes";
-  if (["bytes/s", "b/s"].includes(l)) return "bytes/s";
-  if (["%", "percent", "pct"].includes(l)) return "%";
-  if (["ratio", "fraction"].includes(l)) return "ratio";
-  if (["/s", "1/s", "per second", "hz"].includes(l)) return "/s";
-  if (l === "fps") return "frames/s";
-  if (u && u !== "1") return u;
-  const n = k.name || "";
-  if (/_bytes_per_second$/.test(n)) return "bytes/s";
-  if (/_per_second(_total)?$/.test(n)) return "/s";
-  if (/_seconds(_total)?$/.test(n)) return "s";
-  if (/(^|_)(ms|millis|milliseconds)(_|$)/.test(n)) return "ms";
-  if (/_bytes(_total)?$/.test(n)) return "bytes";
-  if (/_(percent|pct)$/.test(n)) return "%";
-  if (/_ratio$/.test(n)) return "ratio";
-  if (/_(util|utilization|usage)$/.test(n)) return "%";
-  if (/_(mb|mib)$/.test(n)) return "MB";
-  if (/_(gb|gib)$/.test(n)) return "GB";
-  if (/_(temp|temperature|celsius)$/.test(n)) return "°C";
-  if (/_(fps)$/.test(n) || /^fps(_|$)/.test(n)) return "frames/s";
-  return "";
-}
+// The unit the server resolved for a KPI (docs/api.md, "How a field name becomes a metric
+// name"): s, bytes, %, ratio, /s, bytes/s, frames/s, °C... The page guesses none from names.
+export const unitOf = (k) => String(k.unit || "").trim();
 // [number, unit] for a value in `unit`.
 export function parts(v, unit) {
   if (v == null || !Number.isFinite(v)) return ["—", ""];

@@ -1,5 +1,5 @@
-// The live log viewer: the recent lines of every source from /api/logs (docs/api.md), with
-// follow mode (paused when the reader scrolls up, a "N new lines" badge to come back), level
+// The live log viewer: the recent lines of every source from /api/logs, then streamed live
+// from /ws/logs (polling while the stream is down; docs/api.md), with follow mode (paused when the reader scrolls up, a "N new lines" badge to come back), level
 // chips, a regex filter whose matches are highlighted, jump to a time, export of the filtered
 // lines, and `openAt(t)` for charts: the lines around the instant a chart was clicked.
 
@@ -7,7 +7,7 @@ const LEVELS = ["error", "warn", "info", "debug", "trace", "none"];
 const MAX_DOM = 2000; // lines kept on the page while following
 const POLL_MS = 1000;
 
-export function logViewer({ api, esc, root }) {
+export function logViewer({ api, esc, root, token }) {
   const st = {
     source: "",
     levels: new Set(),
@@ -18,6 +18,7 @@ export function logViewer({ api, esc, root }) {
     pending: 0, // new lines while paused
     busy: false,
     more: false,
+    streamed: 0, // lines received since the page opened (the benchmark reads it)
     sources: [],
   };
   root.innerHTML = `
@@ -115,38 +116,75 @@ export function logViewer({ api, esc, root }) {
       if (!body.lines.length) st.last = body.next_seq - 1;
       view.scrollTop = view.scrollHeight;
       setFollow(true);
+      stream();
     } catch (e) {
       showError(e);
     }
   }
+  // New lines (from the stream or a poll), oldest first: appended while following, counted
+  // while paused. Lines already had (a poll and the stream overlapping) are skipped.
+  function take(body) {
+    summary(body);
+    const lines = (body.lines || []).filter((l) => l.seq > st.last);
+    if (!lines.length) return;
+    if (view.querySelector(".empty-logs")) view.replaceChildren();
+    const stick = st.follow && atBottom();
+    if (st.follow) {
+      const frag = document.createDocumentFragment();
+      lines.forEach((l) => frag.appendChild(row(l)));
+      view.appendChild(frag);
+      while (view.childElementCount > MAX_DOM) view.firstElementChild.remove();
+      st.first = Number(view.firstElementChild.dataset.seq);
+      if (stick) view.scrollTop = view.scrollHeight;
+    } else {
+      st.pending += lines.length;
+      badge();
+    }
+    st.last = lines[lines.length - 1].seq;
+    st.streamed += lines.length;
+  }
   async function poll() {
-    if (st.busy || document.hidden) return;
+    if (st.busy || document.hidden || (sock && sock.readyState === WebSocket.OPEN)) return;
     st.busy = true;
     try {
       // Nothing kept yet (next_seq 0): no `after`, which is a sequence number (-1 is refused).
-      const body = await get(st.last >= 0 ? { after: st.last, limit: 5000 } : { limit: 5000 });
-      summary(body);
-      if (body.lines.length) {
-        if (view.querySelector(".empty-logs")) view.replaceChildren();
-        const stick = st.follow && atBottom();
-        if (st.follow) {
-          const frag = document.createDocumentFragment();
-          body.lines.forEach((l) => frag.appendChild(row(l)));
-          view.appendChild(frag);
-          while (view.childElementCount > MAX_DOM) view.firstElementChild.remove();
-          st.first = Number(view.firstElementChild.dataset.seq);
-          if (stick) view.scrollTop = view.scrollHeight;
-        } else {
-          st.pending += body.lines.length;
-          badge();
-        }
-        st.last = body.lines[body.lines.length - 1].seq;
-      }
+      take(await get(st.last >= 0 ? { after: st.last, limit: 5000 } : { limit: 5000 }));
     } catch (e) {
       showError(e);
     } finally {
       st.busy = false;
     }
+  }
+  // The live stream (/ws/logs, the same filters) from the newest line had; polling stands in
+  // while it is down. Filters changed: `reload` restarts it.
+  let sock = null;
+  let sockFails = 0;
+  function stream() {
+    if (sock) {
+      sock.onclose = null;
+      sock.close();
+      sock = null;
+    }
+    if (sockFails > 5 || typeof WebSocket === "undefined") return;
+    const p = new URLSearchParams(params(st.last >= 0 ? { after: st.last } : {}));
+    if (token) p.set("token", token);
+    const proto = location.protocol === "https:" ? "wss" : "ws";
+    const s = new WebSocket(`${proto}://${location.host}/ws/logs?${p}`);
+    s.onopen = () => (sockFails = 0);
+    s.onmessage = (ev) => {
+      try {
+        take(JSON.parse(ev.data));
+      } catch (e) {
+        console.warn("kpid: log stream frame", e);
+      }
+    };
+    s.onclose = () => {
+      if (sock !== s) return;
+      sock = null;
+      sockFails++;
+      setTimeout(() => sock || stream(), 1000 * Math.min(sockFails, 10));
+    };
+    sock = s;
   }
   async function older() {
     if (!st.more || st.busy || !st.first) return;
@@ -234,5 +272,5 @@ export function logViewer({ api, esc, root }) {
 
   reload();
   setInterval(poll, POLL_MS);
-  return { openAt, reload };
+  return { openAt, reload, stats: () => ({ streamed: st.streamed, shown: view.childElementCount, streaming: !!sock && sock.readyState === WebSocket.OPEN }) };
 }

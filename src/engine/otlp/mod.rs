@@ -12,6 +12,7 @@
 
 mod metrics;
 
+use super::clock::{counting_late, Clock};
 use super::rules::{RecordKind, Rules};
 use crate::kpi::Store;
 use crate::sources::otlp::proto::{any_value::Value as Av, AnyValue, KeyValue, Resource};
@@ -107,8 +108,9 @@ impl Otlp {
         store: &mut Store,
         rec: &mut Record<'static>,
         batch: OtlpBatch,
-        now: f64,
+        clock: Clock,
     ) {
+        let now = clock.now;
         if !self
             .stats
             .as_ref()
@@ -123,7 +125,7 @@ impl Otlp {
                     let app = self.app(&rs.resource);
                     for ss in &rs.scope_spans {
                         let target = ss.scope.as_ref().map_or("", |s| s.name.as_str());
-                        self.spans(rules, store, rec, &app, target, &ss.spans, now);
+                        self.spans(rules, store, rec, &app, target, &ss.spans, clock);
                     }
                 }
                 self.sample(t, now);
@@ -160,7 +162,9 @@ impl Otlp {
                                     r.push(kv.key.as_bytes(), v);
                                 }
                             }
-                            rules.apply(store, &app, RecordKind::Line, &r, now);
+                            // At the record's own time, as a log line's.
+                            let t = clock.at(r.timestamp, store.event_stats_mut());
+                            counting_late(store, |s| rules.apply(s, &app, RecordKind::Line, &r, t));
                             self.counts.logs += 1;
                             *rec = r.recycle();
                         }
@@ -214,7 +218,7 @@ impl Otlp {
         app: &Arc<str>,
         target: &str,
         spans: &[crate::sources::otlp::proto::Span],
-        now: f64,
+        clock: Clock,
     ) {
         let with_fields = rules.wants_fields(RecordKind::Span);
         // Parent names are only read by rules; look them up only then.
@@ -248,7 +252,9 @@ impl Otlp {
                 }
                 push_attributes(&mut r, &s.attributes);
             }
-            rules.apply(store, app, RecordKind::Span, &r, now);
+            // At the span's end, as an app's span over the socket.
+            let t = clock.at(r.timestamp, store.event_stats_mut());
+            counting_late(store, |st| rules.apply(st, app, RecordKind::Span, &r, t));
             self.counts.spans += 1;
             *rec = r.recycle();
         }
