@@ -224,6 +224,12 @@ pub fn otlp(data: &[u8]) -> bool {
         engine.apply(&mut rules, &mut store, &mut rec, batch, clock);
     }
     engine.flush();
+    if let Some(v) = engine.traces.publish(now + 3.0) {
+        use crate::traces::{MAX_PENDING, MAX_PENDING_SPANS, MAX_SPANS};
+        assert!(v.traces.iter().all(|k| k.trace.spans.len() <= MAX_SPANS));
+        assert!(v.stats.pending_traces <= MAX_PENDING as u64);
+        assert!(v.stats.pending_spans <= MAX_PENDING_SPANS as u64);
+    }
     let snap = Publisher::default().publish(&mut store, now + 3.0, true);
     let mut out = String::new();
     prom::prometheus(&snap, &mut out);

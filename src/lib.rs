@@ -28,4 +28,5 @@ pub mod report;
 mod server;
 pub mod sources;
 pub mod state;
+pub mod traces;
 pub mod trust;

@@ -11,6 +11,8 @@
 //! saying what to install. `npm ci` runs in `tests/browser` when its node_modules is missing.
 //! `KPID_SCREENSHOT` overrides where the screenshot goes.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -289,39 +291,16 @@ clear = 60
 annotations = { summary = "temp {{ $value }} on {{ $labels.source }}" }
 "#,
     );
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
-    let out = Command::new("node")
-        .arg(browser_dir.join("alerts.mjs"))
-        .arg(format!("http://127.0.0.1:{port}/?token={token}"))
-        .arg(daemon.dir.path())
-        .arg(&shots)
-        .current_dir(&root)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run node tests/browser/alerts.mjs");
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && text.contains("[alerts] ok"),
-        "alerts check failed:\n{text}\n{}",
-        daemon.log()
-    );
-    for name in [
+    let url = format!("http://127.0.0.1:{port}/?token={token}");
+    let dir = daemon.dir.path().to_string_lossy().into_owned();
+    let shots = [
         "alerts-light",
         "alerts-dark",
         "alerts-narrow",
         "alerts-config-error",
         "alerts-marks",
-    ] {
-        let png = std::fs::read(shots.join(format!("{name}.png"))).expect("screenshot written");
-        assert!(
-            png.starts_with(b"\x89PNG") && png.len() > 10_000,
-            "{name}.png"
-        );
-    }
+    ];
+    check_script("alerts", &[&url, &dir], &shots, || daemon.log());
 }
 
 /// Runs `tests/browser/layout.mjs` with `args`; its output, and whether it said ok.
@@ -381,4 +360,55 @@ thresholds = [80]
         daemon.dir.path().as_os_str(),
     ]);
     assert!(ok, "layout check failed:\n{text}\n{}", daemon.log());
+}
+
+/// Runs `node tests/browser/NAME.mjs ARGS... SHOTS_DIR`, asserts it ended with `[NAME] ok`
+/// (else fails with its output and `log()`), and that each of `shots` is a real PNG there.
+fn check_script(name: &str, args: &[&str], shots: &[&str], log: impl Fn() -> String) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    let out = Command::new("node")
+        .arg(root.join(format!("tests/browser/{name}.mjs")))
+        .args(args)
+        .arg(&dir)
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run node tests/browser/{name}.mjs: {e}"));
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains(&format!("[{name}] ok")),
+        "{name} check failed:\n{text}\n{}",
+        log()
+    );
+    for shot in shots {
+        let png = std::fs::read(dir.join(format!("{shot}.png"))).expect("screenshot written");
+        assert!(
+            png.starts_with(b"\x89PNG") && png.len() > 10_000,
+            "{shot}.png"
+        );
+    }
+}
+
+/// The trace waterfall in headless Chromium (`tests/browser/traces.mjs`): traces sent to the
+/// OTLP receiver, opened from the spans table and from a click on the latency chart, the
+/// bars checked against the spans; screenshots (light, dark, narrow) under
+/// `target/tmp/screenshots/`.
+#[test]
+fn trace_waterfall_from_the_spans_table_and_a_latency_chart() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let browser_dir = root.join("tests/browser");
+    require_tools(&browser_dir);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let k = common::Kpid::start(dir.path(), &["--no-state", "--no-socket"]);
+    let h = k.json("/api/health");
+    let otlp = h["otlp"]["listen"].as_str().expect("an otlp section");
+    let otlp_port = otlp.rsplit(':').next().unwrap();
+    let url = format!("http://127.0.0.1:{}/", k.port);
+    let shots = ["traces-light", "traces-dark", "traces-narrow"];
+    check_script("traces", &[&url, otlp_port], &shots, String::new);
 }

@@ -278,9 +278,11 @@ impl Engine {
     }
 
     fn publish(&mut self, refresh: bool) {
-        let snap = self
-            .publisher
-            .publish(&mut self.cfg.store, kpi::now(), refresh);
+        let now = kpi::now();
+        if let Some(t) = self.otlp.traces.publish(now) {
+            self.publisher.set_traces(t);
+        }
+        let snap = self.publisher.publish(&mut self.cfg.store, now, refresh);
         self.tx.send_replace(snap);
         if let Some((ring, tx)) = &mut self.cfg.logs {
             if let Some(l) = ring.publish() {

@@ -49,6 +49,8 @@ pub struct Snapshot {
     pub folded: Vec<(String, u64)>,
     /// What event time did with late, future and unmatched lines.
     pub event_time: EventTimeStats,
+    /// The sample of recent traces (`/api/traces`).
+    pub traces: Arc<crate::traces::TracesView>,
 }
 
 impl Snapshot {
@@ -66,9 +68,15 @@ pub struct Publisher {
     views: Vec<Arc<KpiView>>,
     /// Per series: generation and open bucket as of its current view.
     marks: Vec<(u64, Option<i64>)>,
+    traces: Arc<crate::traces::TracesView>,
 }
 
 impl Publisher {
+    /// The trace sample the next snapshots carry (until set again).
+    pub fn set_traces(&mut self, traces: Arc<crate::traces::TracesView>) {
+        self.traces = traces;
+    }
+
     /// Builds the snapshot of `store` at `now`. Rebuilds the view of each series that changed
     /// since the last publication, whose open bucket closed since, and (with `refresh`) every
     /// series updated within the summary window, whose windowed figures age with time.
@@ -129,6 +137,7 @@ impl Publisher {
             drops,
             folded,
             event_time,
+            traces: p.traces.clone(),
         })
     }
 }

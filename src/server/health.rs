@@ -45,6 +45,7 @@ pub fn health_json(state: &AppState) -> Value {
             "invalid_values": drops.invalid_values,
         },
         "event_time": snap.event_time,
+        "traces": snap.traces.stats,
         "ws": {
             "clients": state.ws.clients.load(Ordering::Relaxed),
             "frames": state.ws.frames.load(Ordering::Relaxed),

@@ -22,6 +22,7 @@ mod listen;
 mod logs;
 mod prom;
 mod report;
+mod traces;
 mod ws;
 mod ws_logs;
 
@@ -151,6 +152,8 @@ fn routes(state: Arc<AppState>) -> warp::filters::BoxedFilter<(Box<dyn warp::Rep
         .or(logs::routes(state.clone()))
         .unify()
         .or(flow::route(state.clone()))
+        .unify()
+        .or(traces::routes(state.clone()))
         .unify()
         .or(prom::route(state.clone()))
         .unify()

@@ -115,32 +115,55 @@ pub fn expect_spans(k: &Kpid, app: &str, span: &str, total: f64, errors: f64, se
 /// A protobuf trace export of `n` spans named `name` for service `app`, each 2 ms long, every
 /// `err_every`-th in error.
 pub fn trace_request(app: &str, name: &str, n: usize, err_every: usize) -> Vec<u8> {
+    let spans: Vec<_> = (0..n)
+        .map(|i| {
+            let err = err_every > 0 && i % err_every == 0;
+            (u128::from_be_bytes([1; 16]), i as u64 + 1, 0, name, 2, err)
+        })
+        .collect();
+    export(Some(app), &spans, 1_000_000_000)
+}
+
+/// A protobuf export of the spans `(trace, span, parent, name, dur_ms, error)`, all starting
+/// at `now_ns` (no parent: 0), without a resource (`unknown_service`).
+pub fn spans_request(spans: &[(u128, u64, u64, &str, u64, bool)], now_ns: u64) -> Vec<u8> {
+    export(None, spans, now_ns)
+}
+
+fn export(app: Option<&str>, spans: &[(u128, u64, u64, &str, u64, bool)], start: u64) -> Vec<u8> {
     use kpid::sources::otlp::proto::*;
     use prost::Message;
-    let spans = (0..n)
-        .map(|i| Span {
-            trace_id: vec![1; 16],
-            span_id: (i as u64 + 1).to_be_bytes().to_vec(),
+    let spans = spans
+        .iter()
+        .map(|&(t, s, p, name, ms, err)| Span {
+            trace_id: t.to_be_bytes().to_vec(),
+            span_id: s.to_be_bytes().to_vec(),
+            parent_span_id: if p == 0 {
+                vec![]
+            } else {
+                p.to_be_bytes().to_vec()
+            },
             name: name.into(),
-            start_time_unix_nano: 1_000_000_000,
-            end_time_unix_nano: 1_002_000_000,
-            status: (err_every > 0 && i % err_every == 0).then(|| Status {
+            start_time_unix_nano: start,
+            end_time_unix_nano: start + ms * 1_000_000,
+            status: err.then(|| Status {
                 message: "bad".into(),
                 code: STATUS_CODE_ERROR,
             }),
             ..Default::default()
         })
         .collect();
+    let resource = app.map(|app| Resource {
+        attributes: vec![KeyValue {
+            key: "service.name".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(app.into())),
+            }),
+        }],
+    });
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![KeyValue {
-                    key: "service.name".into(),
-                    value: Some(AnyValue {
-                        value: Some(any_value::Value::StringValue(app.into())),
-                    }),
-                }],
-            }),
+            resource,
             scope_spans: vec![ScopeSpans { scope: None, spans }],
         }],
     }

@@ -8,6 +8,7 @@ import { cardsView } from "./cards.js";
 import { chartsView } from "./charts.js";
 import { logViewer } from "./logview.js";
 import { flowView } from "./flow.js";
+import { traceView } from "./traces.js";
 import { rangeBar, stepFor } from "./range.js";
 
 (() => {
@@ -525,7 +526,7 @@ import { rangeBar, stepFor } from "./range.js";
     const body = list
       .map((r) => {
         const ecls = r.errPct > 0 ? (r.errPct >= 5 ? " bad" : " warn") : "";
-        return `<tr>${hasApp ? `<td>${esc(r.app)}</td>` : ""}<td class="mono">${esc(r.span)}</td><td class="n">${esc(fmtRate(r.rate, ""))}</td><td class="n">${esc(fmt(r.d.p50, "s"))}</td><td class="n">${esc(fmt(r.d.p95, "s"))}</td><td class="n">${esc(fmt(r.d.p99, "s"))}</td><td class="n">${esc(num(r.total))}</td><td class="n${r.errors > 0 ? " warn" : ""}">${esc(num(r.errors))}</td><td class="n${ecls}">${r.errPct == null ? "—" : esc(num(r.errPct)) + "%"}</td></tr>`;
+        return `<tr data-app="${esc(r.app)}" data-span="${esc(r.span)}" title="click: its sampled traces">${hasApp ? `<td>${esc(r.app)}</td>` : ""}<td class="mono">${esc(r.span)}</td><td class="n">${esc(fmtRate(r.rate, ""))}</td><td class="n">${esc(fmt(r.d.p50, "s"))}</td><td class="n">${esc(fmt(r.d.p95, "s"))}</td><td class="n">${esc(fmt(r.d.p99, "s"))}</td><td class="n">${esc(num(r.total))}</td><td class="n${r.errors > 0 ? " warn" : ""}">${esc(num(r.errors))}</td><td class="n${ecls}">${r.errPct == null ? "—" : esc(num(r.errPct)) + "%"}</td></tr>`;
       })
       .join("");
     $("spans").innerHTML = head + `<tbody>${body}</tbody>`;
@@ -583,7 +584,8 @@ import { rangeBar, stepFor } from "./range.js";
     esc,
     nowS,
     byName,
-    onPick: (t) => logs.openAt(t),
+    // On a latency chart, the slowest sampled trace near that instant, if any; else the logs.
+    onPick: (t, unit) => traces.openAt(t, unit) || logs.openAt(t),
     onBack: () => state.range && range.pick(state.prevRange || null),
     onZoom: (from, to) => {
       state.prevRange = state.range;
@@ -650,6 +652,8 @@ import { rangeBar, stepFor } from "./range.js";
 
   const logs = logViewer({ api, esc, root: $("logs-panel"), token: TOKEN });
   flowView({ api, esc, root: $("flow-panel") });
+  const traces = traceView({ api, esc, root: $("traces-panel"), logsAt: logs.openAt });
+  $("spans").addEventListener("click", (e) => { const r = e.target.closest("tr[data-span]"); if (r) traces.openSpan(r.dataset.app, r.dataset.span); });
 
   // ---------- ranges from history ----------
   let rangeSeq = 0;

@@ -259,10 +259,10 @@ export function chartsView(ctx) {
       setCursor: [marks.cursor],
       ready: [
         (u) => {
-          // A click on a chart opens the log lines around that instant.
+          // A click on a chart picks that instant (the log lines, or a trace, around it).
           u.over.addEventListener("click", () => {
             const t = u.posToVal(u.cursor.left, "x");
-            if (Number.isFinite(t) && u.cursor.left >= 0 && !u.select.width) onPick(t);
+            if (Number.isFinite(t) && u.cursor.left >= 0 && !u.select.width) onPick(t, unit);
           });
           u.over.addEventListener("dblclick", onBack);
         },

@@ -34,6 +34,8 @@ pub(crate) struct Otlp {
     state: metrics::State,
     counts: Counts,
     stats: Option<Arc<OtlpStats>>,
+    /// The sample of recent traces (`/api/traces`).
+    pub(crate) traces: crate::traces::Sampler,
 }
 
 #[derive(Debug, Default)]
@@ -126,6 +128,7 @@ impl Otlp {
                         self.spans(rules, store, rec, &app, target, &ss.spans, clock);
                     }
                 }
+                self.sample(t, now);
             }
             Request::Logs(l) => {
                 for rl in &l.resource_logs {
@@ -181,6 +184,28 @@ impl Otlp {
                     }
                 }
             }
+        }
+    }
+
+    /// Hands a request's spans to the trace sampler: every child first, then the roots, so
+    /// that a root completes its trace with the children sent along with it.
+    fn sample(&mut self, t: &crate::sources::otlp::proto::ExportTraceServiceRequest, now: f64) {
+        let mut roots = Vec::new();
+        for rs in &t.resource_spans {
+            for s in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
+                if !check::span_ok(s) {
+                    continue;
+                }
+                if s.parent_span_id.is_empty() {
+                    roots.push((&rs.resource, s));
+                } else {
+                    self.traces.child(s, now);
+                }
+            }
+        }
+        for (res, s) in roots {
+            let app = self.app(res);
+            self.traces.root(&app, s);
         }
     }
 

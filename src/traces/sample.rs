@@ -1,0 +1,265 @@
+//! The engine's side: spans assembled by trace id until their root comes, then the trace
+//! kept (slowest or failed of its root name) or let go.
+
+use super::*;
+use crate::sources::otlp::proto::{any_value::Value as Av, KeyValue, Span, STATUS_CODE_ERROR};
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
+
+/// Most distinct span names kept interned; past it the table starts again.
+const MAX_INTERNED: usize = 4096;
+
+/// A trace whose root has not come yet.
+#[derive(Debug)]
+struct Pending {
+    seq: u64,
+    since: f64,
+    spans: Vec<TraceSpan>,
+    dropped: u32,
+}
+
+/// The sample of one root name: the slowest, and the most recent failed.
+#[derive(Debug, Default)]
+struct Group {
+    slow: Vec<Arc<Trace>>,
+    failed: VecDeque<Arc<Trace>>,
+}
+
+/// Assembles OTLP spans into traces and keeps a bounded sample (see the module overview).
+#[derive(Debug, Default)]
+pub struct Sampler {
+    pending: FxHashMap<u128, Pending>,
+    /// Trace ids in assembly, oldest first (entries whose seq no longer matches are stale).
+    order: VecDeque<(u128, u64)>,
+    pending_spans: usize,
+    seq: u64,
+    groups: FxHashMap<(Arc<str>, Arc<str>), Group>,
+    names: FxHashMap<Box<str>, Arc<str>>,
+    stats: TraceStats,
+    published: TraceStats,
+    changed: bool,
+}
+
+fn id64(b: &[u8]) -> u64 {
+    b.iter().take(8).fold(0, |a, &x| (a << 8) | x as u64)
+}
+
+fn id128(b: &[u8]) -> u128 {
+    b.iter().take(16).fold(0, |a, &x| (a << 8) | x as u128)
+}
+
+/// `s` cut at [`MAX_ATTR_LEN`] bytes (on a character boundary), with `…` when cut.
+fn cut(s: &str) -> Box<str> {
+    if s.len() <= MAX_ATTR_LEN {
+        return s.into();
+    }
+    let mut end = MAX_ATTR_LEN;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end]).into()
+}
+
+fn value(kv: &KeyValue) -> Option<AttrValue> {
+    Some(match kv.value.as_ref()?.value.as_ref()? {
+        Av::StringValue(s) => AttrValue::Str(cut(s)),
+        Av::BoolValue(b) => AttrValue::Bool(*b),
+        Av::IntValue(i) => AttrValue::Int(*i),
+        Av::DoubleValue(d) => AttrValue::Float(*d),
+        Av::BytesValue(b) => AttrValue::Str(cut(&String::from_utf8_lossy(b))),
+    })
+}
+
+impl Sampler {
+    fn intern(&mut self, name: &str) -> Arc<str> {
+        if let Some(n) = self.names.get(name) {
+            return n.clone();
+        }
+        if self.names.len() >= MAX_INTERNED {
+            self.names.clear();
+        }
+        let n: Arc<str> = Arc::from(name);
+        self.names.insert(name.into(), n.clone());
+        n
+    }
+
+    fn span_of(&mut self, s: &Span) -> TraceSpan {
+        let mut attrs = Vec::with_capacity(s.attributes.len().min(MAX_ATTRS));
+        for kv in &s.attributes {
+            if attrs.len() == MAX_ATTRS {
+                break;
+            }
+            if let Some(v) = value(kv) {
+                attrs.push((self.intern(&kv.key), v));
+            }
+        }
+        TraceSpan {
+            id: id64(&s.span_id),
+            parent: id64(&s.parent_span_id),
+            name: self.intern(&s.name),
+            start_ns: s.start_time_unix_nano,
+            end_ns: s.end_time_unix_nano,
+            error: s
+                .status
+                .as_ref()
+                .is_some_and(|st| st.code == STATUS_CODE_ERROR),
+            attrs: attrs.into_boxed_slice(),
+        }
+    }
+
+    /// A span with a parent: kept in assembly until its root comes.
+    pub fn child(&mut self, s: &Span, now: f64) {
+        let id = id128(&s.trace_id);
+        if let Some(p) = self.pending.get_mut(&id) {
+            if p.spans.len() + 1 >= MAX_SPANS {
+                p.dropped += 1;
+                self.stats.spans_dropped += 1;
+                return;
+            }
+        } else {
+            if self.pending.len() >= MAX_PENDING {
+                self.evict_oldest();
+            }
+            self.seq += 1;
+            self.order.push_back((id, self.seq));
+            let p = Pending {
+                seq: self.seq,
+                since: now,
+                spans: Vec::new(),
+                dropped: 0,
+            };
+            self.pending.insert(id, p);
+        }
+        let span = self.span_of(s);
+        self.pending
+            .get_mut(&id)
+            .expect("inserted")
+            .spans
+            .push(span);
+        self.pending_spans += 1;
+        while self.pending_spans > MAX_PENDING_SPANS && self.evict_oldest() {}
+    }
+
+    /// Gives up the oldest trace in assembly; false when none is left.
+    fn evict_oldest(&mut self) -> bool {
+        while let Some((id, seq)) = self.order.pop_front() {
+            if self.pending.get(&id).is_some_and(|p| p.seq == seq) {
+                let p = self.pending.remove(&id).expect("present");
+                self.pending_spans -= p.spans.len();
+                self.stats.pending_evicted += 1;
+                return true;
+            }
+        }
+        false
+    }
+
+    /// A root span: its trace is complete, and kept or let go.
+    pub fn root(&mut self, app: &Arc<str>, s: &Span) {
+        let id = id128(&s.trace_id);
+        let root = self.span_of(s);
+        let (mut spans, dropped) = match self.pending.remove(&id) {
+            Some(p) => {
+                self.pending_spans -= p.spans.len();
+                (p.spans, p.dropped)
+            }
+            None => (Vec::new(), 0),
+        };
+        let error = root.error || spans.iter().any(|s| s.error);
+        let key = (app.clone(), root.name.clone());
+        if !self.groups.contains_key(&key) && self.groups.len() >= MAX_NAMES {
+            self.stats.names_refused += 1;
+            return;
+        }
+        let dur = root.end_ns - root.start_ns;
+        let g = self.groups.entry(key).or_default();
+        let slowest = g
+            .slow
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, t)| t.end_ns - t.start_ns);
+        let slow =
+            g.slow.len() < SLOWEST || slowest.is_some_and(|(_, t)| dur > t.end_ns - t.start_ns);
+        if !slow && !error {
+            self.stats.not_sampled += 1;
+            return;
+        }
+        spans.sort_unstable_by_key(|s| (s.start_ns, s.id));
+        spans.insert(0, root.clone());
+        let t = Arc::new(Trace {
+            id,
+            app: app.clone(),
+            root: root.name,
+            start_ns: root.start_ns,
+            end_ns: root.end_ns,
+            error,
+            spans: spans.into_boxed_slice(),
+            spans_dropped: dropped,
+        });
+        if slow {
+            if g.slow.len() >= SLOWEST {
+                let i = slowest.expect("a full group has a slowest").0;
+                g.slow.swap_remove(i);
+            }
+            g.slow.push(t.clone());
+        }
+        if error {
+            if g.failed.len() >= FAILED {
+                g.failed.pop_front();
+            }
+            g.failed.push_back(t);
+        }
+        self.stats.sampled += 1;
+        self.changed = true;
+    }
+
+    /// Ages out what is due (traces waiting past [`PENDING_TTL_S`], sampled traces that
+    /// ended more than [`KEEP_S`] ago) and returns the view to publish when it changed.
+    pub fn publish(&mut self, now: f64) -> Option<Arc<TracesView>> {
+        while let Some(&(id, seq)) = self.order.front() {
+            match self.pending.get(&id) {
+                Some(p) if p.seq == seq && p.since + PENDING_TTL_S > now => break,
+                Some(p) if p.seq == seq => {
+                    self.pending_spans -= p.spans.len();
+                    self.pending.remove(&id);
+                    self.stats.pending_expired += 1;
+                }
+                _ => {}
+            }
+            self.order.pop_front();
+        }
+        let old = ((now - KEEP_S) * 1e9).max(0.0) as u64;
+        for g in self.groups.values_mut() {
+            let (s, f) = (g.slow.len(), g.failed.len());
+            g.slow.retain(|t| t.end_ns >= old);
+            g.failed.retain(|t| t.end_ns >= old);
+            self.changed |= s != g.slow.len() || f != g.failed.len();
+        }
+        self.groups
+            .retain(|_, g| !g.slow.is_empty() || !g.failed.is_empty());
+        (self.stats.pending_traces, self.stats.pending_spans) =
+            (self.pending.len() as u64, self.pending_spans as u64);
+        if !self.changed && self.stats == self.published {
+            return None;
+        }
+        self.changed = false;
+        let mut traces: Vec<Kept> = Vec::new();
+        for g in self.groups.values() {
+            let kept = |trace: &Arc<Trace>, slow| Kept {
+                trace: trace.clone(),
+                slow,
+            };
+            traces.extend(g.slow.iter().map(|t| kept(t, true)));
+            // A trace both slow and failed is listed once.
+            let dup = |t: &&Arc<Trace>| g.slow.iter().any(|x| Arc::ptr_eq(x, t));
+            traces.extend(g.failed.iter().filter(|t| !dup(t)).map(|t| kept(t, false)));
+        }
+        let (a, b) = (|k: &Kept| k.trace.end_ns, |k: &Kept| k.trace.id);
+        traces.sort_by(|x, y| a(y).cmp(&a(x)).then(b(x).cmp(&b(y))));
+        self.stats.kept = traces.len() as u64;
+        self.published = self.stats;
+        Some(Arc::new(TracesView {
+            traces,
+            stats: self.stats,
+        }))
+    }
+}
