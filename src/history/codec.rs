@@ -5,7 +5,7 @@
 //! distribution is count, sum, min, max and its serialized sketch. When every counter sum or
 //! gauge value of a chunk is a decimal with few digits (queue depths, percentages with one
 //! decimal), the chunk is also written with those values as scaled integers in small deltas
-//! ([`DecEnc`]), and the shorter of the two is kept: lossless either way.
+//! (`bits::DecEnc`), and the shorter of the two is kept: lossless either way.
 
 use super::bits::{BitReader, BitWriter, DecEnc, TimeEnc, XorEnc};
 use crate::kpi::sketch::{get_varint, put_varint, unzigzag, zigzag, Sketch};
