@@ -25,7 +25,6 @@ if [[ $what == all || $what == http ]]; then
       | sort -n | awk -v l="$1" '{a[NR]=$1} END {printf "%s: p50 %.2f ms, p95 %.2f ms, p99 %.2f ms (%d requests)\n", l, a[int(NR*0.5)]*1000, a[int(NR*0.95)]*1000, a[int(NR*0.99)]*1000, NR}'
   }
   latency "24 h of one gauge at 1 min (1,440 points)" "/api/metrics/history?kpi=bench_9&from=$((to - 86400))&to=$to&step=60"
-  latency "24 h of one distribution at 1 min" "/api/metrics/history?kpi=bench_19&from=$((to - 86400))&to=$to&step=60"
   latency "7 days of one counter at 1 h (168 points)" "/api/metrics/history?kpi=bench_0&from=$from&to=$to&step=3600"
   latency "7 days of one gauge at 1 h, CSV export" "/api/export?format=csv&kpi=bench_9&from=$from&to=$to&step=3600"
 fi

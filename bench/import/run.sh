@@ -17,7 +17,7 @@ t0 = (int(time.time()) // 86400 - 1) * 86400 - n  # ends yesterday 00:00 UTC
 with open(path, "w") as f:
     for i in range(n):
         t = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0 + i))
-        f.write(f"ts={t} level={'warn' if i % 97 == 0 else 'info'} stage=decode latency_ms={3 + i % 40} queue={i % 9} msg=frame\n")
+        f.write(f"ts={t} level={'warn' if i % 97 == 0 else 'info'} stage=decode latency_ms={3 + i % 40} queue={(i * 7919) % 13} msg=frame\n")
 PY
 printf 'lines: %d, bytes: %d\n' "$n" "$(stat -c %s "$work/app.log")"
 timed() { # label, command...
