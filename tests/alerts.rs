@@ -463,13 +463,8 @@ fn demo_alert_goes_pending_fires_and_resolves_on_the_webhook() {
 /// high.
 #[test]
 fn quantile_over_a_window_fires_and_resolves_with_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("a.log");
-    append(&log, "");
-    std::fs::write(
-        dir.path().join("k.toml"),
-        format!(
-            r#"{}
+    let (dir, log) = common::follow_a(
+        r#"
 [[rule]]
 name = "latency_seconds"
 kind = "distribution"
@@ -483,10 +478,7 @@ value = "p95"
 over = "2s"
 warn = 0.05
 "#,
-            common::FOLLOW_A
-        ),
-    )
-    .unwrap();
+    );
     let k = Kpid::start(
         dir.path(),
         &["--config", "k.toml", "--no-state", "--no-socket"],
@@ -520,29 +512,21 @@ warn = 0.05
 /// (and by rule), across a restart, when the in-memory list of recent ones starts empty.
 #[test]
 fn alert_history_is_stored_and_read_back_after_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("a.log");
-    append(&log, "");
-    std::fs::write(
-        dir.path().join("k.toml"),
-        format!(
-            r#"{}
+    let (dir, log) = common::follow_a(
+        r#"
 [history]
 flush = "200ms"
 [[alert]]
 name = "TempHigh"
 kpi = "temp"
 warn = 10
-annotations = {{ summary = "temp {{{{ $value }}}}" }}
+annotations = { summary = "temp {{ $value }}" }
 [[alert]]
 name = "Other"
 kpi = "other"
 warn = 1
 "#,
-            common::FOLLOW_A
-        ),
-    )
-    .unwrap();
+    );
     let args = ["--config", "k.toml", "--state-dir", "state", "--no-socket"];
     let t0 = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -150,17 +150,9 @@ fn offline_dom(dir: &std::path::Path, html: &str) -> String {
 /// changes.
 #[test]
 fn a_report_made_from_the_files_lists_the_alerts_of_the_window() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("a.log");
-    append(&log, "");
-    std::fs::write(
-        dir.path().join("k.toml"),
-        format!(
-            "{}[history]\nflush = \"200ms\"\n[[alert]]\nname = \"TempHigh\"\nkpi = \"temp\"\nwarn = 10\ncrit = 40\n",
-            common::FOLLOW_A
-        ),
-    )
-    .unwrap();
+    let (dir, log) = common::follow_a(
+        "[history]\nflush = \"200ms\"\n[[alert]]\nname = \"TempHigh\"\nkpi = \"temp\"\nwarn = 10\ncrit = 40\n",
+    );
     let mut k = Kpid::start(
         dir.path(),
         &["--config", "k.toml", "--state-dir", "state", "--no-socket"],

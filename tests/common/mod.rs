@@ -218,6 +218,16 @@ path = "a.log"
 parser = "logfmt"
 "#;
 
+/// A temporary directory holding an empty `a.log` and `k.toml`: [`FOLLOW_A`] then `extra`.
+/// Returns it and the log's path.
+pub fn follow_a(extra: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("a.log");
+    append(&log, "");
+    std::fs::write(dir.path().join("k.toml"), format!("{FOLLOW_A}{extra}")).unwrap();
+    (dir, log)
+}
+
 /// Runs `kpid --one-shot ARGS` in `cwd`; its stdout (the Prometheus exposition) when it
 /// succeeded, else panics with its stderr.
 pub fn one_shot(cwd: &Path, args: &[&str]) -> String {
