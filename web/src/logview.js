@@ -107,9 +107,13 @@ export function logViewer({ api, esc, root, token }) {
     st.more = more;
     if (!lines.length) view.innerHTML = `<div class="muted empty-logs">No line matches.</div>`;
   }
+  let reloads = 0;
   async function reload() {
+    unstream();
+    const my = ++reloads;
     try {
       const body = await get({ limit: 300 });
+      if (my !== reloads) return; // filters changed again meanwhile: the newer answer wins
       showError(null);
       summary(body);
       fill(body.lines, body.more);
@@ -148,7 +152,10 @@ export function logViewer({ api, esc, root, token }) {
     st.busy = true;
     try {
       // Nothing kept yet (next_seq 0): no `after`, which is a sequence number (-1 is refused).
-      take(await get(st.last >= 0 ? { after: st.last, limit: 5000 } : { limit: 5000 }));
+      const my = reloads;
+      const body = await get(st.last >= 0 ? { after: st.last, limit: 5000 } : { limit: 5000 });
+      // Asked before the filters changed: its lines may not match them.
+      if (my === reloads) take(body);
     } catch (e) {
       showError(e);
     } finally {
@@ -159,12 +166,16 @@ export function logViewer({ api, esc, root, token }) {
   // while it is down. Filters changed: `reload` restarts it.
   let sock = null;
   let sockFails = 0;
+  // Ends the stream; frames it already received are ignored (they match the old filters).
+  function unstream() {
+    if (!sock) return;
+    const s = sock;
+    sock = null;
+    s.onclose = null;
+    s.close();
+  }
   function stream() {
-    if (sock) {
-      sock.onclose = null;
-      sock.close();
-      sock = null;
-    }
+    unstream();
     if (sockFails > 5 || typeof WebSocket === "undefined") return;
     const p = new URLSearchParams(params(st.last >= 0 ? { after: st.last } : {}));
     if (token) p.set("token", token);
@@ -172,6 +183,7 @@ export function logViewer({ api, esc, root, token }) {
     const s = new WebSocket(`${proto}://${location.host}/ws/logs?${p}`);
     s.onopen = () => (sockFails = 0);
     s.onmessage = (ev) => {
+      if (sock !== s) return;
       try {
         take(JSON.parse(ev.data));
       } catch (e) {
