@@ -130,36 +130,34 @@ fn app_rules() -> (Rules, Store) {
 }
 
 /// Applies a stream of app frames as the engine does (`apps::apply`, through the rules of
-/// `APP_RULES` into a store with small limits), twice a few seconds apart, then publishes
-/// a snapshot and renders the Prometheus exposition.
+/// `APP_RULES` into a store with small limits, traced spans into a trace sample), twice a
+/// few seconds apart, then publishes a snapshot and the sample and renders the Prometheus
+/// exposition.
 pub fn app_frames(frames: &[u8]) {
     use crate::engine::clock::Clock;
     let (mut rules, mut store) = app_rules();
     let mut rec = kpid_parsers::Record::new();
     let mut counts = apps::Counts::default();
-    let app: Arc<str> = Arc::from("fuzz");
+    let batch = crate::sources::AppBatch {
+        app: Arc::from("fuzz"),
+        conn: 1,
+        frames: frames.to_vec(),
+    };
+    let mut traces = crate::traces::Sampler::default();
     let now = 1.7e9;
-    apps::apply(
-        &mut rules,
-        &mut store,
-        &mut rec,
-        &app,
-        frames,
-        &mut counts,
-        Clock { now, skew: 60.0 },
-    );
-    apps::apply(
-        &mut rules,
-        &mut store,
-        &mut rec,
-        &app,
-        frames,
-        &mut counts,
-        Clock {
-            now: now + 2.5,
-            skew: 60.0,
-        },
-    );
+    for t in [now, now + 2.5] {
+        let clock = Clock { now: t, skew: 60.0 };
+        apps::apply(
+            &mut rules,
+            &mut store,
+            &mut rec,
+            &batch,
+            &mut counts,
+            clock,
+            &mut traces,
+        );
+    }
+    let _ = traces.publish(now + 3.0);
     let snap = Publisher::default().publish(&mut store, now + 3.0, true);
     let mut out = String::new();
     prom::prometheus(&snap, &mut out);

@@ -175,7 +175,7 @@ print(c.stats()["last_refusal"])
         &path,
     );
     assert!(
-        out.contains("version 99") && out.contains("speaks version 1"),
+        out.contains("version 99") && out.contains("speaks versions 1 to 2"),
         "{out}"
     );
 }

@@ -193,7 +193,7 @@ fn version_mismatch_gets_a_clear_error_reply() {
     let (c, msg) = r.error();
     assert_eq!(c, code::VERSION_MISMATCH);
     assert!(
-        msg.contains("version 99") && msg.contains("speaks version 1"),
+        msg.contains("version 99") && msg.contains("speaks versions 1 to 2"),
         "{msg}"
     );
     assert!(r.closed());

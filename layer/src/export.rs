@@ -155,14 +155,25 @@ impl Exporter {
         }
     }
 
+    /// Connects, offering protocol version 2 (traced spans) first and version 1 to a daemon
+    /// that refuses it as too new.
     fn connect(&mut self) -> Result<UnixStream, ConnectError> {
+        match self.handshake(wire::VERSION) {
+            Err(ConnectError::Refused(wire::code::VERSION_MISMATCH, _)) => {
+                self.handshake(wire::MIN_VERSION)
+            }
+            r => r,
+        }
+    }
+
+    fn handshake(&mut self, version: u16) -> Result<UnixStream, ConnectError> {
         let mut s = UnixStream::connect(&self.cfg.socket).map_err(|_| ConnectError::Io)?;
         let io = |r: io::Result<()>| r.map_err(|_| ConnectError::Io);
         io(s.set_write_timeout(Some(IO_TIMEOUT)))?;
         io(s.set_read_timeout(Some(IO_TIMEOUT)))?;
         self.scratch.clear();
         let hello = wire::Hello {
-            version: wire::VERSION,
+            version,
             app: &self.cfg.app,
             pid: std::process::id(),
             host: &self.cfg.host,
@@ -181,7 +192,12 @@ impl Exporter {
         let mut body = vec![0u8; len - 1];
         io(s.read_exact(&mut body))?;
         match wire::FrameType::from_u8(head[4]) {
-            Some(wire::FrameType::Welcome) if wrote.is_ok() => Ok(s),
+            Some(wire::FrameType::Welcome) if wrote.is_ok() => {
+                // The daemon answers with the version both speak.
+                let (agreed, _) = wire::decode_welcome(&body).map_err(|_| ConnectError::Io)?;
+                self.shared.traced.store(agreed >= 2, Ordering::Relaxed);
+                Ok(s)
+            }
             Some(wire::FrameType::Error) => {
                 let (code, msg) = wire::decode_error(&body).unwrap_or((0, "unreadable error"));
                 Err(ConnectError::Refused(code, msg.to_owned()))

@@ -107,12 +107,50 @@ impl Table {
     }
 }
 
+/// A span's ids as sent in a traced span: its own, unique in this process while the layer
+/// runs (made from the registry's id, which is unique among open spans, and the start time,
+/// which tells apart two spans that reused one registry id); its parent's (0 for a root);
+/// and its trace's, the id of its root span.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Ids {
+    pub(crate) trace: u64,
+    pub(crate) span: u64,
+    pub(crate) parent: u64,
+}
+
+impl Ids {
+    /// The ids of a span with registry id `raw` opened at `start_ns`, under a parent with
+    /// ids `parent` (None for a root span).
+    #[inline]
+    pub(crate) fn new(raw: u64, start_ns: u64, parent: Option<Ids>) -> Ids {
+        // A bijective mix (splitmix64's finaliser) of two values that never repeat together.
+        let mut z = raw ^ start_ns.rotate_left(32);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        let span = (z ^ (z >> 31)).max(1);
+        match parent {
+            Some(p) => Ids {
+                trace: p.trace,
+                span,
+                parent: p.span,
+            },
+            None => Ids {
+                trace: span,
+                span,
+                parent: 0,
+            },
+        }
+    }
+}
+
 /// The fixed-size start record of an open span, in a slot of the layer's table (see
 /// `open.rs`) or, when the table has no room, in the span's registry extensions.
 pub(crate) struct SpanStart {
     pub(crate) meta: &'static Metadata<'static>,
     pub(crate) parent: &'static str,
     pub(crate) start_ns: u64,
+    /// Its trace, own and parent ids (see [`Ids`]).
+    pub(crate) ids: Ids,
     /// Set by ERROR events inside the span, from any thread.
     pub(crate) error: AtomicBool,
     /// Held by `on_record` (a span may be recorded on from several threads at once).
@@ -134,6 +172,7 @@ impl SpanStart {
         meta: &'static Metadata<'static>,
         parent: &'static str,
         start_ns: u64,
+        ids: Ids,
         attrs: &Attributes<'_>,
     ) {
         // SAFETY: the caller's.
@@ -141,6 +180,7 @@ impl SpanStart {
             addr_of_mut!((*p).meta).write(meta);
             addr_of_mut!((*p).parent).write(parent);
             addr_of_mut!((*p).start_ns).write(start_ns);
+            addr_of_mut!((*p).ids).write(ids);
             addr_of_mut!((*p).error).write(AtomicBool::new(false));
             addr_of_mut!((*p).busy).write(AtomicBool::new(false));
             addr_of_mut!((*p).count).write(0);

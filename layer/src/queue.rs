@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) dropped: [AtomicU64; 5],
     pub(crate) sent_records: AtomicU64,
     pub(crate) connects: AtomicU64,
+    /// The daemon of the current connection takes traced spans (protocol version 2).
+    pub(crate) traced: AtomicBool,
     /// Flush requests made / completed (generations).
     pub(crate) flush_asked: AtomicU64,
     flush_done: Mutex<u64>,
@@ -71,6 +73,7 @@ impl Shared {
             wake: Condvar::new(),
             state: AtomicU8::new(CONNECTING),
             gated: AtomicBool::new(false),
+            traced: AtomicBool::new(false),
             dispatch: Mutex::new(None),
             reported: Default::default(),
             dropped: Default::default(),

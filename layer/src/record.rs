@@ -8,7 +8,7 @@
 use crate::clock::Clock;
 use crate::fields::FieldWriter;
 use crate::frame::{self, str_max};
-use crate::open::{self, SpanStart, Table};
+use crate::open::{self, Ids, SpanStart, Table};
 use crate::queue::Shared;
 use kpid_wire::FrameType;
 use std::mem::MaybeUninit;
@@ -115,19 +115,24 @@ where
             self.opened_unsent(meta);
             return;
         }
-        // The parent's name: the thread's current span for a contextual span.
-        let parent = if attrs.is_contextual() {
-            self.current(&ctx).0
+        // The parent's name and ids: the thread's current span for a contextual span.
+        let (parent, parent_ids) = if attrs.is_contextual() {
+            let (name, slot, id) = self.current(&ctx);
+            (name, self.ids_of(slot, id.as_ref(), &ctx))
         } else {
-            attrs
-                .parent()
-                .and_then(|p| ctx.metadata(p))
-                .map_or("", |m| m.name())
+            match attrs.parent() {
+                Some(p) => (
+                    ctx.metadata(p).map_or("", |m| m.name()),
+                    self.ids_of(None, Some(p), &ctx),
+                ),
+                None => ("", None),
+            }
         };
         let start_ns = self.clock.now_ns();
+        let ids = Ids::new(id.into_u64(), start_ns, parent_ids);
         if let Some(t) = &self.open {
             // SAFETY: a claimed slot is this span's alone until its id is published.
-            let fill = |p| unsafe { SpanStart::init(p, meta, parent, start_ns, attrs) };
+            let fill = |p| unsafe { SpanStart::init(p, meta, parent, start_ns, ids, attrs) };
             if t.claim(id.into_u64(), fill).is_some() {
                 return;
             }
@@ -141,7 +146,7 @@ where
         // SAFETY: `start` is ours; `init` initializes every field but the field bytes past
         // `len`, which are `MaybeUninit`.
         let start = unsafe {
-            SpanStart::init(start.as_mut_ptr(), meta, parent, start_ns, attrs);
+            SpanStart::init(start.as_mut_ptr(), meta, parent, start_ns, ids, attrs);
             start.assume_init()
         };
         span.extensions_mut().insert(start);
@@ -317,6 +322,26 @@ impl KpidLayer {
         }
     }
 
+    /// The ids of the open span in table slot `slot`, else of span `id` (in the table or in
+    /// its extensions); None for a span opened unsent (its children start their own trace).
+    fn ids_of<S>(&self, slot: Option<u32>, id: Option<&Id>, ctx: &Context<'_, S>) -> Option<Ids>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        if let Some(t) = &self.open {
+            if let Some(at) = slot.or_else(|| t.find(id?.into_u64())) {
+                // SAFETY: the slot is held by this span, open while a child opens in it.
+                return Some(unsafe { (*t.rec(at)).ids });
+            }
+            if t.spilled.load(Ordering::Relaxed) == 0 {
+                return None;
+            }
+        }
+        let span = ctx.span(id?)?;
+        let ext = span.extensions();
+        ext.get::<SpanStart>().map(|s| s.ids)
+    }
+
     /// The name of span `id`; marks it in error when `error`.
     fn span_of<S>(&self, id: &Id, ctx: &Context<'_, S>, error: bool) -> &'static str
     where
@@ -357,11 +382,25 @@ impl KpidLayer {
         let fields = unsafe { SpanStart::fields(start) };
         let (name, target, parent) = (meta.name(), meta.target(), start.parent);
         let error = start.error.load(Ordering::Relaxed) as u8;
+        // Ids go in front when the daemon takes them (protocol version 2).
+        let traced = self.shared.traced.load(Ordering::Relaxed);
+        let (ty, ids_len) = if traced {
+            (FrameType::TracedSpan, kpid_wire::SPAN_IDS_LEN)
+        } else {
+            (FrameType::Span, 0)
+        };
+        let ids = start.ids;
         self.shared.push_with(level, |buf| {
-            let max = str_max(name) + str_max(target) + str_max(parent) + 20 + 3 + fields.len();
+            let max =
+                ids_len + str_max(name) + str_max(target) + str_max(parent) + 20 + 3 + fields.len();
             // SAFETY: `max` counts every item written.
             let at = unsafe {
-                frame::begin(buf, FrameType::Span, max, |c| {
+                frame::begin(buf, ty, max, |c| {
+                    if traced {
+                        c.bytes(&ids.trace.to_le_bytes())
+                            .bytes(&ids.span.to_le_bytes())
+                            .bytes(&ids.parent.to_le_bytes());
+                    }
                     c.str(name).str(target).str(parent);
                     c.varint(self.clock.base_unix_ns + start.start_ns);
                     c.varint(end.saturating_sub(start.start_ns));

@@ -11,9 +11,15 @@ use tracing_subscriber::prelude::*;
 
 /// Accepts one connection, answers the hello, and sends every later frame (type, body).
 fn listener(path: &std::path::Path) -> mpsc::Receiver<(u8, Vec<u8>)> {
+    listener_speaking(path, wire::VERSION)
+}
+
+/// A listener that speaks protocol versions up to `max`: a newer hello is refused with a
+/// version mismatch, as an older daemon does, and the next connection is taken.
+fn listener_speaking(path: &std::path::Path, max: u16) -> mpsc::Receiver<(u8, Vec<u8>)> {
     let l = UnixListener::bind(path).unwrap();
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
+    std::thread::spawn(move || 'conn: loop {
         let (mut s, _) = l.accept().unwrap();
         let mut buf = Vec::new();
         let mut chunk = [0u8; 65536];
@@ -22,9 +28,14 @@ fn listener(path: &std::path::Path) -> mpsc::Receiver<(u8, Vec<u8>)> {
             while let Ok(Some((t, body, used))) = wire::split_frame(&buf, wire::MAX_FRAME_LEN) {
                 if !greeted {
                     let h = wire::decode_hello(body).unwrap();
-                    assert_eq!(h.app, "unit");
+                    assert_eq!(h.app, "unit", "{h:?}");
                     let mut w = Vec::new();
-                    wire::encode_welcome(&mut w, wire::VERSION, wire::MAX_FRAME_LEN as u32);
+                    if h.version > max {
+                        wire::encode_error(&mut w, wire::code::VERSION_MISMATCH, "too new");
+                        let _ = s.write_all(&w);
+                        continue 'conn;
+                    }
+                    wire::encode_welcome(&mut w, h.version, wire::MAX_FRAME_LEN as u32);
                     s.write_all(&w).unwrap();
                     greeted = true;
                 } else if tx.send((t, body.to_vec())).is_err() {
@@ -39,6 +50,18 @@ fn listener(path: &std::path::Path) -> mpsc::Receiver<(u8, Vec<u8>)> {
         }
     });
     rx
+}
+
+/// A span frame of either kind: its ids (traced spans only) and the span.
+fn any_span(t: u8, body: &[u8]) -> Option<(Option<wire::SpanIds>, wire::SpanClose<'_>)> {
+    match wire::FrameType::from_u8(t)? {
+        wire::FrameType::Span => Some((None, wire::decode_span(body).unwrap())),
+        wire::FrameType::TracedSpan => {
+            let (ids, s) = wire::decode_traced_span(body).unwrap();
+            Some((Some(ids), s))
+        }
+        _ => None,
+    }
 }
 
 #[test]
@@ -77,7 +100,7 @@ fn spans_and_events_arrive_encoded() {
             ("code", wire::Value::I64(3))
         ]
     );
-    let s = wire::decode_span(&got[1].1).unwrap();
+    let s = any_span(got[1].0, &got[1].1).expect("a span").1;
     assert_eq!(
         (s.name, s.parent, s.error),
         ("infer", "frame", true),
@@ -91,7 +114,7 @@ fn spans_and_events_arrive_encoded() {
             ("score", wire::Value::F64(0.5))
         ]
     );
-    let s = wire::decode_span(&got[2].1).unwrap();
+    let s = any_span(got[2].0, &got[2].1).expect("a span").1;
     assert_eq!((s.name, s.parent, s.error), ("frame", "", false));
     assert_eq!(
         s.fields.collect::<Vec<_>>(),
@@ -245,11 +268,15 @@ fn sole_layer_reports_again_once_the_daemon_comes() {
     assert!(guard.flush(Duration::from_secs(5)));
     let mut spans = 0;
     while let Ok((t, body)) = rx.recv_timeout(Duration::from_secs(2)) {
-        match wire::FrameType::from_u8(t) {
-            Some(wire::FrameType::Span) => {
-                assert_eq!(wire::decode_span(&body).unwrap().name, "back");
-                spans += 1;
+        if let Some((_, s)) = any_span(t, &body) {
+            assert_eq!(s.name, "back");
+            spans += 1;
+            if spans == 5 {
+                break;
             }
+            continue;
+        }
+        match wire::FrameType::from_u8(t) {
             Some(wire::FrameType::Drops) => {
                 assert_eq!(wire::decode_drops(&body).unwrap(), [0, 0, 5, 0, 0]);
             }
@@ -307,8 +334,8 @@ fn spans_closed_on_other_threads_past_the_table_arrive_exactly() {
     while got < n {
         let (t, body) = rx.recv_timeout(Duration::from_secs(5)).expect("frame");
         match wire::FrameType::from_u8(t) {
-            Some(wire::FrameType::Span) => {
-                let s = wire::decode_span(&body).unwrap();
+            Some(wire::FrameType::Span | wire::FrameType::TracedSpan) => {
+                let s = any_span(t, &body).unwrap().1;
                 let f: Vec<_> = s.fields.collect();
                 let [("i", wire::Value::U64(i))] = f[..] else {
                     panic!("{f:?}")
@@ -327,4 +354,60 @@ fn spans_closed_on_other_threads_past_the_table_arrive_exactly() {
     assert_eq!(errors, n / 2);
     assert_eq!(guard.stats().dropped, [0; 5]);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Spans sent to a daemon that speaks version 2 carry ids: each child names its parent's id
+/// and its root's trace id; two roots start two traces; a span that reuses a closed span's
+/// registry id gets another id. An older daemon that refuses version 2 gets plain spans.
+#[test]
+fn traced_spans_link_children_to_parents_and_fall_back_for_an_older_daemon() {
+    for (max, traced) in [(wire::VERSION, true), (wire::MIN_VERSION, false)] {
+        let dir = std::env::temp_dir().join(format!("kpid-layer-ids-{}-{max}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.sock");
+        let _ = std::fs::remove_file(&path);
+        let rx = listener_speaking(&path, max);
+        let (layer, guard) = Builder::default().socket(&path).app("unit").build();
+        let t0 = std::time::Instant::now();
+        while !guard.stats().connected {
+            assert!(t0.elapsed() < Duration::from_secs(10), "never connected");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let sub = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(sub, || {
+            for _ in 0..2 {
+                let _root = tracing::info_span!(target: "app", "request").entered();
+                drop(tracing::info_span!(target: "app", "a").entered());
+                let _b = tracing::info_span!(target: "app", "b").entered();
+                drop(tracing::info_span!(target: "app", "c").entered());
+            }
+        });
+        assert!(guard.flush(Duration::from_secs(5)));
+        let mut got = Vec::new();
+        while got.len() < 8 {
+            let (t, body) = rx.recv_timeout(Duration::from_secs(5)).expect("frame");
+            let (ids, s) = any_span(t, &body).expect("a span");
+            assert_eq!(ids.is_some(), traced, "max version {max}");
+            got.push((ids.unwrap_or_default(), s.name.to_owned()));
+        }
+        if traced {
+            // Closes arrive a, c, b, request; twice.
+            let names: Vec<_> = got.iter().map(|g| g.1.as_str()).collect();
+            assert_eq!(names, ["a", "c", "b", "request"].repeat(2));
+            for t in got.chunks(4) {
+                let (a, c, b, root) = (t[0].0, t[1].0, t[2].0, t[3].0);
+                assert_eq!((root.parent, root.trace), (0, root.span));
+                assert_eq!(
+                    (a.parent, b.parent, c.parent),
+                    (root.span, root.span, b.span)
+                );
+                assert!([a, b, c].iter().all(|x| x.trace == root.span));
+                // `a` closed before `b` opened: the registry may reuse its id, ours differ.
+                assert!(a.span != b.span && b.span != c.span && a.span != c.span);
+            }
+            assert_ne!(got[3].0.trace, got[7].0.trace, "two roots, two traces");
+        }
+        drop(guard);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

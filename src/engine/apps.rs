@@ -1,7 +1,7 @@
 //! App frames (span closes, events, metric samples, drop reports) as records: decoded here,
 //! in the engine, and applied through the same [`Rules`] as log lines.
 //!
-//! A span close becomes a [`RecordKind::Span`] record with fields `span` (its name),
+//! A span close (plain or traced) becomes a [`RecordKind::Span`] record with fields `span` (its name),
 //! `duration` (seconds), `error`, `parent` (when it has one) and the span's own fields; an
 //! event becomes a [`RecordKind::Event`] record with its fields and `span`; a metric sample a
 //! [`RecordKind::Metric`] record with `name`, `value`, `kind` and its labels; a drop report one
@@ -11,11 +11,12 @@ use super::clock::{counting_late, Clock};
 use super::rules::{RecordKind, Rules};
 use crate::kpi::Store;
 use crate::sources::socket::SocketStats;
+use crate::sources::AppBatch;
+use crate::traces::Sampler;
 use kpid_parsers::{Level, Record, Value};
 use kpid_wire::{self as wire, FrameType, MetricKind};
 use std::borrow::Cow;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
 
 fn level(l: wire::Level) -> Level {
     match l {
@@ -75,31 +76,45 @@ impl Counts {
     }
 }
 
-/// Decodes the whole frames in `frames` (their framing was checked by the connection) and
-/// applies each as a record from `app`, counting into `c`. Span closes and events take their
-/// own time (the span's end, the event's time) as event time; metric samples and drop
-/// reports their arrival time.
+/// Decodes the whole frames of `batch` (their framing was checked by the connection) and
+/// applies each as a record from its app, counting into `c`. Span closes and events take
+/// their own time (the span's end, the event's time) as event time; metric samples and drop
+/// reports their arrival time. Traced spans also go to the trace sample.
 pub(crate) fn apply(
     rules: &mut Rules,
     store: &mut Store,
     rec: &mut Record<'static>,
-    app: &Arc<str>,
-    frames: &[u8],
+    batch: &AppBatch,
     c: &mut Counts,
     clock: Clock,
+    traces: &mut Sampler,
 ) {
     let now = clock.now;
-    let mut rest = frames;
+    let app = &batch.app;
+    let mut rest = &batch.frames[..];
     let span_fields = rules.wants_fields(RecordKind::Span);
     while let Ok(Some((ty, body, used))) = wire::split_frame(rest, usize::MAX) {
         rest = &rest[used..];
         c.frames += 1;
         let mut r = std::mem::take(rec).recycle();
         let kind = match FrameType::from_u8(ty) {
-            Some(FrameType::Span) => span(&mut r, body, span_fields).map(|()| {
-                c.spans += 1;
-                RecordKind::Span
-            }),
+            Some(FrameType::Span) => match wire::decode_span(body) {
+                Ok(s) => {
+                    span(&mut r, s, span_fields);
+                    c.spans += 1;
+                    Ok(RecordKind::Span)
+                }
+                Err(_) => Err(Some(())),
+            },
+            Some(FrameType::TracedSpan) => match wire::decode_traced_span(body) {
+                Ok((ids, s)) => {
+                    traces.socket_span(app, batch.conn, ids, &s, now);
+                    span(&mut r, s, span_fields);
+                    c.spans += 1;
+                    Ok(RecordKind::Span)
+                }
+                Err(_) => Err(Some(())),
+            },
             Some(FrameType::Event) => event(&mut r, body).map(|()| {
                 c.events += 1;
                 RecordKind::Event
@@ -140,8 +155,7 @@ pub(crate) fn apply(
 }
 
 /// A span close as a record; its own fields only when a rule reads them (`with_fields`).
-fn span<'a>(r: &mut Record<'a>, body: &'a [u8], with_fields: bool) -> Result<(), Option<()>> {
-    let s = wire::decode_span(body).map_err(|_| Some(()))?;
+fn span<'a>(r: &mut Record<'a>, s: wire::SpanClose<'a>, with_fields: bool) {
     r.level = Some(level(s.level));
     r.target = Some(Cow::Borrowed(s.target.as_bytes()));
     r.timestamp = Some((s.start_unix_ns.saturating_add(s.duration_ns)) as f64 * 1e-9);
@@ -162,7 +176,6 @@ fn span<'a>(r: &mut Record<'a>, body: &'a [u8], with_fields: bool) -> Result<(),
             r.push(k.as_bytes(), value(v));
         }
     }
-    Ok(())
 }
 
 fn event<'a>(r: &mut Record<'a>, body: &'a [u8]) -> Result<(), Option<()>> {

@@ -348,10 +348,10 @@ impl Engine {
                 &mut self.cfg.rules,
                 &mut self.cfg.store,
                 &mut self.rec,
-                &b.app,
-                &b.frames,
+                &b,
                 &mut self.app_counts,
                 clock,
+                &mut self.otlp.traces,
             ),
             Input::Samples(b) => self.samples.apply(&mut self.cfg.store, b, now),
             Input::Otlp(b) => {

@@ -58,6 +58,9 @@ pub struct Batch {
 pub struct AppBatch {
     /// The app's name (its `app` label).
     pub app: Arc<str>,
+    /// The connection's number (unique in this daemon's life): the scope of the app's
+    /// span and trace ids.
+    pub conn: u64,
     /// Complete frames, back to back.
     pub frames: Vec<u8>,
 }

@@ -8,10 +8,13 @@
 //! ([`TraceStats`], in `/api/health` → `traces`). At each publication the engine hands
 //! readers an immutable [`TracesView`] with the snapshot; readers never touch the sampler.
 //!
-//! Only OTLP spans carry the ids a waterfall needs; spans from the Unix socket (parent by
-//! name only) are not sampled.
+//! OTLP spans carry their ids; spans from the Unix socket carry them in `TracedSpan` frames
+//! (protocol version 2, sent by `kpid-layer` and the Python client): both are sampled alike
+//! ([`socket`] keys a socket trace by its connection). Version 1 span frames name their
+//! parent only, and are not sampled.
 
 mod sample;
+pub mod socket;
 #[cfg(test)]
 mod tests;
 

@@ -49,7 +49,7 @@ fn id128(b: &[u8]) -> u128 {
 }
 
 /// `s` cut at [`MAX_ATTR_LEN`] bytes (on a character boundary), with `…` when cut.
-fn cut(s: &str) -> Box<str> {
+pub(super) fn cut(s: &str) -> Box<str> {
     if s.len() <= MAX_ATTR_LEN {
         return s.into();
     }
@@ -71,7 +71,7 @@ fn value(kv: &KeyValue) -> Option<AttrValue> {
 }
 
 impl Sampler {
-    fn intern(&mut self, name: &str) -> Arc<str> {
+    pub(super) fn intern(&mut self, name: &str) -> Arc<str> {
         if let Some(n) = self.names.get(name) {
             return n.clone();
         }
@@ -109,7 +109,16 @@ impl Sampler {
 
     /// A span with a parent: kept in assembly until its root comes.
     pub fn child(&mut self, s: &Span, now: f64) {
-        let id = id128(&s.trace_id);
+        self.child_with(id128(&s.trace_id), now, |me| me.span_of(s));
+    }
+
+    /// A span of trace `id` with a parent, made by `make` only when there is room for it.
+    pub(super) fn child_with(
+        &mut self,
+        id: u128,
+        now: f64,
+        make: impl FnOnce(&mut Self) -> TraceSpan,
+    ) {
         if let Some(p) = self.pending.get_mut(&id) {
             if p.spans.len() + 1 >= MAX_SPANS {
                 p.dropped += 1;
@@ -130,7 +139,7 @@ impl Sampler {
             };
             self.pending.insert(id, p);
         }
-        let span = self.span_of(s);
+        let span = make(self);
         self.pending
             .get_mut(&id)
             .expect("inserted")
@@ -155,8 +164,12 @@ impl Sampler {
 
     /// A root span: its trace is complete, and kept or let go.
     pub fn root(&mut self, app: &Arc<str>, s: &Span) {
-        let id = id128(&s.trace_id);
         let root = self.span_of(s);
+        self.root_span(app, id128(&s.trace_id), root);
+    }
+
+    /// The root span of trace `id`: its trace is complete, and kept or let go.
+    pub(super) fn root_span(&mut self, app: &Arc<str>, id: u128, root: TraceSpan) {
         let (mut spans, dropped) = match self.pending.remove(&id) {
             Some(p) => {
                 self.pending_spans -= p.spans.len();

@@ -211,6 +211,41 @@ pub fn decode_span(body: &[u8]) -> Result<SpanClose<'_>> {
     Ok(s)
 }
 
+/// The ids in front of a traced span: which trace it belongs to, its own id and its
+/// parent's. Ids are the sender's, unique within one connection; 0 means none (a root span
+/// has `parent == 0`, and its `trace` is its own `span` id by convention).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SpanIds {
+    /// The trace: the id of its root span.
+    pub trace: u64,
+    /// This span.
+    pub span: u64,
+    /// Its parent span, 0 for a root span.
+    pub parent: u64,
+}
+
+/// Decodes a `TracedSpan` body: the ids, then a `Span` body. A span id or trace id of 0 is
+/// invalid.
+pub fn decode_traced_span(body: &[u8]) -> Result<(SpanIds, SpanClose<'_>)> {
+    let mut r = Rd {
+        b: body,
+        at: "traced span ids",
+    };
+    let mut id = || -> Result<u64> {
+        let b = r.bytes(8)?;
+        Ok(u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    };
+    let ids = SpanIds {
+        trace: id()?,
+        span: id()?,
+        parent: id()?,
+    };
+    if ids.trace == 0 || ids.span == 0 {
+        return Err(WireError::Invalid("traced span ids"));
+    }
+    Ok((ids, decode_span(r.b)?))
+}
+
 /// An event (a log line, as a record). Its message is the field named `message`.
 #[derive(Debug, Clone, Copy)]
 pub struct Event<'a> {
@@ -341,7 +376,8 @@ pub fn decode_hello(body: &[u8]) -> Result<Hello<'_>> {
     }
     let v = r.bytes(2)?;
     let version = u16::from_le_bytes([v[0], v[1]]);
-    if version != crate::VERSION {
+    // Versions 1 and 2 share the hello's layout; of another version only the version is read.
+    if !(crate::MIN_VERSION..=crate::VERSION).contains(&version) {
         return Ok(Hello {
             version,
             app: "",

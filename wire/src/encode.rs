@@ -2,7 +2,7 @@
 //! cut at a character boundary and field/label lists are capped, so an encoded record never
 //! exceeds [`crate::MAX_FRAME_LEN`].
 
-use crate::decode::{Event, Fields, Hello, SpanClose};
+use crate::decode::{Event, Fields, Hello, SpanClose, SpanIds};
 use crate::{FrameType, MetricKind, Value, MAGIC, MAX_LABELS, MAX_STR_LEN};
 
 /// Appends `v` as a LEB128 varint.
@@ -175,10 +175,24 @@ pub fn encode_error(buf: &mut Vec<u8>, code: u16, message: &str) -> usize {
 /// Appends a `Span` frame.
 pub fn encode_span(buf: &mut Vec<u8>, s: &SpanClose<'_>) -> usize {
     let mut w = FrameWriter::begin(buf, FrameType::Span);
+    span_body(&mut w, s);
+    w.finish()
+}
+
+fn span_body(w: &mut FrameWriter<'_>, s: &SpanClose<'_>) {
     w.str(s.name).str(s.target).str(s.parent);
     w.varint(s.start_unix_ns).varint(s.duration_ns);
     w.u8(s.level as u8).u8(s.error as u8);
     w.u8(s.fields.len() as u8).raw(s.fields.raw());
+}
+
+/// Appends a `TracedSpan` frame: `ids`, then the span as [`encode_span`] writes it.
+pub fn encode_traced_span(buf: &mut Vec<u8>, ids: SpanIds, s: &SpanClose<'_>) -> usize {
+    let mut w = FrameWriter::begin(buf, FrameType::TracedSpan);
+    w.raw(&ids.trace.to_le_bytes())
+        .raw(&ids.span.to_le_bytes())
+        .raw(&ids.parent.to_le_bytes());
+    span_body(&mut w, s);
     w.finish()
 }
 

@@ -18,18 +18,25 @@ mod encode;
 
 pub use decode::{
     decode_drops, decode_error, decode_event, decode_hello, decode_metric, decode_span,
-    decode_welcome, split_frame, Event, Fields, Hello, Metric, SpanClose,
+    decode_traced_span, decode_welcome, split_frame, Event, Fields, Hello, Metric, SpanClose,
+    SpanIds,
 };
 pub use encode::{
     clip, clip_to, encode_drops, encode_error, encode_event, encode_hello, encode_metric,
-    encode_span, encode_welcome, put_field, put_varint, FrameWriter,
+    encode_span, encode_traced_span, encode_welcome, put_field, put_varint, FrameWriter,
 };
 
 #[cfg(test)]
 mod tests;
 
-/// Protocol version this crate speaks.
-pub const VERSION: u16 = 1;
+/// Newest protocol version this crate speaks. Version 2 added [`FrameType::TracedSpan`];
+/// a daemon answers a `Hello` of any version from [`MIN_VERSION`] to this one with the lower
+/// of the two, and a sender sends traced spans only when that answer is 2 or more.
+pub const VERSION: u16 = 2;
+/// Oldest protocol version this crate still speaks.
+pub const MIN_VERSION: u16 = 1;
+/// Bytes of the ids in front of a [`FrameType::TracedSpan`] body (three `u64` LE).
+pub const SPAN_IDS_LEN: usize = 24;
 /// First bytes of a `Hello` body.
 pub const MAGIC: [u8; 4] = *b"KPID";
 /// Largest frame (type byte plus body) a daemon accepts; larger ones close the connection.
@@ -80,6 +87,8 @@ pub enum FrameType {
     Metric = 18,
     /// Records the app dropped since its previous report, per level.
     Drops = 19,
+    /// A span closed, with its trace, span and parent ids in front (version 2).
+    TracedSpan = 20,
 }
 
 impl FrameType {
@@ -93,6 +102,7 @@ impl FrameType {
             17 => Self::Event,
             18 => Self::Metric,
             19 => Self::Drops,
+            20 => Self::TracedSpan,
             _ => return None,
         })
     }

@@ -240,3 +240,49 @@ fn random_bytes_never_panic() {
         let _ = split_frame(&body, 64);
     }
 }
+
+#[test]
+fn traced_span_carries_its_ids_in_front_of_a_span_body() {
+    let mut scratch = Vec::new();
+    let fields = Fields::encode(&mut scratch, &[("model", Value::Str("yolo"))]);
+    let span = SpanClose {
+        name: "infer",
+        target: "app",
+        parent: "frame",
+        start_unix_ns: 1 << 50,
+        duration_ns: 42,
+        level: Level::Warn,
+        error: false,
+        fields,
+    };
+    let ids = SpanIds {
+        trace: 7,
+        span: u64::MAX - 1,
+        parent: 7,
+    };
+    let mut buf = Vec::new();
+    encode_traced_span(&mut buf, ids, &span);
+    let (t, body) = one_frame(&buf);
+    assert_eq!(FrameType::from_u8(t), Some(FrameType::TracedSpan));
+    let (got, d) = decode_traced_span(body).unwrap();
+    assert_eq!(got, ids);
+    assert_eq!((d.name, d.parent, d.duration_ns), ("infer", "frame", 42));
+    assert_eq!(
+        d.fields.collect::<Vec<_>>(),
+        [("model", Value::Str("yolo"))]
+    );
+    // The body after the ids is exactly a span body.
+    assert_eq!(decode_span(&body[SPAN_IDS_LEN..]).unwrap().name, "infer");
+    for cut in 0..body.len() {
+        assert!(decode_traced_span(&body[..cut]).is_err(), "cut at {cut}");
+    }
+    // A zero span or trace id is refused.
+    for at in [0, 8] {
+        let mut b = body.to_vec();
+        b[at..at + 8].fill(0);
+        assert_eq!(
+            decode_traced_span(&b).unwrap_err(),
+            WireError::Invalid("traced span ids")
+        );
+    }
+}

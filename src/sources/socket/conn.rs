@@ -113,13 +113,14 @@ pub(crate) async fn serve(mut stream: UnixStream, ctx: Arc<Ctx>) {
         _ => Err(wire::WireError::Invalid("first frame: expected a hello")),
     };
     let hello = match hello {
-        Ok(h) if h.version == wire::VERSION => h,
+        Ok(h) if (wire::MIN_VERSION..=wire::VERSION).contains(&h.version) => h,
         Ok(h) => {
             stats.rejected.version_mismatch.fetch_add(1, Relaxed);
             let msg = format!(
-                "protocol version {} is not supported: this kpid ({}) speaks version {}",
+                "protocol version {} is not supported: this kpid ({}) speaks versions {} to {}",
                 h.version,
                 env!("CARGO_PKG_VERSION"),
+                wire::MIN_VERSION,
                 wire::VERSION
             );
             refuse(&mut stream, code::VERSION_MISMATCH, &msg).await;
@@ -144,7 +145,9 @@ pub(crate) async fn serve(mut stream: UnixStream, ctx: Arc<Ctx>) {
     };
     let app: Arc<str> = Arc::from(app);
     let mut w = Vec::with_capacity(16);
-    wire::encode_welcome(&mut w, wire::VERSION, ctx.cfg.max_frame_len as u32);
+    // The version both ends speak: the sender's, when it is older than ours.
+    let version = hello.version.min(wire::VERSION);
+    wire::encode_welcome(&mut w, version, ctx.cfg.max_frame_len as u32);
     if stream.write_all(&w).await.is_err() {
         return;
     }
@@ -172,6 +175,7 @@ pub(crate) async fn serve(mut stream: UnixStream, ctx: Arc<Ctx>) {
             };
             slot.send(Input::App(AppBatch {
                 app: app.clone(),
+                conn: id,
                 frames: buf.bytes[..start].to_vec(),
             }));
             buf.consume(start);
