@@ -96,6 +96,37 @@ fn python_client_spans_events_metrics_are_exact() {
     assert_eq!(g["value"].as_f64(), Some((499 % 7) as f64));
     let h = d.socket_health();
     assert_eq!(h["rejected_total"], 0, "{h}");
+    // Spans sent once connected carry ids (protocol version 2): failed frames (an exception
+    // in `infer` every 10th) are kept as traces with their waterfall.
+    let list = wait_for(10, "sampled python traces", || {
+        let v = d.kpid.json("/api/traces");
+        (v["traces"].as_array()?.iter().any(|t| t["error"] == true)).then_some(v)
+    });
+    // Spans closed before the client heard the daemon's version went plain: a frame open
+    // at that moment may lack its first children; every later one is whole.
+    let traces = list["traces"].as_array().unwrap();
+    let partial = traces.iter().filter(|t| t["spans"] != 3).count();
+    assert!(partial <= 1, "{list}");
+    for t in traces.iter().filter(|t| t["spans"] == 3) {
+        assert_eq!((&t["app"], &t["root"]), (&"py".into(), &"frame".into()));
+        let w = d
+            .kpid
+            .json(&format!("/api/traces/{}", t["trace_id"].as_str().unwrap()));
+        let spans = w["spans"].as_array().unwrap();
+        let names: Vec<_> = spans.iter().map(|s| s["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["frame", "infer", "post"], "{w}");
+        assert!(
+            spans[1..].iter().all(|s| s["parent"] == spans[0]["id"]),
+            "{w}"
+        );
+        let n: u64 = spans[0]["attributes"]["n"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(spans[1]["error"], n % 10 == 0, "{w}");
+        assert_eq!(t["error"], n % 10 == 0 || n % 25 == 0, "{w}");
+    }
 }
 
 #[test]
@@ -165,7 +196,7 @@ fn python_client_hears_a_version_mismatch() {
     let out = python(
         r#"
 import time, kpid_client
-kpid_client.VERSION = 99
+kpid_client.VERSION = kpid_client.MIN_VERSION = 99
 c = kpid_client.Client(app="future")
 deadline = time.time() + 10
 while c.stats()["last_refusal"] is None and time.time() < deadline:

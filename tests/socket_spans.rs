@@ -184,3 +184,72 @@ fn demo_pipeline_reports_every_stage() {
     let p50 = k["p50"].as_f64().unwrap();
     assert!(p50 > 0.005 && p50 < 0.1, "infer p50 {p50} s: {k}");
 }
+
+/// Protocol version 2: the layer's spans carry ids, so the daemon assembles the app's
+/// traces and keeps the slowest and the failed with their waterfalls (`/api/traces`).
+#[test]
+fn layer_spans_become_trace_waterfalls() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kpid.sock");
+    let d = Daemon::start(&path);
+    let (layer, guard) = app_layer(&path, "cam");
+    settled(&guard);
+    with_layer(layer, || {
+        for i in 0..20u64 {
+            let _frame = tracing::info_span!("frame", n = i).entered();
+            {
+                let _s = tracing::info_span!("infer", model = "yolo").entered();
+                {
+                    let _k = tracing::info_span!("kernel").entered();
+                    let ms = if i == 7 { 40 } else { 1 };
+                    std::thread::sleep(Duration::from_millis(ms));
+                }
+                if i % 5 == 0 {
+                    tracing::error!("inference failed");
+                }
+            }
+            drop(tracing::info_span!("post").entered());
+        }
+    });
+    assert!(guard.flush(Duration::from_secs(10)));
+    let list = wait_for(20, "the slowest and the failed traces", || {
+        let v = d.kpid.json("/api/traces");
+        let n = v["traces"].as_array()?.len();
+        // Five slowest, plus the failed ones (frames 0, 5, 10, 15) not among them.
+        let st = &d.kpid.json("/api/health")["traces"];
+        let seen = st["sampled"].as_u64()? + st["not_sampled"].as_u64()?;
+        (n >= 5 && seen == 20).then_some(v)
+    });
+    let traces = list["traces"].as_array().unwrap();
+    let failed = traces.iter().filter(|t| t["error"] == true).count();
+    assert_eq!(failed, 4, "{list}");
+    let slowest = traces
+        .iter()
+        .max_by(|a, b| {
+            a["duration"]
+                .as_f64()
+                .partial_cmp(&b["duration"].as_f64())
+                .unwrap()
+        })
+        .unwrap();
+    assert_eq!(
+        (&slowest["app"], &slowest["root"]),
+        (&"cam".into(), &"frame".into())
+    );
+    assert!(slowest["duration"].as_f64().unwrap() >= 0.040, "{slowest}");
+    let id = slowest["trace_id"].as_str().unwrap();
+    let w = d.kpid.json(&format!("/api/traces/{id}"));
+    let spans = w["spans"].as_array().unwrap();
+    let names: Vec<_> = spans.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["frame", "infer", "kernel", "post"], "{w}");
+    let id_of = |n: usize| spans[n]["id"].clone();
+    assert_eq!(spans[0]["parent"], serde_json::Value::Null);
+    assert_eq!(spans[1]["parent"], id_of(0), "infer inside frame: {w}");
+    assert_eq!(spans[2]["parent"], id_of(1), "kernel inside infer: {w}");
+    assert_eq!(spans[3]["parent"], id_of(0), "post inside frame: {w}");
+    assert_eq!(spans[0]["attributes"]["n"], "7", "{w}");
+    assert_eq!(spans[1]["attributes"]["model"], "yolo", "{w}");
+    assert!(spans[2]["duration"].as_f64().unwrap() >= 0.040, "{w}");
+    // Span KPIs are counted as before.
+    expect_total(&d, r#"span_total{app="cam",span="kernel"}"#, 20.0, 5);
+}

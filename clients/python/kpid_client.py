@@ -25,18 +25,21 @@ import atexit
 import functools
 import logging
 import os
+import random
 import socket
 import struct
 import threading
 import time
 
-VERSION = 1
+VERSION = 2       # newest protocol version spoken: 2 sends traced spans (with ids)
+MIN_VERSION = 1   # offered to a daemon that refuses VERSION as too new
 MAGIC = b"KPID"
 MAX_STR_LEN = 4096
 MAX_FIELDS = 64
 MAX_LABELS = 16
 
-HELLO, WELCOME, ERROR, SPAN, EVENT, METRIC, DROPS = 1, 2, 3, 16, 17, 18, 19
+HELLO, WELCOME, ERROR, SPAN, EVENT, METRIC, DROPS, TRACED_SPAN = 1, 2, 3, 16, 17, 18, 19, 20
+VERSION_MISMATCH = 1
 TRACE, DEBUG, INFO, WARN, ERROR_LEVEL = 0, 1, 2, 3, 4
 COUNTER, GAUGE, HISTOGRAM = 0, 1, 2
 
@@ -109,15 +112,21 @@ def _frame(ftype, body):
 class KpidRefused(Exception):
     """The daemon answered the hello with an error frame (version mismatch, uid...)."""
 
+    def __init__(self, message, code=0):
+        super().__init__(message)
+        self.code = code
+
 
 class Span:
     """An open span; use as a context manager (``Client.span``)."""
 
-    __slots__ = ("client", "name", "target", "fields", "parent", "start_ns", "t0", "error", "level")
+    __slots__ = ("client", "name", "target", "fields", "parent", "start_ns", "t0", "error", "level",
+                 "span_id", "parent_id", "trace_id")
 
     def __init__(self, client, name, target, level, fields):
         self.client, self.name, self.target, self.level = client, name, target, level
         self.fields, self.error, self.parent = fields, False, ""
+        self.span_id, self.parent_id, self.trace_id = 0, 0, 0
 
     def record(self, **fields):
         """Adds fields; an ``error`` field that is not False marks the span in error."""
@@ -128,7 +137,13 @@ class Span:
 
     def __enter__(self):
         stack = self.client._stack()
-        self.parent = stack[-1].name if stack else ""
+        # Ids for traced spans: random, never 0; a child joins its parent's trace.
+        self.span_id = random.getrandbits(64) or 1
+        if stack:
+            top = stack[-1]
+            self.parent, self.parent_id, self.trace_id = top.name, top.span_id, top.trace_id
+        else:
+            self.parent, self.parent_id, self.trace_id = "", 0, self.span_id
         stack.append(self)
         self.start_ns = time.time_ns()
         self.t0 = time.perf_counter_ns()
@@ -169,6 +184,7 @@ class Client:
         self.sent, self.connects, self.last_refusal = 0, 0, None
         self._flush_asked = self._flush_done = 0
         self._state = _CONNECTING
+        self._traced = False  # the daemon takes traced spans (it answered version 2 or more)
         self._local = threading.local()
         self._thread = threading.Thread(target=self._run, name="kpid-client", daemon=True)
         self._thread.start()
@@ -224,7 +240,8 @@ class Client:
         if not self._accepting():
             self._drop(s.level)
             return
-        body = bytearray()
+        traced = self._traced
+        body = bytearray(struct.pack("<QQQ", s.trace_id, s.span_id, s.parent_id) if traced else b"")
         _str(s.name, body)
         _str(s.target, body)
         _str(s.parent, body)
@@ -233,7 +250,7 @@ class Client:
         body.append(s.level)
         body.append(1 if s.error else 0)
         _fields(s.fields, body)
-        self._push(_frame(SPAN, body), s.level)
+        self._push(_frame(TRACED_SPAN if traced else SPAN, body), s.level)
 
     def event(self, level, message, target=None, **fields):
         """An event (a log record); ERROR marks the current span in error."""
@@ -306,11 +323,20 @@ class Client:
     # ---- sender thread ----------------------------------------------------------------
 
     def _connect(self):
+        """Offers VERSION, then MIN_VERSION to a daemon that refuses VERSION as too new."""
+        try:
+            return self._handshake(VERSION)
+        except KpidRefused as e:
+            if e.code != VERSION_MISMATCH or VERSION == MIN_VERSION:
+                raise
+        return self._handshake(MIN_VERSION)
+
+    def _handshake(self, version):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             s.settimeout(1.0)
             s.connect(self.socket_path)
-            body = bytearray(MAGIC + struct.pack("<H", VERSION))
+            body = bytearray(MAGIC + struct.pack("<H", version))
             _str(self.app, body)
             _varint(os.getpid(), body)
             _str(socket.gethostname(), body)
@@ -322,6 +348,7 @@ class Client:
             (length, ftype) = struct.unpack("<IB", head)
             reply = self._recv_exact(s, length - 1)
             if ftype == WELCOME:
+                self._traced = struct.unpack("<H", reply[:2])[0] >= 2
                 return s
             if ftype == ERROR:
                 code = struct.unpack("<H", reply[:2])[0]
@@ -334,7 +361,7 @@ class Client:
                     if b < 0x80:
                         break
                 raise KpidRefused("kpid refused this app (code %d): %s"
-                                  % (code, reply[i:i + n].decode("utf-8", "replace")))
+                                  % (code, reply[i:i + n].decode("utf-8", "replace")), code)
             raise OSError("unexpected reply from kpid")
         except BaseException:
             s.close()

@@ -524,12 +524,29 @@ impl Running {
     }
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {},
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed at the call, not at the
+/// first poll: a signal that comes between start-up and the server's first poll (a test or a
+/// supervisor stopping kpid as soon as it printed its address) still shuts down cleanly
+/// rather than killing the process with its socket file left behind (regression: the
+/// socket-resilience test's "removed on clean shutdown" failed under load). Must be called
+/// inside a tokio runtime.
+pub fn signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate()).ok();
+    let int = signal(SignalKind::interrupt()).ok();
+    async move {
+        let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = wait(int) => {},
+            _ = wait(term) => {},
+        }
     }
 }
 

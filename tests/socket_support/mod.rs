@@ -5,7 +5,7 @@
 #[path = "../common/mod.rs"]
 pub mod common;
 
-pub use common::Kpid;
+pub use common::{wait_for, Kpid};
 use kpid_layer::{Builder, FlushGuard, KpidLayer};
 use kpid_wire as wire;
 use std::io::{Read, Write};
