@@ -168,10 +168,7 @@ pub fn build(
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default()
         };
-        if matches!(
-            d.name.as_str(),
-            "span_total" | "span_duration_seconds" | "span_errors_total"
-        ) {
+        if let Some(role) = crate::engine::rules::span_role(&d.name) {
             let row = spans
                 .entry((label("app"), label("span")))
                 .or_insert_with(|| SpanRow {
@@ -179,12 +176,12 @@ pub fn build(
                     app: label("app"),
                     ..SpanRow::default()
                 });
-            match d.name.as_str() {
-                "span_total" => {
+            match role {
+                "calls" => {
                     (row.count, row.rate) =
                         (summary.total.unwrap_or(0.0), summary.rate.unwrap_or(0.0))
                 }
-                "span_errors_total" => row.errors = summary.total.unwrap_or(0.0),
+                "errors" => row.errors = summary.total.unwrap_or(0.0),
                 _ => (row.p50, row.p95, row.p99) = (summary.p50, summary.p95, summary.p99),
             }
         }

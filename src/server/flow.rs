@@ -4,6 +4,7 @@
 //! the order they were first seen (the order of sequential stages).
 
 use super::AppState;
+use crate::engine::rules::{SPAN_DURATION, SPAN_ERRORS, SPAN_TOTAL};
 use crate::kpi::{KpiView, Snapshot};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -86,16 +87,16 @@ pub(crate) fn flow(snap: &Snapshot) -> Flow<'_> {
         let (app, span) = (label(k, "app"), label(k, "span"));
         let l = &k.latest;
         match k.desc.name.as_str() {
-            "span_total" => {
+            SPAN_TOTAL => {
                 let s = entry(&mut stages, &mut order, app, span);
                 s.rate = l.rate.unwrap_or(0.0);
                 s.total = l.total.unwrap_or(0.0);
             }
-            "span_duration_seconds" => {
+            SPAN_DURATION => {
                 let s = entry(&mut stages, &mut order, app, span);
                 (s.p50, s.p95, s.p99) = (l.p50, l.p95, l.p99);
             }
-            "span_errors_total" => {
+            SPAN_ERRORS => {
                 entry(&mut stages, &mut order, app, span).errors_per_s = l.rate.unwrap_or(0.0);
             }
             "span_children_total" => edges.push(Edge {

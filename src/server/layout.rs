@@ -14,6 +14,7 @@
 
 use super::api::selected;
 use super::dashboard::{ChartKind, DashboardConfig};
+use crate::engine::rules::span_role;
 use crate::kpi::{Desc, Kind};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -52,6 +53,9 @@ pub(crate) struct Place {
     /// Position in the header strip.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub headline: Option<u8>,
+    /// Its column in the spans table (`calls`, `duration`, `errors`), for span KPIs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span: Option<&'static str>,
 }
 
 /// The default sections: key, title, rank (config panels' sections rank 0, 1, ... before
@@ -129,6 +133,7 @@ impl Layout {
                         thresholds: p.thresholds.clone(),
                         panel_help: p.help.clone(),
                         headline,
+                        span: span_role(n),
                     }
                 }
                 None => {
@@ -156,6 +161,7 @@ impl Layout {
                         thresholds: Vec::new(),
                         panel_help: None,
                         headline,
+                        span: span_role(n),
                     }
                 }
             };

@@ -91,6 +91,9 @@ fn the_default_layout_reads_as_a_pipeline() {
     assert_eq!(g("dropped_frames_total"), "errors");
     assert_eq!(g("gpu_util_percent"), "resources");
     assert_eq!(g("span_total"), "spans");
+    // The spans table's columns come from here, not from names known to the page.
+    assert_eq!(l.get("span_total").unwrap().span, Some("calls"));
+    assert_eq!(l.get("frames_total").unwrap().span, None);
     assert_eq!(g("host_load1"), "system");
     assert_eq!(g("log_lines_total"), "kpid");
     assert!(l.get("log_lines_total").unwrap().collapsed);

@@ -15,7 +15,6 @@ import { rangeBar, stepFor } from "./range.js";
   "use strict";
 
   const MAX_WINDOW_S = 3600; // longest selectable chart window; history kept client-side
-  const SPAN_KPIS = ["span_duration_seconds", "span_total", "span_errors_total"];
 
   const state = {
     kpis: new Map(), // id -> { id, name, labels, kind, unit, help, latest, h: { t: [], <columns>: [] } }
@@ -495,25 +494,26 @@ import { rangeBar, stepFor } from "./range.js";
   // ---------- header strip and cards (cards.js) ----------
   const cards = cardsView({ state, alerts, $, esc, nowS });
 
-  // ---------- spans (issue 3: span_duration_seconds / span_total / span_errors_total) ----------
+  // ---------- spans: the server names each span KPI's column (layout.span) ----------
   function renderSpans(names) {
     const panel = $("spans-panel");
-    const present = SPAN_KPIS.some((n) => names.has(n));
-    panel.hidden = !present;
-    if (!present) return;
     const rows = new Map();
     const keyOf = (labels) => JSON.stringify([labels.app ?? "", labels.span ?? labelText(labels)]);
-    for (const n of SPAN_KPIS) {
-      for (const k of names.get(n) || []) {
+    for (const ks of names.values()) {
+      for (const k of ks) {
+        const role = k.layout?.span;
+        if (!role) continue;
         const key = keyOf(k.labels);
         if (!rows.has(key)) rows.set(key, { app: k.labels.app ?? "", span: k.labels.span ?? labelText(k.labels) });
-        rows.get(key)[n] = k.latest;
+        rows.get(key)[role] = k.latest;
       }
     }
+    panel.hidden = rows.size === 0;
+    if (!rows.size) return;
     const list = [...rows.values()].map((r) => {
-      const d = r.span_duration_seconds || {};
-      const tot = r.span_total || {};
-      const err = r.span_errors_total || {};
+      const d = r.duration || {};
+      const tot = r.calls || {};
+      const err = r.errors || {};
       const rate = tot.rate ?? d.rate ?? null;
       let errPct = null;
       if (tot.rate > 0 && err.rate != null) errPct = (100 * err.rate) / tot.rate;

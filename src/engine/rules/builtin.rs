@@ -7,6 +7,23 @@ use crate::engine::filter::{Arith, Filter};
 use crate::kpi::{Kind, SeriesSpec};
 use std::sync::Arc;
 
+/// Spans closed, per app and span name (what the spans table and the flow view call "calls").
+pub(crate) const SPAN_TOTAL: &str = "span_total";
+/// Span durations, a distribution in seconds.
+pub(crate) const SPAN_DURATION: &str = "span_duration_seconds";
+/// Spans closed in error.
+pub(crate) const SPAN_ERRORS: &str = "span_errors_total";
+
+/// What a built-in span KPI is to the spans table: `calls`, `duration` or `errors`.
+pub fn span_role(name: &str) -> Option<&'static str> {
+    match name {
+        SPAN_TOTAL => Some("calls"),
+        SPAN_DURATION => Some("duration"),
+        SPAN_ERRORS => Some("errors"),
+        _ => None,
+    }
+}
+
 fn rule(
     name: &str,
     kind: Kind,
@@ -56,9 +73,9 @@ pub(super) fn rules() -> Vec<Rule> {
     children.filter = Some(Filter::parse("parent =~ \".\"").expect("a valid filter"));
     vec![
         children,
-        rule("span_total", Counter, Span, None, "", "spans closed", span),
+        rule(SPAN_TOTAL, Counter, Span, None, "", "spans closed", span),
         rule(
-            "span_duration_seconds",
+            SPAN_DURATION,
             Distribution,
             Span,
             Some("duration"),
@@ -67,7 +84,7 @@ pub(super) fn rules() -> Vec<Rule> {
             span,
         ),
         rule(
-            "span_errors_total",
+            SPAN_ERRORS,
             Counter,
             Span,
             Some("error"),

@@ -31,6 +31,8 @@ mod natural;
 mod observe;
 mod pattern;
 
+pub use builtin::span_role;
+pub(crate) use builtin::{SPAN_DURATION, SPAN_ERRORS, SPAN_TOTAL};
 pub use dry::DrySample;
 
 use super::filter::{Arith, Filter, View};
