@@ -171,11 +171,27 @@ fn demo_pipeline_reports_every_stage() {
         let id = format!(r#"span_total{{app="demo-pipeline",span="{stage}"}}"#);
         wait_until(20, &id, || d.total(&id).unwrap_or(0.0) >= 5.0);
     }
-    wait_until(10, "frames_processed_total", || {
-        d.total(r#"frames_processed_total{app="demo-pipeline"}"#)
-            .unwrap_or(0.0)
-            >= 5.0
+    wait_until(10, "detections per frame", || {
+        d.total(r#"detections{app="demo-pipeline"}"#).unwrap_or(0.0) >= 5.0
     });
+    // The demo's frames are traced: the sample holds some with their stages.
+    let list = wait_for(20, "a sampled demo trace", || {
+        let v = d.kpid.json("/api/traces");
+        (!v["traces"].as_array()?.is_empty()).then_some(v)
+    });
+    let id = list["traces"][0]["trace_id"].as_str().unwrap();
+    let w = d.kpid.json(&format!("/api/traces/{id}"));
+    let names: Vec<_> = w["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["frame", "capture", "preprocess", "infer", "postprocess"],
+        "{w}"
+    );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     t.join().unwrap();
     let k = d

@@ -1,7 +1,9 @@
 //! An instrumented multi-stage pipeline (capture → preprocess → infer → postprocess) that
 //! reports through `kpid-layer`, so the demo shows span-derived KPIs (`span_total`,
-//! `span_duration_seconds`, `span_errors_total`, `events_total`, and `frames_processed_total`,
-//! `infer_queue_depth`, `detections` from the field convention) beside the log-derived ones.
+//! `span_duration_seconds`, `span_errors_total`, `events_total`, and `infer_queue_depth`,
+//! `detections` from the field convention) and trace waterfalls beside the log-derived ones.
+//! Frames are counted once, by `span_total{span="frame"}`: the log's `frames_out_per_second`
+//! is the same figure seen from the log, so the app adds no counter of its own for it.
 //! `kpid demo` runs [`run`] in a thread; `cargo run --example pipeline` runs [`pipeline`]
 //! standalone.
 
@@ -90,7 +92,6 @@ pub fn pipeline(stop: &AtomicBool, frames: Option<u64>) {
             tracing::warn!(frame = n, "queue full: frame dropped");
         }
         tracing::info!(
-            counter.frames_processed = 1u64,
             gauge.infer_queue_depth = queue,
             histogram.detections = detections,
             "frame done"
