@@ -89,6 +89,16 @@ try {
   if (!flow.rates.some((r) => /\/s$/.test(r) && parseFloat(r) > 0)) fail(`flow shows no rate: ${JSON.stringify(flow.rates)}`);
   step(`flow: ${flow.head} ⊃ ${flow.chain.join(" → ")}`);
 
+  // The demo app's spans come over the socket with ids (protocol 2): the spans table opens
+  // the sampled frames, and a frame's waterfall nests its four stages under it.
+  await page.locator('#spans tr[data-span="frame"] td.mono').first().dispatchEvent("click");
+  await page
+    .waitForFunction(() => document.querySelectorAll("#traces-list tr.trace-row").length > 0 && document.querySelectorAll(".wf-row").length === 5, null, { timeout: 20_000 })
+    .catch(() => fail("no waterfall of a demo frame within 20 s of a click on its span row"));
+  const wf = await page.$$eval(".wf-row", (rs) => rs.map((r) => `${r.dataset.depth}:${r.querySelector(".wf-name").textContent}`));
+  if (wf.join(",") !== "0:frame,1:capture,1:preprocess,1:infer,1:postprocess") fail(`demo waterfall: ${wf.join(", ")}`);
+  step(`waterfall of a demo frame: ${wf.join(", ")}`);
+
   // The log viewer: live lines, a level chip, a regex with highlights, pause on scroll with
   // the "N new lines" badge, and a click on a chart opening the lines around that instant.
   await page
