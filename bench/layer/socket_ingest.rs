@@ -3,6 +3,8 @@
 //! 1. **capacity**: one sender writes pre-encoded span frames (8 span names, 2 fields each)
 //!    as fast as the socket takes them for `SECS` seconds; the rate is spans applied to the
 //!    store (`/api/health` → `socket.spans`) over the time until all were applied.
+//!    Then the same with protocol 2's traced spans (traces of 8 spans, fresh trace ids every
+//!    batch), which also feed the trace sample.
 //! 2. **paced, end to end**: an app thread with the real `kpid-layer` opens and closes spans
 //!    (2 fields) at a paced target rate for `SECS` seconds; reports the rate achieved, the
 //!    layer's drops and what the daemon applied (must equal what was emitted).
@@ -45,8 +47,11 @@ fn wait_applied(port: u16, want: u64) -> Instant {
     Instant::now()
 }
 
-fn capacity(dir: &std::path::Path, secs: u64) {
-    let sock = dir.join("cap.sock");
+/// One sender of pre-encoded span frames as fast as the socket takes them. `traced`: protocol
+/// 2's `TracedSpan` frames, traces of 8 spans (7 children, then their root), fresh trace ids
+/// every batch, so every span also goes through the trace sample.
+fn capacity(dir: &std::path::Path, secs: u64, traced: bool) {
+    let sock = dir.join(if traced { "trc.sock" } else { "cap.sock" });
     let k = start(dir, &sock);
     let mut s = UnixStream::connect(&sock).unwrap();
     let mut hello = Vec::new();
@@ -66,6 +71,8 @@ fn capacity(dir: &std::path::Path, secs: u64) {
     let mut batch = Vec::with_capacity(70_000);
     let mut scratch = Vec::new();
     let mut per_batch = 0u64;
+    // Where each traced frame's ids start, to give every batch fresh trace ids.
+    let mut id_at = Vec::new();
     while batch.len() < 64 << 10 {
         let fields = wire::Fields::encode(
             &mut scratch,
@@ -84,23 +91,56 @@ fn capacity(dir: &std::path::Path, secs: u64) {
             error: per_batch % 100 == 0,
             fields,
         };
-        wire::encode_span(&mut batch, &span);
+        if traced {
+            let trace = per_batch / 8 + 1;
+            let root = per_batch % 8 == 7;
+            let ids = wire::SpanIds {
+                trace,
+                span: if root { trace } else { per_batch + 1 << 20 },
+                parent: if root { 0 } else { trace },
+            };
+            id_at.push(batch.len() + wire::HEADER_LEN);
+            wire::encode_traced_span(&mut batch, ids, &span);
+        } else {
+            wire::encode_span(&mut batch, &span);
+        }
         per_batch += 1;
+    }
+    // Whole traces only.
+    while traced && per_batch % 8 != 0 {
+        let at = id_at.pop().unwrap();
+        batch.truncate(at - wire::HEADER_LEN);
+        per_batch -= 1;
     }
     let t0 = Instant::now();
     let mut sent = 0u64;
+    let mut round = 0u64;
     while t0.elapsed() < Duration::from_secs(secs) {
+        if traced {
+            round += 1;
+            for &at in &id_at {
+                let old = u64::from_le_bytes(batch[at..at + 8].try_into().unwrap());
+                let new = (old & 0xFFFF_FFFF) | round << 32;
+                batch[at..at + 8].copy_from_slice(&new.to_le_bytes());
+                if batch[at + 16..at + 24] == [0; 8] {
+                    batch[at + 8..at + 16].copy_from_slice(&new.to_le_bytes());
+                }
+            }
+        }
         s.write_all(&batch).unwrap();
         sent += per_batch;
     }
     let done = wait_applied(k.port, sent);
     let el = (done - t0).as_secs_f64();
     let st = socket_stats(k.port);
+    let traces = daemon::health(k.port, "traces");
     println!(
-        "capacity: {sent} spans ({} B each) applied in {el:.2} s = {:.0} spans/s; rejected {}",
+        "capacity{}: {sent} spans ({} B each) applied in {el:.2} s = {:.0} spans/s; rejected {}{}",
+        if traced { " (traced)" } else { "" },
         batch.len() as u64 / per_batch,
         sent as f64 / el,
-        st["rejected_total"]
+        st["rejected_total"],
+        if traced { format!("; traces {traces}") } else { String::new() }
     );
 }
 
@@ -167,7 +207,8 @@ fn main() {
         "kpid ingest, {} CPUs, {secs} s per run",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    capacity(&dir, secs);
+    capacity(&dir, secs, false);
+    capacity(&dir, secs, true);
     paced(&dir, secs, rate);
     let _ = std::fs::remove_dir_all(&dir);
 }
