@@ -96,7 +96,7 @@ fn capacity(dir: &std::path::Path, secs: u64, traced: bool) {
             let root = per_batch % 8 == 7;
             let ids = wire::SpanIds {
                 trace,
-                span: if root { trace } else { per_batch + 1 << 20 },
+                span: if root { trace } else { (per_batch + 1) << 20 },
                 parent: if root { 0 } else { trace },
             };
             id_at.push(batch.len() + wire::HEADER_LEN);
@@ -140,7 +140,11 @@ fn capacity(dir: &std::path::Path, secs: u64, traced: bool) {
         batch.len() as u64 / per_batch,
         sent as f64 / el,
         st["rejected_total"],
-        if traced { format!("; traces {traces}") } else { String::new() }
+        if traced {
+            format!("; traces {traces}")
+        } else {
+            String::new()
+        }
     );
 }
 

@@ -108,7 +108,7 @@ pub(crate) fn apply(
             },
             Some(FrameType::TracedSpan) => match wire::decode_traced_span(body) {
                 Ok((ids, s)) => {
-                    traces.socket_span(app, batch.conn, ids, &s, now);
+                    traces.socket_span(app, batch.conn, (ids, &s), body, now);
                     span(&mut r, s, span_fields);
                     c.spans += 1;
                     Ok(RecordKind::Span)

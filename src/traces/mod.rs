@@ -35,6 +35,12 @@ pub const MAX_NAMES: usize = 256;
 pub const MAX_PENDING: usize = 2048;
 /// Most spans in assembly, all traces together; the oldest trace goes first, counted.
 pub const MAX_PENDING_SPANS: usize = 65_536;
+/// Most bytes of socket span frames in assembly, all traces together (a frame is at most
+/// [`MAX_FRAME_KEPT`]); the oldest trace goes first, counted.
+pub const MAX_PENDING_BYTES: usize = 16 << 20;
+/// Longest socket span frame kept as it came until its trace's root comes; a longer one is
+/// decoded at once (its attributes cut as every span's are).
+pub const MAX_FRAME_KEPT: usize = 1024;
 /// Seconds a trace waits for its root span before it is given up (counted).
 pub const PENDING_TTL_S: f64 = 60.0;
 /// Seconds a sampled trace is kept after it ended ("recent").

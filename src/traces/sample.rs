@@ -15,7 +15,19 @@ struct Pending {
     seq: u64,
     since: f64,
     spans: Vec<TraceSpan>,
+    /// Socket spans as their frames' bodies came (each a `u32` LE length, then the body):
+    /// decoded only if the trace is kept, which few are.
+    frames: Vec<u8>,
+    n_frames: usize,
+    /// Some span among `frames` is in error.
+    frames_error: bool,
     dropped: u32,
+}
+
+impl Pending {
+    fn len(&self) -> usize {
+        self.spans.len() + self.n_frames
+    }
 }
 
 /// The sample of one root name: the slowest, and the most recent failed.
@@ -32,6 +44,8 @@ pub struct Sampler {
     /// Trace ids in assembly, oldest first (entries whose seq no longer matches are stale).
     order: VecDeque<(u128, u64)>,
     pending_spans: usize,
+    /// Bytes of socket frames in assembly (capped at [`MAX_PENDING_BYTES`]).
+    pending_bytes: usize,
     seq: u64,
     groups: FxHashMap<(Arc<str>, Arc<str>), Group>,
     names: FxHashMap<Box<str>, Arc<str>>,
@@ -119,11 +133,41 @@ impl Sampler {
         now: f64,
         make: impl FnOnce(&mut Self) -> TraceSpan,
     ) {
+        if !self.room(id, now) {
+            return;
+        }
+        let span = make(self);
+        self.pending
+            .get_mut(&id)
+            .expect("inserted")
+            .spans
+            .push(span);
+        self.added(0);
+    }
+
+    /// A socket span of trace `id` with a parent, kept as its frame's `body` (a `TracedSpan`
+    /// body) until the trace's root says whether it is kept.
+    pub(super) fn child_frame(&mut self, id: u128, now: f64, body: &[u8], error: bool) {
+        if !self.room(id, now) {
+            return;
+        }
+        let p = self.pending.get_mut(&id).expect("inserted");
+        p.frames
+            .extend_from_slice(&(body.len() as u32).to_le_bytes());
+        p.frames.extend_from_slice(body);
+        p.n_frames += 1;
+        p.frames_error |= error;
+        self.added(4 + body.len());
+    }
+
+    /// Whether trace `id` has room for one more span (counted when not), its assembly
+    /// started if it had none.
+    fn room(&mut self, id: u128, now: f64) -> bool {
         if let Some(p) = self.pending.get_mut(&id) {
-            if p.spans.len() + 1 >= MAX_SPANS {
+            if p.len() + 1 >= MAX_SPANS {
                 p.dropped += 1;
                 self.stats.spans_dropped += 1;
-                return;
+                return false;
             }
         } else {
             if self.pending.len() >= MAX_PENDING {
@@ -135,18 +179,36 @@ impl Sampler {
                 seq: self.seq,
                 since: now,
                 spans: Vec::new(),
+                frames: Vec::new(),
+                n_frames: 0,
+                frames_error: false,
                 dropped: 0,
             };
             self.pending.insert(id, p);
         }
-        let span = make(self);
-        self.pending
-            .get_mut(&id)
-            .expect("inserted")
-            .spans
-            .push(span);
+        true
+    }
+
+    /// Counts a span added to an assembly (and `bytes` of frames), evicting the oldest
+    /// traces past the caps.
+    fn added(&mut self, bytes: usize) {
         self.pending_spans += 1;
-        while self.pending_spans > MAX_PENDING_SPANS && self.evict_oldest() {}
+        self.pending_bytes += bytes;
+        while (self.pending_spans > MAX_PENDING_SPANS || self.pending_bytes > MAX_PENDING_BYTES)
+            && self.evict_oldest()
+        {}
+    }
+
+    /// Bytes of socket frames in assembly.
+    #[cfg(test)]
+    pub(super) fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
+    /// Forgets an assembly's counts.
+    fn taken(&mut self, p: &Pending) {
+        self.pending_spans -= p.len();
+        self.pending_bytes -= p.frames.len();
     }
 
     /// Gives up the oldest trace in assembly; false when none is left.
@@ -154,7 +216,7 @@ impl Sampler {
         while let Some((id, seq)) = self.order.pop_front() {
             if self.pending.get(&id).is_some_and(|p| p.seq == seq) {
                 let p = self.pending.remove(&id).expect("present");
-                self.pending_spans -= p.spans.len();
+                self.taken(&p);
                 self.stats.pending_evicted += 1;
                 return true;
             }
@@ -164,37 +226,62 @@ impl Sampler {
 
     /// A root span: its trace is complete, and kept or let go.
     pub fn root(&mut self, app: &Arc<str>, s: &Span) {
-        let root = self.span_of(s);
-        self.root_span(app, id128(&s.trace_id), root);
+        let error = s
+            .status
+            .as_ref()
+            .is_some_and(|st| st.code == STATUS_CODE_ERROR);
+        let times = (s.start_time_unix_nano, s.end_time_unix_nano);
+        let id = id128(&s.trace_id);
+        self.root_with(app, id, (&s.name, times, error), |me| me.span_of(s));
     }
 
-    /// The root span of trace `id`: its trace is complete, and kept or let go.
-    pub(super) fn root_span(&mut self, app: &Arc<str>, id: u128, root: TraceSpan) {
-        let (mut spans, dropped) = match self.pending.remove(&id) {
-            Some(p) => {
-                self.pending_spans -= p.spans.len();
-                (p.spans, p.dropped)
-            }
-            None => (Vec::new(), 0),
+    /// The root span of trace `id` (its name, start and end, error): its trace is complete,
+    /// and kept or let go. `make` builds the root's span only when the trace is kept.
+    pub(super) fn root_with(
+        &mut self,
+        app: &Arc<str>,
+        id: u128,
+        (name, (start_ns, end_ns), root_error): (&str, (u64, u64), bool),
+        make: impl FnOnce(&mut Self) -> TraceSpan,
+    ) {
+        let p = self.pending.remove(&id);
+        if let Some(p) = &p {
+            self.taken(p);
+        }
+        let (mut spans, frames, frames_error, dropped) = match p {
+            Some(p) => (p.spans, p.frames, p.frames_error, p.dropped),
+            None => (Vec::new(), Vec::new(), false, 0),
         };
-        let error = root.error || spans.iter().any(|s| s.error);
-        let key = (app.clone(), root.name.clone());
+        let error = root_error || frames_error || spans.iter().any(|s| s.error);
+        let key = (app.clone(), self.intern(name));
         if !self.groups.contains_key(&key) && self.groups.len() >= MAX_NAMES {
             self.stats.names_refused += 1;
             return;
         }
-        let dur = root.end_ns - root.start_ns;
-        let g = self.groups.entry(key).or_default();
+        let dur = end_ns.saturating_sub(start_ns);
+        let g = self.groups.entry(key.clone()).or_default();
         let slowest = g
             .slow
             .iter()
             .enumerate()
-            .min_by_key(|(_, t)| t.end_ns - t.start_ns);
-        let slow =
-            g.slow.len() < SLOWEST || slowest.is_some_and(|(_, t)| dur > t.end_ns - t.start_ns);
+            .min_by_key(|(_, t)| t.end_ns - t.start_ns)
+            .map(|(i, t)| (i, t.end_ns - t.start_ns));
+        let slow = g.slow.len() < SLOWEST || slowest.is_some_and(|(_, d)| dur > d);
         if !slow && !error {
             self.stats.not_sampled += 1;
             return;
+        }
+        // Kept: the root's span is made and the socket spans are decoded now.
+        let root = make(self);
+        let mut at = 0;
+        while let Some(head) = frames.get(at..at + 4) {
+            let n = u32::from_le_bytes(head.try_into().expect("4 bytes")) as usize;
+            let body = &frames[at + 4..at + 4 + n];
+            at += 4 + n;
+            if let Ok((ids, s)) = kpid_wire::decode_traced_span(body) {
+                let span = self.wire_span(ids, &s);
+                spans.push(span);
+            }
         }
         spans.sort_unstable_by_key(|s| (s.start_ns, s.id));
         spans.insert(0, root.clone());
@@ -208,6 +295,7 @@ impl Sampler {
             spans: spans.into_boxed_slice(),
             spans_dropped: dropped,
         });
+        let g = self.groups.get_mut(&key).expect("made above");
         if slow {
             if g.slow.len() >= SLOWEST {
                 let i = slowest.expect("a full group has a slowest").0;
@@ -232,8 +320,8 @@ impl Sampler {
             match self.pending.get(&id) {
                 Some(p) if p.seq == seq && p.since + PENDING_TTL_S > now => break,
                 Some(p) if p.seq == seq => {
-                    self.pending_spans -= p.spans.len();
-                    self.pending.remove(&id);
+                    let p = self.pending.remove(&id).expect("present");
+                    self.taken(&p);
                     self.stats.pending_expired += 1;
                 }
                 _ => {}

@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 pub mod common;
 
+#[allow(unused_imports)]
 pub use common::{wait_for, Kpid};
 use kpid_layer::{Builder, FlushGuard, KpidLayer};
 use kpid_wire as wire;
