@@ -8,11 +8,7 @@ use std::time::Duration;
 
 #[test]
 fn exact_span_counts_errors_events_and_field_convention() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("kpid.sock");
-    let d = Daemon::start(&path);
-    let (layer, guard) = app_layer(&path, "cam");
-    settled(&guard);
+    let (_dir, d, layer, guard) = connected_app("cam");
     with_layer(layer, || {
         for i in 0..1000u64 {
             let frame = tracing::info_span!("frame", n = i).entered();
@@ -205,11 +201,7 @@ fn demo_pipeline_reports_every_stage() {
 /// traces and keeps the slowest and the failed with their waterfalls (`/api/traces`).
 #[test]
 fn layer_spans_become_trace_waterfalls() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("kpid.sock");
-    let d = Daemon::start(&path);
-    let (layer, guard) = app_layer(&path, "cam");
-    settled(&guard);
+    let (_dir, d, layer, guard) = connected_app("cam");
     with_layer(layer, || {
         for i in 0..20u64 {
             let _frame = tracing::info_span!("frame", n = i).entered();

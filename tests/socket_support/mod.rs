@@ -104,6 +104,16 @@ pub fn app_layer(path: &Path, app: &str) -> (KpidLayer, FlushGuard) {
         .build()
 }
 
+/// A daemon on a socket in a fresh directory and an app's layer connected to it (its first
+/// connection attempt over). Keep the directory alive as long as the daemon.
+pub fn connected_app(app: &str) -> (tempfile::TempDir, Daemon, KpidLayer, FlushGuard) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Daemon::start(&dir.path().join("kpid.sock"));
+    let (layer, guard) = app_layer(&d.path, app);
+    settled(&guard);
+    (dir, d, layer, guard)
+}
+
 /// Runs `f` with `layer` as this thread's subscriber.
 pub fn with_layer<R>(layer: KpidLayer, f: impl FnOnce() -> R) -> R {
     tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), f)
