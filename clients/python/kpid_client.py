@@ -19,6 +19,10 @@ and bytes; when it is full, or the daemon is absent, they are dropped and counte
 the counts reach the daemon with the next batch. A daemon thread sends batches (about 64 KiB or
 every 100 ms) and reconnects with capped backoff. ``close()`` (also run at exit) flushes, waiting
 at most ``flush_timeout`` seconds.
+
+Spans carry random 64-bit ids (their own, their parent's, their trace's: the root's) and go as
+protocol version 2's traced spans to a daemon that speaks it, so kpid can draw their traces as
+waterfalls; an older daemon gets version 1's plain spans.
 """
 
 import atexit
