@@ -1,7 +1,10 @@
 //! `kpid-layer`: a `tracing` layer that sends an app's span closes and events to the kpid
 //! daemon over its Unix socket, where they become live KPIs (`span_duration_seconds`,
 //! `span_total`, `span_errors_total`, `events_total`, and the `counter.X` / `gauge.X` /
-//! `histogram.X` field convention). One line next to the app's subscriber:
+//! `histogram.X` field convention), and whose spans the daemon assembles into traces for its
+//! waterfalls (each span carries its own, its parent's and its trace's ids, protocol
+//! version 2; an older daemon gets version 1's plain spans). One line next to the app's
+//! subscriber:
 //!
 //! ```no_run
 //! use tracing_subscriber::prelude::*;
