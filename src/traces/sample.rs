@@ -254,19 +254,26 @@ impl Sampler {
         };
         let error = root_error || frames_error || spans.iter().any(|s| s.error);
         let key = (app.clone(), self.intern(name));
-        if !self.groups.contains_key(&key) && self.groups.len() >= MAX_NAMES {
-            self.stats.names_refused += 1;
-            return;
-        }
         let dur = end_ns.saturating_sub(start_ns);
-        let g = self.groups.entry(key.clone()).or_default();
-        let slowest = g
-            .slow
-            .iter()
-            .enumerate()
-            .min_by_key(|(_, t)| t.end_ns - t.start_ns)
-            .map(|(i, t)| (i, t.end_ns - t.start_ns));
-        let slow = g.slow.len() < SLOWEST || slowest.is_some_and(|(_, d)| dur > d);
+        // One lookup on the common path (a root that is let go); the group is made only for
+        // a trace that is kept.
+        let (slow, slowest) = match self.groups.get(&key) {
+            Some(g) => {
+                let slowest = g
+                    .slow
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, t)| t.end_ns - t.start_ns)
+                    .map(|(i, t)| (i, t.end_ns - t.start_ns));
+                let slow = g.slow.len() < SLOWEST || slowest.is_some_and(|(_, d)| dur > d);
+                (slow, slowest)
+            }
+            None if self.groups.len() >= MAX_NAMES => {
+                self.stats.names_refused += 1;
+                return;
+            }
+            None => (true, None),
+        };
         if !slow && !error {
             self.stats.not_sampled += 1;
             return;
@@ -295,7 +302,7 @@ impl Sampler {
             spans: spans.into_boxed_slice(),
             spans_dropped: dropped,
         });
-        let g = self.groups.get_mut(&key).expect("made above");
+        let g = self.groups.entry(key).or_default();
         if slow {
             if g.slow.len() >= SLOWEST {
                 let i = slowest.expect("a full group has a slowest").0;
