@@ -227,3 +227,159 @@ fn refused(dir: &Path, config: &str) -> String {
     assert!(!out.status.success(), "{config}");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// A ratio of one KPI over another, over its window, by value: the numerator's and the
+/// denominator's counts within the last `window` of event time (older lines left out), per
+/// label set of the ratio (the counters' other labels summed over); a denominator that
+/// never counted gives no value at all (no NaN, no infinity).
+#[test]
+fn ratio_of_one_kpi_over_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = r#"auto_gauges = false
+[[source]]
+name = "a"
+path = "a.log"
+parser = "logfmt"
+
+[[rule]]
+name = "requests"
+kind = "counter"
+labels = ["method"]
+
+[[rule]]
+name = "errors"
+kind = "counter"
+filter = "status >= 500"
+labels = ["method", "status"]
+
+[[rule]]
+name = "error_rate"
+kind = "ratio"
+numerator = "errors"
+denominator = "requests_total"
+labels = ["method"]
+window = "2m"
+
+[[rule]]
+name = "cache_hits"
+kind = "counter"
+filter = 'hit == "true"'
+
+[[rule]]
+name = "lookups"
+kind = "counter"
+filter = 'hit =~ "."'
+
+[[rule]]
+name = "hit_rate"
+kind = "ratio"
+numerator = "cache_hits"
+denominator = "lookups"
+window = "10m"
+
+[[rule]]
+name = "uploads"
+kind = "counter"
+filter = 'method == "PUT"'
+
+[[rule]]
+name = "errors_per_upload"
+kind = "ratio"
+numerator = "errors"
+denominator = "uploads"
+"#;
+    // (second of the day after 10:00, method, status, hit)
+    let mut lines: Vec<(u32, &str, u32, &str)> = Vec::new();
+    // 10:00:00-10:00:09: ten GETs, five failing: out of the window by the end.
+    for i in 0..10 {
+        lines.push((i, "GET", if i % 2 == 0 { 500 } else { 200 }, "true"));
+    }
+    // 10:05:00-10:05:05: four GETs, one 503; two POSTs, a 500 and a 502.
+    for (i, (m, s)) in [
+        ("GET", 200),
+        ("GET", 503),
+        ("POST", 500),
+        ("GET", 200),
+        ("POST", 502),
+        ("GET", 200),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let hit = if i < 2 { "false" } else { "true" };
+        lines.push((300 + i as u32, m, s, hit));
+    }
+    let log: String = lines
+        .iter()
+        .map(|(t, m, s, h)| {
+            format!(
+                "time=2026-11-30T10:{:02}:{:02}Z method={m} status={s} hit={h}\n",
+                t / 60,
+                t % 60
+            )
+        })
+        .collect();
+    let text = metrics(dir.path(), config, &log);
+    // What the window holds, from the lines themselves: the last two minutes.
+    let end = lines.iter().map(|l| l.0).max().unwrap();
+    let within = |l: &&(u32, &str, u32, &str)| l.0 + 120 > end;
+    let rate = |m: &str| {
+        let seen: Vec<_> = lines.iter().filter(within).filter(|l| l.1 == m).collect();
+        seen.iter().filter(|l| l.2 >= 500).count() as f64 / seen.len() as f64
+    };
+    for m in ["GET", "POST"] {
+        let got = value(&text, &format!("error_rate{{method=\"{m}\"}}")).unwrap();
+        assert!(
+            (got - rate(m)).abs() < 1e-9,
+            "{m}: {got} != {}: {text}",
+            rate(m)
+        );
+    }
+    assert_eq!(
+        rate("GET"),
+        0.25,
+        "the window leaves the first ten lines out"
+    );
+    // All of the last ten minutes: 14 hits of 16 lookups.
+    let hits = lines.iter().filter(|l| l.3 == "true").count() as f64;
+    let got = value(&text, "hit_rate").unwrap();
+    assert!(
+        (got - hits / lines.len() as f64).abs() < 1e-9,
+        "{got}: {text}"
+    );
+    // Errors counted, uploads never: no value, the ratio is not exported.
+    assert!(value(&text, "errors_total{method=\"GET\",status=\"503\"}").is_some());
+    assert!(!text.contains("errors_per_upload"), "{text}");
+    assert!(!text.contains("NaN") && !text.contains("Inf"), "{text}");
+}
+
+/// A ratio of KPIs names counter rules of the config, with the ratio's labels on both.
+#[test]
+fn ratio_of_kpis_config_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = "[[source]]\nname = \"a\"\npath = \"a.log\"\n\n[[rule]]\nname = \"req\"\nkind = \"counter\"\nlabels = [\"method\"]\n\n[[rule]]\nname = \"r\"\nkind = \"ratio\"\n";
+    for (rule, want) in [
+        (
+            "numerator = \"nope\"\ndenominator = \"req\"",
+            "field `numerator`: no counter rule is named `nope`",
+        ),
+        (
+            "numerator = \"req\"",
+            "needs both `numerator` and `denominator`",
+        ),
+        (
+            "numerator = \"req\"\ndenominator = \"req\"\nlabels = [\"path\"]",
+            "counter `req` has no label `path`",
+        ),
+        (
+            "numerator = \"req\"\ndenominator = \"req\"\nfilter = \"a == 1\"",
+            "field `filter`: a ratio of KPIs reads no record",
+        ),
+    ] {
+        let err = refused(dir.path(), &format!("{head}{rule}\n"));
+        assert!(
+            err.contains("bad.toml") && err.contains(want),
+            "{rule}: {err}"
+        );
+    }
+}

@@ -33,6 +33,8 @@ fn rule(
         add: false,
         declare: false,
         ratio: None,
+        feeds: Vec::new(),
+        session: None,
     }
 }
 

@@ -27,13 +27,16 @@ mod compile;
 mod dry;
 mod fields;
 mod label;
+mod link;
 mod natural;
 mod observe;
 mod pattern;
+mod ratio;
+mod session;
 
 pub use dry::DrySample;
 
-use super::filter::{Arith, Filter, View};
+use super::filter::{Arith, Filter, Key, View};
 use crate::config::{FieldKind, RuleInput};
 use crate::kpi::{Kind, Obs, SeriesRef, SeriesSpec, Store};
 use cache::RefCache;
@@ -96,6 +99,20 @@ struct Rule {
     declare: bool,
     /// A ratio rule: the denominator's filter and the window's slot width in seconds.
     ratio: Option<(Option<Filter>, f64)>,
+    /// The ratios of KPIs it feeds (a counter named as a `numerator` or `denominator`).
+    feeds: Vec<ratio::Feed>,
+    /// A session's start or end (`kind = "start"`, `since`).
+    session: Option<Session>,
+}
+
+/// What a rule does with sessions: the start rule's index in [`Rules::sessions`] and the
+/// field that keys them.
+#[derive(Debug)]
+enum Session {
+    /// Records the record's time under its key.
+    Start(usize, Key),
+    /// Its value is the time since the start under its key, which it then forgets.
+    End(usize, Key),
 }
 
 /// Per-origin caches of resolved series.
@@ -136,6 +153,12 @@ pub struct Rules {
     patterns: Patterns,
     /// The windows of ratio rules, by series.
     ratios: FxHashMap<SeriesRef, natural::Window>,
+    /// The ratios of one KPI over another.
+    kpi_ratios: Vec<ratio::KpiRatio>,
+    /// The open keys of each start rule.
+    sessions: Vec<session::Sessions>,
+    /// The sessions a record's end rules read, forgotten once its rules have run.
+    ends: Vec<(usize, Box<[u8]>, u64)>,
 }
 
 fn obs(kind: Kind, v: f64) -> Obs {
@@ -263,9 +286,15 @@ impl Rules {
         let mut keyed: Option<usize> = None;
         for &i in &self.by_input[kind as usize] {
             let rule = &self.rules[i];
-            let Some((view, obs)) = observe(rule, &mut self.patterns, plain, line) else {
+            let Some((view, mut obs)) = observe(rule, &mut self.patterns, plain, line) else {
                 continue;
             };
+            if let Some(s) = &rule.session {
+                match session_step(s, &view, now, store, &mut self.sessions, &mut self.ends) {
+                    Some(elapsed) => obs = rule.elapsed(elapsed),
+                    None => continue,
+                }
+            }
             // Rules with the labels of the rule before (the built-in span rules) share its
             // key; so do rules without a `match` (captures change what a label reads).
             let reuse = rule.pattern.is_none()
@@ -298,6 +327,22 @@ impl Rules {
                 (obs, _) => obs,
             };
             store.apply(r, obs, now);
+            if let (false, Obs::Add(amount)) = (rule.feeds.is_empty(), obs) {
+                let fed = ratio::Fed {
+                    labels: &rule.labels,
+                    view: &view,
+                    amount,
+                    now,
+                };
+                let (cap, ratios) = (self.rule_cap, &mut self.kpi_ratios);
+                ratio::feed(ratios, &self.rules, &rule.feeds, &fed, store, cap);
+            }
+        }
+        if !self.ends.is_empty() {
+            let stats = store.session_stats_mut();
+            for (at, key, seq) in self.ends.drain(..) {
+                self.sessions[at].end(&key, seq, stats);
+            }
         }
     }
 
@@ -364,6 +409,39 @@ impl Rules {
             &builtin::parse_errors(&labels),
             now,
         );
+    }
+}
+
+/// A start or end rule's step on a record that passed it: a start records the time under
+/// the record's key (`None`: nothing to observe); an end gives the time since (`None` when
+/// the key has no open start or the record no key) and is queued to forget the key.
+fn session_step(
+    s: &Session,
+    view: &View<'_, '_>,
+    now: f64,
+    store: &mut Store,
+    sessions: &mut [session::Sessions],
+    ends: &mut Vec<(usize, Box<[u8]>, u64)>,
+) -> Option<f64> {
+    let (Session::Start(at, key) | Session::End(at, key)) = s;
+    let mut text = Vec::new();
+    let stats = store.session_stats_mut();
+    if !view.text(key, &mut text) {
+        if let Session::End(..) = s {
+            stats.unmatched += 1;
+        }
+        return None;
+    }
+    match s {
+        Session::Start(..) => {
+            sessions[*at].start(&text, now, stats);
+            None
+        }
+        Session::End(..) => {
+            let (elapsed, seq) = sessions[*at].since(&text, now, stats)?;
+            ends.push((*at, text.into(), seq));
+            Some(elapsed)
+        }
     }
 }
 

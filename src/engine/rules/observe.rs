@@ -31,6 +31,12 @@ impl Rule {
         }
     }
 
+    /// The observation of an end rule: the time since its session's start, in the rule's
+    /// unit (seconds × its scale).
+    pub(super) fn elapsed(&self, secs: f64) -> Obs {
+        obs(self.kind, secs * self.scale + self.offset)
+    }
+
     /// The number the rule adds, sets or observes for this record.
     #[inline]
     fn number(&self, view: &View<'_, '_>) -> Option<f64> {
