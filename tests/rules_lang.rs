@@ -1,11 +1,13 @@
 //! The rule language against the built daemon (docs/rules.md): records that span lines
 //! (`start`) in a followed file, applied whole after the record timeout and never counted
-//! twice across a `kill -9`; series declared up front; ratio rules over a window; config
+//! twice across a `kill -9`; series declared up front; ratio rules over a window, of records
+//! or of one KPI over another; sessions (start and end rules), bounded and counted; config
 //! errors that name the file, the line and the field.
 
 mod common;
 
 use common::{append, try_wait, wait_for, Kpid};
+use serde_json::Value;
 use std::fs;
 use std::path::Path;
 
@@ -353,9 +355,10 @@ denominator = "uploads"
     assert!(!text.contains("NaN") && !text.contains("Inf"), "{text}");
 }
 
-/// A ratio of KPIs names counter rules of the config, with the ratio's labels on both.
+/// A ratio of KPIs names counter rules of the config, with the ratio's labels on both; an
+/// end rule names a start rule.
 #[test]
-fn ratio_of_kpis_config_errors() {
+fn rules_that_name_rules_config_errors() {
     let dir = tempfile::tempdir().unwrap();
     let head = "[[source]]\nname = \"a\"\npath = \"a.log\"\n\n[[rule]]\nname = \"req\"\nkind = \"counter\"\nlabels = [\"method\"]\n\n[[rule]]\nname = \"r\"\nkind = \"ratio\"\n";
     for (rule, want) in [
@@ -382,4 +385,123 @@ fn ratio_of_kpis_config_errors() {
             "{rule}: {err}"
         );
     }
+    // Sessions: an end names a start rule; a start has a key and makes no series.
+    let head = "[[source]]\nname = \"a\"\npath = \"a.log\"\n\n[[rule]]\nname = \"s\"\n";
+    for (rule, want) in [
+        (
+            "kind = \"start\"",
+            "field `key`: a start rule needs the field",
+        ),
+        (
+            "kind = \"start\"\nkey = \"pid\"\nlabels = [\"x\"]",
+            "a start rule makes no series",
+        ),
+        (
+            "kind = \"counter\"\nsince = \"nope\"",
+            "field `since`: no start rule",
+        ),
+        (
+            "kind = \"counter\"\nmax_open = 3",
+            "field `max_open`: only a start rule",
+        ),
+        (
+            "kind = \"counter\"\nkey = \"pid\"",
+            "field `key`: only a start rule or an end rule",
+        ),
+    ] {
+        let err = refused(dir.path(), &format!("{head}{rule}\n"));
+        assert!(
+            err.contains("bad.toml") && err.contains(want),
+            "{rule}: {err}"
+        );
+    }
+}
+
+/// Sessions in a followed file: a start rule keyed by `conn` with room for two open keys;
+/// the oldest are evicted past it, an end whose start was evicted (or that has no key) is
+/// not observed; all of it counted in `/api/health`, and the durations that ended observed
+/// by value in `/api`, next to a ratio of two counters.
+#[test]
+fn sessions_are_bounded_and_counted_in_health() {
+    let (dir, log) = common::follow_a(
+        r#"
+[[rule]]
+name = "conn"
+kind = "start"
+filter = 'event == "open"'
+key = "conn"
+max_open = 2
+
+[[rule]]
+name = "conn_duration"
+kind = "distribution"
+unit = "s"
+filter = 'event == "close"'
+since = "conn"
+
+[[rule]]
+name = "closes"
+kind = "counter"
+filter = 'event == "close"'
+
+[[rule]]
+name = "opens"
+kind = "counter"
+filter = 'event == "open"'
+
+[[rule]]
+name = "closes_per_open"
+kind = "ratio"
+numerator = "closes"
+denominator = "opens"
+window = "1h"
+"#,
+    );
+    let k = Kpid::start(
+        dir.path(),
+        &["--config", "k.toml", "--no-state", "--no-socket"],
+    );
+    let at = |s: u32| format!("time=2026-11-30T10:00:{s:02}Z");
+    let lines = [
+        format!("{} event=open conn=a", at(0)),
+        format!("{} event=open conn=b", at(1)),
+        // Two open: c evicts a, d evicts b.
+        format!("{} event=open conn=c", at(2)),
+        format!("{} event=open conn=d", at(3)),
+        format!("{} event=close conn=c", at(5)),
+        // a's start was evicted; the last close has no key.
+        format!("{} event=close conn=a", at(10)),
+        format!("{} event=close", at(11)),
+    ];
+    append(&log, &(lines.join("\n") + "\n"));
+    let health = wait_for(20, "the sessions in /api/health", || {
+        let h = k.json("/api/health");
+        (h["sessions"]["unmatched"] == 2).then_some(h)
+    });
+    let s = &health["sessions"];
+    assert_eq!(
+        (
+            &s["started"],
+            &s["evicted"],
+            &s["ended"],
+            &s["open"],
+            &s["expired"]
+        ),
+        (
+            &Value::from(4),
+            &Value::from(2),
+            &Value::from(1),
+            &Value::from(1),
+            &Value::from(0)
+        ),
+        "{health:#}"
+    );
+    let d = k.latest("conn_duration_seconds").expect("the duration KPI");
+    assert_eq!(
+        (d["count"].as_f64(), d["sum"].as_f64()),
+        (Some(1.0), Some(3.0)),
+        "{d}"
+    );
+    let r = k.latest("closes_per_open").expect("the ratio KPI");
+    assert_eq!(r["value"].as_f64(), Some(3.0 / 4.0), "{r}");
 }
