@@ -357,39 +357,9 @@ fn python_logging_gives_latency_percentiles_ratios_labels_and_one_record_per_tra
             ),
             joined as f64
         );
-        for model in ["a", "b"] {
-            let mine: Vec<_> = rows.iter().filter(|r| r.2 == model).collect();
-            let labels = format!("{{model=\"{model}\",source=\"{source}\"}}");
-            // latency_ms: a distribution in seconds, per model.
-            assert_eq!(
-                get(&m, &format!("latency_seconds_count{labels}")),
-                mine.len() as f64
-            );
-            let sum: f64 = mine.iter().map(|r| r.0 / 1000.0).sum();
-            assert_close(
-                get(&m, &format!("latency_seconds_sum{labels}")),
-                sum,
-                "latency sum",
-            );
-            let mut sorted: Vec<f64> = mine.iter().map(|r| r.0 / 1000.0).collect();
-            sorted.sort_by(f64::total_cmp);
-            let p95 = get(
-                &m,
-                &format!(
-                    "latency_seconds{{model=\"{model}\",source=\"{source}\",quantile=\"0.95\"}}"
-                ),
-            );
-            // The store's rank: floor(q × (n - 1)), within the sketch's relative error.
-            let want = sorted[(0.95 * (sorted.len() - 1) as f64).floor() as usize];
-            assert!((p95 - want).abs() <= 0.02 * want, "p95 {p95} vs {want}");
-            // hit: the fraction of true.
-            let hits = mine.iter().filter(|r| r.1).count() as f64;
-            assert_close(
-                get(&m, &format!("hit_ratio{labels}")),
-                hits / mine.len() as f64,
-                "hit ratio",
-            );
-        }
+        check_batches(&m, &rows, |model| {
+            format!("model=\"{model}\",source=\"{source}\"")
+        });
         // A gauge stays a gauge; batch and seq are not charted.
         assert_eq!(get(&m, &format!("depth{{source=\"{source}\"}}")), 97.0);
         assert!(
@@ -404,6 +374,34 @@ fn python_logging_gives_latency_percentiles_ratios_labels_and_one_record_per_tra
             ),
             2.0
         );
+    }
+}
+
+/// The batches' KPIs per model, by value: `latency` (milliseconds in `rows`) as a distribution
+/// in seconds (count, sum, p95) and `hit` as a ratio; `labels(model)` is the series' labels.
+fn check_batches(
+    m: &BTreeMap<String, f64>,
+    rows: &[(f64, bool, &str)],
+    labels: impl Fn(&str) -> String,
+) {
+    for model in ["a", "b"] {
+        let mine: Vec<_> = rows.iter().filter(|r| r.2 == model).collect();
+        let inner = labels(model);
+        let count = get(m, &format!("latency_seconds_count{{{inner}}}"));
+        assert_eq!(count, mine.len() as f64, "{model}");
+        let sum: f64 = mine.iter().map(|r| r.0 / 1000.0).sum();
+        let got = get(m, &format!("latency_seconds_sum{{{inner}}}"));
+        assert_close(got, sum, "latency sum");
+        let mut sorted: Vec<f64> = mine.iter().map(|r| r.0 / 1000.0).collect();
+        sorted.sort_by(f64::total_cmp);
+        let p95 = get(m, &format!("latency_seconds{{{inner},quantile=\"0.95\"}}"));
+        // The store's rank: floor(q × (n - 1)), within the sketch's relative error.
+        let want = sorted[(0.95 * (sorted.len() - 1) as f64).floor() as usize];
+        assert!((p95 - want).abs() <= 0.02 * want, "p95 {p95} vs {want}");
+        // hit: the fraction of true.
+        let hits = mine.iter().filter(|r| r.1).count() as f64;
+        let got = get(m, &format!("hit_ratio{{{inner}}}"));
+        assert_close(got, hits / mine.len() as f64, "hit ratio");
     }
 }
 
@@ -728,37 +726,9 @@ fn go_slog_text_gives_levels_latency_ratios_and_labels() {
         (42.0, 1.0, 1.0, 2.0)
     );
     assert!(!m.keys().any(|k| k.contains("level=\"none\"")), "{m:#?}");
-    for model in ["a", "b"] {
-        let mine: Vec<_> = rows.iter().filter(|r| r.2 == model).collect();
-        let labels = format!("{{model=\"{model}\",req_method=\"POST\",source=\"slog\"}}");
-        assert_eq!(
-            get(&m, &format!("latency_seconds_count{labels}")),
-            mine.len() as f64
-        );
-        let sum: f64 = mine.iter().map(|r| r.0 / 1000.0).sum();
-        assert_close(
-            get(&m, &format!("latency_seconds_sum{labels}")),
-            sum,
-            "latency sum",
-        );
-        let mut sorted: Vec<f64> = mine.iter().map(|r| r.0 / 1000.0).collect();
-        sorted.sort_by(f64::total_cmp);
-        let p95 = get(
-            &m,
-            &format!(
-                "latency_seconds{{model=\"{model}\",req_method=\"POST\",source=\"slog\",quantile=\"0.95\"}}"
-            ),
-        );
-        // The store's rank: floor(q × (n - 1)), within the sketch's relative error.
-        let want = sorted[(0.95 * (sorted.len() - 1) as f64).floor() as usize];
-        assert!((p95 - want).abs() <= 0.02 * want, "p95 {p95} vs {want}");
-        let hits = mine.iter().filter(|r| r.1).count() as f64;
-        assert_close(
-            get(&m, &format!("hit_ratio{labels}")),
-            hits / mine.len() as f64,
-            "hit ratio",
-        );
-    }
+    check_batches(&m, &rows, |model| {
+        format!("model=\"{model}\",req_method=\"POST\",source=\"slog\"")
+    });
     assert_eq!(get(&m, "depth{source=\"slog\"}"), 97.0);
     // batch and req.status (numbers that name things); source=file:line and err (text).
     for reason in ["id", "text"] {

@@ -311,23 +311,31 @@ fn sftp() {
     });
 }
 
+/// vsftpd's two logs and renames; the session times as `vsftpd()` or `vsftpd_sessions()`
+/// compare them.
+const VSFTPD: Case = Case {
+    name: "vsftpd",
+    logs: &[
+        ("/var/log/xferlog", "vsftpd_xferlog"),
+        ("/var/log/vsftpd.log", "vsftpd_log"),
+    ],
+    beside: &[],
+    renames: &[("bytes_transferred", "transferred_bytes_total")],
+    untranslated: &[],
+    durations: &[("session_time", "session_time_seconds", "\"QUIT\"")],
+    from: None,
+    least: 20,
+};
+
 #[test]
 fn vsftpd() {
     check(&Case {
-        name: "vsftpd",
-        logs: &[
-            ("/var/log/xferlog", "vsftpd_xferlog"),
-            ("/var/log/vsftpd.log", "vsftpd_log"),
-        ],
-        beside: &[],
-        renames: &[("bytes_transferred", "transferred_bytes_total")],
         // Compared in `vsftpd_sessions`: this log's first QUIT ends a session whose CONNECT
         // is not in it, which mtail reads as one started at Unix time 0 (its total gains a
         // whole Unix time); kpid observes nothing for it and counts it as unmatched.
         untranslated: &["session_time"],
         durations: &[],
-        from: None,
-        least: 20,
+        ..VSFTPD
     });
 }
 
@@ -336,17 +344,9 @@ fn vsftpd() {
 #[test]
 fn vsftpd_sessions() {
     check(&Case {
-        name: "vsftpd",
-        logs: &[
-            ("/var/log/xferlog", "vsftpd_xferlog"),
-            ("/var/log/vsftpd.log", "vsftpd_log"),
-        ],
-        beside: &[],
-        renames: &[("bytes_transferred", "transferred_bytes_total")],
-        untranslated: &[],
-        durations: &[("session_time", "session_time_seconds", "\"QUIT\"")],
         from: Some(("vsftpd_log", "CONNECT: ")),
         least: 15,
+        ..VSFTPD
     });
 }
 

@@ -132,6 +132,14 @@ fn a_gathered_record_survives_kill_9_whole() {
     assert_eq!(total(&k, "log_parse_errors_total{source=\"slow\"}"), 0.0);
 }
 
+/// The start of the one-shot configs: `a.log` read as logfmt, only the rules' KPIs.
+const LOGFMT_A: &str = r#"auto_gauges = false
+[[source]]
+name = "a"
+path = "a.log"
+parser = "logfmt"
+"#;
+
 fn metrics(dir: &Path, config: &str, log: &str) -> String {
     fs::write(dir.join("kpid.toml"), config).unwrap();
     fs::write(dir.join("a.log"), log).unwrap();
@@ -150,12 +158,7 @@ fn value(text: &str, id: &str) -> Option<f64> {
 #[test]
 fn declared_series_and_ratios() {
     let dir = tempfile::tempdir().unwrap();
-    let config = r#"auto_gauges = false
-[[source]]
-name = "a"
-path = "a.log"
-parser = "logfmt"
-
+    let rules = r#"
 [[rule]]
 name = "panics"
 kind = "counter"
@@ -169,6 +172,7 @@ filter = "status >= 500 or (status == 429 and not path =~ \"^/health\")"
 over = "path != \"/metrics\""
 labels = ["method"]
 "#;
+    let config = format!("{LOGFMT_A}{rules}");
     let statuses = [200, 503, 429, 200, 500, 429, 200, 200];
     let paths = ["/a", "/b", "/c", "/health", "/d", "/metrics", "/e", "/f"];
     let log: String = statuses
@@ -176,7 +180,7 @@ labels = ["method"]
         .zip(paths)
         .map(|(s, p)| format!("method=GET path={p} status={s}\n"))
         .collect();
-    let text = metrics(dir.path(), config, &log);
+    let text = metrics(dir.path(), &config, &log);
     assert_eq!(value(&text, "panics_total"), Some(0.0), "{text}");
     // Seen: 7 (not /metrics); matching: 503, 429 on /c, 500.
     let r = value(&text, "error_ratio{method=\"GET\"}").unwrap();
@@ -217,6 +221,15 @@ fn config_errors_name_line_and_field() {
     );
 }
 
+/// `head` then `rule` must be refused with an error naming the file and saying `want`.
+fn refused_with(dir: &Path, head: &str, rule: &str, want: &str) {
+    let err = refused(dir, &format!("{head}{rule}\n"));
+    assert!(
+        err.contains("bad.toml") && err.contains(want),
+        "{rule}: {err}"
+    );
+}
+
 /// Runs `kpid --one-shot` on `config` (as `bad.toml` in `dir`), which must refuse it; its
 /// error.
 fn refused(dir: &Path, config: &str) -> String {
@@ -237,12 +250,7 @@ fn refused(dir: &Path, config: &str) -> String {
 #[test]
 fn ratio_of_one_kpi_over_another() {
     let dir = tempfile::tempdir().unwrap();
-    let config = r#"auto_gauges = false
-[[source]]
-name = "a"
-path = "a.log"
-parser = "logfmt"
-
+    let rules = r#"
 [[rule]]
 name = "requests"
 kind = "counter"
@@ -290,6 +298,7 @@ kind = "ratio"
 numerator = "errors"
 denominator = "uploads"
 "#;
+    let config = format!("{LOGFMT_A}{rules}");
     // (second of the day after 10:00, method, status, hit)
     let mut lines: Vec<(u32, &str, u32, &str)> = Vec::new();
     // 10:00:00-10:00:09: ten GETs, five failing: out of the window by the end.
@@ -321,7 +330,7 @@ denominator = "uploads"
             )
         })
         .collect();
-    let text = metrics(dir.path(), config, &log);
+    let text = metrics(dir.path(), &config, &log);
     // What the window holds, from the lines themselves: the last two minutes.
     let end = lines.iter().map(|l| l.0).max().unwrap();
     let within = |l: &&(u32, &str, u32, &str)| l.0 + 120 > end;
@@ -379,11 +388,7 @@ fn rules_that_name_rules_config_errors() {
             "field `filter`: a ratio of KPIs reads no record",
         ),
     ] {
-        let err = refused(dir.path(), &format!("{head}{rule}\n"));
-        assert!(
-            err.contains("bad.toml") && err.contains(want),
-            "{rule}: {err}"
-        );
+        refused_with(dir.path(), head, rule, want);
     }
     // Sessions: an end names a start rule; a start has a key and makes no series.
     let head = "[[source]]\nname = \"a\"\npath = \"a.log\"\n\n[[rule]]\nname = \"s\"\n";
@@ -409,11 +414,7 @@ fn rules_that_name_rules_config_errors() {
             "field `key`: only a start rule or an end rule",
         ),
     ] {
-        let err = refused(dir.path(), &format!("{head}{rule}\n"));
-        assert!(
-            err.contains("bad.toml") && err.contains(want),
-            "{rule}: {err}"
-        );
+        refused_with(dir.path(), head, rule, want);
     }
 }
 

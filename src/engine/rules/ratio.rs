@@ -10,6 +10,7 @@
 //! for a rule that feeds no ratio.
 
 use super::label::Label;
+use super::observe::resolve_values;
 use super::Rule;
 use crate::engine::filter::View;
 use crate::kpi::{Obs, SeriesRef, Store};
@@ -137,16 +138,7 @@ pub(super) fn feed(
         if d <= 0.0 {
             continue; // no value: not set, and not even made before its first one
         }
-        let r = *slot.get_or_insert_with(|| {
-            let rule = &rules[ratio.rule];
-            let labels: Vec<(&str, &str)> = rule
-                .labels
-                .iter()
-                .zip(&values)
-                .map(|(l, v)| (l.name.as_str(), v.as_str()))
-                .collect();
-            store.resolve(&rule.spec(&labels))
-        });
+        let r = *slot.get_or_insert_with(|| resolve_values(store, &rules[ratio.rule], &values));
         if let Some(r) = r {
             store.apply(r, Obs::Set(n / d), fed.now);
         }
