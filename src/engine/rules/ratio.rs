@@ -59,6 +59,8 @@ impl KpiRatio {
 struct Pair {
     slots: [(f64, f64); SLOTS],
     slot: i64,
+    /// The slots' sums, kept as records come and summed again when slots leave the window.
+    sum: (f64, f64),
 }
 
 impl Default for Pair {
@@ -66,6 +68,7 @@ impl Default for Pair {
         Pair {
             slots: [(0.0, 0.0); SLOTS],
             slot: i64::MIN,
+            sum: (0.0, 0.0),
         }
     }
 }
@@ -80,6 +83,11 @@ impl Pair {
                 self.slots[(slot - s).rem_euclid(SLOTS as i64) as usize] = (0.0, 0.0);
             }
             self.slot = slot;
+            // Summed again (not subtracted) once per slot: no rounding drift.
+            self.sum = self
+                .slots
+                .iter()
+                .fold((0.0, 0.0), |(n, d), s| (n + s.0, d + s.1));
         }
         // A record older than the window adds to its oldest slot: it is not lost.
         let i = slot
@@ -87,9 +95,9 @@ impl Pair {
             .rem_euclid(SLOTS as i64) as usize;
         self.slots[i].0 += num;
         self.slots[i].1 += den;
-        self.slots
-            .iter()
-            .fold((0.0, 0.0), |(n, d), s| (n + s.0, d + s.1))
+        self.sum.0 += num;
+        self.sum.1 += den;
+        self.sum
     }
 }
 
@@ -124,11 +132,17 @@ pub(super) fn feed(
             key.extend_from_slice(v.as_bytes());
             key.push(0xff);
         }
-        if ratio.series.len() >= cap && !ratio.series.contains_key(key.as_slice()) {
-            key.clear();
-            key.push(0xfe);
+        // Looked up by the bytes (no allocation once the label set is known).
+        if !ratio.series.contains_key(key.as_slice()) {
+            if ratio.series.len() >= cap {
+                key.clear();
+                key.push(0xfe);
+            }
+            ratio.series.entry(key.as_slice().into()).or_default();
         }
-        let (slot, pair) = ratio.series.entry(key.into()).or_default();
+        let Some((slot, pair)) = ratio.series.get_mut(key.as_slice()) else {
+            continue;
+        };
         let at = fed.now / ratio.width;
         let (n, d) = if f.num {
             pair.push(at, fed.amount, 0.0)
