@@ -657,6 +657,7 @@ fn slog_app() -> Option<std::path::PathBuf> {
         .env("GOPATH", "/usr/share/gocode")
         .env("GOCACHE", out.join("cache"))
         .env("GOFLAGS", "")
+        .env("GOENV", "off")
         .output()
         .unwrap();
     assert!(

@@ -14,7 +14,10 @@
 //! counters, gauges (set or added to), distributions and ratios, in the language of
 //! docs/rules.md: a `match` pattern of their own whose captures they read (`pattern`), a
 //! filter and a value expression (`crate::engine::filter`), labels read, renamed, mapped or
-//! constant (`label`), series declared up front (`observe`).
+//! constant (`label`), series declared up front (`observe`), ratios of one KPI over another
+//! fed by the counter rules they divide (`ratio`, linked in `link`), and sessions: a start
+//! rule's time under a key, read by the rules whose value is the time `since` it
+//! (`session`).
 //!
 //! Each origin (a source or an app) keeps bounded caches from label values to series, so the
 //! per-record path looks up bytes and allocates nothing once warm, and memory stays bounded
