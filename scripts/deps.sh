@@ -2,8 +2,8 @@
 # Installs what the test suite needs and is missing: Debian's chromium (browser test),
 # prometheus (promtool and a real Prometheus server scraping kpid), the browser test's npm
 # packages, a C++ compiler (libFuzzer, built by the fuzz targets' libfuzzer-sys), the
-# programs that write tests/formats.rs's fixtures (nginx, rsyslog, logger, uvicorn), mtail
-# (tests/mtail_rules.rs compares its counts with kpid's).
+# programs that write tests/formats.rs's fixtures (nginx, rsyslog, logger, uvicorn, Go with
+# golang.org/x/exp/slog), mtail (tests/mtail_rules.rs compares its counts with kpid's).
 # Idempotent; safe to run on every test run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,11 @@ python3 -c "import ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v rsyslogd >/dev/null 2>&1 || [ -x /usr/sbin/rsyslogd ] || need+=(rsyslog)
 command -v logger >/dev/null 2>&1 || need+=(bsdutils)
+# tests/formats.rs: a Go program logging with slog's TextHandler. Debian 12's Go (1.19) has no
+# log/slog; golang-golang-x-exp-dev ships its precursor golang.org/x/exp/slog (same output),
+# built in GOPATH mode.
+command -v go >/dev/null 2>&1 || need+=(golang-go)
+[ -d /usr/share/gocode/src/golang.org/x/exp/slog ] || need+=(golang-golang-x-exp-dev)
 # tests/mtail_rules.rs: mtail runs its own example programs beside kpid's translations.
 command -v mtail >/dev/null 2>&1 || need+=(mtail)
 if [ ${#need[@]} -gt 0 ]; then

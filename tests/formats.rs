@@ -1,9 +1,10 @@
 //! Common log formats understood with no config (issue 14, items 2 and 3): each fixture is
 //! written at run time by the real program (nginx from Debian serving real requests, uvicorn
 //! from PyPI serving a tiny ASGI app, Python's `logging` with real tracebacks, `logger`
-//! through an unprivileged rsyslogd), then read by `kpid --one-shot --log FILE` with no
-//! config, and its natural KPIs are checked by value against what the test itself sent.
-//! `scripts/deps.sh` installs the programs (Debian `nginx-light`, `rsyslog`; PyPI `uvicorn`).
+//! through an unprivileged rsyslogd, a Go program logging with slog's TextHandler), then read
+//! by `kpid --one-shot --log FILE` with no config, and its natural KPIs are checked by value
+//! against what the test itself sent. `scripts/deps.sh` installs the programs (Debian
+//! `nginx-light`, `rsyslog`, `golang-go` and `golang-golang-x-exp-dev`; PyPI `uvicorn`).
 
 mod common;
 
@@ -356,39 +357,9 @@ fn python_logging_gives_latency_percentiles_ratios_labels_and_one_record_per_tra
             ),
             joined as f64
         );
-        for model in ["a", "b"] {
-            let mine: Vec<_> = rows.iter().filter(|r| r.2 == model).collect();
-            let labels = format!("{{model=\"{model}\",source=\"{source}\"}}");
-            // latency_ms: a distribution in seconds, per model.
-            assert_eq!(
-                get(&m, &format!("latency_seconds_count{labels}")),
-                mine.len() as f64
-            );
-            let sum: f64 = mine.iter().map(|r| r.0 / 1000.0).sum();
-            assert_close(
-                get(&m, &format!("latency_seconds_sum{labels}")),
-                sum,
-                "latency sum",
-            );
-            let mut sorted: Vec<f64> = mine.iter().map(|r| r.0 / 1000.0).collect();
-            sorted.sort_by(f64::total_cmp);
-            let p95 = get(
-                &m,
-                &format!(
-                    "latency_seconds{{model=\"{model}\",source=\"{source}\",quantile=\"0.95\"}}"
-                ),
-            );
-            // The store's rank: floor(q × (n - 1)), within the sketch's relative error.
-            let want = sorted[(0.95 * (sorted.len() - 1) as f64).floor() as usize];
-            assert!((p95 - want).abs() <= 0.02 * want, "p95 {p95} vs {want}");
-            // hit: the fraction of true.
-            let hits = mine.iter().filter(|r| r.1).count() as f64;
-            assert_close(
-                get(&m, &format!("hit_ratio{labels}")),
-                hits / mine.len() as f64,
-                "hit ratio",
-            );
-        }
+        check_batches(&m, &rows, |model| {
+            format!("model=\"{model}\",source=\"{source}\"")
+        });
         // A gauge stays a gauge; batch and seq are not charted.
         assert_eq!(get(&m, &format!("depth{{source=\"{source}\"}}")), 97.0);
         assert!(
@@ -403,6 +374,34 @@ fn python_logging_gives_latency_percentiles_ratios_labels_and_one_record_per_tra
             ),
             2.0
         );
+    }
+}
+
+/// The batches' KPIs per model, by value: `latency` (milliseconds in `rows`) as a distribution
+/// in seconds (count, sum, p95) and `hit` as a ratio; `labels(model)` is the series' labels.
+fn check_batches(
+    m: &BTreeMap<String, f64>,
+    rows: &[(f64, bool, &str)],
+    labels: impl Fn(&str) -> String,
+) {
+    for model in ["a", "b"] {
+        let mine: Vec<_> = rows.iter().filter(|r| r.2 == model).collect();
+        let inner = labels(model);
+        let count = get(m, &format!("latency_seconds_count{{{inner}}}"));
+        assert_eq!(count, mine.len() as f64, "{model}");
+        let sum: f64 = mine.iter().map(|r| r.0 / 1000.0).sum();
+        let got = get(m, &format!("latency_seconds_sum{{{inner}}}"));
+        assert_close(got, sum, "latency sum");
+        let mut sorted: Vec<f64> = mine.iter().map(|r| r.0 / 1000.0).collect();
+        sorted.sort_by(f64::total_cmp);
+        let p95 = get(m, &format!("latency_seconds{{{inner},quantile=\"0.95\"}}"));
+        // The store's rank: floor(q × (n - 1)), within the sketch's relative error.
+        let want = sorted[(0.95 * (sorted.len() - 1) as f64).floor() as usize];
+        assert!((p95 - want).abs() <= 0.02 * want, "p95 {p95} vs {want}");
+        // hit: the fraction of true.
+        let hits = mine.iter().filter(|r| r.1).count() as f64;
+        let got = get(m, &format!("hit_ratio{{{inner}}}"));
+        assert_close(got, hits / mine.len() as f64, "hit ratio");
     }
 }
 
@@ -637,5 +636,109 @@ fn a_traceback_spans_batches_and_restarts_count_it_once() {
         value(k.port, errors),
         Some(1.0),
         "the traceback's record counted once"
+    );
+}
+
+/// Builds `tests/formats_support/slog_app.go` (GOPATH mode, against Debian's
+/// golang-golang-x-exp-dev) under the target directory; `None` when there is no `go`.
+fn slog_app() -> Option<std::path::PathBuf> {
+    if Command::new("go").arg("version").output().is_err() {
+        return None;
+    }
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("slog");
+    std::fs::create_dir_all(&out).unwrap();
+    let bin = out.join(format!("slog_app_{}", std::process::id()));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/formats_support/slog_app.go");
+    let build = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .env("GO111MODULE", "off")
+        .env("GOPATH", "/usr/share/gocode")
+        .env("GOCACHE", out.join("cache"))
+        .env("GOFLAGS", "")
+        .env("GOENV", "off")
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "go build (scripts/deps.sh installs golang-golang-x-exp-dev): {}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    Some(bin)
+}
+
+/// A Go program logging with slog's TextHandler: levels (with slog's offsets, `INFO+2`),
+/// durations (`5ms`, `1m5s`) as latency distributions, booleans as ratios, a string and a
+/// group's string (`req.method`) as labels, batch numbers and `req.status` left out, the
+/// handler's `source=file:line` and the error text left out, a number as a gauge.
+#[test]
+fn go_slog_text_gives_levels_latency_ratios_and_labels() {
+    let Some(app) = slog_app() else {
+        eprintln!("skipped: no `go` on PATH (scripts/deps.sh installs golang-go)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 40 batches: 5..200 ms, then one of 65 s (`1m5s`); a hit on 3 of 4; models a and b.
+    let rows: Vec<(f64, bool, &str)> = (0..41)
+        .map(|i| {
+            let ms = if i == 40 {
+                65_000.0
+            } else {
+                5.0 * (i + 1) as f64
+            };
+            (ms, i % 4 != 0, if i % 3 == 0 { "a" } else { "b" })
+        })
+        .collect();
+    let input: String = rows
+        .iter()
+        .map(|(l, h, m)| format!("{l} {h} {m}\n"))
+        .collect();
+    let log = std::fs::File::create(d.join("slog.log")).unwrap();
+    let mut go = Command::new(&app)
+        .stdin(Stdio::piped())
+        .stdout(log)
+        .spawn()
+        .unwrap();
+    go.stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    assert!(go.wait().unwrap().success());
+    let _ = std::fs::remove_file(&app);
+    let text = std::fs::read_to_string(d.join("slog.log")).unwrap();
+    assert!(
+        text.contains(" latency=1m5s ") && text.contains("level=INFO+2"),
+        "{text}"
+    );
+
+    let m = metrics(d, "slog.log");
+    let lines = |level: &str| {
+        get(
+            &m,
+            &format!("log_lines_total{{level=\"{level}\",source=\"slog\"}}"),
+        )
+    };
+    // 41 batches and `INFO+2`; `ERROR` and `ERROR+4`.
+    assert_eq!(
+        (lines("info"), lines("debug"), lines("warn"), lines("error")),
+        (42.0, 1.0, 1.0, 2.0)
+    );
+    assert!(!m.keys().any(|k| k.contains("level=\"none\"")), "{m:#?}");
+    check_batches(&m, &rows, |model| {
+        format!("model=\"{model}\",req_method=\"POST\",source=\"slog\"")
+    });
+    assert_eq!(get(&m, "depth{source=\"slog\"}"), 97.0);
+    // batch and req.status (numbers that name things); source=file:line and err (text).
+    for reason in ["id", "text"] {
+        let id = format!("auto_fields_left_out_total{{reason=\"{reason}\",source=\"slog\"}}");
+        assert_eq!(get(&m, &id), 2.0, "{reason}");
+    }
+    assert!(
+        !m.keys()
+            .any(|k| k.starts_with("batch") || k.starts_with("req_status")),
+        "{m:#?}"
     );
 }

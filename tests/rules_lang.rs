@@ -1,11 +1,13 @@
 //! The rule language against the built daemon (docs/rules.md): records that span lines
 //! (`start`) in a followed file, applied whole after the record timeout and never counted
-//! twice across a `kill -9`; series declared up front; ratio rules over a window; config
+//! twice across a `kill -9`; series declared up front; ratio rules over a window, of records
+//! or of one KPI over another; sessions (start and end rules), bounded and counted; config
 //! errors that name the file, the line and the field.
 
 mod common;
 
 use common::{append, try_wait, wait_for, Kpid};
+use serde_json::Value;
 use std::fs;
 use std::path::Path;
 
@@ -130,6 +132,14 @@ fn a_gathered_record_survives_kill_9_whole() {
     assert_eq!(total(&k, "log_parse_errors_total{source=\"slow\"}"), 0.0);
 }
 
+/// The start of the one-shot configs: `a.log` read as logfmt, only the rules' KPIs.
+const LOGFMT_A: &str = r#"auto_gauges = false
+[[source]]
+name = "a"
+path = "a.log"
+parser = "logfmt"
+"#;
+
 fn metrics(dir: &Path, config: &str, log: &str) -> String {
     fs::write(dir.join("kpid.toml"), config).unwrap();
     fs::write(dir.join("a.log"), log).unwrap();
@@ -148,12 +158,7 @@ fn value(text: &str, id: &str) -> Option<f64> {
 #[test]
 fn declared_series_and_ratios() {
     let dir = tempfile::tempdir().unwrap();
-    let config = r#"auto_gauges = false
-[[source]]
-name = "a"
-path = "a.log"
-parser = "logfmt"
-
+    let rules = r#"
 [[rule]]
 name = "panics"
 kind = "counter"
@@ -167,6 +172,7 @@ filter = "status >= 500 or (status == 429 and not path =~ \"^/health\")"
 over = "path != \"/metrics\""
 labels = ["method"]
 "#;
+    let config = format!("{LOGFMT_A}{rules}");
     let statuses = [200, 503, 429, 200, 500, 429, 200, 200];
     let paths = ["/a", "/b", "/c", "/health", "/d", "/metrics", "/e", "/f"];
     let log: String = statuses
@@ -174,7 +180,7 @@ labels = ["method"]
         .zip(paths)
         .map(|(s, p)| format!("method=GET path={p} status={s}\n"))
         .collect();
-    let text = metrics(dir.path(), config, &log);
+    let text = metrics(dir.path(), &config, &log);
     assert_eq!(value(&text, "panics_total"), Some(0.0), "{text}");
     // Seen: 7 (not /metrics); matching: 503, 429 on /c, 500.
     let r = value(&text, "error_ratio{method=\"GET\"}").unwrap();
@@ -215,6 +221,15 @@ fn config_errors_name_line_and_field() {
     );
 }
 
+/// `head` then `rule` must be refused with an error naming the file and saying `want`.
+fn refused_with(dir: &Path, head: &str, rule: &str, want: &str) {
+    let err = refused(dir, &format!("{head}{rule}\n"));
+    assert!(
+        err.contains("bad.toml") && err.contains(want),
+        "{rule}: {err}"
+    );
+}
+
 /// Runs `kpid --one-shot` on `config` (as `bad.toml` in `dir`), which must refuse it; its
 /// error.
 fn refused(dir: &Path, config: &str) -> String {
@@ -226,4 +241,268 @@ fn refused(dir: &Path, config: &str) -> String {
         .unwrap();
     assert!(!out.status.success(), "{config}");
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A ratio of one KPI over another, over its window, by value: the numerator's and the
+/// denominator's counts within the last `window` of event time (older lines left out), per
+/// label set of the ratio (the counters' other labels summed over); a denominator that
+/// never counted gives no value at all (no NaN, no infinity).
+#[test]
+fn ratio_of_one_kpi_over_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = r#"
+[[rule]]
+name = "requests"
+kind = "counter"
+labels = ["method"]
+
+[[rule]]
+name = "errors"
+kind = "counter"
+filter = "status >= 500"
+labels = ["method", "status"]
+
+[[rule]]
+name = "error_rate"
+kind = "ratio"
+numerator = "errors"
+denominator = "requests_total"
+labels = ["method"]
+window = "2m"
+
+[[rule]]
+name = "cache_hits"
+kind = "counter"
+filter = 'hit == "true"'
+
+[[rule]]
+name = "lookups"
+kind = "counter"
+filter = 'hit =~ "."'
+
+[[rule]]
+name = "hit_rate"
+kind = "ratio"
+numerator = "cache_hits"
+denominator = "lookups"
+window = "10m"
+
+[[rule]]
+name = "uploads"
+kind = "counter"
+filter = 'method == "PUT"'
+
+[[rule]]
+name = "errors_per_upload"
+kind = "ratio"
+numerator = "errors"
+denominator = "uploads"
+"#;
+    let config = format!("{LOGFMT_A}{rules}");
+    // (second of the day after 10:00, method, status, hit)
+    let mut lines: Vec<(u32, &str, u32, &str)> = Vec::new();
+    // 10:00:00-10:00:09: ten GETs, five failing: out of the window by the end.
+    for i in 0..10 {
+        lines.push((i, "GET", if i % 2 == 0 { 500 } else { 200 }, "true"));
+    }
+    // 10:05:00-10:05:05: four GETs, one 503; two POSTs, a 500 and a 502.
+    for (i, (m, s)) in [
+        ("GET", 200),
+        ("GET", 503),
+        ("POST", 500),
+        ("GET", 200),
+        ("POST", 502),
+        ("GET", 200),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let hit = if i < 2 { "false" } else { "true" };
+        lines.push((300 + i as u32, m, s, hit));
+    }
+    let log: String = lines
+        .iter()
+        .map(|(t, m, s, h)| {
+            format!(
+                "time=2026-11-30T10:{:02}:{:02}Z method={m} status={s} hit={h}\n",
+                t / 60,
+                t % 60
+            )
+        })
+        .collect();
+    let text = metrics(dir.path(), &config, &log);
+    // What the window holds, from the lines themselves: the last two minutes.
+    let end = lines.iter().map(|l| l.0).max().unwrap();
+    let within = |l: &&(u32, &str, u32, &str)| l.0 + 120 > end;
+    let rate = |m: &str| {
+        let seen: Vec<_> = lines.iter().filter(within).filter(|l| l.1 == m).collect();
+        seen.iter().filter(|l| l.2 >= 500).count() as f64 / seen.len() as f64
+    };
+    for m in ["GET", "POST"] {
+        let got = value(&text, &format!("error_rate{{method=\"{m}\"}}")).unwrap();
+        assert!(
+            (got - rate(m)).abs() < 1e-9,
+            "{m}: {got} != {}: {text}",
+            rate(m)
+        );
+    }
+    assert_eq!(
+        rate("GET"),
+        0.25,
+        "the window leaves the first ten lines out"
+    );
+    // All of the last ten minutes: 14 hits of 16 lookups.
+    let hits = lines.iter().filter(|l| l.3 == "true").count() as f64;
+    let got = value(&text, "hit_rate").unwrap();
+    assert!(
+        (got - hits / lines.len() as f64).abs() < 1e-9,
+        "{got}: {text}"
+    );
+    // Errors counted, uploads never: no value, the ratio is not exported.
+    assert!(value(&text, "errors_total{method=\"GET\",status=\"503\"}").is_some());
+    assert!(!text.contains("errors_per_upload"), "{text}");
+    assert!(!text.contains("NaN") && !text.contains("Inf"), "{text}");
+}
+
+/// A ratio of KPIs names counter rules of the config, with the ratio's labels on both; an
+/// end rule names a start rule.
+#[test]
+fn rules_that_name_rules_config_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = "[[source]]\nname = \"a\"\npath = \"a.log\"\n\n[[rule]]\nname = \"req\"\nkind = \"counter\"\nlabels = [\"method\"]\n\n[[rule]]\nname = \"r\"\nkind = \"ratio\"\n";
+    for (rule, want) in [
+        (
+            "numerator = \"nope\"\ndenominator = \"req\"",
+            "field `numerator`: no counter rule is named `nope`",
+        ),
+        (
+            "numerator = \"req\"",
+            "needs both `numerator` and `denominator`",
+        ),
+        (
+            "numerator = \"req\"\ndenominator = \"req\"\nlabels = [\"path\"]",
+            "counter `req` has no label `path`",
+        ),
+        (
+            "numerator = \"req\"\ndenominator = \"req\"\nfilter = \"a == 1\"",
+            "field `filter`: a ratio of KPIs reads no record",
+        ),
+    ] {
+        refused_with(dir.path(), head, rule, want);
+    }
+    // Sessions: an end names a start rule; a start has a key and makes no series.
+    let head = "[[source]]\nname = \"a\"\npath = \"a.log\"\n\n[[rule]]\nname = \"s\"\n";
+    for (rule, want) in [
+        (
+            "kind = \"start\"",
+            "field `key`: a start rule needs the field",
+        ),
+        (
+            "kind = \"start\"\nkey = \"pid\"\nlabels = [\"x\"]",
+            "a start rule makes no series",
+        ),
+        (
+            "kind = \"counter\"\nsince = \"nope\"",
+            "field `since`: no start rule",
+        ),
+        (
+            "kind = \"counter\"\nmax_open = 3",
+            "field `max_open`: only a start rule",
+        ),
+        (
+            "kind = \"counter\"\nkey = \"pid\"",
+            "field `key`: only a start rule or an end rule",
+        ),
+    ] {
+        refused_with(dir.path(), head, rule, want);
+    }
+}
+
+/// Sessions in a followed file: a start rule keyed by `conn` with room for two open keys;
+/// the oldest are evicted past it, an end whose start was evicted (or that has no key) is
+/// not observed; all of it counted in `/api/health`, and the durations that ended observed
+/// by value in `/api`, next to a ratio of two counters.
+#[test]
+fn sessions_are_bounded_and_counted_in_health() {
+    let (dir, log) = common::follow_a(
+        r#"
+[[rule]]
+name = "conn"
+kind = "start"
+filter = 'event == "open"'
+key = "conn"
+max_open = 2
+
+[[rule]]
+name = "conn_duration"
+kind = "distribution"
+unit = "s"
+filter = 'event == "close"'
+since = "conn"
+
+[[rule]]
+name = "closes"
+kind = "counter"
+filter = 'event == "close"'
+
+[[rule]]
+name = "opens"
+kind = "counter"
+filter = 'event == "open"'
+
+[[rule]]
+name = "closes_per_open"
+kind = "ratio"
+numerator = "closes"
+denominator = "opens"
+window = "1h"
+"#,
+    );
+    let k = Kpid::start(
+        dir.path(),
+        &["--config", "k.toml", "--no-state", "--no-socket"],
+    );
+    let at = |s: u32| format!("time=2026-11-30T10:00:{s:02}Z");
+    let lines = [
+        format!("{} event=open conn=a", at(0)),
+        format!("{} event=open conn=b", at(1)),
+        // Two open: c evicts a, d evicts b.
+        format!("{} event=open conn=c", at(2)),
+        format!("{} event=open conn=d", at(3)),
+        format!("{} event=close conn=c", at(5)),
+        // a's start was evicted; the last close has no key.
+        format!("{} event=close conn=a", at(10)),
+        format!("{} event=close", at(11)),
+    ];
+    append(&log, &(lines.join("\n") + "\n"));
+    let health = wait_for(20, "the sessions in /api/health", || {
+        let h = k.json("/api/health");
+        (h["sessions"]["unmatched"] == 2).then_some(h)
+    });
+    let s = &health["sessions"];
+    assert_eq!(
+        (
+            &s["started"],
+            &s["evicted"],
+            &s["ended"],
+            &s["open"],
+            &s["expired"]
+        ),
+        (
+            &Value::from(4),
+            &Value::from(2),
+            &Value::from(1),
+            &Value::from(1),
+            &Value::from(0)
+        ),
+        "{health:#}"
+    );
+    let d = k.latest("conn_duration_seconds").expect("the duration KPI");
+    assert_eq!(
+        (d["count"].as_f64(), d["sum"].as_f64()),
+        (Some(1.0), Some(3.0)),
+        "{d}"
+    );
+    let r = k.latest("closes_per_open").expect("the ratio KPI");
+    assert_eq!(r["value"].as_f64(), Some(3.0 / 4.0), "{r}");
 }

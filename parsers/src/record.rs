@@ -45,8 +45,20 @@ impl Level {
             b"INFO" | b"NOTICE" | b"I" => Level::Info,
             b"DEBUG" | b"D" => Level::Debug,
             b"TRACE" | b"T" => Level::Trace,
-            _ => return None,
+            up => return Level::offset(up),
         })
+    }
+
+    /// Go's `slog` writes a level between its named ones as the name below it and an offset
+    /// (`INFO+2`, `ERROR+4`, `DEBUG-4`): the named level's. `word` is upper case.
+    fn offset(word: &[u8]) -> Option<Level> {
+        let at = word.iter().position(|&b| b == b'+' || b == b'-')?;
+        let n = &word[at + 1..];
+        let named = matches!(&word[..at], b"DEBUG" | b"INFO" | b"WARN" | b"ERROR");
+        if !named || n.is_empty() || n.len() > 2 || !n.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Level::from_bytes(&word[..at])
     }
 }
 

@@ -19,6 +19,20 @@ fn levels_are_case_insensitive() {
     assert_eq!(Level::from_bytes(b"ERROR"), Some(Level::Error));
     assert_eq!(Level::from_bytes(b"verbose"), None);
     assert_eq!(Level::from_bytes(b""), None);
+    // Go slog's levels between its named ones.
+    assert_eq!(Level::from_bytes(b"INFO+2"), Some(Level::Info));
+    assert_eq!(Level::from_bytes(b"ERROR+4"), Some(Level::Error));
+    assert_eq!(Level::from_bytes(b"DEBUG-4"), Some(Level::Debug));
+    assert_eq!(Level::from_bytes(b"WARN-1"), Some(Level::Warn));
+    assert_eq!(Level::from_bytes(b"info+2"), Some(Level::Info));
+    for not in [&b"INFO+"[..], b"INFO+x", b"INFO+123", b"E-1", b"NOTE+1"] {
+        assert_eq!(
+            Level::from_bytes(not),
+            None,
+            "{}",
+            String::from_utf8_lossy(not)
+        );
+    }
 }
 
 fn text(r: &Record<'_>, key: &str) -> String {

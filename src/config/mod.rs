@@ -155,7 +155,10 @@ impl Config {
             }
         }
         for r in &cfg.rules {
-            if !matches!(r.kind, RuleKind::Counter | RuleKind::Ratio)
+            if !matches!(
+                r.kind,
+                RuleKind::Counter | RuleKind::Ratio | RuleKind::Start
+            ) && r.since.is_none()
                 && r.field.is_none()
                 && r.value.is_none()
             {

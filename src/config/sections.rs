@@ -297,8 +297,12 @@ pub enum RuleKind {
     /// Observes the field's value.
     Distribution,
     /// The fraction of the records it sees (its `source`, `over`) that pass its `match`
-    /// and `filter`, over the last `window`.
+    /// and `filter`, over the last `window`; or one KPI over another (`numerator`,
+    /// `denominator`).
     Ratio,
+    /// Records the time of the records it passes under their `key` (a session's start),
+    /// for the rules that read the time `since` it.
+    Start,
 }
 
 /// What records a rule reads.
@@ -369,6 +373,22 @@ pub struct RuleConfig {
     pub over: Option<Spanned<String>>,
     /// Ratio rules: the window the fraction is over (default 1m, at least 60 s).
     pub window: Option<super::Dur>,
+    /// Ratio rules of one KPI over another: the counter rule(s) of this name, whose sum
+    /// over the window is the numerator.
+    pub numerator: Option<Spanned<String>>,
+    /// Ratio rules of one KPI over another: the counter rule(s) of this name, whose sum
+    /// over the window is the denominator.
+    pub denominator: Option<Spanned<String>>,
+    /// Session rules: the field whose text keys a session (`kind = "start"`), or that an
+    /// end rule (`since`) reads to find its start.
+    pub key: Option<Spanned<String>>,
+    /// End rules: the `start` rule whose time under the record's key the value is the time
+    /// since; the key is forgotten once the record's rules have run.
+    pub since: Option<Spanned<String>>,
+    /// Start rules: most keys open at once (default 10000); past it the oldest is evicted.
+    pub max_open: Option<usize>,
+    /// Start rules: a start older than this is forgotten (mtail's `del ... after`).
+    pub expire: Option<super::Dur>,
 }
 
 /// `[rule.label] NAME = { ... }`: where a label's value comes from.

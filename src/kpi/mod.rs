@@ -25,7 +25,7 @@ pub use points::Point;
 pub use publish::{KpiView, Publisher, Snapshot};
 pub use series::{BucketData, DistBucket};
 pub use ship::{Delta, FLUSH_AT, MAX_UNSHIPPED};
-pub use store::{EventTimeStats, SeriesRef, Store, StoreDrops};
+pub use store::{EventTimeStats, SeriesRef, SessionStats, Store, StoreDrops};
 
 /// Window over which counter rates are computed, in seconds.
 pub const RATE_WINDOW_S: i64 = 10;

@@ -6,7 +6,7 @@
 
 use super::desc::Desc;
 use super::points::Points;
-use super::store::{EventTimeStats, Store, StoreDrops};
+use super::store::{EventTimeStats, SessionStats, Store, StoreDrops};
 use super::view::{self, Latest};
 use super::SUMMARY_WINDOW_S;
 use std::sync::Arc;
@@ -49,6 +49,8 @@ pub struct Snapshot {
     pub folded: Vec<(String, u64)>,
     /// What event time did with late, future and unmatched lines.
     pub event_time: EventTimeStats,
+    /// What session rules did (open keys, evictions, ends without a start).
+    pub sessions: SessionStats,
     /// The sample of recent traces (`/api/traces`).
     pub traces: Arc<crate::traces::TracesView>,
 }
@@ -88,6 +90,7 @@ impl Publisher {
         folded.sort();
         let drops = store.drops();
         let event_time = store.event_stats();
+        let sessions = store.session_stats();
         let (limits, descs, series) = store.parts_mut();
         let res = limits.bucket_secs;
         let open = (now as i64).div_euclid(res) * res;
@@ -137,6 +140,7 @@ impl Publisher {
             drops,
             folded,
             event_time,
+            sessions,
             traces: p.traces.clone(),
         })
     }

@@ -67,6 +67,8 @@ pub struct Store {
     flush_due: bool,
     /// What event time did with lines and observations.
     event: EventTimeStats,
+    /// What session rules did.
+    sessions: SessionStats,
 }
 
 /// What event time did: shown in `/api/health` under `event_time`. None of it loses data.
@@ -88,6 +90,24 @@ pub struct EventTimeStats {
     pub unmatched_lines: u64,
 }
 
+/// What session rules (`kind = "start"` and `since`, docs/rules.md) did: shown in
+/// `/api/health` under `sessions`; evictions and expiries lose a session's start.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct SessionStats {
+    /// Keys open now, over all start rules.
+    pub open: u64,
+    /// Keys opened.
+    pub started: u64,
+    /// Keys an end closed.
+    pub ended: u64,
+    /// Ends whose key had no open start (not observed).
+    pub unmatched: u64,
+    /// Open keys evicted, oldest first, because their start rule had `max_open` open.
+    pub evicted: u64,
+    /// Starts forgotten because they were older than their rule's `expire`.
+    pub expired: u64,
+}
+
 impl Store {
     /// An empty store.
     pub fn new(limits: Limits) -> Self {
@@ -105,6 +125,7 @@ impl Store {
             descs_shipped: 0,
             flush_due: false,
             event: EventTimeStats::default(),
+            sessions: SessionStats::default(),
         }
     }
 
@@ -116,6 +137,16 @@ impl Store {
     /// The engine's line counts of event time (future and unmatched lines, late lines).
     pub fn event_stats_mut(&mut self) -> &mut EventTimeStats {
         &mut self.event
+    }
+
+    /// What session rules did so far.
+    pub fn session_stats(&self) -> SessionStats {
+        self.sessions
+    }
+
+    /// The session rules' counts, for the engine's rules to update.
+    pub fn session_stats_mut(&mut self) -> &mut SessionStats {
+        &mut self.sessions
     }
 
     /// Whether a series' backlog for history is large enough to ship now rather than at the

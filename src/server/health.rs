@@ -19,7 +19,8 @@ pub fn health_json(state: &AppState) -> Value {
     let (kpi_count, drops) = (snap.kpis.len(), snap.drops);
     let files = state.sources.files.lock().clone();
     let mut status = Status::Ok;
-    let mut losses = drops.total();
+    // A session start evicted or expired is a duration that will never be observed.
+    let mut losses = drops.total() + snap.sessions.evicted + snap.sessions.expired;
     for f in &files {
         if f.state == "error" {
             status = Status::Error;
@@ -45,6 +46,7 @@ pub fn health_json(state: &AppState) -> Value {
             "invalid_values": drops.invalid_values,
         },
         "event_time": snap.event_time,
+        "sessions": snap.sessions,
         "traces": snap.traces.stats,
         "ws": {
             "clients": state.ws.clients.load(Ordering::Relaxed),

@@ -288,6 +288,12 @@ fn default_headline(
             .map(|n| (*n).to_owned())
     };
     let mut out = Vec::new();
+    // Errors as a rate: a counter of them before a gauge (a ratio's series do not add up).
+    let counters: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| sections[n] == "errors" && first[n].kind == Kind::Counter)
+        .collect();
     for (sec, pref, dist) in [
         (
             "throughput",
@@ -306,7 +312,11 @@ fn default_headline(
             false,
         ),
     ] {
-        if let Some(n) = pick(sec, pref, dist, &out) {
+        let counter = (sec == "errors")
+            .then(|| counters.iter().find(|n| has(n, pref)).or(counters.first()))
+            .flatten()
+            .map(|n| (*n).to_owned());
+        if let Some(n) = counter.or_else(|| pick(sec, pref, dist, &out)) {
             out.push(n);
         }
     }

@@ -191,3 +191,18 @@ fn config_panels_take_their_kpis_in_the_files_order() {
     assert_eq!(l.get("gpu_util_percent").unwrap().headline, Some(1));
     assert_eq!(l.get("frames_total").unwrap().headline, Some(0));
 }
+
+/// The errors tile shows a counter of errors (a rate) before a ratio of them: a ratio's
+/// series (one per label set) do not add up to anything.
+#[test]
+fn the_errors_headline_prefers_a_counter_to_a_ratio() {
+    let kpis = [
+        desc("error_rate", Kind::Gauge, "", "errors over requests"),
+        desc("requests_total", Kind::Counter, "", "requests"),
+        desc("errors_total", Kind::Counter, "", "errors"),
+    ];
+    let l = Layout::build(kpis.iter(), &DashboardConfig::default());
+    assert_eq!(l.get("error_rate").unwrap().group, "errors");
+    assert_eq!(l.get("errors_total").unwrap().headline, Some(1));
+    assert_eq!(l.get("error_rate").unwrap().headline, None);
+}

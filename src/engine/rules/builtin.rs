@@ -50,6 +50,8 @@ fn rule(
         add: false,
         declare: false,
         ratio: None,
+        feeds: Vec::new(),
+        session: None,
     }
 }
 

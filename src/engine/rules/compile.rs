@@ -55,7 +55,8 @@ impl Rules {
                 consumed.extend(v.keys().into_iter().map(<[u8]>::to_vec));
             }
             let kind = match r.kind {
-                RuleKind::Counter => Kind::Counter,
+                // A start rule makes no series: the kind is never used.
+                RuleKind::Counter | RuleKind::Start => Kind::Counter,
                 RuleKind::Gauge | RuleKind::Ratio => Kind::Gauge,
                 RuleKind::Distribution => Kind::Distribution,
             };
@@ -91,14 +92,20 @@ impl Rules {
                 add: r.add,
                 declare: r.declare,
                 ratio: extra.ratio,
+                feeds: Vec::new(),
+                session: None,
             });
         }
+        let first = builtin::rules().len();
+        let links = super::link::link(cfg, &mut rules, first)?;
         let mut user_rules = [false; 5];
-        for r in &rules[builtin::rules().len()..] {
-            user_rules[r.input as usize] = true;
-        }
         let mut by_input: [Vec<usize>; 5] = Default::default();
         for (i, r) in rules.iter().enumerate() {
+            // A ratio of KPIs reads no record: what feeds it does.
+            if links.kpi_ratios.iter().any(|k| k.rule == i) {
+                continue;
+            }
+            user_rules[r.input as usize] |= i >= first;
             by_input[r.input as usize].push(i);
         }
         let overrides = cfg
@@ -124,6 +131,9 @@ impl Rules {
             key: Vec::new(),
             patterns,
             ratios: Default::default(),
+            kpi_ratios: links.kpi_ratios,
+            sessions: links.sessions,
+            ends: Vec::new(),
         })
     }
 }
@@ -204,7 +214,11 @@ fn compile_extra(
             &"only a gauge adds to its last value (a counter always adds)",
         ));
     }
-    let ratio = if r.kind == RuleKind::Ratio {
+    let of_kpis = r.numerator.is_some() || r.denominator.is_some();
+    let ratio = if r.kind == RuleKind::Ratio && of_kpis {
+        // Checked and linked to its counters in `link`; its window is set there.
+        None
+    } else if r.kind == RuleKind::Ratio {
         if value.is_some() {
             return Err(err(
                 at,
@@ -225,13 +239,25 @@ fn compile_extra(
         // The window is 60 slots; each `window / 60` seconds wide.
         Some((over, window / 60.0))
     } else {
-        for (f, v) in [("over", r.over.is_some()), ("window", r.window.is_some())] {
+        for (f, v) in [
+            ("over", r.over.is_some()),
+            ("window", r.window.is_some()),
+            ("numerator", r.numerator.is_some()),
+            ("denominator", r.denominator.is_some()),
+        ] {
             if v {
                 return Err(err(at, f, &"only a ratio rule takes it"));
             }
         }
         None
     };
+    if r.since.is_some() && value.is_some() {
+        return Err(err(
+            at,
+            "since",
+            &"an end rule's value is the time since its start: it takes no `field` or `value`",
+        ));
+    }
     Ok(Extra {
         value,
         labels,

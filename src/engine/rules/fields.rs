@@ -137,14 +137,17 @@ pub(super) fn exposed_of(key: &str, v: &Value<'_>) -> FieldUnit {
 pub(super) fn infer(key: &[u8], v: &Value<'_>, over: Option<FieldKind>) -> Inferred {
     let name = String::from_utf8_lossy(key).to_ascii_lowercase();
     let gauge = exposed_of(&name, v);
+    // A grouped key (Go slog's `req.status`, OpenTelemetry's `http.method`) says what it
+    // holds by its last part.
+    let last = name.rsplit('.').next().unwrap_or(&name);
     let (kind, why) = match (over, v) {
         (Some(k), _) => (k, "set in the config"),
         (None, Value::Bool(_)) => (FieldKind::Ratio, "boolean"),
-        (None, Value::Str(_)) if LABEL_NAMES.contains(&name.as_str()) => {
+        (None, Value::Str(_)) if LABEL_NAMES.contains(&last) => {
             (FieldKind::Label, "low-cardinality name")
         }
         (None, Value::Str(_)) => (FieldKind::Ignore, "text"),
-        (None, _) if id_like(&name) => (FieldKind::Ignore, "id or sequence"),
+        (None, _) if id_like(last) => (FieldKind::Ignore, "id or sequence"),
         (None, Value::Duration(_)) => (FieldKind::Distribution, "latency-like"),
         (None, _) if latency_like(&name, gauge.unit) => (FieldKind::Distribution, "latency-like"),
         (None, _) if name.ends_with("_total") => (FieldKind::Counter, "running total"),
@@ -194,6 +197,11 @@ mod tests {
         assert_eq!(k("hit", Value::Bool(true)), (Ratio, "hit_ratio".into()));
         assert_eq!(k("model", s()).0, Label);
         assert_eq!(k("user", s()).0, Ignore);
+        // Grouped keys (slog's groups, OpenTelemetry's names) by their last part.
+        assert_eq!(k("req.method", s()).0, Label);
+        assert_eq!(k("req.status", Value::Int(200)).0, Ignore);
+        assert_eq!(k("req.user", s()).0, Ignore);
+        assert_eq!(k("db.latency", Value::Duration(0.1)).0, Distribution);
         assert_eq!(
             k("requests_total", Value::Int(4)),
             (Counter, "requests_total".into())

@@ -14,7 +14,10 @@
 //! counters, gauges (set or added to), distributions and ratios, in the language of
 //! docs/rules.md: a `match` pattern of their own whose captures they read (`pattern`), a
 //! filter and a value expression (`crate::engine::filter`), labels read, renamed, mapped or
-//! constant (`label`), series declared up front (`observe`).
+//! constant (`label`), series declared up front (`observe`), ratios of one KPI over another
+//! fed by the counter rules they divide (`ratio`, linked in `link`), and sessions: a start
+//! rule's time under a key, read by the rules whose value is the time `since` it
+//! (`session`).
 //!
 //! Each origin (a source or an app) keeps bounded caches from label values to series, so the
 //! per-record path looks up bytes and allocates nothing once warm, and memory stays bounded
@@ -27,15 +30,18 @@ mod compile;
 mod dry;
 mod fields;
 mod label;
+mod link;
 mod natural;
 mod observe;
 mod pattern;
+mod ratio;
+mod session;
 
 pub use builtin::span_role;
 pub(crate) use builtin::{SPAN_DURATION, SPAN_ERRORS, SPAN_TOTAL};
 pub use dry::DrySample;
 
-use super::filter::{Arith, Filter, View};
+use super::filter::{Arith, Filter, Key, View};
 use crate::config::{FieldKind, RuleInput};
 use crate::kpi::{Kind, Obs, SeriesRef, SeriesSpec, Store};
 use cache::RefCache;
@@ -98,6 +104,20 @@ struct Rule {
     declare: bool,
     /// A ratio rule: the denominator's filter and the window's slot width in seconds.
     ratio: Option<(Option<Filter>, f64)>,
+    /// The ratios of KPIs it feeds (a counter named as a `numerator` or `denominator`).
+    feeds: Vec<ratio::Feed>,
+    /// A session's start or end (`kind = "start"`, `since`).
+    session: Option<Session>,
+}
+
+/// What a rule does with sessions: the start rule's index in [`Rules::sessions`] and the
+/// field that keys them.
+#[derive(Debug)]
+enum Session {
+    /// Records the record's time under its key.
+    Start(usize, Key),
+    /// Its value is the time since the start under its key, which it then forgets.
+    End(usize, Key),
 }
 
 /// Per-origin caches of resolved series.
@@ -138,6 +158,12 @@ pub struct Rules {
     patterns: Patterns,
     /// The windows of ratio rules, by series.
     ratios: FxHashMap<SeriesRef, natural::Window>,
+    /// The ratios of one KPI over another.
+    kpi_ratios: Vec<ratio::KpiRatio>,
+    /// The open keys of each start rule.
+    sessions: Vec<session::Sessions>,
+    /// The sessions a record's end rules read, forgotten once its rules have run.
+    ends: Vec<(usize, Box<[u8]>, u64)>,
 }
 
 fn obs(kind: Kind, v: f64) -> Obs {
@@ -265,9 +291,15 @@ impl Rules {
         let mut keyed: Option<usize> = None;
         for &i in &self.by_input[kind as usize] {
             let rule = &self.rules[i];
-            let Some((view, obs)) = observe(rule, &mut self.patterns, plain, line) else {
+            let Some((view, mut obs)) = observe(rule, &mut self.patterns, plain, line) else {
                 continue;
             };
+            if let Some(s) = &rule.session {
+                match session_step(s, &view, now, store, &mut self.sessions, &mut self.ends) {
+                    Some(elapsed) => obs = rule.elapsed(elapsed),
+                    None => continue,
+                }
+            }
             // Rules with the labels of the rule before (the built-in span rules) share its
             // key; so do rules without a `match` (captures change what a label reads).
             let reuse = rule.pattern.is_none()
@@ -300,6 +332,22 @@ impl Rules {
                 (obs, _) => obs,
             };
             store.apply(r, obs, now);
+            if let (false, Obs::Add(amount)) = (rule.feeds.is_empty(), obs) {
+                let fed = ratio::Fed {
+                    labels: &rule.labels,
+                    view: &view,
+                    amount,
+                    now,
+                };
+                let (cap, ratios) = (self.rule_cap, &mut self.kpi_ratios);
+                ratio::feed(ratios, &self.rules, &rule.feeds, &fed, store, cap);
+            }
+        }
+        if !self.ends.is_empty() {
+            let stats = store.session_stats_mut();
+            for (at, key, seq) in self.ends.drain(..) {
+                self.sessions[at].end(&key, seq, stats);
+            }
         }
     }
 
@@ -366,6 +414,39 @@ impl Rules {
             &builtin::parse_errors(&labels),
             now,
         );
+    }
+}
+
+/// A start or end rule's step on a record that passed it: a start records the time under
+/// the record's key (`None`: nothing to observe); an end gives the time since (`None` when
+/// the key has no open start or the record no key) and is queued to forget the key.
+fn session_step(
+    s: &Session,
+    view: &View<'_, '_>,
+    now: f64,
+    store: &mut Store,
+    sessions: &mut [session::Sessions],
+    ends: &mut Vec<(usize, Box<[u8]>, u64)>,
+) -> Option<f64> {
+    let (Session::Start(at, key) | Session::End(at, key)) = s;
+    let mut text = Vec::new();
+    let stats = store.session_stats_mut();
+    if !view.text(key, &mut text) {
+        if let Session::End(..) = s {
+            stats.unmatched += 1;
+        }
+        return None;
+    }
+    match s {
+        Session::Start(..) => {
+            sessions[*at].start(&text, now, stats);
+            None
+        }
+        Session::End(..) => {
+            let (elapsed, seq) = sessions[*at].since(&text, now, stats)?;
+            ends.push((*at, text.into(), seq));
+            Some(elapsed)
+        }
     }
 }
 

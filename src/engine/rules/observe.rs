@@ -10,10 +10,19 @@ use kpid_parsers::Record;
 /// Resolves the series of `rule` for the label values of the record in `view`.
 pub(super) fn resolve(store: &mut Store, rule: &Rule, view: &View<'_, '_>) -> Option<SeriesRef> {
     let values: Vec<String> = rule.labels.iter().map(|l| l.value(view)).collect();
+    resolve_values(store, rule, &values)
+}
+
+/// Resolves the series of `rule` whose labels have these values, in the rule's order.
+pub(super) fn resolve_values(
+    store: &mut Store,
+    rule: &Rule,
+    values: &[String],
+) -> Option<SeriesRef> {
     let labels: Vec<(&str, &str)> = rule
         .labels
         .iter()
-        .zip(&values)
+        .zip(values)
         .map(|(l, v)| (l.name.as_str(), v.as_str()))
         .collect();
     store.resolve(&rule.spec(&labels))
@@ -29,6 +38,12 @@ impl Rule {
             help: &self.help,
             buckets: self.buckets.as_ref(),
         }
+    }
+
+    /// The observation of an end rule: the time since its session's start, in the rule's
+    /// unit (seconds × its scale).
+    pub(super) fn elapsed(&self, secs: f64) -> Obs {
+        obs(self.kind, secs * self.scale + self.offset)
     }
 
     /// The number the rule adds, sets or observes for this record.
