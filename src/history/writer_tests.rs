@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::history::bench::Rng;
-use crate::history::Step;
+use crate::history::{Agg, Step};
 use crate::kpi::{BucketData, Delta, DistBucket};
 
 fn desc(name: &str, kind: Kind) -> Arc<Desc> {
