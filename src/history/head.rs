@@ -24,6 +24,10 @@ pub(crate) fn encode_head(
     out.extend_from_slice(scratch);
 }
 
+/// Points of one series in one flush from which they go straight into chunks (when none of
+/// the series waits in memory): a minute at 1 s.
+pub(crate) const DIRECT_POINTS: usize = 60;
+
 /// One flush's points, grouped by series (runs, in series id order), each run sorted by time
 /// with one point per bucket.
 #[derive(Debug, Default)]
@@ -31,6 +35,10 @@ pub(crate) struct Points {
     pub(crate) flat: Vec<(i64, Agg)>,
     /// (series id, number of points) of each run of `flat`.
     pub(crate) runs: Vec<(i64, usize)>,
+    /// Per run: written straight into chunks rather than a head row.
+    pub(crate) direct: Vec<bool>,
+    /// Chunks those made.
+    pub(crate) chunks: u64,
 }
 
 impl Points {

@@ -2,9 +2,10 @@
 //! checkpoint, in one transaction, then acknowledges the offsets to the tailer; folds recent
 //! points into chunks every `[history] chunk`, then rolls up, expires and caps ([`rollup`]).
 
-use super::config::HistoryConfig;
+use super::codec::Agg;
+use super::config::{HistoryConfig, Tier};
 use super::events::{self, Event, EventSink};
-use super::head::{decode_head, encode_head, Points};
+use super::head::{decode_head, encode_head, Points, DIRECT_POINTS};
 use super::{db, floor, roll_into, rollup};
 use super::{HistoryError, Reader, SeriesInfo, Shared, MAX_BUFFERED};
 use crate::engine::Shipment;
@@ -279,10 +280,16 @@ impl Writer {
                 self.shared.stats.points.fetch_add(n as u64, Relaxed);
                 let mut buf = self.shared.buf.lock();
                 let mut flat = pts.flat.into_iter();
-                for (id, len) in pts.runs {
-                    buf.add_run(id, flat.by_ref().take(len));
+                for ((id, len), direct) in pts.runs.into_iter().zip(pts.direct) {
+                    let run = flat.by_ref().take(len);
+                    if direct {
+                        run.for_each(drop);
+                    } else {
+                        buf.add_run(id, run);
+                    }
                 }
                 drop(buf);
+                self.shared.stats.chunks.fetch_add(pts.chunks, Relaxed);
                 checkpoints.applied(&files, counters);
                 self.shared
                     .stats
@@ -336,12 +343,39 @@ impl Writer {
             self.engine_ids.insert(*n, id);
         }
         pts.gather(deltas, &self.engine_ids);
+        // A series shipping a long run of buckets (a replay, or a writer that fell behind)
+        // whose recent points are all folded goes straight into chunks, in this transaction:
+        // no head row, nothing held in memory. Kept in shipping order for queries, which
+        // read chunks, then the buffer.
+        pts.direct = {
+            let buf = self.shared.buf.lock();
+            (pts.runs.iter())
+                .map(|&(id, len)| {
+                    len >= DIRECT_POINTS && !buf.series.get(&id).is_some_and(|v| !v.is_empty())
+                })
+                .collect()
+        };
         let (mut blob, mut scratch) = (Vec::new(), Vec::new());
         let mut at = 0;
-        for &(id, len) in &pts.runs {
-            encode_head(id, res, &pts.flat[at..at + len], &mut blob, &mut scratch);
+        let mut ins = rollup::Inserter::new(&tx)?;
+        let mut coarse = Vec::new();
+        for (&(id, len), &direct) in pts.runs.iter().zip(&pts.direct) {
+            let run = &pts.flat[at..at + len];
+            if direct {
+                pts.chunks += put_chunks(
+                    &mut ins,
+                    &self.shared.tiers,
+                    &self.marks,
+                    id,
+                    run,
+                    &mut coarse,
+                )?;
+            } else {
+                encode_head(id, res, run, &mut blob, &mut scratch);
+            }
             at += len;
         }
+        drop(ins);
         if !blob.is_empty() {
             tx.prepare_cached("INSERT INTO head(data) VALUES (?1)")?
                 .execute([&blob])?;
@@ -406,7 +440,7 @@ impl Writer {
     fn fold(&mut self) -> Result<(), HistoryError> {
         let tiers = self.shared.tiers.clone();
         let mut buf = self.shared.buf.lock();
-        if buf.series.is_empty() {
+        if buf.points == 0 {
             return Ok(());
         }
         let path = self.shared.path.clone();
@@ -420,20 +454,8 @@ impl Writer {
             let mut ins = rollup::Inserter::new(&tx).map_err(sql)?;
             let mut coarse = Vec::new();
             for (id, pts) in &buf.series {
-                if pts.is_empty() {
-                    continue;
-                }
-                ins.put(0, *id, tiers[0].res, pts).map_err(sql)?;
-                chunks += 1;
-                for (k, t) in tiers.iter().enumerate().skip(1) {
-                    let late = pts.partition_point(|p| p.0 < self.marks[k]);
-                    if late > 0 {
-                        coarse.clear();
-                        roll_into(&pts[..late], t.res, &mut coarse);
-                        ins.put(k, *id, t.res, &coarse).map_err(sql)?;
-                        chunks += 1;
-                    }
-                }
+                chunks += put_chunks(&mut ins, &tiers, &self.marks, *id, pts, &mut coarse)
+                    .map_err(sql)?;
             }
         }
         tx.execute("DELETE FROM head", []).map_err(sql)?;
@@ -444,6 +466,34 @@ impl Writer {
         self.shared.stats.chunks.fetch_add(chunks, Relaxed);
         Ok(())
     }
+}
+
+/// Writes one series' points (sorted, one per bucket) as chunks: one in the finest tier, and
+/// one in each coarser tier whose rollup has already passed some of them (those land there
+/// directly, so each point counts once in every tier). Returns the chunks written.
+fn put_chunks(
+    ins: &mut rollup::Inserter<'_>,
+    tiers: &[Tier],
+    marks: &[i64],
+    id: i64,
+    pts: &[(i64, Agg)],
+    coarse: &mut Vec<(i64, Agg)>,
+) -> rusqlite::Result<u64> {
+    if pts.is_empty() {
+        return Ok(0);
+    }
+    ins.put(0, id, tiers[0].res, pts)?;
+    let mut chunks = 1;
+    for (k, t) in tiers.iter().enumerate().skip(1) {
+        let late = pts.partition_point(|p| p.0 < marks[k]);
+        if late > 0 {
+            coarse.clear();
+            roll_into(&pts[..late], t.res, coarse);
+            ins.put(k, id, t.res, coarse)?;
+            chunks += 1;
+        }
+    }
+    Ok(chunks)
 }
 
 #[cfg(test)]
