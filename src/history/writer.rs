@@ -351,7 +351,7 @@ impl Writer {
             let buf = self.shared.buf.lock();
             (pts.runs.iter())
                 .map(|&(id, len)| {
-                    len >= DIRECT_POINTS && !buf.series.get(&id).is_some_and(|v| !v.is_empty())
+                    len >= DIRECT_POINTS && buf.series.get(&id).is_none_or(|v| v.is_empty())
                 })
                 .collect()
         };
