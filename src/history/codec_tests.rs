@@ -84,6 +84,17 @@ fn random_series(r: &mut Rng, kind: Kind, n: usize) -> Vec<(i64, Agg)> {
         .collect()
 }
 
+/// Asserts that `buf` decodes to `pts` of `kind`, bit for bit.
+fn assert_decodes_to(buf: &[u8], kind: Kind, pts: &[(i64, Agg)]) {
+    let mut back = Vec::new();
+    assert_eq!(decode(buf, 1, &mut back).unwrap(), kind);
+    assert_eq!(back.len(), pts.len());
+    for ((t, a), (u, b)) in pts.iter().zip(&back) {
+        assert_eq!(t, u);
+        assert!(equal(a, b), "{a:?} != {b:?}");
+    }
+}
+
 #[test]
 fn random_series_round_trip_bit_exact() {
     let mut r = Rng(0x9e37_79b9_7f4a_7c15);
@@ -93,13 +104,7 @@ fn random_series_round_trip_bit_exact() {
         let pts = random_series(&mut r, kind, n);
         let mut buf = Vec::new();
         encode(kind, 1, &pts, &mut buf);
-        let mut back = Vec::new();
-        assert_eq!(decode(&buf, 1, &mut back).unwrap(), kind);
-        assert_eq!(back.len(), pts.len());
-        for ((t, a), (u, b)) in pts.iter().zip(&back) {
-            assert_eq!(t, u);
-            assert!(equal(a, b), "{a:?} != {b:?}");
-        }
+        assert_decodes_to(&buf, kind, &pts);
     }
 }
 
@@ -253,13 +258,7 @@ fn xor_only_chunks_round_trip_and_whole_bytes_write_as_bit_groups() {
         let pts = random_series(&mut r, kind, n);
         let mut buf = Vec::new();
         encode_xor(kind, 1, &pts, &mut buf);
-        let mut back = Vec::new();
-        assert_eq!(decode(&buf, 1, &mut back).unwrap(), kind);
-        assert_eq!(back.len(), pts.len());
-        for ((t, a), (u, b)) in pts.iter().zip(&back) {
-            assert_eq!(t, u);
-            assert!(equal(a, b), "{a:?} != {b:?}");
-        }
+        assert_decodes_to(&buf, kind, &pts);
     }
     for lead in 0..8 {
         let bytes: Vec<u8> = (0..40).map(|_| r.below(256) as u8).collect();
