@@ -20,19 +20,46 @@ impl BitWriter {
         self.used = (self.used + 1) % 8;
     }
 
-    /// The low `n` bits of `v` (n <= 64).
+    /// The low `n` bits of `v` (n <= 64): the rest of the last byte, then whole bytes.
     pub(crate) fn bits(&mut self, v: u64, n: u32) {
+        if n == 0 {
+            return;
+        }
+        let v = if n < 64 { v & ((1u64 << n) - 1) } else { v };
         let mut n = n;
-        while n > 0 {
-            if self.used == 0 {
-                self.bytes.push(0);
-            }
+        if self.used != 0 {
             let free = 8 - self.used as u32;
-            let take = free.min(n);
-            let chunk = ((v >> (n - take)) & ((1u64 << take) - 1)) as u8;
-            *self.bytes.last_mut().expect("a byte") |= chunk << (free - take);
-            self.used = ((self.used as u32 + take) % 8) as u8;
-            n -= take;
+            let last = self.bytes.last_mut().expect("a byte");
+            if n <= free {
+                *last |= (v << (free - n)) as u8;
+                self.used = ((self.used as u32 + n) % 8) as u8;
+                return;
+            }
+            n -= free;
+            *last |= (v >> n) as u8;
+        }
+        while n >= 8 {
+            n -= 8;
+            self.bytes.push((v >> n) as u8);
+        }
+        if n > 0 {
+            self.bytes.push((v << (8 - n)) as u8);
+        }
+        self.used = n as u8;
+    }
+
+    /// Whole bytes, each as [`BitWriter::bits`] with 8 would write it (a sketch's bytes),
+    /// without going bit group by bit group.
+    pub(crate) fn bytes8(&mut self, src: &[u8]) {
+        if self.used == 0 {
+            self.bytes.extend_from_slice(src);
+            return;
+        }
+        let u = self.used;
+        self.bytes.reserve(src.len());
+        for &b in src {
+            *self.bytes.last_mut().expect("a byte") |= b >> u;
+            self.bytes.push(b << (8 - u));
         }
     }
 

@@ -66,6 +66,15 @@ impl Agg {
         }
     }
 
+    /// A delta as shipped by the store, taken (a distribution's observations are moved,
+    /// not copied).
+    pub fn from_owned(d: BucketData) -> Agg {
+        match d {
+            BucketData::Dist(d) => Agg::Dist(d),
+            other => Agg::from_bucket(&other),
+        }
+    }
+
     /// Its kind.
     pub fn kind(&self) -> Kind {
         match self {
@@ -181,6 +190,12 @@ pub fn encode(kind: Kind, res: i64, pts: &[(i64, Agg)], out: &mut Vec<u8>) {
     }
 }
 
+/// Encodes points as [`encode`] does, its values as XOR floats only (no second, decimal
+/// attempt): for the short-lived `head` rows, which [`decode`] reads the same way.
+pub fn encode_xor(kind: Kind, res: i64, pts: &[(i64, Agg)], out: &mut Vec<u8>) {
+    encode_with(kind, res, pts, XOR, out);
+}
+
 fn encode_with(kind: Kind, res: i64, pts: &[(i64, Agg)], scale: u8, out: &mut Vec<u8>) {
     out.push(VERSION << 2 | kind_code(kind));
     put_varint(out, pts.len() as u64);
@@ -227,9 +242,7 @@ fn encode_with(kind: Kind, res: i64, pts: &[(i64, Agg)], scale: u8, out: &mut Ve
                 sk.clear();
                 d.sketch.encode(&mut sk);
                 w.count(sk.len() as u64);
-                for b in &sk {
-                    w.bits(*b as u64, 8);
-                }
+                w.bytes8(&sk);
             }
         }
     }

@@ -84,6 +84,17 @@ fn random_series(r: &mut Rng, kind: Kind, n: usize) -> Vec<(i64, Agg)> {
         .collect()
 }
 
+/// Asserts that `buf` decodes to `pts` of `kind`, bit for bit.
+fn assert_decodes_to(buf: &[u8], kind: Kind, pts: &[(i64, Agg)]) {
+    let mut back = Vec::new();
+    assert_eq!(decode(buf, 1, &mut back).unwrap(), kind);
+    assert_eq!(back.len(), pts.len());
+    for ((t, a), (u, b)) in pts.iter().zip(&back) {
+        assert_eq!(t, u);
+        assert!(equal(a, b), "{a:?} != {b:?}");
+    }
+}
+
 #[test]
 fn random_series_round_trip_bit_exact() {
     let mut r = Rng(0x9e37_79b9_7f4a_7c15);
@@ -93,13 +104,7 @@ fn random_series_round_trip_bit_exact() {
         let pts = random_series(&mut r, kind, n);
         let mut buf = Vec::new();
         encode(kind, 1, &pts, &mut buf);
-        let mut back = Vec::new();
-        assert_eq!(decode(&buf, 1, &mut back).unwrap(), kind);
-        assert_eq!(back.len(), pts.len());
-        for ((t, a), (u, b)) in pts.iter().zip(&back) {
-            assert_eq!(t, u);
-            assert!(equal(a, b), "{a:?} != {b:?}");
-        }
+        assert_decodes_to(&buf, kind, &pts);
     }
 }
 
@@ -242,4 +247,64 @@ fn format_1_chunks_are_still_read() {
         .iter()
         .zip(&back)
         .all(|(a, b)| a.0 == b.0 && equal(&a.1, &b.1)));
+}
+
+#[test]
+fn xor_only_chunks_round_trip_and_whole_bytes_write_as_bit_groups() {
+    let mut r = Rng(0x5eed);
+    for i in 0..60 {
+        let kind = [Kind::Counter, Kind::Gauge, Kind::Distribution][i % 3];
+        let n = 1 + r.below(100) as usize;
+        let pts = random_series(&mut r, kind, n);
+        let mut buf = Vec::new();
+        encode_xor(kind, 1, &pts, &mut buf);
+        assert_decodes_to(&buf, kind, &pts);
+    }
+    for lead in 0..8 {
+        let bytes: Vec<u8> = (0..40).map(|_| r.below(256) as u8).collect();
+        let (mut a, mut b) = (BitWriter::default(), BitWriter::default());
+        a.bits(0b101_0110, lead);
+        b.bits(0b101_0110, lead);
+        for x in &bytes {
+            a.bits(*x as u64, 8);
+        }
+        b.bytes8(&bytes);
+        b.bits(0b11, 2);
+        a.bits(0b11, 2);
+        assert_eq!(a.bytes, b.bytes, "{lead} bits before");
+    }
+}
+
+/// The bit writer as it first was (one group of bits per byte touched), for comparison.
+fn bits_reference(bytes: &mut Vec<u8>, used: &mut u8, v: u64, n: u32) {
+    let mut n = n;
+    while n > 0 {
+        if *used == 0 {
+            bytes.push(0);
+        }
+        let free = 8 - *used as u32;
+        let take = free.min(n);
+        let chunk = ((v >> (n - take)) & ((1u64 << take) - 1)) as u8;
+        *bytes.last_mut().unwrap() |= chunk << (free - take);
+        *used = ((*used as u32 + take) % 8) as u8;
+        n -= take;
+    }
+}
+
+#[test]
+fn bit_writer_writes_what_it_always_wrote() {
+    let mut r = Rng(0xb175);
+    let (mut w, mut bytes, mut used) = (BitWriter::default(), Vec::new(), 0u8);
+    for _ in 0..20_000 {
+        let n = r.below(65) as u32;
+        let v = r.next_u64();
+        w.bits(v, n);
+        bits_reference(&mut bytes, &mut used, v, n);
+        if r.below(7) == 0 {
+            let b = r.below(2) == 0;
+            w.bit(b);
+            bits_reference(&mut bytes, &mut used, b as u64, 1);
+        }
+    }
+    assert_eq!(w.bytes, bytes);
 }

@@ -26,6 +26,7 @@ pub mod codec;
 pub mod config;
 pub mod db;
 pub mod events;
+pub(crate) mod head;
 pub mod health;
 pub mod query;
 pub mod rollup;
@@ -127,7 +128,41 @@ impl Buffer {
         }
         self.points += 1;
     }
+
+    /// Merges the deltas of series `id`, sorted by time with one per bucket, in order.
+    pub(crate) fn add_run(&mut self, id: i64, pts: impl Iterator<Item = (i64, Agg)>) {
+        let v = self.series.entry(id).or_default();
+        for (t, a) in pts {
+            match v.last() {
+                Some((last, _)) if *last >= t => match v.binary_search_by_key(&t, |p| p.0) {
+                    Ok(i) => {
+                        v[i].1.merge_same(&a);
+                        continue;
+                    }
+                    Err(i) => v.insert(i, (t, a)),
+                },
+                _ => v.push((t, a)),
+            }
+            self.points += 1;
+        }
+    }
+
+    /// Empties the buffer after a fold. A series' vector is kept (for the next points of the
+    /// same series, without growing it again) when it held points and is not large: a series
+    /// with none since the fold before goes, and so does the memory of a burst.
+    pub(crate) fn folded(&mut self) {
+        self.series
+            .retain(|_, v| !v.is_empty() && v.capacity() <= KEEP_CAPACITY);
+        for v in self.series.values_mut() {
+            v.clear();
+        }
+        self.points = 0;
+    }
 }
+
+/// Largest vector (in points) a series keeps across a fold: 5 minutes at 1 s. What is kept
+/// is never more than what the buffer held at the fold.
+const KEEP_CAPACITY: usize = 512;
 
 /// The start of the bucket of width `res` holding `t`.
 pub fn floor(t: i64, res: i64) -> i64 {

@@ -2,13 +2,13 @@
 //! checkpoint, in one transaction, then acknowledges the offsets to the tailer; folds recent
 //! points into chunks every `[history] chunk`, then rolls up, expires and caps ([`rollup`]).
 
-use super::codec::{self, Agg};
-use super::config::HistoryConfig;
+use super::codec::Agg;
+use super::config::{HistoryConfig, Tier};
 use super::events::{self, Event, EventSink};
-use super::{db, floor, merge_by_time, roll_into, rollup};
-use super::{Buffer, HistoryError, Reader, SeriesInfo, Shared, MAX_BUFFERED};
+use super::head::{decode_head, encode_head, Points, DIRECT_POINTS};
+use super::{db, floor, roll_into, rollup};
+use super::{HistoryError, Reader, SeriesInfo, Shared, MAX_BUFFERED};
 use crate::engine::Shipment;
-use crate::kpi::sketch::{get_varint, put_varint};
 use crate::kpi::{Desc, Kind};
 use crate::sources::tail::{Checkpoints, FileCheckpoint};
 use crate::state::{Checkpoint, CounterTotal};
@@ -29,7 +29,6 @@ pub struct Writer {
     by_key: HashMap<String, (i64, Kind)>,
     pending_descs: Vec<(u32, Arc<Desc>)>,
     files: HashMap<(u64, u64), FileCheckpoint>,
-    counters: Vec<CounterTotal>,
     marks: Vec<i64>,
     chunk_every: Duration,
     max_size: u64,
@@ -123,7 +122,6 @@ impl Writer {
             by_key,
             pending_descs: Vec::new(),
             files: HashMap::new(),
-            counters: Vec::new(),
             marks,
             chunk_every: cfg.chunk.0.max(Duration::from_secs(1)),
             max_size: cfg.max_size.0,
@@ -135,7 +133,6 @@ impl Writer {
             for f in &cp.files {
                 w.files.insert((f.identity.dev, f.identity.ino), f.clone());
             }
-            w.counters = cp.counters.clone();
         }
         w.load_head().map_err(sql)?;
         w.shared
@@ -256,70 +253,55 @@ pub fn spawn(
     })
 }
 
-/// Appends one series' points (sorted) to a head blob.
-fn encode_head(id: i64, res: i64, pts: &[(i64, Agg)], out: &mut Vec<u8>, scratch: &mut Vec<u8>) {
-    scratch.clear();
-    codec::encode(pts[0].1.kind(), res, pts, scratch);
-    put_varint(out, id as u64);
-    put_varint(out, scratch.len() as u64);
-    out.extend_from_slice(scratch);
-}
-
-fn decode_head(b: &[u8], res: i64, buf: &mut Buffer) -> Result<(), HistoryError> {
-    let mut at = 0;
-    let mut pts = Vec::new();
-    let bad = || codec::CodecError("truncated head");
-    while at < b.len() {
-        let id = get_varint(b, &mut at).ok_or_else(bad)? as i64;
-        let len = get_varint(b, &mut at).ok_or_else(bad)? as usize;
-        let chunk = b.get(at..at.saturating_add(len)).ok_or_else(bad)?;
-        at += len;
-        pts.clear();
-        codec::decode(chunk, res, &mut pts)?;
-        for (t, a) in pts.drain(..) {
-            buf.add(id, t, a);
-        }
-    }
-    Ok(())
-}
-
 impl Writer {
     /// Commits a batch of shipments (one transaction), then acknowledges its offsets.
     pub fn flush(&mut self, batch: Vec<Shipment>, checkpoints: &Checkpoints) {
         let start = Instant::now();
-        for s in &batch {
-            self.pending_descs.extend(s.descs.iter().cloned());
+        let total: usize = batch.iter().map(|s| s.deltas.len()).sum();
+        let mut files = Vec::new();
+        let mut counters = None;
+        let mut deltas = Vec::with_capacity(batch.len());
+        for mut s in batch {
+            self.pending_descs.append(&mut s.descs);
+            for f in &s.files {
+                self.files
+                    .insert((f.identity.dev, f.identity.ino), f.clone());
+            }
+            files = s.files;
+            counters = Some(s.counters);
+            deltas.push(s.deltas);
         }
-        let mut order: Vec<(i64, Vec<(i64, Agg)>)> = Vec::new();
-        let mut at: HashMap<i64, usize> = HashMap::new();
-        let last = batch.last().expect("a batch is never empty");
-        let (files, counters) = (last.files.clone(), last.counters.clone());
+        let counters = counters.expect("a batch is never empty");
         let res = self.shared.tiers[0].res;
-        let done = self.commit(&batch, &mut order, &mut at, res);
-        let n: usize = order.iter().map(|(_, p)| p.len()).sum();
-        match done {
+        let mut pts = Points::default();
+        match self.commit(deltas, &counters, &mut pts, res) {
             Ok(()) => {
+                let n = pts.flat.len();
                 self.shared.stats.points.fetch_add(n as u64, Relaxed);
                 let mut buf = self.shared.buf.lock();
-                for (id, pts) in order {
-                    for (t, a) in pts {
-                        buf.add(id, t, a);
+                let mut flat = pts.flat.into_iter();
+                for ((id, len), direct) in pts.runs.into_iter().zip(pts.direct) {
+                    let run = flat.by_ref().take(len);
+                    if direct {
+                        run.for_each(drop);
+                    } else {
+                        buf.add_run(id, run);
                     }
                 }
                 drop(buf);
+                self.shared.stats.chunks.fetch_add(pts.chunks, Relaxed);
                 checkpoints.applied(&files, counters);
                 self.shared
                     .stats
                     .flushed(start.elapsed().as_micros() as u64);
             }
             Err(e) => {
-                let n: usize = batch.iter().map(|s| s.deltas.len()).sum();
                 self.shared
                     .stats
                     .dropped_error_points
-                    .fetch_add(n as u64, Relaxed);
+                    .fetch_add(total as u64, Relaxed);
                 self.shared.stats.error(format!(
-                    "history database {}: flush failed, {n} points lost: {e}",
+                    "history database {}: flush failed, {total} points lost: {e}",
                     self.shared.path.display()
                 ));
             }
@@ -328,9 +310,9 @@ impl Writer {
 
     fn commit(
         &mut self,
-        batch: &[Shipment],
-        order: &mut Vec<(i64, Vec<(i64, Agg)>)>,
-        at: &mut HashMap<i64, usize>,
+        deltas: Vec<Vec<crate::kpi::Delta>>,
+        counters: &[CounterTotal],
+        pts: &mut Points,
         res: i64,
     ) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
@@ -360,41 +342,48 @@ impl Writer {
             };
             self.engine_ids.insert(*n, id);
         }
-        for s in batch {
-            for d in &s.deltas {
-                let Some(&id) = self.engine_ids.get(&d.series) else {
-                    continue;
-                };
-                let a = Agg::from_bucket(&d.data);
-                let i = *at.entry(id).or_insert_with(|| {
-                    order.push((id, Vec::new()));
-                    order.len() - 1
-                });
-                order[i].1.push((d.t, a));
+        pts.gather(deltas, &self.engine_ids);
+        // A series shipping a long run of buckets (a replay, or a writer that fell behind)
+        // whose recent points are all folded goes straight into chunks, in this transaction:
+        // no head row, nothing held in memory. Kept in shipping order for queries, which
+        // read chunks, then the buffer.
+        pts.direct = {
+            let buf = self.shared.buf.lock();
+            (pts.runs.iter())
+                .map(|&(id, len)| {
+                    len >= DIRECT_POINTS && buf.series.get(&id).is_none_or(|v| v.is_empty())
+                })
+                .collect()
+        };
+        let (mut blob, mut scratch) = (Vec::new(), Vec::new());
+        let mut at = 0;
+        let mut ins = rollup::Inserter::new(&tx)?;
+        let mut coarse = Vec::new();
+        for (&(id, len), &direct) in pts.runs.iter().zip(&pts.direct) {
+            let run = &pts.flat[at..at + len];
+            if direct {
+                pts.chunks += put_chunks(
+                    &mut ins,
+                    &self.shared.tiers,
+                    &self.marks,
+                    id,
+                    run,
+                    &mut coarse,
+                )?;
+            } else {
+                encode_head(id, res, run, &mut blob, &mut scratch);
             }
+            at += len;
         }
-        let mut blob = Vec::new();
-        let mut scratch = Vec::new();
-        for (id, pts) in order.iter_mut() {
-            merge_by_time(pts, true);
-            encode_head(*id, res, pts, &mut blob, &mut scratch);
-        }
+        drop(ins);
         if !blob.is_empty() {
-            tx.execute("INSERT INTO head(data) VALUES (?1)", [&blob])?;
-        }
-        for s in batch {
-            for f in &s.files {
-                self.files
-                    .insert((f.identity.dev, f.identity.ino), f.clone());
-            }
-        }
-        if let Some(last) = batch.last() {
-            self.counters = last.counters.clone();
+            tx.prepare_cached("INSERT INTO head(data) VALUES (?1)")?
+                .execute([&blob])?;
         }
         let cp = Checkpoint {
             version: 1,
             files: self.files.values().cloned().collect(),
-            counters: self.counters.clone(),
+            counters: counters.to_vec(),
         };
         let text = serde_json::to_string(&cp).expect("checkpoint serializes");
         db::meta_set(&tx, "checkpoint", text)?;
@@ -451,7 +440,7 @@ impl Writer {
     fn fold(&mut self) -> Result<(), HistoryError> {
         let tiers = self.shared.tiers.clone();
         let mut buf = self.shared.buf.lock();
-        if buf.series.is_empty() {
+        if buf.points == 0 {
             return Ok(());
         }
         let path = self.shared.path.clone();
@@ -465,28 +454,46 @@ impl Writer {
             let mut ins = rollup::Inserter::new(&tx).map_err(sql)?;
             let mut coarse = Vec::new();
             for (id, pts) in &buf.series {
-                ins.put(0, *id, tiers[0].res, pts).map_err(sql)?;
-                chunks += 1;
-                for (k, t) in tiers.iter().enumerate().skip(1) {
-                    let late = pts.partition_point(|p| p.0 < self.marks[k]);
-                    if late > 0 {
-                        coarse.clear();
-                        roll_into(&pts[..late], t.res, &mut coarse);
-                        ins.put(k, *id, t.res, &coarse).map_err(sql)?;
-                        chunks += 1;
-                    }
-                }
+                chunks += put_chunks(&mut ins, &tiers, &self.marks, *id, pts, &mut coarse)
+                    .map_err(sql)?;
             }
         }
         tx.execute("DELETE FROM head", []).map_err(sql)?;
         tx.commit().map_err(sql)?;
-        buf.series.clear();
-        buf.points = 0;
+        buf.folded();
         drop(buf);
         self.shared.stats.folds.fetch_add(1, Relaxed);
         self.shared.stats.chunks.fetch_add(chunks, Relaxed);
         Ok(())
     }
+}
+
+/// Writes one series' points (sorted, one per bucket) as chunks: one in the finest tier, and
+/// one in each coarser tier whose rollup has already passed some of them (those land there
+/// directly, so each point counts once in every tier). Returns the chunks written.
+fn put_chunks(
+    ins: &mut rollup::Inserter<'_>,
+    tiers: &[Tier],
+    marks: &[i64],
+    id: i64,
+    pts: &[(i64, Agg)],
+    coarse: &mut Vec<(i64, Agg)>,
+) -> rusqlite::Result<u64> {
+    if pts.is_empty() {
+        return Ok(0);
+    }
+    ins.put(0, id, tiers[0].res, pts)?;
+    let mut chunks = 1;
+    for (k, t) in tiers.iter().enumerate().skip(1) {
+        let late = pts.partition_point(|p| p.0 < marks[k]);
+        if late > 0 {
+            coarse.clear();
+            roll_into(&pts[..late], t.res, coarse);
+            ins.put(k, id, t.res, coarse)?;
+            chunks += 1;
+        }
+    }
+    Ok(chunks)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::history::bench::Rng;
-use crate::history::Step;
+use crate::history::{Agg, Step};
 use crate::kpi::{BucketData, Delta, DistBucket};
 
 fn desc(name: &str, kind: Kind) -> Arc<Desc> {
@@ -118,6 +118,60 @@ fn restart_keeps_unfolded_points_and_the_checkpoint() {
     );
     assert_eq!(sum(&r), 21.0);
     assert_eq!(w.shared.catalogue.read().len(), 1);
+}
+
+#[test]
+fn a_long_run_goes_straight_into_chunks_and_still_merges_with_what_follows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = HistoryConfig::default();
+    let now = crate::kpi::now() as i64;
+    let counter = |t: i64, v: f64| Delta {
+        series: 0,
+        t,
+        data: BucketData::Counter(v),
+    };
+    let (mut w, r, _) = open(tmp.path(), &cfg);
+    let d = (0..100).map(|i| counter(now - 100 + i, 2.0)).collect();
+    w.flush(
+        vec![ship(vec![(0, desc("c_total", Kind::Counter))], d)],
+        &cps(),
+    );
+    let rows = |w: &Writer, table: &str| -> i64 {
+        w.conn
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!((rows(&w, "head"), rows(&w, "chunk WHERE tier = 0")), (0, 1));
+    assert_eq!(w.shared.buf.lock().points, 0);
+    // A bucket of the run shipped again, and a new one: held in memory, read after the chunk.
+    w.flush(
+        vec![ship(vec![], vec![counter(now - 1, 1.0), counter(now, 3.0)])],
+        &cps(),
+    );
+    assert_eq!((rows(&w, "head"), rows(&w, "chunk WHERE tier = 0")), (1, 1));
+    let s = r.select(&["c_total".into()]);
+    let q = Step {
+        from: now - 200,
+        to: now,
+        step: 1,
+    };
+    let pts = r.query(&s, q).unwrap().1.remove(0);
+    let v: Vec<f64> = pts
+        .iter()
+        .map(|(_, a)| match a {
+            Agg::Counter(v) => *v,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(v.len(), 101);
+    assert_eq!((v[0], v[99], v[100]), (2.0, 3.0, 3.0));
+    assert_eq!(v.iter().sum::<f64>(), 204.0);
+    drop(r);
+    drop(w);
+    // After a restart (the head row read back), the same.
+    let (_w, r, _) = open(tmp.path(), &cfg);
+    let pts = r.query(&s, q).unwrap().1.remove(0);
+    assert_eq!(pts.len(), 101);
 }
 
 fn exact_q(sorted: &[f64], q: f64) -> f64 {
