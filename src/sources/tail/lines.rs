@@ -56,13 +56,12 @@ impl LineAssembler {
         self.partial_since
     }
 
-    /// A buffer holding the partial line, with room for `room` more bytes after it. Read into
-    /// `buf[start..]`, truncate to what was read, then pass it to [`Self::split`].
+    /// A buffer holding the partial line (its length, `start`), with capacity for `room` more
+    /// bytes after it, not zeroed: append what is read, then pass it to [`Self::split`].
     pub fn buffer(&mut self, room: usize) -> (Vec<u8>, usize) {
         let start = self.partial.len();
         let mut buf = Vec::with_capacity(start + room);
         buf.extend_from_slice(&self.partial);
-        buf.resize(start + room, 0);
         (buf, start)
     }
 
@@ -169,7 +168,8 @@ mod tests {
 
     fn feed(a: &mut LineAssembler, bytes: &[u8], max: usize) -> Lines {
         let (mut buf, start) = a.buffer(bytes.len());
-        buf[start..].copy_from_slice(bytes);
+        assert_eq!(buf.len(), start);
+        buf.extend_from_slice(bytes);
         a.split(buf, bytes.len(), max)
     }
 

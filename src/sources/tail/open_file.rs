@@ -104,7 +104,7 @@ impl OpenFile {
         let (mut buf, start) = self.asm.buffer(room);
         let mut got = 0;
         while got < room {
-            match self.file.read_at(&mut buf[start + got..], pos + got as u64) {
+            match pread_append(&self.file, &mut buf, room - got, pos + got as u64) {
                 Ok(0) => break,
                 Ok(n) => got += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -114,7 +114,7 @@ impl OpenFile {
         if got == 0 {
             return Ok(Read::Eof);
         }
-        buf.truncate(start + got);
+        debug_assert_eq!(buf.len(), start + got);
         if check_head(&self.file, &mut self.id)? == HeadCheck::Changed {
             return Ok(Read::Truncated {
                 size: self.file.metadata()?.len(),
@@ -179,6 +179,26 @@ fn last_line_end(file: &File, size: u64) -> io::Result<u64> {
         None if from == 0 => 0,
         None => size,
     })
+}
+
+/// Reads at most `max` bytes of `file` at `offset` into `buf`'s spare capacity (which must
+/// hold them) and appends them: the chunk buffer is never zeroed first (a memset of 128 KiB per
+/// read was 2.5 % of the Apache benchmark's instructions).
+fn pread_append(file: &File, buf: &mut Vec<u8>, max: usize, offset: u64) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let spare = buf.spare_capacity_mut();
+    let max = max.min(spare.len());
+    let offset = libc::off_t::try_from(offset).map_err(|_| io::Error::other("offset too large"))?;
+    // SAFETY: `pread` writes at most `max` bytes into the spare capacity, which is ours and
+    // at least that long; `set_len` then exposes only the bytes it reports as written.
+    let n = unsafe { libc::pread(file.as_raw_fd(), spare.as_mut_ptr().cast(), max, offset) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = n as usize;
+    // SAFETY: the `n` bytes after the current length were just written by `pread`.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
 }
 
 #[cfg(test)]
