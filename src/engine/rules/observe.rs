@@ -58,8 +58,9 @@ impl Rule {
 
 /// The observation `rule` makes of the record seen through `plain` (a ratio's: `Set(1)` or
 /// `Set(0)`), and the view its labels read (with its `match`'s captures); `None` when it makes
-/// none. `line` is what its `match` runs on.
-#[inline]
+/// none. `line` is what its `match` runs on. Inlined into the per-record loop: its view is
+/// then built in place rather than returned (measured on the Apache benchmark).
+#[inline(always)]
 pub(super) fn observe<'a, 'r>(
     rule: &Rule,
     patterns: &'a mut Patterns,
