@@ -175,6 +175,14 @@ pub struct Record<'a> {
     pub fields: Vec<Field<'a>>,
 }
 
+/// `v` emptied, as a vector of fields of another lifetime: the in-place collect reuses the
+/// allocation (no element is ever produced; the layouts are the same).
+#[allow(clippy::unnecessary_filter_map)] // the closure's type change is the point
+fn retype<'b>(mut v: Vec<Field<'_>>) -> Vec<Field<'b>> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
+}
+
 impl<'a> Record<'a> {
     /// An empty record.
     pub fn new() -> Self {
@@ -183,18 +191,30 @@ impl<'a> Record<'a> {
 
     /// Empties the record and releases its borrow of the previous line, keeping the
     /// allocation of its field vector for the next one.
-    #[allow(clippy::unnecessary_filter_map)] // the closure's type change is the point
-    pub fn recycle<'b>(mut self) -> Record<'b> {
-        self.fields.clear();
+    pub fn recycle<'b>(self) -> Record<'b> {
+        Record::with_fields(retype(self.fields))
+    }
+
+    /// An empty record for another line, made with this record's field vector (its
+    /// allocation); this one keeps an empty vector until [`Record::restore`] gives it back.
+    /// A per-line loop keeps one record as the holder and pays no record copy or drop.
+    pub fn lend<'b>(&mut self) -> Record<'b> {
+        Record::with_fields(retype(std::mem::take(&mut self.fields)))
+    }
+
+    /// Takes back the field vector of `r` (emptied), as [`Record::lend`] gave it.
+    pub fn restore(&mut self, r: Record<'_>) {
+        self.fields = retype(r.fields);
+    }
+
+    fn with_fields(fields: Vec<Field<'a>>) -> Self {
         Record {
             timestamp: None,
             level: None,
             target: None,
             message: None,
             time_text: None,
-            // An empty Vec of a type with the same layout: the in-place collect reuses
-            // the allocation (no element is ever produced).
-            fields: self.fields.into_iter().filter_map(|_| None).collect(),
+            fields,
         }
     }
 

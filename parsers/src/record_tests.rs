@@ -141,3 +141,19 @@ fn slot_keys_read_by_name_module_target_time_ts_level_msg() {
     let mut none = Vec::new();
     assert!(!Record::new().text_into(b"module", &mut none));
 }
+
+#[test]
+fn lend_and_restore_reuse_one_field_vector() {
+    let mut holder: Record<'static> = Record::new();
+    holder.fields.reserve(8);
+    let cap = holder.fields.capacity();
+    for line in [&b"a=1 b=2"[..], &b"c=3"[..]] {
+        let mut r = holder.lend();
+        assert!(r.fields.is_empty() && r.fields.capacity() == cap);
+        r.push(&line[..1], Value::Int(1));
+        r.level = Some(Level::Warn);
+        holder.restore(r);
+        assert!(holder.fields.is_empty() && holder.fields.capacity() == cap);
+        assert_eq!(holder.level, None);
+    }
+}

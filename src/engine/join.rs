@@ -185,7 +185,7 @@ impl<'e> One<'e> {
         errors: &mut u64,
     ) -> (u8, f64) {
         let now = self.clock.now;
-        let mut r = std::mem::take(self.rec).recycle();
+        let mut r = self.rec.lend();
         let out = match self.parser.parse(text, &mut r) {
             Ok(()) => {
                 let kind = RecordKind::Line;
@@ -209,7 +209,7 @@ impl<'e> One<'e> {
                 (0, f64::NAN)
             }
         };
-        *self.rec = r.recycle();
+        self.rec.restore(r);
         out
     }
 }
