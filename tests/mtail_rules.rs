@@ -43,6 +43,18 @@ struct Case {
     least: usize,
 }
 
+/// A case's fields that most leave empty (`..NONE`).
+const NONE: Case = Case {
+    name: "",
+    logs: &[],
+    beside: &[],
+    renames: &[],
+    untranslated: &[],
+    durations: &[],
+    from: None,
+    least: 0,
+};
+
 /// `name` → sorted labels → value, from a Prometheus exposition.
 type Samples = BTreeMap<String, BTreeMap<Vec<(String, String)>, f64>>;
 
@@ -232,12 +244,8 @@ fn apache_combined() {
     check(&Case {
         name: "apache_combined",
         logs: &[("/var/log/apache2/access.log", "apache-combined.log")],
-        beside: &[],
-        renames: &[],
-        untranslated: &[],
-        durations: &[],
-        from: None,
         least: 3,
+        ..NONE
     });
 }
 
@@ -246,12 +254,8 @@ fn apache_common() {
     check(&Case {
         name: "apache_common",
         logs: &[("/var/log/apache2/access.log", "apache-common.log")],
-        beside: &[],
-        renames: &[],
-        untranslated: &[],
-        durations: &[],
-        from: None,
         least: 9,
+        ..NONE
     });
 }
 
@@ -267,10 +271,8 @@ fn lighttpd() {
             ("bytes_in", "in_bytes_total"),
             ("bytes_out", "out_bytes_total"),
         ],
-        untranslated: &[],
-        durations: &[],
-        from: None,
         least: 11,
+        ..NONE
     });
 }
 
@@ -279,16 +281,13 @@ fn rsyncd() {
     check(&Case {
         name: "rsyncd",
         logs: &[("/var/log/rsyncd.log", "rsyncd.log")],
-        beside: &[],
-        renames: &[],
-        untranslated: &[],
         durations: &[(
             "connection_time_total",
             "connection_duration_seconds",
             "bytes  received",
         )],
-        from: None,
         least: 6,
+        ..NONE
     });
 }
 
@@ -297,17 +296,14 @@ fn sftp() {
     check(&Case {
         name: "sftp",
         logs: &[("/var/log/auth.log", "sftp_chroot.log")],
-        beside: &[],
         renames: &[
             ("bytes_read", "read_bytes_total"),
             ("bytes_written", "written_bytes_total"),
             ("user_bytes_read", "user_read_bytes_total"),
             ("user_bytes_written", "user_written_bytes_total"),
         ],
-        untranslated: &[],
-        durations: &[],
-        from: None,
         least: 17,
+        ..NONE
     });
 }
 
@@ -319,12 +315,10 @@ const VSFTPD: Case = Case {
         ("/var/log/xferlog", "vsftpd_xferlog"),
         ("/var/log/vsftpd.log", "vsftpd_log"),
     ],
-    beside: &[],
     renames: &[("bytes_transferred", "transferred_bytes_total")],
-    untranslated: &[],
     durations: &[("session_time", "session_time_seconds", "\"QUIT\"")],
-    from: None,
     least: 20,
+    ..NONE
 };
 
 #[test]
@@ -356,12 +350,8 @@ fn ntpd() {
     check(&Case {
         name: "ntpd",
         logs: &[("/var/log/syslog", "ntp4")],
-        beside: &[],
-        renames: &[],
-        untranslated: &[],
-        durations: &[],
-        from: None,
         least: 9,
+        ..NONE
     });
 }
 
@@ -371,11 +361,7 @@ fn mysql_slowqueries() {
     check(&Case {
         name: "mysql_slowqueries",
         logs: &[("/var/log/mysql/mysql-slow.log", "mysql_slowqueries.log")],
-        beside: &[],
-        renames: &[],
-        untranslated: &[],
-        durations: &[],
-        from: None,
         least: 32,
+        ..NONE
     });
 }
