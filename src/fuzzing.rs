@@ -166,7 +166,8 @@ pub fn app_frames(frames: &[u8]) {
 /// An OTLP/HTTP body as the receiver and the engine take it. The first byte picks the
 /// signal (traces, logs, metrics), the encoding (protobuf, JSON) and gzip; the rest is the
 /// body. A body that decodes is checked (`check::invalid` never finds more items than there
-/// are; protobuf re-encodes and decodes to the same request), then applied twice through
+/// are; protobuf re-encodes and decodes to the same request, and a trace export decodes in
+/// place exactly as `prost` decodes it), then applied twice through
 /// `APP_RULES` into a small store, published and rendered. Returns whether it decoded.
 pub fn otlp(data: &[u8]) -> bool {
     use crate::sources::otlp::{self, check, Encoding, Request, Signal};
@@ -193,20 +194,45 @@ pub fn otlp(data: &[u8]) -> bool {
     } else {
         body
     };
-    let Ok(request) = otlp::decode(signal, encoding, body) else {
+    let Ok(request) = otlp::decode(signal, encoding, body.to_vec()) else {
+        if let (Signal::Traces, Encoding::Protobuf) = (signal, encoding) {
+            let prost = otlp::proto::ExportTraceServiceRequest::decode(body);
+            assert!(prost.is_err(), "prost decodes what kpid refuses");
+        }
         return false;
     };
     assert_eq!(request.signal(), signal);
     let (items, invalid, why) = check::invalid(&request);
     assert!(invalid <= items && (invalid == 0) == why.is_empty());
     if encoding == Encoding::Protobuf {
-        let again = match &request {
-            Request::Traces(t) => otlp::decode(signal, encoding, &t.encode_to_vec()),
-            Request::Logs(l) => otlp::decode(signal, encoding, &l.encode_to_vec()),
-            Request::Metrics(m) => otlp::decode(signal, encoding, &m.encode_to_vec()),
+        let again = |b: Vec<u8>| {
+            otlp::decode(signal, encoding, b)
+                .expect("a decoded request re-encodes to one that decodes")
+        };
+        match &request {
+            Request::Traces(t) => {
+                // The in-place decoder reads what prost reads.
+                let prost = otlp::proto::ExportTraceServiceRequest::decode(body)
+                    .expect("prost decodes what kpid decodes");
+                assert_eq!(t.to_message(), prost);
+                let Request::Traces(a) = again(prost.encode_to_vec()) else {
+                    unreachable!("traces decode as traces")
+                };
+                assert_eq!(a.to_message(), prost);
+            }
+            Request::Logs(l) => {
+                assert_eq!(
+                    format!("{:?}", again(l.encode_to_vec())),
+                    format!("{request:?}")
+                )
+            }
+            Request::Metrics(m) => {
+                assert_eq!(
+                    format!("{:?}", again(m.encode_to_vec())),
+                    format!("{request:?}")
+                )
+            }
         }
-        .expect("a decoded request re-encodes to one that decodes");
-        assert_eq!(format!("{again:?}"), format!("{request:?}"));
     }
     let (mut rules, mut store) = app_rules();
     let mut rec = kpid_parsers::Record::new();

@@ -7,6 +7,7 @@
 //! Run: `cargo bench --bench trace_sample` (env `SECS`, default 5).
 
 use kpid::sources::otlp::proto::{AnyValue, KeyValue, Span, Status, STATUS_CODE_ERROR};
+use kpid::sources::otlp::spans::Traces;
 use kpid::traces::Sampler;
 use std::sync::Arc;
 use std::time::Instant;
@@ -64,7 +65,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5.0);
     // Exports made beforehand: only the sampler is timed.
-    let exports: Vec<Vec<Span>> = (0..2000).map(export).collect();
+    let exports: Vec<Traces> = (0..2000).map(|k| Traces::from_spans(export(k))).collect();
     let app: Arc<str> = "bench".into();
     let mut sampler = Sampler::default();
     let (mut spans, mut n) = (0u64, 0usize);
@@ -73,11 +74,11 @@ fn main() {
     while start.elapsed().as_secs_f64() < secs {
         let batch = &exports[n % exports.len()];
         let now = 1_700_000_000.0 + n as f64 * 0.01;
-        for s in batch.iter().filter(|s| !s.parent_span_id.is_empty()) {
-            sampler.child(s, now);
+        for s in batch.spans().filter(|s| !s.parent_span_id().is_empty()) {
+            sampler.child(&s, now);
         }
-        for s in batch.iter().filter(|s| s.parent_span_id.is_empty()) {
-            sampler.root(&app, s);
+        for s in batch.spans().filter(|s| s.parent_span_id().is_empty()) {
+            sampler.root(&app, &s);
         }
         spans += batch.len() as u64;
         n += 1;

@@ -2,7 +2,7 @@
 //! kept (slowest or failed of its root name) or let go.
 
 use super::*;
-use crate::sources::otlp::proto::{any_value::Value as Av, KeyValue, Span, STATUS_CODE_ERROR};
+use crate::sources::otlp::spans::{AnyRef, SpanRef};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 
@@ -74,14 +74,14 @@ pub(super) fn cut(s: &str) -> Box<str> {
     format!("{}…", &s[..end]).into()
 }
 
-fn value(kv: &KeyValue) -> Option<AttrValue> {
-    Some(match kv.value.as_ref()?.value.as_ref()? {
-        Av::StringValue(s) => AttrValue::Str(cut(s)),
-        Av::BoolValue(b) => AttrValue::Bool(*b),
-        Av::IntValue(i) => AttrValue::Int(*i),
-        Av::DoubleValue(d) => AttrValue::Float(*d),
-        Av::BytesValue(b) => AttrValue::Str(cut(&String::from_utf8_lossy(b))),
-    })
+fn value(v: AnyRef<'_>) -> AttrValue {
+    match v {
+        AnyRef::Str(s) => AttrValue::Str(cut(s)),
+        AnyRef::Bool(b) => AttrValue::Bool(b),
+        AnyRef::Int(i) => AttrValue::Int(i),
+        AnyRef::Double(d) => AttrValue::Float(d),
+        AnyRef::Bytes(b) => AttrValue::Str(cut(&String::from_utf8_lossy(b))),
+    }
 }
 
 impl Sampler {
@@ -97,33 +97,30 @@ impl Sampler {
         n
     }
 
-    fn span_of(&mut self, s: &Span) -> TraceSpan {
-        let mut attrs = Vec::with_capacity(s.attributes.len().min(MAX_ATTRS));
-        for kv in &s.attributes {
+    fn span_of(&mut self, s: &SpanRef<'_>) -> TraceSpan {
+        let mut attrs = Vec::with_capacity(s.attribute_count().min(MAX_ATTRS));
+        for (k, v) in s.attributes() {
             if attrs.len() == MAX_ATTRS {
                 break;
             }
-            if let Some(v) = value(kv) {
-                attrs.push((self.intern(&kv.key), v));
+            if let Some(v) = v {
+                attrs.push((self.intern(k), value(v)));
             }
         }
         TraceSpan {
-            id: id64(&s.span_id),
-            parent: id64(&s.parent_span_id),
-            name: self.intern(&s.name),
-            start_ns: s.start_time_unix_nano,
-            end_ns: s.end_time_unix_nano,
-            error: s
-                .status
-                .as_ref()
-                .is_some_and(|st| st.code == STATUS_CODE_ERROR),
+            id: id64(s.span_id()),
+            parent: id64(s.parent_span_id()),
+            name: self.intern(s.name()),
+            start_ns: s.start_ns(),
+            end_ns: s.end_ns(),
+            error: s.error(),
             attrs: attrs.into_boxed_slice(),
         }
     }
 
     /// A span with a parent: kept in assembly until its root comes.
-    pub fn child(&mut self, s: &Span, now: f64) {
-        self.child_with(id128(&s.trace_id), now, |me| me.span_of(s));
+    pub fn child(&mut self, s: &SpanRef<'_>, now: f64) {
+        self.child_with(id128(s.trace_id()), now, |me| me.span_of(s));
     }
 
     /// A span of trace `id` with a parent, made by `make` only when there is room for it.
@@ -225,14 +222,10 @@ impl Sampler {
     }
 
     /// A root span: its trace is complete, and kept or let go.
-    pub fn root(&mut self, app: &Arc<str>, s: &Span) {
-        let error = s
-            .status
-            .as_ref()
-            .is_some_and(|st| st.code == STATUS_CODE_ERROR);
-        let times = (s.start_time_unix_nano, s.end_time_unix_nano);
-        let id = id128(&s.trace_id);
-        self.root_with(app, id, (&s.name, times, error), |me| me.span_of(s));
+    pub fn root(&mut self, app: &Arc<str>, s: &SpanRef<'_>) {
+        let times = (s.start_ns(), s.end_ns());
+        let id = id128(s.trace_id());
+        self.root_with(app, id, (s.name(), times, s.error()), |me| me.span_of(s));
     }
 
     /// The root span of trace `id` (its name, start and end, error): its trace is complete,

@@ -1,5 +1,18 @@
 use super::*;
 use crate::sources::otlp::proto::{Span, Status, STATUS_CODE_ERROR};
+use crate::sources::otlp::spans::Traces;
+
+/// `sp` as a child, as the engine hands one from a decoded export.
+fn child(s: &mut Sampler, sp: &Span, now: f64) {
+    let t = Traces::from_spans(vec![sp.clone()]);
+    s.child(&t.spans().next().expect("one span"), now);
+}
+
+/// `sp` as a root.
+fn root(s: &mut Sampler, app: &Arc<str>, sp: &Span) {
+    let t = Traces::from_spans(vec![sp.clone()]);
+    s.root(app, &t.spans().next().expect("one span"));
+}
 
 fn span(trace: u8, id: u8, parent: u8, start_ms: u64, dur_ms: u64, error: bool) -> Span {
     Span {
@@ -23,9 +36,9 @@ fn span(trace: u8, id: u8, parent: u8, start_ms: u64, dur_ms: u64, error: bool) 
 
 /// One trace `t`: a root of `dur_ms` with two children, the second failed when `error`.
 fn trace(s: &mut Sampler, app: &Arc<str>, t: u8, dur_ms: u64, error: bool) {
-    s.child(&span(t, 2, 1, 1, 3, false), 1000.0);
-    s.child(&span(t, 3, 1, 4, dur_ms - 5, error), 1000.0);
-    s.root(app, &span(t, 1, 0, 0, dur_ms, false));
+    child(s, &span(t, 2, 1, 1, 3, false), 1000.0);
+    child(s, &span(t, 3, 1, 4, dur_ms - 5, error), 1000.0);
+    root(s, app, &span(t, 1, 0, 0, dur_ms, false));
 }
 
 #[test]
@@ -78,9 +91,13 @@ fn bounds_spans_per_trace_and_traces_in_assembly() {
     let app: Arc<str> = "cam".into();
     let mut s = Sampler::default();
     for i in 0..MAX_SPANS + 10 {
-        s.child(&span(1, (i % 200) as u8 + 2, 1, 1, 1, false), 1000.0);
+        child(
+            &mut s,
+            &span(1, (i % 200) as u8 + 2, 1, 1, 1, false),
+            1000.0,
+        );
     }
-    s.root(&app, &span(1, 1, 0, 0, 5, false));
+    root(&mut s, &app, &span(1, 1, 0, 0, 5, false));
     let v = s.publish(1000.0).unwrap();
     // The root and MAX_SPANS - 1 children are kept.
     assert_eq!(v.traces[0].trace.spans.len(), MAX_SPANS);
@@ -89,7 +106,7 @@ fn bounds_spans_per_trace_and_traces_in_assembly() {
     for t in 0..MAX_PENDING + 5 {
         let mut sp = span(0, 2, 1, 1, 1, false);
         sp.trace_id = (t as u128 + 1000).to_be_bytes().to_vec();
-        s.child(&sp, 1000.0);
+        child(&mut s, &sp, 1000.0);
     }
     let v = s.publish(1000.0).unwrap();
     assert_eq!(v.stats.pending_evicted, 5);
@@ -108,13 +125,13 @@ fn attributes_are_capped_in_number_and_length() {
         key: k,
         value: Some(AnyValue { value: Some(v) }),
     };
-    let mut root = span(1, 1, 0, 0, 5, false);
-    root.attributes = (0..20)
+    let mut first = span(1, 1, 0, 0, 5, false);
+    first.attributes = (0..20)
         .map(|i| kv(format!("k{i}"), Av::IntValue(i)))
         .collect();
-    root.attributes[0] = kv("long".into(), Av::StringValue("é".repeat(200)));
+    first.attributes[0] = kv("long".into(), Av::StringValue("é".repeat(200)));
     let mut s = Sampler::default();
-    s.root(&"cam".into(), &root);
+    root(&mut s, &"cam".into(), &first);
     let v = s.publish(1000.0).unwrap();
     let attrs = &v.traces[0].trace.spans[0].attrs;
     assert_eq!(attrs.len(), MAX_ATTRS);

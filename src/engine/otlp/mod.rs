@@ -16,6 +16,7 @@ use super::clock::{counting_late, Clock};
 use super::rules::{RecordKind, Rules};
 use crate::kpi::Store;
 use crate::sources::otlp::proto::{any_value::Value as Av, AnyValue, KeyValue, Resource};
+use crate::sources::otlp::spans::{AnyRef, ScopeRef, Traces};
 use crate::sources::otlp::{check, OtlpBatch, OtlpStats, Request};
 use kpid_parsers::{Level, Record, Value};
 use rustc_hash::FxHashMap;
@@ -58,11 +59,14 @@ fn value(v: &Option<AnyValue>) -> Option<Value<'_>> {
     })
 }
 
-fn push_attributes<'a>(r: &mut Record<'a>, attrs: &'a [KeyValue]) {
-    for kv in attrs {
-        if let Some(v) = value(&kv.value) {
-            r.push(kv.key.as_bytes(), v);
-        }
+/// An in-place attribute value as a field value.
+fn value_ref(v: AnyRef<'_>) -> Value<'_> {
+    match v {
+        AnyRef::Str(s) => Value::Str(Cow::Borrowed(s.as_bytes())),
+        AnyRef::Bool(b) => Value::Bool(b),
+        AnyRef::Int(i) => Value::Int(i),
+        AnyRef::Double(d) => Value::Float(d),
+        AnyRef::Bytes(b) => Value::Str(Cow::Borrowed(b)),
     }
 }
 
@@ -86,10 +90,15 @@ impl Otlp {
             .flat_map(|r| &r.attributes)
             .find(|kv| kv.key == "service.name")
             .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                Av::StringValue(s) if !s.is_empty() => Some(s.as_str()),
+                Av::StringValue(s) => Some(s.as_str()),
                 _ => None,
-            })
-            .unwrap_or("unknown_service");
+            });
+        self.app_named(name)
+    }
+
+    /// The app a service name names (`unknown_service` for none or ""), interned.
+    fn app_named(&mut self, name: Option<&str>) -> Arc<str> {
+        let name = name.filter(|n| !n.is_empty()).unwrap_or("unknown_service");
         if let Some(a) = self.apps.get(name) {
             return a.clone();
         }
@@ -121,14 +130,19 @@ impl Otlp {
         }
         match &batch.request {
             Request::Traces(t) => {
-                for rs in &t.resource_spans {
-                    let app = self.app(&rs.resource);
-                    for ss in &rs.scope_spans {
-                        let target = ss.scope.as_ref().map_or("", |s| s.name.as_str());
-                        self.spans(rules, store, rec, &app, target, &ss.spans, clock);
+                let mut apps = Vec::new();
+                for rs in t.resources() {
+                    let name = rs.attributes().find(|(k, _)| *k == "service.name");
+                    let app = self.app_named(name.and_then(|(_, v)| match v {
+                        Some(AnyRef::Str(s)) => Some(s),
+                        _ => None,
+                    }));
+                    for ss in rs.scopes() {
+                        self.spans(rules, store, rec, &app, ss, clock);
                     }
+                    apps.push(app);
                 }
-                self.sample(t, now);
+                self.sample(t, &apps, now);
             }
             Request::Logs(l) => {
                 for rl in &l.resource_logs {
@@ -189,23 +203,23 @@ impl Otlp {
 
     /// Hands a request's spans to the trace sampler: every child first, then the roots, so
     /// that a root completes its trace with the children sent along with it.
-    fn sample(&mut self, t: &crate::sources::otlp::proto::ExportTraceServiceRequest, now: f64) {
+    /// `apps`: each resource's app, in order.
+    fn sample(&mut self, t: &Traces, apps: &[Arc<str>], now: f64) {
         let mut roots = Vec::new();
-        for rs in &t.resource_spans {
-            for s in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
-                if !check::span_ok(s) {
+        for (rs, app) in t.resources().zip(apps) {
+            for s in rs.scopes().flat_map(|ss| ss.spans()) {
+                if !check::span_ok(&s) {
                     continue;
                 }
-                if s.parent_span_id.is_empty() {
-                    roots.push((&rs.resource, s));
+                if s.parent_span_id().is_empty() {
+                    roots.push((app, s));
                 } else {
-                    self.traces.child(s, now);
+                    self.traces.child(&s, now);
                 }
             }
         }
-        for (res, s) in roots {
-            let app = self.app(res);
-            self.traces.root(&app, s);
+        for (app, s) in roots {
+            self.traces.root(app, &s);
         }
     }
 
@@ -216,41 +230,37 @@ impl Otlp {
         store: &mut Store,
         rec: &mut Record<'static>,
         app: &Arc<str>,
-        target: &str,
-        spans: &[crate::sources::otlp::proto::Span],
+        scope: ScopeRef<'_>,
         clock: Clock,
     ) {
+        let target = scope.name();
         let with_fields = rules.wants_fields(RecordKind::Span);
         // Parent names are only read by rules; look them up only then.
         let names: FxHashMap<&[u8], &str> = if with_fields {
-            spans
-                .iter()
-                .map(|s| (s.span_id.as_slice(), s.name.as_str()))
-                .collect()
+            scope.spans().map(|s| (s.span_id(), s.name())).collect()
         } else {
             FxHashMap::default()
         };
-        for s in spans.iter().filter(|s| check::span_ok(s)) {
+        for s in scope.spans().filter(check::span_ok) {
             let mut r = std::mem::take(rec).recycle();
-            let error = s
-                .status
-                .as_ref()
-                .is_some_and(|st| st.code == crate::sources::otlp::proto::STATUS_CODE_ERROR);
+            let error = s.error();
             r.level = Some(if error { Level::Error } else { Level::Info });
             r.target = Some(Cow::Borrowed(target.as_bytes()));
-            r.timestamp = Some(s.end_time_unix_nano as f64 * 1e-9);
-            r.push(&b"span"[..], Value::Str(Cow::Borrowed(s.name.as_bytes())));
-            let ns = s.end_time_unix_nano - s.start_time_unix_nano;
+            r.timestamp = Some(s.end_ns() as f64 * 1e-9);
+            r.push(&b"span"[..], Value::Str(Cow::Borrowed(s.name().as_bytes())));
+            let ns = s.end_ns() - s.start_ns();
             r.push(&b"duration"[..], Value::Duration(ns as f64 * 1e-9));
             r.push(&b"error"[..], Value::Bool(error));
             if with_fields {
-                if let Some(p) = names
-                    .get(s.parent_span_id.as_slice())
-                    .filter(|_| !s.parent_span_id.is_empty())
-                {
+                let parent = s.parent_span_id();
+                if let Some(p) = names.get(parent).filter(|_| !parent.is_empty()) {
                     r.push(&b"parent"[..], Value::Str(Cow::Borrowed(p.as_bytes())));
                 }
-                push_attributes(&mut r, &s.attributes);
+                for (k, v) in s.attributes() {
+                    if let Some(v) = v {
+                        r.push(k.as_bytes(), value_ref(v));
+                    }
+                }
             }
             // At the span's end, as an app's span over the socket.
             let t = clock.at(r.timestamp, store.event_stats_mut());

@@ -4,18 +4,18 @@
 //! histogram of more than [`MAX_BUCKETS`] buckets. The
 //! engine skips exactly these (the same predicates).
 
-use super::proto::Span;
 use super::proto_metrics::{
     metric::Data, ExponentialHistogramDataPoint, HistogramDataPoint, NumberDataPoint,
 };
+use super::spans::SpanRef;
 use super::Request;
 
 /// Most buckets of a histogram point (each side, for an exponential one).
 pub const MAX_BUCKETS: usize = 512;
 
 /// A span kpid applies.
-pub fn span_ok(s: &Span) -> bool {
-    s.end_time_unix_nano >= s.start_time_unix_nano
+pub fn span_ok(s: &SpanRef<'_>) -> bool {
+    s.end_ns() >= s.start_ns()
 }
 
 /// A number point kpid applies.
@@ -53,10 +53,8 @@ pub fn invalid(r: &Request) -> (u64, u64, &'static str) {
     };
     match r {
         Request::Traces(t) => {
-            for s in t.resource_spans.iter().flat_map(|r| &r.scope_spans) {
-                for span in &s.spans {
-                    note(span_ok(span), "span ends before it starts");
-                }
+            for span in t.spans() {
+                note(span_ok(&span), "span ends before it starts");
             }
         }
         Request::Logs(_) => {}

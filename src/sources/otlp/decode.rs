@@ -4,6 +4,7 @@
 
 use super::proto::{ExportLogsServiceRequest, ExportTraceServiceRequest};
 use super::proto_metrics::{metric::Data, ExportMetricsServiceRequest};
+use super::spans::{SpansError, Traces, WireError};
 use std::io::Read;
 
 /// What a body carries, by path.
@@ -55,8 +56,8 @@ impl Encoding {
 /// A decoded export request.
 #[derive(Debug, Clone)]
 pub enum Request {
-    /// Spans.
-    Traces(ExportTraceServiceRequest),
+    /// Spans, decoded in place.
+    Traces(Traces),
     /// Log records.
     Logs(ExportLogsServiceRequest),
     /// Metrics.
@@ -78,6 +79,12 @@ pub enum DecodeError {
     /// Protobuf that does not decode.
     #[error("otlp protobuf body does not decode: {0}")]
     Protobuf(#[from] prost::DecodeError),
+    /// A protobuf trace export that does not decode.
+    #[error("otlp protobuf body does not decode: {0}")]
+    Spans(#[from] WireError),
+    /// A trace export whose decoded tables would pass the memory budget.
+    #[error("otlp body needs {0} bytes decoded, past the memory budget")]
+    Budget(usize),
     /// JSON that does not decode.
     #[error("otlp json body does not decode: {0}")]
     Json(#[from] serde_json::Error),
@@ -94,22 +101,41 @@ pub fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
     Ok(out)
 }
 
-/// Decodes `body` as an export request of `signal` in `encoding`.
-pub fn decode(signal: Signal, encoding: Encoding, body: &[u8]) -> Result<Request, DecodeError> {
+/// Decodes `body` as an export request of `signal` in `encoding` (a protobuf trace export
+/// keeps `body`: its spans are read in place).
+pub fn decode(signal: Signal, encoding: Encoding, body: Vec<u8>) -> Result<Request, DecodeError> {
+    decode_within(signal, encoding, body, &mut |_| true)
+}
+
+/// [`decode`], asking `room` before a trace export's tables grow to a total of so many
+/// bytes (refused with [`DecodeError::Budget`] when it says no).
+pub fn decode_within(
+    signal: Signal,
+    encoding: Encoding,
+    body: Vec<u8>,
+    room: &mut dyn FnMut(usize) -> bool,
+) -> Result<Request, DecodeError> {
     use prost::Message;
+    let body_ref = &body[..];
     Ok(match (signal, encoding) {
         (Signal::Traces, Encoding::Protobuf) => {
-            Request::Traces(ExportTraceServiceRequest::decode(body)?)
+            Request::Traces(Traces::decode_within(body, room).map_err(|e| match e {
+                SpansError::Wire(e) => DecodeError::Spans(e),
+                SpansError::Budget(n) => DecodeError::Budget(n),
+            })?)
         }
         (Signal::Logs, Encoding::Protobuf) => {
-            Request::Logs(ExportLogsServiceRequest::decode(body)?)
+            Request::Logs(ExportLogsServiceRequest::decode(body_ref)?)
         }
         (Signal::Metrics, Encoding::Protobuf) => {
-            Request::Metrics(ExportMetricsServiceRequest::decode(body)?)
+            Request::Metrics(ExportMetricsServiceRequest::decode(body_ref)?)
         }
-        (Signal::Traces, Encoding::Json) => Request::Traces(serde_json::from_slice(body)?),
-        (Signal::Logs, Encoding::Json) => Request::Logs(serde_json::from_slice(body)?),
-        (Signal::Metrics, Encoding::Json) => Request::Metrics(serde_json::from_slice(body)?),
+        (Signal::Traces, Encoding::Json) => {
+            let m: ExportTraceServiceRequest = serde_json::from_slice(body_ref)?;
+            Request::Traces(Traces::from_message(&m))
+        }
+        (Signal::Logs, Encoding::Json) => Request::Logs(serde_json::from_slice(body_ref)?),
+        (Signal::Metrics, Encoding::Json) => Request::Metrics(serde_json::from_slice(body_ref)?),
     })
 }
 
@@ -117,12 +143,7 @@ impl Request {
     /// Spans, log records or data points it holds.
     pub fn items(&self) -> u64 {
         let n: usize = match self {
-            Request::Traces(t) => t
-                .resource_spans
-                .iter()
-                .flat_map(|r| &r.scope_spans)
-                .map(|s| s.spans.len())
-                .sum(),
+            Request::Traces(t) => t.len(),
             Request::Logs(l) => l
                 .resource_logs
                 .iter()
@@ -200,14 +221,10 @@ mod tests {
             }],
         };
         let bytes = req.encode_to_vec();
-        let ok = decode(Signal::Traces, Encoding::Protobuf, &bytes).unwrap();
+        let ok = decode(Signal::Traces, Encoding::Protobuf, bytes.clone()).unwrap();
         assert_eq!(ok.items(), 1);
-        assert!(decode(
-            Signal::Traces,
-            Encoding::Protobuf,
-            &bytes[..bytes.len() - 1]
-        )
-        .is_err());
+        let cut = bytes[..bytes.len() - 1].to_vec();
+        assert!(decode(Signal::Traces, Encoding::Protobuf, cut).is_err());
         assert_eq!(
             Encoding::from_content_type("application/json; charset=utf-8"),
             Some(Encoding::Json)

@@ -335,14 +335,26 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Result<Reply, Refusal>
         body = decode::gunzip(&body, max).map_err(|e| with_enc(decode_refusal(e)))?;
     }
     stats.bytes_inflated.fetch_add(body.len() as u64, Relaxed);
-    if !charge.set(body.len() * (DECODED_FACTOR + 1)) {
+    // A trace export is decoded in place: its body stays, and its tables are charged as they
+    // grow. The other messages are charged an estimate before they are decoded.
+    let size = body.len();
+    let traces = (signal, encoding) == (Signal::Traces, Encoding::Protobuf);
+    let first = if traces {
+        body.capacity()
+    } else {
+        size * (DECODED_FACTOR + 1)
+    };
+    if !charge.set(first) {
         return Err(with_enc(no_memory()));
     }
-    let request =
-        decode::decode(signal, encoding, &body).map_err(|e| with_enc(decode_refusal(e)))?;
-    let size = body.len();
-    drop(body);
-    charge.set(size * DECODED_FACTOR);
+    let held = body.capacity();
+    let room = &mut |n: usize| !traces || charge.set(held + n);
+    let request = decode::decode_within(signal, encoding, body, room)
+        .map_err(|e| with_enc(decode_refusal(e)))?;
+    charge.set(match &request {
+        decode::Request::Traces(t) => t.heap_bytes(),
+        _ => size * DECODED_FACTOR,
+    });
     let (items, invalid, why) = super::check::invalid(&request);
     let batch = OtlpBatch {
         request,
@@ -380,6 +392,7 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Result<Reply, Refusal>
 fn decode_refusal(e: DecodeError) -> Refusal {
     match e {
         DecodeError::TooLarge { limit } => too_large(limit),
+        DecodeError::Budget(_) => no_memory(),
         e => Refusal::new(
             StatusCode::BAD_REQUEST,
             |s| &s.rejected.malformed,

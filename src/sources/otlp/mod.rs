@@ -1,12 +1,13 @@
 //! The OTLP/HTTP source: apps instrumented with any OpenTelemetry SDK export spans, log
 //! records and metrics to `http://127.0.0.1:4318/v1/{traces,logs,metrics}` (the SDKs'
 //! default), as protobuf or JSON, gzipped or not. Each request is checked (method, path,
-//! `Host`, content type, size), inflated within a cap, decoded (`decode`) and forwarded whole
-//! to the engine as an [`OtlpBatch`]; the engine turns it into records of the same kinds as
-//! the socket's and applies its rules (`crate::engine`): spans feed `span_total`,
-//! `span_duration_seconds` and `span_errors_total{app,span}`, log records `log_lines_total`
-//! and the automatic field gauges, metrics KPIs of their own name. The resource's
-//! `service.name` is the `app` (or `source`) label.
+//! `Host`, content type, size), inflated within a cap, decoded (`decode`; a trace export is
+//! read in place, `spans`) and forwarded whole to the engine as an [`OtlpBatch`]; the engine
+//! turns it into records of the same kinds as the socket's and applies its rules
+//! (`crate::engine`): spans feed `span_total`, `span_duration_seconds` and
+//! `span_errors_total{app,span}`, log records `log_lines_total` and the automatic field
+//! gauges, metrics KPIs of their own name. The resource's `service.name` is the `app` (or
+//! `source`) label.
 //!
 //! Bounded like the socket: a body cap (compressed and inflated), a memory budget that every
 //! request in flight is charged to until the engine has applied it (full: 429), a wait of at
@@ -20,9 +21,10 @@ mod http;
 mod json;
 pub mod proto;
 pub mod proto_metrics;
+pub mod spans;
 mod stats;
 
-pub use decode::{decode, gunzip, DecodeError, Encoding, Request, Signal};
+pub use decode::{decode, decode_within, gunzip, DecodeError, Encoding, Request, Signal};
 pub use stats::{OtlpStats, Rejected};
 
 use crate::server::Limits;
