@@ -1,6 +1,7 @@
 //! The OTLP/HTTP receiver under hostile input, against the built binary: truncated
 //! protobuf, a gzip bomb, an oversized body, a wrong content type or encoding, a wrong
-//! method, path or Host are each refused with the status the specification gives, counted
+//! method, path or Host, a body of tiny spans past the memory budget once decoded are each
+//! refused with the status the specification gives, counted
 //! by reason in `/api/health`, and the daemon keeps every other KPI. A port already taken is
 //! reported in health and the daemon goes on.
 
@@ -19,7 +20,7 @@ fn hostile_bodies_are_refused_counted_and_the_rest_goes_on() {
     append(&log, "");
     std::fs::write(
         dir.path().join("k.toml"),
-        "[otlp]\nmax_body = 262144\n[[source]]\nname = \"app\"\npath = \"app.log\"\n",
+        "[otlp]\nmax_body = 262144\nmemory_budget = 1048576\n[[source]]\nname = \"app\"\npath = \"app.log\"\n",
     )
     .unwrap();
     let k = Kpid::start(
@@ -69,6 +70,27 @@ fn hostile_bodies_are_refused_counted_and_the_rest_goes_on() {
     chunked.extend_from_slice(b"0\r\n\r\n");
     let (s, a) = common::http_raw(port, &chunked);
     assert_eq!(s, 413, "{a}");
+    // 100,000 empty spans in 200 KiB: valid protobuf whose decoded tables would pass the
+    // 1 MiB memory budget; refused as they grow (429).
+    let mut scope = Vec::new();
+    for _ in 0..100_000 {
+        scope.extend_from_slice(&[0x12, 0x00]);
+    }
+    let tiny = [0x0a, 0x00].repeat(16);
+    let nest = |tag: u8, inner: &[u8]| {
+        let mut v = vec![tag];
+        let mut n = inner.len();
+        while n >= 0x80 {
+            v.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        v.push(n as u8);
+        v.extend_from_slice(inner);
+        v
+    };
+    let body = [nest(0x0a, &nest(0x12, &scope)), tiny].concat();
+    let (s, a) = post(port, "/v1/traces", PB, &body);
+    assert_eq!(s, 429, "{a}");
     // Wrong content type, encoding, method, path, Host.
     let (s, a) = post(port, "/v1/traces", "Content-Type: text/plain\r\n", &good);
     assert_eq!(s, 415, "{a}");
@@ -105,7 +127,8 @@ fn hostile_bodies_are_refused_counted_and_the_rest_goes_on() {
     assert_eq!(r["method"], 1, "{h}");
     assert_eq!(r["not_found"], 1, "{h}");
     assert_eq!(r["host"], 1, "{h}");
-    assert_eq!(h["otlp"]["rejected_total"], 10, "{h}");
+    assert_eq!(r["memory"], 1, "{h}");
+    assert_eq!(h["otlp"]["rejected_total"], 11, "{h}");
     assert_eq!(h["otlp"]["spans"], 10, "{h}");
     assert_eq!(h["otlp"]["in_flight_bytes"], 0, "{h}");
     assert!(h["otlp"]["last_error"].is_string(), "{h}");
