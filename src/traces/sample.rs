@@ -2,7 +2,7 @@
 //! kept (slowest or failed of its root name) or let go.
 
 use super::*;
-use crate::sources::otlp::spans::{AnyRef, SpanRef};
+use crate::sources::otlp::spans::{AnyRef, SpanRef, Traces};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 
@@ -15,8 +15,9 @@ struct Pending {
     seq: u64,
     since: f64,
     spans: Vec<TraceSpan>,
-    /// Socket spans as their frames' bodies came (each a `u32` LE length, then the body):
-    /// decoded only if the trace is kept, which few are.
+    /// Spans as they came, each a [`Raw`] byte, a `u32` LE length, then a socket
+    /// `TracedSpan` body or an OTLP `Span` message: decoded only if the trace is kept, which
+    /// few are.
     frames: Vec<u8>,
     n_frames: usize,
     /// Some span among `frames` is in error.
@@ -28,6 +29,16 @@ impl Pending {
     fn len(&self) -> usize {
         self.spans.len() + self.n_frames
     }
+}
+
+/// What a span kept as it came is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(super) enum Raw {
+    /// A socket `TracedSpan` frame's body.
+    Socket = 0,
+    /// An OTLP `Span` message.
+    Otlp = 1,
 }
 
 /// The sample of one root name: the slowest, and the most recent failed.
@@ -118,9 +129,16 @@ impl Sampler {
         }
     }
 
-    /// A span with a parent: kept in assembly until its root comes.
+    /// A span with a parent: kept in assembly until its root comes, as its message came
+    /// (decoded only if its trace is kept), or decoded now when the message is longer than
+    /// [`MAX_FRAME_KEPT`].
     pub fn child(&mut self, s: &SpanRef<'_>, now: f64) {
-        self.child_with(id128(s.trace_id()), now, |me| me.span_of(s));
+        let id = id128(s.trace_id());
+        if s.raw().len() <= MAX_FRAME_KEPT {
+            self.child_frame(id, now, Raw::Otlp, s.raw(), s.error());
+        } else {
+            self.child_with(id, now, |me| me.span_of(s));
+        }
     }
 
     /// A span of trace `id` with a parent, made by `make` only when there is room for it.
@@ -142,19 +160,41 @@ impl Sampler {
         self.added(0);
     }
 
-    /// A socket span of trace `id` with a parent, kept as its frame's `body` (a `TracedSpan`
-    /// body) until the trace's root says whether it is kept.
-    pub(super) fn child_frame(&mut self, id: u128, now: f64, body: &[u8], error: bool) {
+    /// A span of trace `id` with a parent, kept as it came (`body`, of kind `raw`) until the
+    /// trace's root says whether it is kept.
+    pub(super) fn child_frame(&mut self, id: u128, now: f64, raw: Raw, body: &[u8], error: bool) {
         if !self.room(id, now) {
             return;
         }
         let p = self.pending.get_mut(&id).expect("inserted");
+        p.frames.push(raw as u8);
         p.frames
             .extend_from_slice(&(body.len() as u32).to_le_bytes());
         p.frames.extend_from_slice(body);
         p.n_frames += 1;
         p.frames_error |= error;
-        self.added(4 + body.len());
+        self.added(5 + body.len());
+    }
+
+    /// The spans kept as they came in `frames`, decoded.
+    fn decode_frames(&mut self, frames: &[u8], into: &mut Vec<TraceSpan>) {
+        let mut at = 0;
+        while let Some(head) = frames.get(at..at + 5) {
+            let n = u32::from_le_bytes(head[1..].try_into().expect("4 bytes")) as usize;
+            let body = &frames[at + 5..at + 5 + n];
+            at += 5 + n;
+            if head[0] == Raw::Socket as u8 {
+                if let Ok((ids, s)) = kpid_wire::decode_traced_span(body) {
+                    let span = self.wire_span(ids, &s);
+                    into.push(span);
+                }
+            } else if let Some(t) = Traces::decode_span(body) {
+                if let Some(s) = t.spans().next() {
+                    let span = self.span_of(&s);
+                    into.push(span);
+                }
+            }
+        }
     }
 
     /// Whether trace `id` has room for one more span (counted when not), its assembly
@@ -271,18 +311,9 @@ impl Sampler {
             self.stats.not_sampled += 1;
             return;
         }
-        // Kept: the root's span is made and the socket spans are decoded now.
+        // Kept: the root's span is made and the spans kept as they came are decoded now.
         let root = make(self);
-        let mut at = 0;
-        while let Some(head) = frames.get(at..at + 4) {
-            let n = u32::from_le_bytes(head.try_into().expect("4 bytes")) as usize;
-            let body = &frames[at + 4..at + 4 + n];
-            at += 4 + n;
-            if let Ok((ids, s)) = kpid_wire::decode_traced_span(body) {
-                let span = self.wire_span(ids, &s);
-                spans.push(span);
-            }
-        }
+        self.decode_frames(&frames, &mut spans);
         spans.sort_unstable_by_key(|s| (s.start_ns, s.id));
         spans.insert(0, root.clone());
         let t = Arc::new(Trace {

@@ -4,7 +4,7 @@
 //! 64 bits and the sender's trace id in the low ones, so two apps (or two runs of one) never
 //! share a trace.
 
-use super::sample::cut;
+use super::sample::{cut, Raw};
 #[cfg(test)]
 use super::MAX_PENDING_BYTES;
 use super::{AttrValue, Sampler, TraceSpan, MAX_ATTRS, MAX_FRAME_KEPT};
@@ -68,7 +68,7 @@ impl Sampler {
             let root = (s.name, times, s.error);
             self.root_with(app, key, root, |me| me.wire_span(ids, s));
         } else if body.len() <= MAX_FRAME_KEPT {
-            self.child_frame(key, now, body, s.error);
+            self.child_frame(key, now, Raw::Socket, body, s.error);
         } else {
             self.child_with(key, now, |me| me.wire_span(ids, s));
         }

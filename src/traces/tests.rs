@@ -146,3 +146,42 @@ fn attributes_are_capped_in_number_and_length() {
         ("k15", "15".to_string())
     );
 }
+
+#[test]
+fn otlp_children_kept_as_they_came_or_decoded_at_once_read_alike() {
+    use crate::sources::otlp::proto::{any_value::Value as Av, AnyValue, KeyValue};
+    let kv = |k: &str, v: Av| KeyValue {
+        key: k.into(),
+        value: Some(AnyValue { value: Some(v) }),
+    };
+    let mut small = span(7, 2, 1, 1, 2, true);
+    small.attributes = vec![kv("model", Av::StringValue("yolo".into()))];
+    // Past MAX_FRAME_KEPT: decoded when it comes.
+    let mut big = span(7, 3, 1, 2, 2, false);
+    big.attributes = (0..8)
+        .map(|i| kv(&format!("k{i}"), Av::StringValue("x".repeat(200))))
+        .collect();
+    let t = Traces::from_spans(vec![small, big]);
+    let raw: Vec<usize> = t.spans().map(|s| s.raw().len()).collect();
+    assert!(
+        raw[0] <= MAX_FRAME_KEPT && raw[1] > MAX_FRAME_KEPT,
+        "{raw:?}"
+    );
+    let mut s = Sampler::default();
+    for c in t.spans() {
+        s.child(&c, 1000.0);
+    }
+    let app: Arc<str> = "cam".into();
+    root(&mut s, &app, &span(7, 1, 0, 0, 10, false));
+    let v = s.publish(1000.0).unwrap();
+    let tr = &v.traces[0].trace;
+    assert!(tr.error, "the failed child kept as it came marks its trace");
+    let got: Vec<(u64, u64, usize, bool)> = tr
+        .spans
+        .iter()
+        .map(|s| (s.id, s.parent, s.attrs.len(), s.error))
+        .collect();
+    assert_eq!(got, [(1, 0, 0, false), (2, 1, 1, true), (3, 1, 8, false)]);
+    assert_eq!(tr.spans[1].attrs[0].1.to_string(), "yolo");
+    assert_eq!(&*tr.spans[1].name, "infer");
+}

@@ -125,9 +125,10 @@ impl<'r> Dec<'r> {
         push(&mut self.t.scopes, s, &mut self.held, self.room)
     }
 
-    fn span(&mut self, mut rd: Rd<'_>, left: u32) -> Result<(), SpansError> {
+    pub(super) fn span(&mut self, mut rd: Rd<'_>, left: u32) -> Result<(), SpansError> {
         let mut s = SpanRec {
             attrs: self.t.attrs.len() as u32..0,
+            raw: rd.rest(),
             ..SpanRec::default()
         };
         while let Some((tag, wt)) = rd.key()? {

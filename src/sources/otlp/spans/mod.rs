@@ -99,6 +99,8 @@ struct SpanRec {
     end: u64,
     attrs: Range<u32>,
     status: Option<(Str, i32)>,
+    /// The span's whole message.
+    raw: Str,
 }
 
 /// A decoded trace export (see the module overview).
@@ -155,6 +157,18 @@ impl Traces {
     pub fn from_message(m: &ExportTraceServiceRequest) -> Traces {
         use prost::Message;
         Traces::decode(m.encode_to_vec()).expect("an encoded message decodes")
+    }
+
+    /// One `Span` message (as [`SpanRef::raw`] gives it) as a request of that span alone;
+    /// `None` when it does not decode.
+    pub fn decode_span(message: &[u8]) -> Option<Traces> {
+        let mut room = |_| true;
+        let mut d = decode::Dec::new(&mut room);
+        d.span(wire::Rd::new(message, "span"), wire::DEPTH - 3)
+            .ok()?;
+        let mut t = d.t;
+        t.body = message.to_vec();
+        Some(t)
     }
 
     /// `spans` as one export of one resource with no attributes (tests and benchmarks).
@@ -319,6 +333,11 @@ impl<'a> SpanRef<'a> {
     /// Its attributes (a value that is no scalar: `None`).
     pub fn attributes(&self) -> impl Iterator<Item = (&'a str, Option<AnyRef<'a>>)> {
         self.t.attributes(&self.t.attrs, &self.s.attrs)
+    }
+
+    /// The span's whole `Span` message, as it came.
+    pub fn raw(&self) -> &'a [u8] {
+        self.s.raw.of(&self.t.body)
     }
 
     /// Attributes given.

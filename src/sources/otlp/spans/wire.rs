@@ -52,6 +52,11 @@ impl<'a> Rd<'a> {
         }
     }
 
+    /// What is left to read.
+    pub(super) fn rest(&self) -> Str {
+        Str::new(self.pos, self.end - self.pos)
+    }
+
     fn err(&self, why: &'static str, field: &'static str) -> WireError {
         WireError {
             why,
