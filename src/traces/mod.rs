@@ -11,7 +11,8 @@
 //! OTLP spans carry their ids; spans from the Unix socket carry them in `TracedSpan` frames
 //! (protocol version 2, sent by `kpid-layer` and the Python client): both are sampled alike
 //! ([`socket`] keys a socket trace by its connection). Version 1 span frames name their
-//! parent only, and are not sampled.
+//! parent only, and are not sampled. A child span waits in assembly as the bytes it came in
+//! and is decoded only if its trace is kept, which few are.
 
 mod sample;
 pub mod socket;
@@ -35,11 +36,12 @@ pub const MAX_NAMES: usize = 256;
 pub const MAX_PENDING: usize = 2048;
 /// Most spans in assembly, all traces together; the oldest trace goes first, counted.
 pub const MAX_PENDING_SPANS: usize = 65_536;
-/// Most bytes of socket span frames in assembly, all traces together (a frame is at most
-/// [`MAX_FRAME_KEPT`]); the oldest trace goes first, counted.
+/// Most bytes of spans kept as they came in assembly (socket frames, OTLP `Span` messages),
+/// all traces together (each at most [`MAX_FRAME_KEPT`]); the oldest trace goes first,
+/// counted.
 pub const MAX_PENDING_BYTES: usize = 16 << 20;
-/// Longest socket span frame kept as it came until its trace's root comes; a longer one is
-/// decoded at once (its attributes cut as every span's are).
+/// Longest span (socket frame body, OTLP `Span` message) kept as it came until its trace's
+/// root comes; a longer one is decoded at once (its attributes cut as every span's are).
 pub const MAX_FRAME_KEPT: usize = 1024;
 /// Seconds a trace waits for its root span before it is given up (counted).
 pub const PENDING_TTL_S: f64 = 60.0;

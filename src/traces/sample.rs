@@ -55,7 +55,7 @@ pub struct Sampler {
     /// Trace ids in assembly, oldest first (entries whose seq no longer matches are stale).
     order: VecDeque<(u128, u64)>,
     pending_spans: usize,
-    /// Bytes of socket frames in assembly (capped at [`MAX_PENDING_BYTES`]).
+    /// Bytes of spans kept as they came, in assembly (capped at [`MAX_PENDING_BYTES`]).
     pending_bytes: usize,
     seq: u64,
     groups: FxHashMap<(Arc<str>, Arc<str>), Group>,
@@ -236,7 +236,7 @@ impl Sampler {
         {}
     }
 
-    /// Bytes of socket frames in assembly.
+    /// Bytes of spans kept as they came, in assembly.
     #[cfg(test)]
     pub(super) fn pending_bytes(&self) -> usize {
         self.pending_bytes
