@@ -132,11 +132,7 @@ impl Otlp {
             Request::Traces(t) => {
                 let mut apps = Vec::new();
                 for rs in t.resources() {
-                    let name = rs.attributes().find(|(k, _)| *k == "service.name");
-                    let app = self.app_named(name.and_then(|(_, v)| match v {
-                        Some(AnyRef::Str(s)) => Some(s),
-                        _ => None,
-                    }));
+                    let app = self.app_named(rs.service_name());
                     for ss in rs.scopes() {
                         self.spans(rules, store, rec, &app, ss, clock);
                     }

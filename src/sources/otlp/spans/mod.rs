@@ -256,6 +256,14 @@ impl<'a> ResourceRef<'a> {
         self.t.attributes(&self.t.res_attrs, &self.r.attrs)
     }
 
+    /// Its `service.name` (the first such attribute), when a string.
+    pub fn service_name(&self) -> Option<&'a str> {
+        match self.attributes().find(|(k, _)| *k == "service.name")?.1 {
+            Some(AnyRef::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+
     /// Its scopes, in order.
     pub fn scopes(&self) -> impl Iterator<Item = ScopeRef<'a>> {
         let t = self.t;

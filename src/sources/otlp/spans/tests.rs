@@ -79,6 +79,7 @@ fn a_request_reads_as_prost_reads_it() {
     assert_eq!(t.to_message(), m);
     assert_eq!(t.len(), 3);
     let r = t.resources().next().unwrap();
+    assert_eq!(r.service_name(), Some("a"));
     assert_eq!(
         r.attributes().collect::<Vec<_>>(),
         [("service.name", Some(AnyRef::Str("a")))]
