@@ -79,9 +79,9 @@ pub enum DecodeError {
     /// Protobuf that does not decode.
     #[error("otlp protobuf body does not decode: {0}")]
     Protobuf(#[from] prost::DecodeError),
-    /// A protobuf trace export that does not decode.
+    /// Protobuf that does not decode (read by kpid's own reader).
     #[error("otlp protobuf body does not decode: {0}")]
-    Spans(#[from] WireError),
+    Wire(#[from] WireError),
     /// A trace export whose decoded tables would pass the memory budget.
     #[error("otlp body needs {0} bytes decoded, past the memory budget")]
     Budget(usize),
@@ -120,7 +120,7 @@ pub fn decode_within(
     Ok(match (signal, encoding) {
         (Signal::Traces, Encoding::Protobuf) => {
             Request::Traces(Traces::decode_within(body, room).map_err(|e| match e {
-                SpansError::Wire(e) => DecodeError::Spans(e),
+                SpansError::Wire(e) => DecodeError::Wire(e),
                 SpansError::Budget(n) => DecodeError::Budget(n),
             })?)
         }

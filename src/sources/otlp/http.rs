@@ -1,7 +1,8 @@
 //! One OTLP/HTTP request, as the specification answers it: 200 with an empty
 //! `Export*ServiceResponse` (or its `partial_success` with the items left out), 400 for a
 //! body that does not decode, 404, 405, 408 for a body that takes over 10 s to arrive, 413
-//! for a body over the cap (sent or inflated), 415 for a content type or encoding not read,
+//! for a body over the cap (sent or inflated) or one that would take more than the whole
+//! memory budget once decoded, 415 for a content type or encoding not read,
 //! 429 when the memory budget is spent and 503 when the engine had no room in time (both with
 //! `Retry-After`). Errors carry a `google.rpc.Status` in the request's encoding. Every
 //! refusal is counted in [`OtlpStats`].
@@ -23,10 +24,6 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use warp::http::{header, Request, Response, StatusCode};
-
-/// Bytes a decoded message is charged per byte of its encoding (strings, vectors and their
-/// headers take more room than their wire form).
-const DECODED_FACTOR: usize = 3;
 
 /// Longest a body may take to arrive once its head has (what it holds is charged meanwhile).
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -239,6 +236,19 @@ fn too_large(max: usize) -> Refusal {
     )
 }
 
+/// A body that would take `need` bytes once decoded, more than the whole budget: it never
+/// fits, so it is not worth a retry.
+fn never_fits(need: usize, cap: usize) -> Refusal {
+    Refusal::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        |s| &s.rejected.too_large,
+        format!(
+            "otlp body would take {need} bytes decoded, more than the memory budget of {cap} \
+             ([otlp] memory_budget): send smaller batches"
+        ),
+    )
+}
+
 fn no_memory() -> Refusal {
     Refusal::new(
         StatusCode::TOO_MANY_REQUESTS,
@@ -335,25 +345,37 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Result<Reply, Refusal>
         body = decode::gunzip(&body, max).map_err(|e| with_enc(decode_refusal(e)))?;
     }
     stats.bytes_inflated.fetch_add(body.len() as u64, Relaxed);
-    // A trace export is decoded in place: its body stays, and its tables are charged as they
-    // grow. The other messages are charged an estimate before they are decoded.
-    let size = body.len();
+    // What decoding will hold beside the body, charged before it starts: a protobuf trace
+    // export is decoded in place and its tables charged as they grow; the other messages
+    // are bounded beforehand (`size`).
     let traces = (signal, encoding) == (Signal::Traces, Encoding::Protobuf);
-    let first = if traces {
-        body.capacity()
-    } else {
-        size * (DECODED_FACTOR + 1)
+    let decoded = match encoding {
+        Encoding::Protobuf => {
+            super::size::protobuf(signal, &body).map_err(|e| with_enc(decode_refusal(e.into())))?
+        }
+        Encoding::Json => super::size::json(&body),
     };
-    if !charge.set(first) {
-        return Err(with_enc(no_memory()));
-    }
     let held = body.capacity();
+    let cap = inner.budget.cap();
+    let refuse = |need: usize| {
+        with_enc(if need > cap {
+            never_fits(need, cap)
+        } else {
+            no_memory()
+        })
+    };
+    if !charge.set(held + decoded) {
+        return Err(refuse(held + decoded));
+    }
     let room = &mut |n: usize| !traces || charge.set(held + n);
-    let request = decode::decode_within(signal, encoding, body, room)
-        .map_err(|e| with_enc(decode_refusal(e)))?;
+    let request = decode::decode_within(signal, encoding, body, room).map_err(|e| match e {
+        DecodeError::Budget(n) => refuse(held + n),
+        e => with_enc(decode_refusal(e)),
+    })?;
+    // The body is gone unless a trace export kept it.
     charge.set(match &request {
         decode::Request::Traces(t) => t.heap_bytes(),
-        _ => size * DECODED_FACTOR,
+        _ => decoded,
     });
     let (items, invalid, why) = super::check::invalid(&request);
     let batch = OtlpBatch {
@@ -392,7 +414,6 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Result<Reply, Refusal>
 fn decode_refusal(e: DecodeError) -> Refusal {
     match e {
         DecodeError::TooLarge { limit } => too_large(limit),
-        DecodeError::Budget(_) => no_memory(),
         e => Refusal::new(
             StatusCode::BAD_REQUEST,
             |s| &s.rejected.malformed,

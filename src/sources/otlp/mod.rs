@@ -21,8 +21,10 @@ mod http;
 mod json;
 pub mod proto;
 pub mod proto_metrics;
+mod size;
 pub mod spans;
 mod stats;
+mod wire;
 
 pub use decode::{decode, decode_within, gunzip, DecodeError, Encoding, Request, Signal};
 pub use stats::{OtlpStats, Rejected};

@@ -30,6 +30,11 @@ impl Budget {
         })
     }
 
+    /// Bytes it holds at most.
+    pub(crate) fn cap(&self) -> usize {
+        self.cap
+    }
+
     /// Bytes charged now.
     pub(crate) fn used(&self) -> usize {
         self.used.load(Relaxed)

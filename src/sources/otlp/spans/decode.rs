@@ -3,8 +3,8 @@
 //! growth is asked of `room` first (a request's memory is charged to the receiver's budget
 //! as it is decoded, so a body of many tiny spans cannot decode past it).
 
-use super::wire::{Rd, WireError, DEPTH};
-use super::{Attr, Res, Scope, SpanRec, SpansError, Str, Traces, Val};
+use super::super::wire::{Rd, Str, WireError, DEPTH};
+use super::{Attr, Res, Scope, SpanRec, SpansError, Traces, Val};
 
 pub(super) struct Dec<'r> {
     pub(super) t: Traces,

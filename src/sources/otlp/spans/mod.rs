@@ -11,9 +11,10 @@
 mod decode;
 #[cfg(test)]
 mod tests;
-mod wire;
 
-pub use wire::WireError;
+pub use super::wire::WireError;
+
+use super::wire::{self, Str};
 
 /// Why a trace export was not decoded.
 #[derive(Debug, thiserror::Error)]
@@ -31,27 +32,6 @@ use super::proto::{
     ResourceSpans, ScopeSpans, Span, Status, STATUS_CODE_ERROR,
 };
 use std::ops::Range;
-
-/// A run of the body: `at..at + len`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Str {
-    at: u32,
-    len: u32,
-}
-
-impl Str {
-    fn new(at: usize, len: usize) -> Str {
-        Str {
-            at: at as u32,
-            len: len as u32,
-        }
-    }
-
-    #[inline]
-    fn of(self, b: &[u8]) -> &[u8] {
-        &b[self.at as usize..(self.at + self.len) as usize]
-    }
-}
 
 /// An attribute value as decoded.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

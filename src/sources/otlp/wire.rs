@@ -1,17 +1,36 @@
 //! A protobuf reader over one body: varints, keys, length-delimited runs and skipped fields,
 //! with the same accept and refuse rules as `prost` (10-byte varints at most, field number 0
 //! refused, wire types 6 and 7 refused, groups skipped to their matching end within a depth
-//! of 100), so that [`super::Traces::decode`] accepts exactly what the `prost` messages do.
-//! Positions are offsets into the body, kept as [`Str`]s.
+//! of 100), so that [`super::spans::Traces::decode`] accepts exactly what the `prost`
+//! messages do. Positions are offsets into the body, kept as [`Str`]s.
 
-use super::Str;
+/// A run of the body: `at..at + len`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Str {
+    pub(super) at: u32,
+    pub(super) len: u32,
+}
+
+impl Str {
+    pub(super) fn new(at: usize, len: usize) -> Str {
+        Str {
+            at: at as u32,
+            len: len as u32,
+        }
+    }
+
+    #[inline]
+    pub(super) fn of(self, b: &[u8]) -> &[u8] {
+        &b[self.at as usize..(self.at + self.len) as usize]
+    }
+}
 
 /// Varint.
-const VARINT: u8 = 0;
+pub(super) const VARINT: u8 = 0;
 /// Eight bytes, little-endian.
 const I64: u8 = 1;
 /// A length, then that many bytes.
-const LEN: u8 = 2;
+pub(super) const LEN: u8 = 2;
 const START_GROUP: u8 = 3;
 const END_GROUP: u8 = 4;
 const I32: u8 = 5;
