@@ -166,9 +166,10 @@ pub fn app_frames(frames: &[u8]) {
 /// An OTLP/HTTP body as the receiver and the engine take it. The first byte picks the
 /// signal (traces, logs, metrics), the encoding (protobuf, JSON) and gzip; the rest is the
 /// body. A body that decodes is checked (`check::invalid` never finds more items than there
-/// are; protobuf re-encodes and decodes to the same request, and a trace export decodes in
-/// place exactly as `prost` decodes it), then applied twice through
-/// `APP_RULES` into a small store, published and rendered. Returns whether it decoded.
+/// are; protobuf re-encodes and decodes to the same request, a trace export decodes in place
+/// exactly as `prost` decodes it, and the memory bound reads every body that decodes), then
+/// applied twice through `APP_RULES` into a small store, published and rendered. Returns
+/// whether it decoded.
 pub fn otlp(data: &[u8]) -> bool {
     use crate::sources::otlp::{self, check, Encoding, Request, Signal};
     use prost::Message;
@@ -205,6 +206,8 @@ pub fn otlp(data: &[u8]) -> bool {
     let (items, invalid, why) = check::invalid(&request);
     assert!(invalid <= items && (invalid == 0) == why.is_empty());
     if encoding == Encoding::Protobuf {
+        // The memory bound walks every body that decodes.
+        otlp::size::protobuf(signal, body).expect("a body that decodes is estimated");
         let again = |b: Vec<u8>| {
             otlp::decode(signal, encoding, b)
                 .expect("a decoded request re-encodes to one that decodes")

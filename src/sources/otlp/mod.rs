@@ -21,7 +21,7 @@ mod http;
 mod json;
 pub mod proto;
 pub mod proto_metrics;
-mod size;
+pub(crate) mod size;
 pub mod spans;
 mod stats;
 mod wire;
