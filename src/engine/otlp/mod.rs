@@ -15,7 +15,7 @@ mod metrics;
 use super::clock::{counting_late, Clock};
 use super::rules::{RecordKind, Rules};
 use crate::kpi::Store;
-use crate::sources::otlp::proto::{any_value::Value as Av, AnyValue, KeyValue, Resource};
+use crate::sources::otlp::proto::{AnyValue, KeyValue, Resource};
 use crate::sources::otlp::spans::{AnyRef, ScopeRef, Traces};
 use crate::sources::otlp::{check, OtlpBatch, OtlpStats, Request};
 use kpid_parsers::{Level, Record, Value};
@@ -48,18 +48,12 @@ struct Counts {
     sampled: u64,
 }
 
-/// A scalar attribute value as a field value.
+/// A scalar attribute value of a decoded message as a field value.
 fn value(v: &Option<AnyValue>) -> Option<Value<'_>> {
-    Some(match v.as_ref()?.value.as_ref()? {
-        Av::StringValue(s) => Value::Str(Cow::Borrowed(s.as_bytes())),
-        Av::BoolValue(b) => Value::Bool(*b),
-        Av::IntValue(i) => Value::Int(*i),
-        Av::DoubleValue(d) => Value::Float(*d),
-        Av::BytesValue(b) => Value::Str(Cow::Borrowed(b)),
-    })
+    AnyRef::of(v).map(value_ref)
 }
 
-/// An in-place attribute value as a field value.
+/// An attribute value as a field value.
 fn value_ref(v: AnyRef<'_>) -> Value<'_> {
     match v {
         AnyRef::Str(s) => Value::Str(Cow::Borrowed(s.as_bytes())),
@@ -89,8 +83,8 @@ impl Otlp {
             .iter()
             .flat_map(|r| &r.attributes)
             .find(|kv| kv.key == "service.name")
-            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-                Av::StringValue(s) => Some(s.as_str()),
+            .and_then(|kv| match AnyRef::of(&kv.value)? {
+                AnyRef::Str(s) => Some(s),
                 _ => None,
             });
         self.app_named(name)

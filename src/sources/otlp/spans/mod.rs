@@ -111,6 +111,20 @@ pub enum AnyRef<'a> {
     Bytes(&'a [u8]),
 }
 
+impl<'a> AnyRef<'a> {
+    /// A decoded message's value (logs and metrics keep `prost`'s), when a scalar.
+    pub fn of(v: &'a Option<AnyValue>) -> Option<AnyRef<'a>> {
+        use any_value::Value as V;
+        Some(match v.as_ref()?.value.as_ref()? {
+            V::StringValue(s) => AnyRef::Str(s),
+            V::BoolValue(b) => AnyRef::Bool(*b),
+            V::IntValue(i) => AnyRef::Int(*i),
+            V::DoubleValue(d) => AnyRef::Double(*d),
+            V::BytesValue(b) => AnyRef::Bytes(b),
+        })
+    }
+}
+
 impl Traces {
     /// Decodes a protobuf `ExportTraceServiceRequest`, keeping `body`.
     pub fn decode(body: Vec<u8>) -> Result<Traces, WireError> {
